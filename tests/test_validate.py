@@ -1,0 +1,147 @@
+"""Validation statistics against scikit-learn, krippendorff and statsmodels, textbook values, and bad input."""
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import accuracy_score, cohen_kappa_score, f1_score, precision_recall_fscore_support
+
+from llm_distill.core import LabelError
+from llm_distill.data import load_codebook
+from llm_distill.validate import (NO_LABEL, accuracy_by_level, agreement_metrics, calibration, coder_agreement,
+                                  compare_labels, compare_sources, multilabel_metrics, save_report, slice_metrics, validate)
+
+RNG = np.random.default_rng(7)
+LABELS = ["a", "b", "c"]
+TRUTH = RNG.choice(LABELS, 300, p=[0.5, 0.3, 0.2])
+NOISY = np.where(RNG.uniform(size=300) < 0.7, TRUTH, RNG.choice(LABELS, 300))
+
+
+def test_metrics_match_scikit_learn():
+    metrics = agreement_metrics(compare_labels(TRUTH, NOISY, labels=LABELS))
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(TRUTH, NOISY))
+    assert metrics["macro_f1"] == pytest.approx(f1_score(TRUTH, NOISY, average="macro"))
+    assert metrics["weighted_f1"] == pytest.approx(f1_score(TRUTH, NOISY, average="weighted"))
+    assert metrics["cohen_kappa"] == pytest.approx(cohen_kappa_score(TRUTH, NOISY))
+
+
+def test_binary_positive_class_metrics():
+    truth = RNG.choice(["yes", "no"], 200)
+    predicted = np.where(RNG.uniform(size=200) < 0.8, truth, np.where(truth == "yes", "no", "yes"))
+    metrics = agreement_metrics(compare_labels(truth, predicted, labels=["yes", "no"], positive_label="yes"))
+    precision, recall, f1, _ = precision_recall_fscore_support(truth, predicted, pos_label="yes", average="binary")
+    assert (metrics["positive_precision"], metrics["positive_recall"], metrics["positive_f1"]) == pytest.approx((precision, recall, f1))
+
+
+def test_ordinal_metrics_use_scale_order():
+    codebook = load_codebook("benoit-immigration-stance")
+    truth = ["open", "neutral", "closed", "closed", "open", "neutral"] * 10
+    near = ["neutral", "neutral", "closed", "neutral", "open", "closed"] * 10
+    far = ["closed", "neutral", "closed", "open", "open", "open"] * 10
+    near_metrics = agreement_metrics(compare_labels(truth, near, codebook))
+    far_metrics = agreement_metrics(compare_labels(truth, far, codebook))
+    assert near_metrics["weighted_kappa"] == pytest.approx(cohen_kappa_score(truth, near, labels=codebook.label_names, weights="quadratic"))
+    assert near_metrics["weighted_kappa"] > far_metrics["weighted_kappa"]
+    assert near_metrics["alpha_ordinal"] > far_metrics["alpha_ordinal"]
+
+
+def test_failures_count_as_errors_and_are_noted():
+    predicted = list(TRUTH)
+    predicted[:30] = [None] * 30
+    report = validate(TRUTH, predicted, labels=LABELS, n_resamples=50)
+    assert report.value("accuracy") == pytest.approx(0.9)
+    assert NO_LABEL in report.confusion.columns and report.confusion[NO_LABEL].sum() == 30
+    assert any("30 item(s) (10.0%) with no predicted label" in note for note in report.notes)
+
+
+def test_intervals_are_seeded_and_cover_the_estimate():
+    first = validate(TRUTH, NOISY, labels=LABELS, n_resamples=200, seed=3)
+    again = validate(TRUTH, NOISY, labels=LABELS, n_resamples=200, seed=3)
+    pd.testing.assert_frame_equal(first.table, again.table)
+    table = first.table.set_index("metric")
+    assert (table["ci_low"] <= table["value"]).all() and (table["value"] <= table["ci_high"]).all()
+    assert (table["ci_high"] - table["ci_low"]).between(0.01, 0.3).all()
+
+
+def test_single_class_truth_is_documented_not_silent():
+    report = validate(["a"] * 10, ["a"] * 8 + ["b"] * 2, labels=["a", "b"], n_resamples=50)
+    table = report.table.set_index("metric")
+    assert np.isnan(table.at["cohen_kappa", "value"]) and table.at["cohen_kappa", "note"].startswith("undefined")
+    assert any("single class" in note for note in report.notes)
+    assert "undefined" in report.to_markdown()
+
+
+@pytest.mark.parametrize("truth,predicted,options,message", [
+    (["a", "b"], ["a"], {}, "length mismatch"),
+    (["a"], ["a"], {}, "at least 2 items"),
+    (["a", np.nan, "b"], ["a", "b", "b"], {}, "missing human label at item(s) 1"),
+    (["a", "x", "b"], ["a", "b", "b"], {"labels": ["a", "b"]}, "human label(s) ['x'] not in the label set"),
+    (["a", "b", "b"], ["a", "b", "z"], {"labels": ["a", "b"]}, "prediction(s) ['z'] not in the label set ['a', 'b'] at item(s) 2"),
+])
+def test_bad_input(truth, predicted, options, message):
+    with pytest.raises(LabelError) as error:
+        compare_labels(truth, predicted, **options)
+    assert message in str(error.value)
+
+
+def test_missing_truth_can_be_dropped_with_a_note():
+    pair = compare_labels(["a", None, "b"], ["a", "b", "b"], labels=["a", "b"], missing_truth="drop")
+    assert len(pair) == 2 and "1 item(s) without a human label left out" in pair.notes
+
+
+def test_same_labels_whatever_their_type():
+    pair = compare_labels(pd.Series([1, 0, 1.0]), ["1", "0", "0"], labels=["0", "1"])
+    assert pair.truth.tolist() == ["1", "0", "1"]
+
+
+def test_compare_sources_paired_difference_and_mcnemar():
+    better = np.where(RNG.uniform(size=300) < 0.9, TRUTH, RNG.choice(LABELS, 300))
+    table = compare_sources(TRUTH, better, NOISY, names=("better", "noisy"), labels=LABELS, n_resamples=200).set_index("metric")
+    assert table.at["accuracy", "difference"] > 0 and table.at["accuracy", "ci_low"] > 0
+    assert table.at["accuracy", "mcnemar_p"] < 0.01
+    same = compare_sources(TRUTH, NOISY, NOISY, labels=LABELS, n_resamples=50).set_index("metric")
+    assert same.at["accuracy", "difference"] == 0 and same.at["accuracy", "mcnemar_p"] == 1.0
+
+
+def test_textbook_agreement_values():
+    # Fleiss (1971) via Wikipedia's worked example: 0.210
+    table = np.array([[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
+                      [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]])
+    assert coder_agreement(value_counts=table)["fleiss_kappa"] == pytest.approx(0.210, abs=1e-3)
+    # Krippendorff (2011), "Computing Krippendorff's alpha-reliability": nominal 0.743 with missing data
+    nan = np.nan
+    codes = pd.DataFrame({"A": [1, 2, 3, 3, 2, 1, 4, 1, 2, nan, nan, nan], "B": [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, nan, 3],
+                          "C": [nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, nan], "D": [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, nan]})
+    result = coder_agreement(codes)
+    assert result["alpha"] == pytest.approx(0.743, abs=1e-3) and np.isnan(result["fleiss_kappa"])
+
+
+def test_accuracy_by_consistency_level():
+    consistency = np.where(TRUTH == NOISY, 1.0, 0.6)
+    table = accuracy_by_level(TRUTH, NOISY, consistency, labels=LABELS)
+    top = table[table["level"].str.endswith("1.0]")].iloc[0]
+    assert top["accuracy"] == 1.0 and top["n"] == (TRUTH == NOISY).sum()
+    with pytest.raises(LabelError, match="length mismatch"):
+        accuracy_by_level(TRUTH, NOISY, consistency[:5], labels=LABELS)
+
+
+def test_calibration_bad_confidence():
+    with pytest.raises(LabelError, match=r"\[0, 1\]"):
+        calibration(TRUTH, NOISY, np.full(300, 1.5), labels=LABELS)
+
+
+def test_slices_cover_all_items():
+    groups = RNG.choice(["x", "y", "z"], 300)
+    table = slice_metrics(TRUTH, NOISY, groups, labels=LABELS, n_resamples=50)
+    assert table["n"].sum() == 300 and set(table["group"]) == {"x", "y", "z"}
+
+
+def test_multilabel_matches_scikit_learn_and_rejects_unknown():
+    summary, _ = multilabel_metrics(["a|b", "b", ""], ["a", "b", "c"], labels=LABELS)
+    assert summary["exact_match"] == pytest.approx(1 / 3)
+    with pytest.raises(LabelError, match=r"\['q'\]"):
+        multilabel_metrics(["a"], ["q"], labels=LABELS)
+
+
+def test_save_report_writes_figures(tmp_path):
+    paths = save_report(validate(TRUTH, NOISY, labels=LABELS, n_resamples=50, name="t"), tmp_path)
+    assert all(path.stat().st_size > 0 for path in paths)
+    assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
