@@ -38,7 +38,7 @@ setuptools.setup(
     ] + ["Programming Language :: Python :: " + v for v in python_versions[python_versions.index(min_python):]],
     packages=setuptools.find_packages(include=[cfg["lib_name"], cfg["lib_name"] + ".*"]),
     include_package_data=True,
-    package_data={cfg["lib_name"]: ["codebooks/*.yaml"]},
+    package_data={cfg["lib_name"]: ["codebooks/*.yaml", "dataset_checksums.sha256"]},
     install_requires=requirements,
     extras_require={"dev": dev_requirements},
     python_requires=">=" + min_python,
