@@ -178,6 +178,13 @@ def test_wrong_label_column_mapping():
 def test_missing_metadata_column():
     with pytest.raises(DataError, match="metadata column 'party' not found"):
         make_corpus(table(), metadata=["party"])
+    with pytest.raises(DataError, match="metadata column 'party' not found"):
+        make_corpus(table(year=[1, 2, 3]), metadata=["party", "year"])
+
+
+def test_every_missing_coder_column_is_caught():
+    with pytest.raises(DataError, match="coder column 'c1' not found"):
+        make_corpus(table(c2=[0, 1, 2]), coders=["c1", "c2"])
 
 
 def test_duplicate_ids_name_the_rows():
