@@ -18,3 +18,20 @@ def root():
 def data_dir():
     from llm_distill.core import find_data_dir
     return find_data_dir().path
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False, help="also run tests marked slow")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: long tests (servers, soaks); run with --runslow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow (or `bash .ci/test --flags slow`)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
