@@ -1,0 +1,133 @@
+"""The experiment runner: config errors, cell caching, leak guard, kills, and the CLI end to end."""
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from llm_distill.cli import main
+from llm_distill.core import ConfigError
+from llm_distill.experiment import ExperimentConfig, experiment_folds, load_experiment, load_experiment_data, run_experiment
+
+TINY = dict(name="tiny", data={"dataset": "textclass-toxicity", "limit": 60},
+            llm={"backend": "replay", "model": "gpt-4-0613", "column": "llm_gpt-4-0613", "codes": True},
+            student={"training": {"epochs": 1, "max_length": 32}}, folds=2, bootstrap=50)
+
+
+def tiny(tmp_path, **changes):
+    return ExperimentConfig(**{**TINY, "output": str(tmp_path / "run"), **changes})
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"conditions": ["human", "gpt"]}, "unknown condition(s) ['gpt']"),
+    ({"seeds": [-1]}, "seeds must be non-negative"),
+    ({"train_sizes": [1]}, "train_sizes must be integers >= 2"),
+    ({"folds": 1}, "folds must be 0 (one split) or >= 2"),
+    ({"llm": {"backend": "claude", "model": "x"}}, "llm.backend must be"),
+    ({"llm": {"backend": "replay"}}, "llm.model is required"),
+    ({"llm": {"backend": "replay", "model": "m", "temperature": 0.5}}, "unknown key(s) ['temperature'] in llm"),
+    ({"student": {"training": {"epoch": 2}}}, "student.training: unknown key(s) ['epoch']"),
+    ({"data": {"dataset": "olid", "file": "x.csv"}}, "exactly one of 'dataset' or 'file'"),
+    ({"llm": {"backend": "replay", "model": "m", "decoding": {"temp": 1}}}, "llm.decoding"),
+])
+def test_config_errors_name_the_key(tmp_path, change, message):
+    with pytest.raises(ConfigError) as error:
+        tiny(tmp_path, **change)
+    assert message in str(error.value)
+
+
+def test_yaml_errors_name_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_experiment(tmp_path / "missing.yaml")
+    (tmp_path / "bad.yaml").write_text("name: [unclosed\n")
+    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+        load_experiment(tmp_path / "bad.yaml")
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="list.yaml: expected a mapping"):
+        load_experiment(tmp_path / "list.yaml")
+    (tmp_path / "file.yaml").write_text(yaml.safe_dump({**TINY, "data": {"file": "nowhere.csv", "text": "t"}, "codebook": "textclass-toxicity"}))
+    with pytest.raises(ConfigError, match="data.file .*nowhere.csv does not exist"):
+        load_experiment_data(load_experiment(tmp_path / "file.yaml"))
+    with pytest.raises(ConfigError, match="llm.column 'llm_nope' is not a column"):
+        run_experiment(tiny(tmp_path, llm={**TINY["llm"], "column": "llm_nope"}), progress=False)
+
+
+def test_unwritable_output_is_refused_before_work(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ConfigError, match="cannot create the output folder"):
+        run_experiment(tiny(tmp_path, output=str(blocker / "run")), progress=False)
+
+
+def test_few_shot_examples_never_in_any_fold(tmp_path):
+    config = tiny(tmp_path, llm={**TINY["llm"], "few_shot": 2})
+    corpus, _ = load_experiment_data(config)
+    reserved, folds = experiment_folds(config, corpus)
+    assert len(reserved) == 4
+    for _, train, test in folds:
+        assert not set(reserved) & (set(train) | set(test))
+
+
+def test_cells_cached_and_only_affected_cells_rerun(tmp_path):
+    first = run_experiment(tiny(tmp_path), progress=False)
+    cells = set((tmp_path / "run" / "cells").glob("*.json"))
+    assert len(cells) == 6                                      # 3 conditions x 2 folds
+    again = run_experiment(tiny(tmp_path), progress=False)
+    assert set((tmp_path / "run" / "cells").glob("*.json")) == cells
+    pd.testing.assert_frame_equal(first.results, again.results)
+    # another teacher: the LLM conditions rerun, the human baseline stays cached
+    other = run_experiment(tiny(tmp_path, llm={**TINY["llm"], "model": "gpt-3.5-turbo-0125", "column": "llm_gpt-3.5-turbo-0125"}), progress=False)
+    new = set((tmp_path / "run" / "cells").glob("*.json")) - cells
+    assert len(new) == 4
+    human = lambda result: result.results.set_index("condition").at["human", "macro_f1"]
+    assert human(other) == human(first)
+    # a new seed adds only its own cells (llm_direct does not depend on the seed)
+    run_experiment(tiny(tmp_path, seeds=[0, 1]), progress=False)
+    assert len(set((tmp_path / "run" / "cells").glob("*.json"))) == 10 + 4
+
+
+KILL_WORKER = """
+import sys, warnings
+warnings.filterwarnings("ignore")
+from llm_distill.experiment import ExperimentConfig, run_experiment
+config = ExperimentConfig(name="tiny", data={"dataset": "textclass-toxicity", "limit": 60},
+                          llm={"backend": "replay", "model": "gpt-4-0613", "column": "llm_gpt-4-0613", "codes": True},
+                          student={"training": {"epochs": 1, "max_length": 32}}, folds=2, bootstrap=50, output=sys.argv[1])
+run_experiment(config, progress=False).results.to_csv(sys.argv[2], index=False)
+"""
+
+
+def test_sigkill_between_cells_then_identical_results(tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(KILL_WORKER)
+    subprocess.run([sys.executable, script, tmp_path / "reference", tmp_path / "reference.csv"], check=True)
+    process = subprocess.Popen([sys.executable, script, tmp_path / "killed", tmp_path / "never.csv"])
+    cells = tmp_path / "killed" / "cells"
+    for _ in range(900):
+        if (cells.exists() and any(cells.glob("*.json"))) or process.poll() is not None:
+            break
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "never.csv").exists()
+    assert not list(cells.glob("*.partial"))          # cells are written atomically
+    subprocess.run([sys.executable, script, tmp_path / "killed", tmp_path / "resumed.csv"], check=True)
+    reference, resumed = pd.read_csv(tmp_path / "reference.csv"), pd.read_csv(tmp_path / "resumed.csv")
+    pd.testing.assert_frame_equal(reference.drop(columns="seconds"), resumed.drop(columns="seconds"))
+
+
+def test_cli_run_writes_report_matching_results(tmp_path, capsys):
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump({**TINY, "output": str(tmp_path / "cli")}))
+    assert main(["run", str(tmp_path / "tiny.yaml")]) == 0
+    report = (tmp_path / "cli" / "report.md").read_text()
+    results = pd.read_csv(tmp_path / "cli" / "results.csv")
+    for value in results["macro_f1"]:
+        assert f"{value:.3f}" in report
+    assert "Methods appendix" in report and "data hash" in report
+    assert main(["plan", str(tmp_path / "tiny.yaml")]) == 0
+    assert "60 cached; 0 calls to make" in capsys.readouterr().out
