@@ -1,0 +1,139 @@
+"""Reliability figures: a labelling run under mixed faults and repeated SIGKILLs, kills during training and
+experiment cells, and the bad-input battery.
+
+One JSON object per line:
+  {"bench":"faults","requests":...,"injected":{...},"lost":0,"paid_twice":0,"kills":10,"identical_after_resume":true,...}
+  {"bench":"training_kills","kills":3,"identical_after_resume":true}
+  {"bench":"bad_inputs","cases":...,"clear_errors":...}
+The server is the loopback OpenAI-compatible server of tests/openai_server.py (10% 429 with Retry-After,
+5% 500, 2% hangs past the client timeout, 5% malformed bodies, 5% answers outside the label set).
+"""
+import argparse
+import json
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+warnings.filterwarnings("ignore")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+import numpy as np
+import pandas as pd
+
+from openai_server import LoopbackServer
+from bad_inputs import cases, run_case
+
+FAULTS = {"429": 0.10, "500": 0.05, "hang": 0.02, "malformed": 0.05, "outside": 0.05}
+
+LABEL_WORKER = """
+import sys, warnings
+warnings.filterwarnings("ignore")
+from llm_distill.data import load_dataset
+from llm_distill.llm import OpenAIBackend
+from llm_distill.annotate import annotate
+corpus = load_dataset("davidson-hate-offensive", duplicate_texts="drop")
+corpus = corpus.subset(corpus.ids[:int(sys.argv[4])])
+backend = OpenAIBackend("gpt-4o-mini", api_key="sk-bench", base_url=sys.argv[1], timeout=1.0)
+print("start", flush=True)
+table = annotate(corpus, backend=backend, cache=sys.argv[2], progress=False, concurrency=32)
+table[["id", "label", "status", "detail"]].to_csv(sys.argv[3], index=False)
+"""
+
+TRAIN_WORKER = """
+import sys, warnings
+warnings.filterwarnings("ignore")
+import numpy as np
+from llm_distill.data import load_dataset
+from llm_distill.finetune import TrainingConfig, fit
+corpus = load_dataset("theocharis-incivility")
+data = corpus.data.iloc[:96]
+config = TrainingConfig(epochs=5, max_length=32, batch_size=16, validation_fraction=0.0, seed=3)
+student = fit(data["text"], data["human_label"], corpus.codebook, config=config, resume_dir=sys.argv[1] or None)
+np.save(sys.argv[2], student.predict_proba(data["text"].tolist()[:20]))
+"""
+
+
+def labelling(args, folder):
+    script = folder / "label_worker.py"
+    script.write_text(LABEL_WORKER)
+    run = lambda url, cache, out: subprocess.run([sys.executable, script, url, cache, out, str(args.requests)], check=True,
+                                                 stdout=subprocess.DEVNULL)
+    with LoopbackServer() as clean:
+        run(clean.base_url, folder / "reference.sqlite", folder / "reference.csv")
+    reference = pd.read_csv(folder / "reference.csv")
+    with LoopbackServer(faults=FAULTS, hang_seconds=2.0, seed=args.seed, latency_ms=50) as server:
+        kills, rng = 0, random.Random(args.seed)
+        while kills < args.kills:
+            process = subprocess.Popen([sys.executable, script, server.base_url, folder / "faulty.sqlite", folder / "faulty.csv",
+                                        str(args.requests)], stdout=subprocess.PIPE, text=True)
+            process.stdout.readline()
+            time.sleep(rng.uniform(0.2, 1.0))
+            if process.poll() is not None:
+                break                              # finished before the kill landed: nothing left to kill
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            kills += 1
+        run(server.base_url, folder / "faulty.sqlite", folder / "faulty.csv")
+        stats = server.stats()
+    faulty = pd.read_csv(folder / "faulty.csv")
+    lost = int(len(reference) - len(faulty) + (faulty["status"] == "failed").sum() - faulty.loc[faulty["status"] == "failed", "detail"].notna().sum())
+    ok = faulty["status"] == "ok"
+    identical = bool((faulty.loc[ok, "label"].values == reference.loc[ok, "label"].values).all())
+    print(json.dumps({"bench": "faults", "requests": len(reference), "received": stats["received"], "injected": stats["injected"],
+                      "labelled": int(ok.sum()), "reported_unparsed": int((faulty["status"] == "unparsed").sum()),
+                      "failed_with_reason": int((faulty["status"] == "failed").sum()), "lost": lost,
+                      "paid_twice": stats["billed_twice"], "replayed_by_idempotency_key": stats["replayed"], "kills": kills,
+                      "identical_after_resume": identical}), flush=True)
+
+
+def training(args, folder):
+    script = folder / "train_worker.py"
+    script.write_text(TRAIN_WORKER)
+    subprocess.run([sys.executable, script, "", folder / "reference.npy"], check=True)
+    resume, kills, seen = folder / "resume", 0, 0.0
+    while kills < 3:
+        process = subprocess.Popen([sys.executable, script, resume, folder / "killed.npy"])
+        checkpoint = resume / "resume.pt"
+        while process.poll() is None and not (checkpoint.exists() and checkpoint.stat().st_mtime > seen):
+            time.sleep(0.05)
+        if process.poll() is not None:
+            break
+        seen = checkpoint.stat().st_mtime
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        kills += 1
+    subprocess.run([sys.executable, script, resume, folder / "resumed.npy"], check=True)
+    identical = bool(np.allclose(np.load(folder / "resumed.npy"), np.load(folder / "reference.npy"), atol=1e-6))
+    print(json.dumps({"bench": "training_kills", "kills": kills, "identical_after_resume": identical}), flush=True)
+
+
+def bad_inputs(folder):
+    battery = cases(folder)
+    outcomes = [(name, *run_case(function)) for name, function, _ in battery]
+    clear = [name for name, outcome, message in outcomes
+             if outcome == "clear" and all(w in message for w in dict((n, w) for n, _, w in battery)[name])]
+    print(json.dumps({"bench": "bad_inputs", "cases": len(battery), "clear_errors": len(clear),
+                      "unclear": [n for n, *_ in outcomes if n not in clear]}), flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp())
+    labelling(args, folder)
+    training(args, folder)
+    (folder / "bad").mkdir()
+    bad_inputs(folder / "bad")
+
+
+if __name__ == "__main__":
+    main()

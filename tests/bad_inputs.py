@@ -1,0 +1,112 @@
+"""A battery of bad inputs across every module, each with the error class and the words its message must contain.
+
+Shared by tests/test_bad_inputs.py (which asserts every case) and bench/faults.py (which counts them).
+Each case builds its own input in a temporary folder and must raise one of the package's documented
+exceptions (subclasses of `LLMDistillError`), with a message that names the row, field, key or file.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from llm_distill.core import LLMDistillError
+
+
+def _csv(folder, name, text, encoding="utf-8"):
+    path = Path(folder) / name
+    path.write_bytes(text.encode(encoding) if isinstance(text, str) else text)
+    return path
+
+
+def cases(folder):
+    """(name, function, expected words) for every bad input."""
+    from llm_distill.annotate import annotate, prepare_requests
+    from llm_distill.data import codebook_from_dict, load_codebook, load_dataset, make_corpus, make_split, read_table
+    from llm_distill.experiment import ExperimentConfig, load_experiment
+    from llm_distill.finetune import Student, TrainingConfig, fit, predict_file
+    from llm_distill.llm import Cache, Decoding, ReplayBackend
+    from llm_distill.prompts import PromptTemplate, build_messages
+    from llm_distill.validate import validate
+
+    folder = Path(folder)
+    codebook = load_codebook("textclass-toxicity")
+    frame = pd.DataFrame({"id": [1, 2, 3, 4], "text": ["a b", "c d", "e f", "g h"], "label": ["toxic", "non-toxic", "toxic", "non-toxic"]})
+    good_yaml = "name: x\ndata: {dataset: textclass-toxicity}\nllm: {backend: replay, model: m, column: llm_gpt-4-0613}\n"
+    corpus = make_corpus(frame, id="id", label="label", codebook=codebook, name="four.csv")
+    return [
+        ("empty file", lambda: read_table(_csv(folder, "empty.csv", "")), ["empty.csv"]),
+        ("missing file", lambda: read_table(folder / "nowhere.csv"), ["nowhere.csv"]),
+        ("non-UTF-8 bytes", lambda: make_corpus(read_table(_csv(folder, "latin.csv", "text,label\ncaf\xe9,toxic\n", "latin-1")),
+                                                label="label", codebook=codebook), ["latin.csv"]),
+        ("wrong delimiter", lambda: make_corpus(read_table(_csv(folder, "semi.csv", "text;label\nhello;toxic\n")), label="label",
+                                                codebook=codebook), ["text"]),
+        ("missing text column", lambda: make_corpus(frame.rename(columns={"text": "body"}), label="label", codebook=codebook), ["text"]),
+        ("wrong label column", lambda: make_corpus(frame, label="labels", codebook=codebook), ["labels"]),
+        ("label outside the codebook", lambda: make_corpus(frame.assign(label=["toxic", "rude", "toxic", "toxic"]), label="label",
+                                                           codebook=codebook), ["rude"]),
+        ("duplicate ids", lambda: make_corpus(frame.assign(id=[1, 1, 2, 3]), id="id", label="label", codebook=codebook), ["1"]),
+        ("all texts empty", lambda: make_corpus(frame.assign(text=["", " ", None, np.nan]), label="label", codebook=codebook), ["text"]),
+        ("codebook with duplicate labels", lambda: codebook_from_dict({"task": "t", "labels": [{"name": "a", "definition": "x"},
+                                                                                             {"name": "a", "definition": "y"}]}), ["a"]),
+        ("codebook with unknown key", lambda: codebook_from_dict({"task": "t", "lables": []}), ["lables"]),
+        ("codebook with one label", lambda: codebook_from_dict({"task": "t", "labels": [{"name": "a", "definition": "x"}]}), ["label"]),
+        ("unknown codebook name", lambda: load_codebook("no-such-codebook"), ["no-such-codebook"]),
+        ("unknown dataset", lambda: load_dataset("no-such-dataset"), ["no-such-dataset"]),
+        ("negative split seed", lambda: make_split(corpus, seed=-1), ["seed"]),
+        ("test set too large", lambda: make_split(corpus, test=10), ["4"]),
+        ("template with a typo", lambda: build_messages(codebook, "x", template=PromptTemplate(user="{{ txt }}")), ["txt"]),
+        ("prompt needs a missing column", lambda: prepare_requests(corpus, load_codebook("tweeteval-stance"), ReplayBackend({}, "m")), ["target"]),
+        ("negative temperature", lambda: Decoding(temperature=-0.5), ["temperature"]),
+        ("replay without answers for some ids", lambda: annotate(corpus, backend=ReplayBackend({1: "toxic"}, "m"),
+                                                                 cache=folder / "c1.sqlite", progress=False), ["text id"]),
+        ("damaged cache file", lambda: Cache(_csv(folder, "bad.sqlite", b"\x00garbage" * 500)), ["bad.sqlite"]),
+        ("cache folder is a file", lambda: Cache(_csv(folder, "afile", "x") / "c.sqlite"), ["afile"]),
+        ("negative training seed", lambda: TrainingConfig(seed=-3), ["seed"]),
+        ("unknown training key", lambda: TrainingConfig.from_dict({"lr": 1e-4}), ["lr"]),
+        ("empty training text", lambda: fit(["ok", ""], ["toxic", "non-toxic"], codebook), ["row 1"]),
+        ("training label outside the set", lambda: fit(["a", "b", "c"], ["toxic", "rude", "toxic"], codebook), ["rude", "row 1"]),
+        ("training labels of one class", lambda: fit(["a", "b", "c"], ["toxic"] * 3, codebook), ["one class"]),
+        ("zero training rows after filtering", lambda: fit(["a", "b"], ["toxic", "non-toxic"], codebook, confidence=[0.1, 0.2],
+                                                            config=TrainingConfig(min_confidence=0.5)), ["confidence"]),
+        ("soft labels not a distribution", lambda: fit(["a", "b"], soft_labels=np.array([[0.9, 0.9], [0.5, 0.5]]), label_names=codebook),
+         ["row 0"]),
+        ("loading a folder that is not a student", lambda: Student.load(folder), ["llm_distill.json"]),
+        ("predicting a missing file", lambda: predict_file(None, folder / "none.csv", folder / "out.csv"), ["none.csv"]),
+        ("validate: lengths differ", lambda: validate(["toxic", "toxic"], ["toxic"], codebook), ["2", "1"]),
+        ("validate: test set of one class (a documented, reported outcome)", lambda: _one_class(validate, codebook), ["one class"]),
+        ("experiment file missing", lambda: load_experiment(folder / "missing.yaml"), ["missing.yaml"]),
+        ("experiment with unknown key", lambda: load_experiment(_csv(folder, "exp.yaml", good_yaml + "seed: 1\n")), ["exp.yaml", "seed"]),
+        ("experiment with negative seed", lambda: load_experiment(_csv(folder, "neg.yaml", good_yaml + "seeds: [-2]\n")), ["neg.yaml", "seeds"]),
+        ("experiment with an API key", lambda: ExperimentConfig("x", {"dataset": "olid"}, {"backend": "openai", "model": "m", "api_key": "k"}),
+         ["API keys"]),
+        ("experiment data file missing", lambda: __import__("llm_distill.experiment", fromlist=["x"]).load_experiment_data(
+            ExperimentConfig("x", {"file": str(folder / "gone.csv")}, {"backend": "replay", "model": "m"}, codebook="textclass-toxicity")),
+         ["gone.csv"]),
+    ]
+
+
+class Reported(Exception):
+    """A bad input the package reports instead of raising (e.g. an undefined statistic with a note)."""
+
+
+def _one_class(validate, codebook):
+    report = validate(["toxic"] * 5, ["toxic"] * 5, codebook, n_resamples=10)
+    table = report.table.set_index("metric")
+    if np.isnan(table.at["cohen_kappa", "value"]) and "one class" in table.at["cohen_kappa", "note"]:
+        raise Reported(f"cohen_kappa: {table.at['cohen_kappa', 'note']}")
+
+
+def run_case(function):
+    """'clear' when the function raises an LLMDistillError (or reports) naming what it should; else a reason."""
+    try:
+        function()
+    except Reported as report:
+        return "clear", str(report)
+    except LLMDistillError as error:
+        return "clear", str(error)
+    except AssertionError as error:
+        return "wrong", f"AssertionError: {error}"
+    except Exception as error:  # noqa: BLE001 - the point is to catch what escaped
+        return "unclear", f"{type(error).__module__}.{type(error).__name__}: {error}"
+    return "no error", ""
