@@ -22,3 +22,18 @@ def test_bad_input_gives_a_clear_error(tmp_path, index):
     assert outcome == "clear", f"{name}: {outcome}: {message}"
     for word in words:
         assert word in message, f"{name}: {word!r} not in {message!r}"
+
+
+@pytest.mark.slow
+def test_fault_soak_bench():
+    """The 2,000-request soak of bench/faults.py: mixed faults, 10 SIGKILLs, kills during training, the battery."""
+    import json
+    import subprocess
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, root / "bench" / "faults.py"], check=True, capture_output=True, text=True).stdout
+    lines = {line["bench"]: line for line in map(json.loads, out.splitlines())}
+    faults = lines["faults"]
+    assert faults["lost"] == 0 and faults["paid_twice"] == 0 and faults["identical_after_resume"]
+    assert faults["labelled"] + faults["reported_unparsed"] + faults["failed_with_reason"] == faults["requests"]
+    assert lines["training_kills"]["identical_after_resume"]
+    assert lines["bad_inputs"]["clear_errors"] == lines["bad_inputs"]["cases"]
