@@ -127,8 +127,8 @@ def test_logprobs_give_label_probabilities(stance, tmp_path):
 
 def test_json_structured_output(stance, tmp_path):
     corpus = stance.subset(stance.ids[:10])
-    schema = {"type": "json_schema", "json_schema": {"name": "label", "schema": {"type": "object", "properties": {
-        "label": {"type": "string", "enum": corpus.codebook.label_names}}, "required": ["label"]}}}
+    from llm_distill.llm import json_schema_format
+    schema = json_schema_format(corpus.codebook)
     with LoopbackServer() as server:
         annotations = annotate(corpus, backend=_backend(server), cache=tmp_path / "c.sqlite", progress=False,
                                answer_format="json", decoding=Decoding(response_format=schema))
