@@ -39,7 +39,7 @@ def test_api_key_never_written_printed_or_shown(tmp_path, monkeypatch, capsys, d
         assert main(["plan", str(tmp_path / "leak.yaml")]) == 0
         assert main(["run", str(tmp_path / "leak.yaml")]) == 0
         backend = OpenAIBackend("gpt-4o-mini", api_key=FAKE_KEY, base_url=server.base_url)
-        shown += [repr(backend), str(vars(backend).get("name")), repr(Cache(tmp_path / "cache.sqlite"))]
+        shown += [repr(backend), backend.name, repr(Cache(tmp_path / "cache.sqlite"))]
     with LoopbackServer(api_key="the-real-key") as server:   # a rejected key: the error must not echo it
         assert main(["label", "--dataset", "textclass-toxicity", "--limit", "5", "--backend", "openai", "--model", "gpt-4o-mini",
                      "--base-url", server.base_url, "--cache", str(tmp_path / "cache2.sqlite"), "--out", str(tmp_path / "b.csv")]) == 2
