@@ -28,7 +28,8 @@ from .core import ConfigError, DataError, LabelError, bundled_minilm_path, envir
 from .data import Codebook
 
 # %% auto #0
-__all__ = ['TrainingConfig', 'length_grouped_batches', 'Student', 'fit', 'predict_file']
+__all__ = ['TrainingConfig', 'length_grouped_batches', 'encoder_pooling', 'MeanPooledClassifier', 'labels_from_probabilities',
+           'Student', 'fit', 'predict_file']
 
 # %% ../nbs/06_finetune.ipynb #93d44466
 @dataclass
@@ -50,13 +51,16 @@ class TrainingConfig:
     threads: int|None = None           # CPU threads; default: all cores
     eval_batch_size: int = 128         # examples per prediction step
     seed: int = 0                      # everything random (split, init of the head, shuffling, dropout)
+    min_steps: int = 0                 # train at least this many optimiser steps (more epochs on few labels); no early stop before
+    pooling: str = "auto"              # "mean": a head on mean-pooled token states; "native": the model's own head; "auto": the encoder's own
 
     def __post_init__(self):
         checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1, "learning_rate": self.learning_rate > 0,
                   "max_length": self.max_length >= 8, "validation_fraction": 0 <= self.validation_fraction < 0.9,
                   "patience": self.patience >= 1, "seed": self.seed >= 0,
                   "precision": self.precision in ("auto", "fp32", "bf16", "fp16"),
-                  "min_confidence": self.min_confidence is None or 0 <= self.min_confidence <= 1}
+                  "min_confidence": self.min_confidence is None or 0 <= self.min_confidence <= 1,
+                  "min_steps": self.min_steps >= 0, "pooling": self.pooling in ("auto", "mean", "native")}
         bad = [name for name, ok in checks.items() if not ok]
         if bad: raise ConfigError(f"invalid training setting(s) {bad}: {[getattr(self, b) for b in bad]}")
 
@@ -110,6 +114,63 @@ def length_grouped_batches(lengths:Sequence[int],  # token count of each example
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     return [batches[i] for i in rng.permutation(len(batches))]
 
+# %% ../nbs/06_finetune.ipynb #68c68733
+def encoder_pooling(checkpoint:str|Path,  # hub name or folder
+                   ) -> str:
+    "'mean' when the checkpoint declares sentence-transformers mean pooling, else 'native'."
+    folder = Path(checkpoint)
+    config = folder / "1_Pooling" / "config.json"
+    if not folder.is_dir():
+        try:
+            from huggingface_hub import try_to_load_from_cache
+            cached = try_to_load_from_cache(str(checkpoint), "1_Pooling/config.json")
+            config = Path(cached) if isinstance(cached, str) else config
+        except Exception: pass
+    if not config.is_file(): return "native"
+    return "mean" if json.loads(config.read_text()).get("pooling_mode_mean_tokens") else "native"
+
+# %% ../nbs/06_finetune.ipynb #270d700b
+class MeanPooledClassifier(torch.nn.Module):
+    "A transformer encoder read through the mean of its token states, with a linear head."
+    def __init__(self, encoder, num_labels:int, dropout:float=0.1):
+        super().__init__()
+        self.encoder, self.dropout = encoder, torch.nn.Dropout(dropout)
+        self.head = torch.nn.Linear(encoder.config.hidden_size, num_labels)
+
+    def forward(self, input_ids, attention_mask, **inputs):
+        from transformers.modeling_outputs import SequenceClassifierOutput
+        states = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **inputs).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(states.dtype)
+        pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return SequenceClassifierOutput(logits=self.head(self.dropout(pooled)))
+
+    def save_pretrained(self, path:Path, **options):
+        "The encoder in `save_pretrained` format, the head in `head.safetensors`."
+        from safetensors.torch import save_file
+        self.encoder.save_pretrained(path, **options)
+        save_file({k: v.contiguous() for k, v in self.head.state_dict().items()}, str(Path(path) / "head.safetensors"))
+
+    @classmethod
+    def from_pretrained(cls, path:Path, num_labels:int) -> MeanPooledClassifier:
+        "Load what `save_pretrained` wrote (safetensors only)."
+        from safetensors.torch import load_file
+        from transformers import AutoModel
+        model = cls(AutoModel.from_pretrained(path, use_safetensors=True, trust_remote_code=False), num_labels)
+        model.head.load_state_dict(load_file(str(Path(path) / "head.safetensors")))
+        return model
+
+# %% ../nbs/06_finetune.ipynb #e226ac93
+def labels_from_probabilities(probabilities:np.ndarray,           # texts x labels
+                              label_names:Sequence[str],          # the labels, in column order
+                              multi_label:bool=False,             # label sets (each label by its threshold) or one label (the most probable)
+                              threshold:float|Sequence[float]|None=None,  # multi-label: one threshold, or one per label; default 0.5
+                             ) -> list[str]:
+    "Label names for rows of probabilities (multi-label: names at or above their threshold joined by `|`)."
+    probabilities = np.asarray(probabilities)
+    if not multi_label: return [label_names[i] for i in probabilities.argmax(1)]
+    cut = np.broadcast_to(np.asarray(0.5 if threshold is None else threshold, dtype=float), (len(label_names),))
+    return ["|".join(n for n, keep in zip(label_names, row) if keep) for row in probabilities >= cut]
+
 # %% ../nbs/06_finetune.ipynb #23902436
 class Student:
     "A fine-tuned classifier: predict labels or probabilities, save and load."
@@ -135,14 +196,13 @@ class Student:
                 out[rows] = (torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, -1)).cpu().numpy()
         return out
 
-    def labels_from(self, probabilities:np.ndarray, threshold:float=0.5) -> list[str]:
-        "Label names for rows of probabilities (multi-label: names above `threshold` joined by `|`)."
-        if self.multi_label:
-            return ["|".join(n for n, p in zip(self.label_names, row) if p >= threshold) for row in probabilities]
-        return [self.label_names[i] for i in probabilities.argmax(1)]
+    def labels_from(self, probabilities:np.ndarray, threshold:float|Sequence[float]|None=None) -> list[str]:
+        "Label names for rows of probabilities (multi-label: names at or above their threshold joined by `|`)."
+        return labels_from_probabilities(probabilities, self.label_names, self.multi_label,
+                                         self.metadata.get("thresholds") if threshold is None else threshold)
 
-    def predict(self, texts:Sequence[str], batch_size:int=64, threshold:float=0.5) -> list[str]:
-        "Label names (multi-label: names above `threshold` joined by `|`)."
+    def predict(self, texts:Sequence[str], batch_size:int=64, threshold:float|Sequence[float]|None=None) -> list[str]:
+        "Label names (multi-label: names at or above the per-label thresholds chosen on validation, else 0.5)."
         return self.labels_from(self.predict_proba(texts, batch_size), threshold)
 
     def quantized(self) -> Student:
@@ -168,7 +228,8 @@ class Student:
         path = Path(path)
         if not (path / "llm_distill.json").exists(): raise ConfigError(f"{path} is not a saved student (no llm_distill.json)")
         meta = json.loads((path / "llm_distill.json").read_text())
-        model = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True, trust_remote_code=False)
+        if meta.get("pooling") == "mean": model = MeanPooledClassifier.from_pretrained(path, len(meta["label_names"]))
+        else: model = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True, trust_remote_code=False)
         if device: model.to(device)
         return cls(model, AutoTokenizer.from_pretrained(path), meta.pop("label_names"), meta.pop("multi_label"), meta, meta.pop("max_length"))
 
@@ -214,6 +275,31 @@ def _threads(threads:int|None):
     finally: torch.set_num_threads(before)
 
 # %% ../nbs/06_finetune.ipynb #32f1d137
+def _model_for(checkpoint:str, names:list[str], multi_label:bool, pooling:str, trust_remote_code:bool):
+    "The classifier to fine-tune: a mean-pooled head on the encoder, or the checkpoint's own classification head."
+    from transformers import AutoModel, AutoModelForSequenceClassification
+    if pooling == "mean":
+        return MeanPooledClassifier(AutoModel.from_pretrained(checkpoint, trust_remote_code=trust_remote_code, use_safetensors=None), len(names))
+    return AutoModelForSequenceClassification.from_pretrained(
+        checkpoint, num_labels=len(names), id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)},
+        problem_type="multi_label_classification" if multi_label else "single_label_classification",
+        trust_remote_code=trust_remote_code, use_safetensors=None)
+
+def _validation_scores(student:Student, texts:list[str], targets:np.ndarray, multi_label:bool) -> tuple[float, float]:
+    "(macro-F1, mean loss) of `student` on validation texts with target rows."
+    predicted = student.predict_proba(texts, student.metadata.get("eval_batch_size", 128))
+    clipped = np.clip(predicted, 1e-7, 1 - 1e-7)
+    if multi_label:
+        loss = float(-(targets * np.log(clipped) + (1 - targets) * np.log(1 - clipped)).mean())
+        return float(f1_score(targets >= 0.5, predicted >= 0.5, average="macro", zero_division=0)), loss
+    loss = float(-(targets * np.log(clipped)).sum(1).mean())
+    return float(f1_score(targets.argmax(1), predicted.argmax(1), average="macro", labels=range(targets.shape[1]), zero_division=0)), loss
+
+def _process_batches(batches:list, process:int, processes:int) -> list:
+    "This process's share of the batches: the same number for every process (a few batches dropped), none shared."
+    usable = len(batches) // processes * processes or len(batches)
+    return batches[:usable][process::processes] if usable >= processes else batches
+
 def fit(texts:Sequence[str],                    # training texts
         labels:Sequence[str]|None=None,         # hard labels: label names (multi-label: names joined by "|")
         label_names:Sequence[str]|Codebook|None=None,  # the label set (a codebook's); default: sorted labels seen
@@ -229,7 +315,7 @@ def fit(texts:Sequence[str],                    # training texts
        ) -> Student:
     "Fine-tune `checkpoint` on the labels; returns the `Student` at its best validation epoch."
     from accelerate import Accelerator
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
+    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
     texts = _check_texts(texts)
     if (labels is None) == (soft_labels is None): raise ConfigError("give exactly one of labels or soft_labels")
     codebook = label_names if isinstance(label_names, Codebook) else None
@@ -260,12 +346,10 @@ def fit(texts:Sequence[str],                    # training texts
     torch.manual_seed(config.seed)
     accelerator = Accelerator(mixed_precision=_precision(config), cpu=not torch.cuda.is_available())
     checkpoint = str(checkpoint or bundled_minilm_path())
+    pooling = encoder_pooling(checkpoint) if config.pooling == "auto" else config.pooling
     with _threads(config.threads), _quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=trust_remote_code)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            checkpoint, num_labels=len(names), id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)},
-            problem_type="multi_label_classification" if multi_label else "single_label_classification",
-            trust_remote_code=trust_remote_code, use_safetensors=None)
+        model = _model_for(checkpoint, names, multi_label, pooling, trust_remote_code)
         encoded, truncated = _encode(tokenizer, texts, config.max_length)
         if truncated: warnings.warn(f"{truncated} of {len(texts)} training texts were longer than max_length={config.max_length} tokens and were truncated", stacklevel=2)
         lengths = np.array([len(ids) for ids in encoded])
@@ -275,12 +359,14 @@ def fit(texts:Sequence[str],                    # training texts
             balanced = compute_class_weight("balanced", classes=present, y=hard[indices])
             class_weights = torch.ones(len(names))
             class_weights[present] = torch.tensor(balanced, dtype=torch.float32)
-        steps_per_epoch = math.ceil(len(indices) / config.batch_size)
+        processes = accelerator.num_processes
+        steps_per_epoch = max(1, math.ceil(len(indices) / config.batch_size) // processes)
+        epochs = max(config.epochs, min(math.ceil(config.min_steps / steps_per_epoch), 200))
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-        scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * steps_per_epoch * config.epochs), steps_per_epoch * config.epochs)
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * steps_per_epoch * epochs), steps_per_epoch * epochs)
         model, optimizer = accelerator.prepare(model, optimizer)
         if class_weights is not None: class_weights = class_weights.to(accelerator.device)
-        history, best, best_state, start_epoch, stale = [], -1.0, None, 0, 0
+        history, best, best_state, start_epoch, stale = [], (-np.inf, -np.inf), None, 0, 0
         resume_file = Path(resume_dir) / "resume.pt" if resume_dir else None
         run_hash = stable_hash([texts, targets.round(6).tolist(), weights.round(6).tolist(), names, checkpoint, asdict(config)])
         if resume_file and resume_file.exists():
@@ -288,54 +374,56 @@ def fit(texts:Sequence[str],                    # training texts
             if state["run_hash"] == run_hash:
                 accelerator.unwrap_model(model).load_state_dict(state["model"]); optimizer.load_state_dict(state["optimizer"])
                 scheduler.load_state_dict(state["scheduler"]); best_state = state["best_state"]
-                history, best, start_epoch, stale = json.loads(state["history"]), float(state["best"]), int(state["epoch"]), int(state["stale"])
-        started = time.monotonic()
-        for epoch in range(start_epoch, config.epochs):
-            if stale >= config.patience: break
+                history, start_epoch, stale = json.loads(state["history"]), int(state["epoch"]), int(state["stale"])
+                best = tuple(float(b) for b in state["best"])
+        started, steps = time.monotonic(), 0
+        for epoch in range(start_epoch, epochs):
+            if stale >= config.patience and (epoch * steps_per_epoch) >= config.min_steps: break
             torch.manual_seed(config.seed * 1000 + epoch)         # dropout: the same per epoch, resumed or not
             model.train()
             batches = length_grouped_batches(lengths[indices], config.batch_size, config.seed * 1000 + epoch, config.group_by_length)
-            seen, loss_sum, epoch_start = 0, 0.0, time.monotonic()
-            for batch in tqdm(batches, disable=not progress, desc=f"epoch {epoch + 1}/{config.epochs}"):
+            batches = _process_batches(batches, accelerator.process_index, processes)
+            seen, loss_sum, epoch_start = 0, torch.zeros((), device=accelerator.device), time.monotonic()
+            for batch in tqdm(batches, disable=not progress, desc=f"epoch {epoch + 1}/{epochs}"):
                 rows = indices[batch]
-                inputs = tokenizer.pad({"input_ids": [encoded[i] for i in rows]}, return_tensors="pt").to(accelerator.device)
+                inputs = tokenizer.pad({"input_ids": [encoded[i] for i in rows]}, return_tensors="pt").to(accelerator.device, non_blocking=True)
                 with accelerator.autocast():
                     logits = model(**inputs).logits
-                loss = _loss(logits, torch.from_numpy(targets[rows]).to(accelerator.device), torch.from_numpy(weights[rows]).to(accelerator.device),
-                             class_weights, multi_label)
+                loss = _loss(logits, torch.from_numpy(targets[rows]).to(accelerator.device, non_blocking=True),
+                             torch.from_numpy(weights[rows]).to(accelerator.device, non_blocking=True), class_weights, multi_label)
                 accelerator.backward(loss)
                 optimizer.step(); scheduler.step(); optimizer.zero_grad(set_to_none=True)
-                seen += len(rows); loss_sum += loss.item() * len(rows)
-            record = dict(epoch=epoch + 1, train_loss=loss_sum / seen, seconds=time.monotonic() - epoch_start, examples_per_second=seen / (time.monotonic() - epoch_start))
+                seen += len(rows); loss_sum += loss.detach() * len(rows)   # no host sync per step
+            seconds = time.monotonic() - epoch_start
+            record = dict(epoch=epoch + 1, train_loss=float(loss_sum) / max(seen, 1), seconds=seconds, examples_per_second=seen * processes / seconds,
+                          batches=len(batches))
             if len(validation):
-                student = Student(accelerator.unwrap_model(model), tokenizer, names, multi_label, max_length=config.max_length)
-                predicted = student.predict_proba([texts[i] for i in validation], config.eval_batch_size)
-                truth = targets[validation] >= (0.5 if multi_label else targets[validation].max(1, keepdims=True))
-                guess = predicted >= 0.5 if multi_label else predicted == predicted.max(1, keepdims=True)
-                record["validation_macro_f1"] = float(f1_score(truth, guess, average="macro", zero_division=0)) if multi_label else \
-                    float(f1_score(targets[validation].argmax(1), predicted.argmax(1), average="macro", labels=range(len(names)), zero_division=0))
+                student = Student(accelerator.unwrap_model(model), tokenizer, names, multi_label, max_length=config.max_length,
+                                  metadata={"eval_batch_size": config.eval_batch_size})
+                record["validation_macro_f1"], record["validation_loss"] = _validation_scores(student, [texts[i] for i in validation], targets[validation], multi_label)
                 model.train()
             history.append(record)
-            score = record.get("validation_macro_f1", -record["train_loss"])
-            if score > best:
+            score = (record["validation_macro_f1"], -record["validation_loss"]) if len(validation) else (-record["train_loss"], 0.0)
+            if score > best:   # ties on F1 go to the lower validation loss, never to the earlier epoch by default
                 best, stale = score, 0
                 best_state = {k: v.detach().cpu().clone() for k, v in accelerator.unwrap_model(model).state_dict().items()}
             else: stale += 1
-            if resume_file:
+            if resume_file and accelerator.is_main_process:
                 resume_file.parent.mkdir(parents=True, exist_ok=True)
                 partial = resume_file.with_suffix(".partial")
                 torch.save(dict(run_hash=run_hash, model=accelerator.unwrap_model(model).state_dict(), optimizer=optimizer.state_dict(),
-                                scheduler=scheduler.state_dict(), best_state=best_state, history=json.dumps(history), best=best,
+                                scheduler=scheduler.state_dict(), best_state=best_state, history=json.dumps(history), best=list(best),
                                 epoch=epoch + 1, stale=stale), partial)
                 os.replace(partial, resume_file)   # atomic: a kill leaves the previous checkpoint or this one, never half
         final = accelerator.unwrap_model(model)
         if best_state is not None: final.load_state_dict(best_state)
         final.to("cpu" if accelerator.device.type == "cpu" else accelerator.device)
-    best_epoch = max(history, key=lambda r: r.get("validation_macro_f1", -r["train_loss"]))["epoch"] if history else None
+    key = lambda r: (r["validation_macro_f1"], -r["validation_loss"]) if "validation_loss" in r else (-r["train_loss"], 0.0)
+    best_epoch = max(history, key=key)["epoch"] if history else None
     metadata = dict(checkpoint=checkpoint, label_source=label_source, codebook_hash=codebook.hash if codebook else None,
-                    config=asdict(config), train_examples=len(indices), validation_examples=len(validation), truncated_texts=truncated,
-                    best_epoch=best_epoch, history=history, data_hash=run_hash, precision=_precision(config),
-                    seconds=round(time.monotonic() - started, 2), versions=environment_info())
+                    config=asdict(config), pooling=pooling, epochs_planned=epochs, train_examples=len(indices), validation_examples=len(validation),
+                    truncated_texts=truncated, best_epoch=best_epoch, history=history, data_hash=run_hash, precision=_precision(config),
+                    processes=processes, seconds=round(time.monotonic() - started, 2), versions=environment_info())
     return Student(final, tokenizer, names, multi_label, metadata, config.max_length)
 
 # %% ../nbs/06_finetune.ipynb #35a74ca8
