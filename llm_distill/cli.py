@@ -188,7 +188,7 @@ def command_run(arguments, config=None) -> str:
     result = run_experiment(config, progress=True)
     path = write_report(result)
     summary = result.summary()
-    lines = [f"{row.condition:>10}: macro-F1 {row.macro_f1:.3f} ({int(row.n_train)} training labels)" for row in summary.itertuples()]
+    lines = [f"{row.condition:>14}: macro-F1 {row.macro_f1:.3f} ({int(row.n_train)} training labels)" for row in summary.itertuples()]
     return "\n".join(lines + [f"report: {path} (and report.html, results.csv, figures) in {time.monotonic() - started:.0f} s"])
 
 # %% ../nbs/09_cli.ipynb #f477f09b
@@ -202,7 +202,6 @@ def demo_config(arguments) -> "ExperimentConfig":
         values["name"] = f"demo-toxicity-{arguments.model}"
     if arguments.quick:
         values["data"]["limit"] = 150
-        values["student"]["training"]["epochs"] = 1
         values["bootstrap"] = 200
     values["output"] = arguments.output
     return ExperimentConfig(**values, source="llm-distill demo")

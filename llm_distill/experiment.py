@@ -23,29 +23,34 @@ from .data import Codebook, Corpus, check_no_leak, cross_fit_folds, load_codeboo
 from .prompts import stratified_examples
 from .llm import BatchBackend, Cache, Decoding, OpenAIBackend, ReplayBackend, TransformersBackend
 from .annotate import annotate, label_distribution, plan, prepare_requests, summarise
-from .finetune import TrainingConfig, fit
+from .finetune import TrainingConfig, _targets
+from .students import RECIPES, FinetuneRecipe, SentenceEncoder, default_candidates, train_student
 from .validate import NO_LABEL, compare_sources, validate
 
 # %% auto #0
-__all__ = ['CONDITIONS', 'LLM_KEYS', 'DATA_KEYS', 'STUDENT_KEYS', 'DEMO_CONFIG', 'ExperimentConfig', 'load_experiment',
-           'load_experiment_data', 'make_backend', 'experiment_folds', 'run_cell', 'ExperimentResult', 'run_experiment',
-           'codebook_dict']
+__all__ = ['BASELINES', 'CONDITIONS', 'CONDITION_NAMES', 'LLM_KEYS', 'DATA_KEYS', 'STUDENT_KEYS', 'DEMO_CONFIG',
+           'ExperimentConfig', 'load_experiment', 'load_experiment_data', 'make_backend', 'experiment_folds',
+           'run_cell', 'ExperimentResult', 'run_experiment', 'codebook_dict']
 
 # %% ../nbs/07_experiment.ipynb #fa18d6be
-CONDITIONS = ("human", "llm", "llm_soft", "llm_direct", "human+llm")
+BASELINES = ("baseline_tfidf", "baseline_embed")   # scored beside every student on LLM labels: its floor
+CONDITIONS = ("human", "llm", "llm_soft", "llm_direct", "human+llm") + BASELINES
+CONDITION_NAMES = {"human": "student, human labels", "llm": "student, LLM labels", "llm_soft": "student, LLM soft labels",
+                   "llm_direct": "LLM itself", "human+llm": "student, human + LLM labels",
+                   "baseline_tfidf": "baseline: TF-IDF + LR, LLM labels", "baseline_embed": "baseline: embeddings + LR, LLM labels"}
 LLM_KEYS = {"backend", "model", "column", "codes", "source", "base_url", "samples", "decoding", "few_shot", "answer_format",
             "concurrency", "requests_per_minute", "tokens_per_minute", "gguf_file", "mode", "device_map", "dtype", "batch_file"}
 DATA_KEYS = {"dataset", "file", "text", "id", "label", "coders", "limit", "sheet"}
-STUDENT_KEYS = {"checkpoint", "training"}
+STUDENT_KEYS = {"checkpoint", "training", "recipe", "candidates", "settings", "folds"}
 
 @dataclass
 class ExperimentConfig:
     "Everything that defines one run of the comparison."
     name: str                                   # names the run and its output folder
-    data: dict                                  # {"dataset": registry name} or {"file": path, "text": col, "id": col, "label": col}; optional "limit"
+    data: dict                                  # {"dataset": registry name} or {"file": path, "text": col, "id": col, "label": col}; optional "limit" (a seeded stratified sample)
     llm: dict                                   # {"backend": "replay"|"openai"|"batch"|"transformers", "model": ..., ...}
     codebook: str|None = None                   # codebook name or YAML path; default the dataset's
-    student: dict = field(default_factory=dict) # {"checkpoint": name or path, "training": {TrainingConfig fields}}
+    student: dict = field(default_factory=dict) # {"recipe": "auto" or a name, "candidates": [...], "checkpoint": ..., "training": {fine-tuning}, "settings": {recipe: {...}}, "folds": k}
     conditions: list = field(default_factory=lambda: ["human", "llm", "llm_direct"])
     seeds: list = field(default_factory=lambda: [0])
     train_sizes: list = field(default_factory=lambda: [None])   # None: all training texts
@@ -76,6 +81,7 @@ class ExperimentConfig:
         if self.folds == 1 or self.folds < 0: raise ConfigError(f"{where}: folds must be 0 (one split) or >= 2, got {self.folds}")
         if not 0 < self.test_fraction < 1: raise ConfigError(f"{where}: test_fraction must be in (0, 1), got {self.test_fraction}")
         TrainingConfig.from_dict(self.student.get("training", {}), where=f"{where}: student.training")
+        self.student_plan()
         if "decoding" in self.llm:
             try: Decoding(**self.llm["decoding"])
             except TypeError as error: raise ConfigError(f"{where}: llm.decoding: {error}") from None
@@ -84,6 +90,26 @@ class ExperimentConfig:
     def output_dir(self) -> Path: return Path(self.output or Path("runs") / self.name)
     @property
     def training(self) -> TrainingConfig: return TrainingConfig.from_dict(self.student.get("training", {}))
+
+    def student_plan(self) -> dict:
+        "The student settings resolved: recipe, candidates (default: `default_candidates()`), per-recipe settings, folds."
+        where, student = self.source, self.student
+        recipe, candidates = student.get("recipe", "auto"), list(student.get("candidates") or default_candidates())
+        known = sorted(RECIPES)
+        if recipe != "auto" and recipe not in RECIPES: raise ConfigError(f"{where}: student.recipe must be 'auto' or one of {known}, not {recipe!r}")
+        if not candidates or any(c not in RECIPES for c in candidates):
+            raise ConfigError(f"{where}: student.candidates must be a list of {known}, got {student.get('candidates')!r}")
+        settings = {k: dict(v) for k, v in (student.get("settings") or {}).items()}
+        if any(k not in RECIPES or not isinstance(v, dict) for k, v in settings.items()):
+            raise ConfigError(f"{where}: student.settings maps recipe names {known} to their settings, got keys {sorted(settings)}")
+        settings["finetune"] = {**FinetuneRecipe.defaults, **settings.get("finetune", {}), **student.get("training", {})}
+        for name, values in settings.items():
+            unknown = set(values) - RECIPES[name].known_settings()
+            if unknown: raise ConfigError(f"{where}: student.settings.{name}: unknown key(s) {sorted(unknown)}; known: {sorted(RECIPES[name].known_settings())}")
+        folds = student.get("folds", 3)
+        if not isinstance(folds, int) or folds < 2: raise ConfigError(f"{where}: student.folds must be an integer >= 2, got {folds!r}")
+        return dict(recipe=recipe, candidates=candidates if recipe == "auto" else [recipe], settings=settings, folds=folds,
+                    checkpoint=student.get("checkpoint"))
 
     def to_dict(self) -> dict: return {k: v for k, v in asdict(self).items() if k != "source"}
 
@@ -109,8 +135,7 @@ DEMO_CONFIG = """\
 name: demo-toxicity-gpt4
 data: {dataset: textclass-toxicity}
 llm: {backend: replay, model: gpt-4-0613, column: llm_gpt-4-0613, codes: true, source: TextClass benchmark}
-student:
-  training: {epochs: 3, max_length: 64, batch_size: 32, learning_rate: 0.0001}
+student: {recipe: auto}
 conditions: [human, llm, llm_direct]
 seeds: [0]
 folds: 3
@@ -118,6 +143,15 @@ bootstrap: 1000
 """
 
 # %% ../nbs/07_experiment.ipynb #4f58312b
+def _sample_ids(corpus:Corpus, limit:int, seed:int, multi_label:bool) -> list:
+    "A seeded sample of `limit` labelled ids, stratified by label (a file sorted by class still gives every class)."
+    ids, labels = corpus.ids, corpus.data["human_label"].astype(str)
+    if limit >= len(ids): return ids
+    counts = labels.value_counts()
+    stratify = None if multi_label or counts.min() < 2 or limit < len(counts) else labels
+    from sklearn.model_selection import train_test_split
+    return list(train_test_split(ids, train_size=limit, random_state=seed, stratify=stratify)[0])
+
 def load_experiment_data(config:ExperimentConfig) -> tuple[Corpus, Codebook]:
     "The human-labelled corpus and the codebook of an experiment."
     codebook = load_codebook(config.codebook) if config.codebook else None
@@ -134,7 +168,7 @@ def load_experiment_data(config:ExperimentConfig) -> tuple[Corpus, Codebook]:
     codebook = codebook or corpus.codebook
     if codebook is None: raise ConfigError(f"{config.source}: dataset {data.get('dataset')!r} has no default codebook; set 'codebook'")
     corpus = corpus.subset(corpus.labelled["id"].tolist())
-    if data.get("limit"): corpus = corpus.subset(corpus.ids[:int(data["limit"])])
+    if data.get("limit"): corpus = corpus.subset(_sample_ids(corpus, int(data["limit"]), config.split_seed, codebook.multi_label))
     if len(corpus) < 10: raise DataError(f"{corpus.name}: only {len(corpus)} human-labelled texts; the comparison needs more")
     if corpus.data["human_label"].nunique() < 2: raise DataError(f"{corpus.name}: the human labels have one class only")
     return corpus, codebook
@@ -191,8 +225,21 @@ def _train_rows(condition, train_ids, llm_labels, llm_soft, human, size, seed):
     if condition == "llm": return ids, [llm_labels[i] for i in ids], None
     return ids, None, np.array([llm_soft[i] for i in ids])
 
+def _train_condition(condition:str, plan:dict, texts:list, labels, soft, codebook:Codebook, seed:int, label_source:str, encoder):
+    "The student of one cell: a fixed baseline recipe, or `train_student`'s choice."
+    if condition in BASELINES:
+        name = condition.removeprefix("baseline_")
+        student = RECIPES[name](codebook.label_names, codebook.multi_label, seed, plan["checkpoint"], **plan["settings"].get(name, {}),
+                                **({"encoder": encoder} if name == "embed" else {}))
+        student.fit(texts, _targets(labels, None, codebook.label_names, codebook.multi_label))
+        student.metadata.update(why=f"{name}: the baseline, fitted on the same LLM labels", flags=[])
+        return student
+    return train_student(texts, labels, codebook, recipe=plan["recipe"], candidates=plan["candidates"], settings=plan["settings"],
+                         soft_labels=soft, folds=plan["folds"], seed=seed, checkpoint=plan["checkpoint"], label_source=label_source,
+                         encoder=encoder)
+
 def run_cell(config:ExperimentConfig, condition:str, seed:int, size:int|None, fold:int, train_ids, test_ids,
-             corpus:Corpus, codebook:Codebook, llm_labels:dict, llm_soft:dict, key:str) -> dict:
+             corpus:Corpus, codebook:Codebook, llm_labels:dict, llm_soft:dict, key:str, encoder:SentenceEncoder|None=None) -> dict:
     "Train (or, for llm_direct, look up) and predict one cell."
     started = time.monotonic()
     texts = dict(zip(corpus.data["id"], corpus.data["text"]))
@@ -201,14 +248,15 @@ def run_cell(config:ExperimentConfig, condition:str, seed:int, size:int|None, fo
         predictions = [llm_labels.get(i) for i in test_ids]
         return dict(key=key, condition=condition, seed=seed, size=size, fold=fold, test_ids=list(test_ids), predictions=predictions,
                     n_train=0, seconds=time.monotonic() - started, best_epoch=None)
-    ids, labels, soft = _train_rows(condition, train_ids, llm_labels, llm_soft, human, size, seed)
-    training = TrainingConfig.from_dict({**config.student.get("training", {}), "seed": seed})
-    student = fit([texts[i] for i in ids], labels, codebook, checkpoint=config.student.get("checkpoint"), config=training,
-                  soft_labels=soft, label_source="human" if condition == "human" else f"{config.llm['model']} ({condition})")
+    ids, labels, soft = _train_rows("llm" if condition in BASELINES else condition, train_ids, llm_labels, llm_soft, human, size, seed)
+    student = _train_condition(condition, config.student_plan(), [texts[i] for i in ids], labels, soft, codebook, seed,
+                               "human" if condition == "human" else f"{config.llm['model']} ({condition})", encoder)
     predictions = student.predict([texts[i] for i in test_ids])
+    history = student.student.metadata if student.name == "finetune" else {}
     return dict(key=key, condition=condition, seed=seed, size=size, fold=fold, test_ids=list(test_ids), predictions=predictions,
-                n_train=len(ids), seconds=time.monotonic() - started, best_epoch=student.metadata["best_epoch"],
-                history=student.metadata["history"])
+                n_train=len(ids), seconds=time.monotonic() - started, recipe=student.name, why=student.metadata.get("why"),
+                flags=student.metadata.get("flags", []), recipe_scores=student.metadata.get("recipe_scores"),
+                best_epoch=history.get("best_epoch"), history=history.get("history"))
 
 def _write_json(path:Path, value):
     "Write JSON atomically (a kill leaves the old file or the new one)."
@@ -270,7 +318,10 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
     if "llm_soft" in conditions and not has_soft:
         conditions.remove("llm_soft")
         notes.append("llm_soft skipped: the LLM gave one sample per text and no probabilities, so soft labels equal hard labels")
-    base = stable_hash([corpus.data_hash(), codebook.hash, [(f, t) for f, _, t in folds], config.student, config.split_seed, sorted(reserved)])
+    if {"llm", "llm_soft"} & set(conditions): conditions += [b for b in BASELINES if b not in conditions]   # no student without its floor
+    plan_ = config.student_plan()
+    encoder = SentenceEncoder(plan_["checkpoint"]) if "embed" in plan_["candidates"] or "baseline_embed" in conditions else None
+    base = stable_hash([corpus.data_hash(), codebook.hash, [(f, t) for f, _, t in folds], plan_, config.split_seed, sorted(reserved)])
     llm_hash = stable_hash([annotations["label"].astype(str).tolist(), soft_rows.round(6).tolist()])
     cells = []
     for seed in config.seeds:
@@ -282,10 +333,11 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
                     path = out / "cells" / f"{key}.json"
                     if path.exists():
                         cells.append(json.loads(path.read_text())); continue
-                    cell = run_cell(config, condition, seed, size, fold, train_ids, test_ids, corpus, codebook, llm_labels, llm_soft, key)
+                    cell = run_cell(config, condition, seed, size, fold, train_ids, test_ids, corpus, codebook, llm_labels, llm_soft, key, encoder)
                     _write_json(path, cell)
                     cells.append(cell)
-                    if progress: print(f"{condition:>10} seed {seed} size {_size_text(size):>4} fold {fold}: {cell['n_train']} training texts, {cell['seconds']:.0f} s", flush=True)
+                    if progress: print(f"{condition:>14} seed {seed} size {_size_text(size):>4} fold {fold}: {cell['n_train']} training texts, "
+                                       f"{cell.get('recipe') or 'no'} student, {cell['seconds']:.0f} s", flush=True)
     scores_key = stable_hash([sorted(c["key"] for c in cells), config.bootstrap, config.seeds, config.train_sizes, llm_hash, config.llm["model"]])
     scores_file = out / "scores" / f"{scores_key}.json"
     if scores_file.exists(): results, reports, comparisons, llm_report = _read_scores(scores_file)
@@ -302,7 +354,8 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
                             answer_format=llm.get("answer_format", "label"), prompt_hash=str(annotations["prompt_hash"].iloc[0]),
                             example_prompt=prepare_requests(pool.subset(pool.ids[:1]), codebook, backend, decoding, examples=examples).requests[0].messages,
                             summary=summarise(annotations), calls_this_run=len(ledger), seconds=round(label_seconds, 1)),
-                   training=asdict(config.training), notes=notes, versions=environment_info(),
+                   student=dict(plan_, why={c["condition"]: c["why"] for c in sorted(cells, key=lambda c: -c["fold"]) if c.get("why")}),
+                   notes=notes, versions=environment_info(),
                    wall_seconds=round(time.monotonic() - started, 1), cell_seconds=round(sum(c["seconds"] for c in cells), 1))
     return ExperimentResult(config, results, reports, comparisons, annotations, llm_report, cells, methods, out)
 
@@ -317,8 +370,7 @@ def _score(config, corpus, codebook, cells, annotations):
         ids = [i for c in group for i in c["test_ids"]]
         predicted = [p for c in group for p in c["predictions"]]
         pooled[(condition, seed, size)] = dict(zip(ids, predicted))
-        name = {"human": "student on human labels", "llm": "student on LLM labels", "llm_soft": "student on LLM soft labels",
-                "llm_direct": f"LLM ({llm['model']})", "human+llm": "student on human + LLM labels"}[condition]
+        name = f"LLM ({llm['model']})" if condition == "llm_direct" else CONDITION_NAMES[condition]
         report = validate([human[i] for i in ids], predicted, codebook, name=f"{name} (seed {seed}, size {_size_text(size)})",
                           n_resamples=config.bootstrap, seed=seed)
         reports[(condition, seed, size)] = report
@@ -327,13 +379,15 @@ def _score(config, corpus, codebook, cells, annotations):
                          macro_f1=table.at["macro_f1", "value"], macro_f1_low=table.at["macro_f1", "ci_low"], macro_f1_high=table.at["macro_f1", "ci_high"],
                          accuracy=table.at["accuracy", "value"], accuracy_low=table.at["accuracy", "ci_low"], accuracy_high=table.at["accuracy", "ci_high"],
                          cohen_kappa=table.at["cohen_kappa", "value"], unlabelled=int(sum(p is None for p in predicted)),
+                         recipe=_recipes_text(group), flags="; ".join(_cell_flags(group, predicted)),
                          seconds=float(sum(c["seconds"] for c in group))))
     results = pd.DataFrame(rows).sort_values(["size", "condition", "seed"], na_position="last", key=lambda s: s.astype(str)).reset_index(drop=True)
     results["size"] = results["size"].astype(float)   # NaN: all training texts
     comparisons = []
     first_seed, full = config.seeds[0], config.train_sizes[-1]
     llm = config.llm
-    pairs = [("llm", "human"), ("llm_soft", "human"), ("llm", "llm_direct"), ("human", "llm_direct"), ("human+llm", "human")]
+    pairs = [("llm", "human"), ("llm_soft", "human"), ("llm", "llm_direct"), ("human", "llm_direct"), ("human+llm", "human"),
+             ("llm", "baseline_tfidf"), ("llm", "baseline_embed")]
     for a, b in pairs:
         key_a = (a, first_seed, None if a == "llm_direct" else full)
         key_b = (b, first_seed, None if b == "llm_direct" else full)
@@ -349,6 +403,19 @@ def _score(config, corpus, codebook, cells, annotations):
     llm_report = validate(pool_truth, annotations["label"].tolist(), codebook, name=f"LLM ({llm['model']}) vs human, all {len(annotations)} pool texts",
                           n_resamples=config.bootstrap, seed=first_seed)
     return results, reports, comparisons, llm_report
+
+def _recipes_text(cells:list) -> str:
+    "Which recipe each fold's student used: 'embed' or 'embed x2, tfidf x1'."
+    counts = pd.Series([c.get("recipe") or "" for c in cells]).value_counts()
+    if counts.index.tolist() == [""]: return ""
+    return counts.index[0] if len(counts) == 1 else ", ".join(f"{r} x{n}" for r, n in counts.items())
+
+def _cell_flags(cells:list, predicted:list) -> list[str]:
+    "The students' warnings (each once, with how many folds raised it), and one class predicted over all test texts."
+    flags = pd.Series([f for c in cells for f in (c.get("flags") or [])]).value_counts()
+    out = [f"{f} (in {n} of {len(cells)} folds)" for f, n in flags.items()]
+    if any(c.get("recipe") for c in cells) and len({p for p in predicted if p is not None}) < 2: out.append("predicts one class on every test text")
+    return out
 
 def _frame_json(frame:pd.DataFrame) -> dict: return frame.to_dict(orient="split")   # Python floats: exact through JSON
 def _frame(value:dict) -> pd.DataFrame: return pd.DataFrame(value["data"], index=value["index"], columns=value["columns"])

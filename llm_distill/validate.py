@@ -123,10 +123,11 @@ def _alpha(pair:LabelPair, level:str) -> float:
 def agreement_metrics(pair:LabelPair) -> dict[str, float]:
     "Accuracy, F1s, kappa and alpha of `pair.predicted` against `pair.truth`."
     truth, predicted, labels = pair.truth_codes, pair.predicted_codes, list(range(len(pair.labels)))
+    occurring = sorted((set(np.unique(truth)) | set(np.unique(predicted))) - {pair.no_label})   # a label in neither cannot be scored
     with warnings.catch_warnings(), sklearn.config_context(skip_parameter_validation=True, assume_finite=True):
         warnings.simplefilter("ignore", RuntimeWarning)
         result = {"accuracy": accuracy_score(truth, predicted),
-                  "macro_f1": f1_score(truth, predicted, labels=labels, average="macro", zero_division=0),
+                  "macro_f1": f1_score(truth, predicted, labels=occurring or labels, average="macro", zero_division=0),
                   "weighted_f1": f1_score(truth, predicted, labels=labels, average="weighted", zero_division=0)}
         if pair.positive is not None:
             positive = [pair.labels.index(pair.positive)]
