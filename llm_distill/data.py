@@ -31,8 +31,8 @@ from .core import (CodebookError, ConfigError, DataError, LabelError, LeakError,
 __all__ = ['CODEBOOK_KEYS', 'LABEL_KEYS', 'CODEBOOK_DIR', 'FORMATS', 'ISSUE_COLUMNS', 'DATASETS', 'SALT_TASKS', 'SPLIT_ROLES',
            'Label', 'code_key', 'Codebook', 'codebook_from_dict', 'list_codebooks', 'load_codebook', 'save_codebook',
            'label_for', 'read_table', 'Corpus', 'make_corpus', 'DatasetSpec', 'register_dataset', 'list_datasets',
-           'dataset_files', 'load_dataset', 'known_checksums', 'download_dataset', 'Split', 'make_split',
-           'check_no_leak', 'Fold', 'cross_fit_folds']
+           'dataset_files', 'load_dataset', 'known_checksums', 'download_dataset', 'Split', 'label_strata',
+           'make_split', 'check_no_leak', 'Fold', 'cross_fit_folds']
 
 # %% ../nbs/01_data.ipynb #b80fe3d4
 @dataclass(frozen=True)
@@ -649,10 +649,27 @@ def _count(share:float|int, total:int, role:str) -> int:
     if share < 0: raise ConfigError(f"{role}: a count must be >= 0, got {share}")
     return int(share)
 
+def label_strata(labels:Sequence[str],               # human labels (label sets joined by `|` when multi-label)
+                 codebook:Codebook|None=None,          # multi-label codebooks give one indicator column per label
+                ) -> np.ndarray:
+    "What splits and folds stratify on: the label, or for label sets a texts x labels indicator matrix."
+    labels = np.asarray([str(l) for l in labels])
+    if not (codebook and codebook.multi_label): return labels
+    index = {name: j for j, name in enumerate(codebook.label_names)}
+    matrix = np.zeros((len(labels), len(index)), dtype=int)
+    for row, value in enumerate(labels):
+        for name in filter(None, value.split("|")): matrix[row, index[name]] = 1
+    return matrix
+
 def _stratified_take(ids:np.ndarray, labels:np.ndarray|None, size:int, seed:int) -> tuple[np.ndarray, np.ndarray]:
-    "Split `ids` into (taken, rest), `size` taken, stratified by `labels` when given."
+    "Split `ids` into (taken, rest), `size` taken, stratified by `labels` when given (iteratively, for a label-set matrix)."
     if size == 0: return ids[:0], ids
     if size >= len(ids): raise DataError(f"cannot take {size} of {len(ids)} labelled texts and leave any for the other roles")
+    if labels is not None and labels.ndim == 2:
+        from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+        taken, rest = next(MultilabelStratifiedShuffleSplit(n_splits=1, train_size=size, test_size=len(ids) - size, random_state=seed).split(ids, labels))
+        order = np.concatenate([taken, rest])                 # iterative stratification is approximate in size: make it exact
+        return ids[order[:size]], ids[order[size:]]
     try: taken, rest = train_test_split(ids, train_size=size, random_state=seed, stratify=labels)
     except ValueError as error:
         counts = pd.Series(labels).value_counts()
@@ -672,13 +689,11 @@ def make_split(corpus:Corpus,           # corpus with human labels on at least p
     if not isinstance(seed, (int, np.integer)) or seed < 0: raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     labelled = corpus.labelled
     if len(labelled) < 2: raise DataError(f"{corpus.name}: a split needs at least 2 human-labelled texts, got {len(labelled)}")
-    ids, labels = labelled["id"].to_numpy(), labelled["human_label"].astype(str).to_numpy()
+    ids, strata = labelled["id"].to_numpy(), label_strata(labelled["human_label"], corpus.codebook)
     sizes = {role: _count(share, len(ids), role) for role, share in (("test", test), ("prompt_dev", prompt_dev), ("few_shot", few_shot))}
-    chosen = {}
+    chosen, row_of = {}, {i: row for row, i in enumerate(ids)}
     for role in ("test", "prompt_dev", "few_shot"):
-        label_of = dict(zip(ids, labels))
-        chosen[role], ids = _stratified_take(ids, np.array([label_of[i] for i in ids]) if stratify else None, sizes[role], seed)
-        labels = np.array([label_of[i] for i in ids])
+        chosen[role], ids = _stratified_take(ids, strata[[row_of[i] for i in ids]] if stratify else None, sizes[role], seed)
     unlabelled = corpus.data.loc[corpus.data["human_label"].isna(), "id"].tolist() if "human_label" in corpus.data else corpus.ids
     return Split(prompt_dev=chosen["prompt_dev"].tolist(), few_shot=chosen["few_shot"].tolist(),
                  train=ids.tolist() + unlabelled, test=chosen["test"].tolist(), seed=int(seed))
@@ -714,9 +729,12 @@ def cross_fit_folds(corpus:Corpus,       # corpus whose labelled texts are cross
     labelled = corpus.labelled
     if k < 2: raise ConfigError(f"k must be at least 2, got {k}")
     if len(labelled) < k: raise DataError(f"{corpus.name}: {k} folds need at least {k} labelled texts, got {len(labelled)}")
-    ids, labels = labelled["id"].to_numpy(), labelled["human_label"].astype(str).to_numpy()
+    ids, labels = labelled["id"].to_numpy(), label_strata(labelled["human_label"], corpus.codebook)
     splitter = StratifiedKFold(k, shuffle=True, random_state=seed) if stratify else KFold(k, shuffle=True, random_state=seed)
-    if stratify and (rare := pd.Series(labels).value_counts()).min() < k:
+    if stratify and labels.ndim == 2:   # label sets: iterative stratification over the labels (Sechidis et al. 2011)
+        from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+        splitter = MultilabelStratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    elif stratify and (rare := pd.Series(labels).value_counts()).min() < k:
         raise LabelError(f"{corpus.name}: label {rare.idxmin()!r} has {rare.min()} text(s), fewer than k={k}; use a smaller k or stratify=False")
     folds = [Fold(i, tuple(ids[train]), tuple(ids[test])) for i, (train, test) in enumerate(splitter.split(ids, labels))]
     for fold in folds: check_no_leak(fold.test, train_ids=fold.train, where=f"fold {fold.index}")

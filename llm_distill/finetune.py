@@ -85,7 +85,7 @@ def _targets(labels, soft_labels, label_names:list[str], multi_label:bool) -> np
     targets = np.zeros((len(labels), len(label_names)), dtype=np.float32)
     for row, label in enumerate(labels):
         if label is None or (isinstance(label, float) and math.isnan(label)): raise LabelError(f"label of row {row} is missing")
-        names = str(label).split("|") if multi_label else [str(label)]
+        names = [n for n in str(label).split("|") if n] if multi_label else [str(label)]   # "" is the empty label set
         for name in names:
             if name not in index: raise LabelError(f"label {name!r} of row {row} is not one of {label_names}")
             targets[row, index[name]] = 1.0
@@ -134,6 +134,7 @@ class MeanPooledClassifier(torch.nn.Module):
     "A transformer encoder read through the mean of its token states, with a linear head."
     def __init__(self, encoder, num_labels:int, dropout:float=0.1):
         super().__init__()
+        if getattr(encoder, "pooler", None) is not None: encoder.pooler = None   # unused here (and DDP refuses unused parameters)
         self.encoder, self.dropout = encoder, torch.nn.Dropout(dropout)
         self.head = torch.nn.Linear(encoder.config.hidden_size, num_labels)
 

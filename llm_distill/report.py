@@ -113,7 +113,8 @@ def write_report(result:ExperimentResult,       # from `run_experiment`
     try: folder.mkdir(parents=True, exist_ok=True)
     except OSError as error: raise ConfigError(f"cannot create the report folder {folder}: {error.strerror}") from None
     result.results.to_csv(folder / "results.csv", index=False)
-    results = pd.read_csv(folder / "results.csv")            # every number below comes from the file the reader gets
+    results = pd.read_csv(folder / "results.csv", dtype={"recipe": str, "flags": str}, keep_default_na=False, na_values=[""])  # every number below comes from the file the reader gets
+    results[["recipe", "flags"]] = results[["recipe", "flags"]].fillna("")
     result.comparisons.to_csv(folder / "comparisons.csv", index=False)
     figures = []
     with matplotlib.rc_context({"figure.dpi": 110}):
@@ -125,6 +126,7 @@ def write_report(result:ExperimentResult,       # from `run_experiment`
         first = result.config.seeds[0]
         for (condition, seed, size), report in result.reports.items():
             if seed != first or (size is not None and condition != "llm_direct" and size != result.config.train_sizes[-1]): continue
+            if "true positive" in report.confusion.columns: continue   # label sets have per-label counts, not a confusion matrix
             figure = plot_confusion(report)
             figure.savefig(folder / f"confusion_{condition.replace('+', '_')}.png"); plt.close(figure)
             figures.append((f"Confusion matrix: {CONDITION_NAMES[condition]}", f"confusion_{condition.replace('+', '_')}.png"))
@@ -137,7 +139,7 @@ def write_report(result:ExperimentResult,       # from `run_experiment`
                           "macro-F1": summary["macro_f1"].map(_fmt),
                           "95% CI": [f"[{_fmt(l)}, {_fmt(h)}]" for l, h in zip(summary["macro_f1_low"], summary["macro_f1_high"])],
                           "accuracy": summary["accuracy"].map(_fmt), "no label": summary["unlabelled"],
-                          "student recipe": summary["recipe"].fillna(""), "warnings": summary["flags"].fillna("")})
+                          "student recipe": summary["recipe"], "warnings": summary["flags"]})
     full = summary[summary["size"].isna()].set_index("condition")["macro_f1"]
     headline = []
     if {"human", "llm"} <= set(full.index):
@@ -152,7 +154,7 @@ def write_report(result:ExperimentResult,       # from `run_experiment`
         verdict = "at or above" if full["llm"] >= full[best] else "BELOW"
         headline.append(f"The student on LLM labels ({full_rows.at['llm', 'recipe'] or 'no recipe'}) is {verdict} its best simple baseline, "
                         f"{CONDITION_NAMES[best]} ({_fmt(full[best])}).")
-    flagged = full_rows[full_rows["flags"].fillna("") != ""]
+    flagged = full_rows[full_rows["flags"] != ""]
     if len(flagged): headline.append("Warnings: " + "; ".join(f"{CONDITION_NAMES[c]}: {f}" for c, f in flagged["flags"].items()) + ".")
     comparisons = ""
     if len(result.comparisons):

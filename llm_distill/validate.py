@@ -29,7 +29,7 @@ from .data import Codebook, code_key
 # %% auto #0
 __all__ = ['NO_LABEL', 'LabelPair', 'compare_labels', 'agreement_metrics', 'bootstrap_intervals', 'ValidationReport', 'validate',
            'plot_confusion', 'plot_forest', 'save_report', 'compare_sources', 'coder_agreement', 'accuracy_by_level',
-           'calibration', 'plot_reliability', 'slice_metrics', 'multilabel_metrics']
+           'calibration', 'plot_reliability', 'slice_metrics', 'multilabel_metrics', 'validate_label_sets']
 
 # %% ../nbs/05_validate.ipynb #af5021fc
 NO_LABEL = "(no label)"
@@ -202,6 +202,7 @@ def validate(truth:Sequence,                  # human labels
              **options                        # more `compare_labels` options: labels, ordinal, positive_label, missing_truth
             ) -> ValidationReport:
     "Validate `predicted` against `truth`: metrics with bootstrap intervals, per-class scores, confusion, notes."
+    if codebook is not None and codebook.multi_label: return validate_label_sets(truth, predicted, codebook, name, n_resamples, level, seed)
     pair = compare_labels(truth, predicted, codebook, **options)
     values = agreement_metrics(pair)
     names = list(values)
@@ -268,6 +269,7 @@ def compare_sources(truth:Sequence,             # human labels
                     **options                   # more `compare_labels` options
                    ) -> pd.DataFrame:
     "Paired comparison of two label sources against the same human labels: differences with intervals, McNemar's p."
+    if codebook is not None and codebook.multi_label: return _compare_label_sets(truth, first, second, names, codebook, n_resamples, level, seed)
     pair_a = compare_labels(truth, first, codebook, **options)
     pair_b = compare_labels(truth, second, codebook, **options)
     values_a, values_b = agreement_metrics(pair_a), agreement_metrics(pair_b)
@@ -384,3 +386,69 @@ def multilabel_metrics(truth:Sequence[str], predicted:Sequence[str|None],
     precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
     return ({k: float(v) for k, v in summary.items()},
             pd.DataFrame({"label": list(labels), "precision": precision, "recall": recall, "f1": f1, "support": support}))
+
+# %% ../nbs/05_validate.ipynb #421f62d4
+def _label_set_matrix(values:Sequence, labels:Sequence[str], what:str) -> np.ndarray:
+    "Texts x labels indicators from label sets joined by `|` (None, NaN or '' is the empty set); names unknown labels."
+    index = {name: j for j, name in enumerate(labels)}
+    matrix = np.zeros((len(values), len(index)), dtype=bool)
+    for row, value in enumerate(values):
+        if value is None or (isinstance(value, float) and np.isnan(value)): continue
+        for name in filter(None, str(value).split("|")):
+            if name not in index: raise LabelError(f"{what} label {name!r} at item {row} is not in the label set {list(labels)}")
+            matrix[row, index[name]] = True
+    return matrix
+
+def _label_set_metrics(truth:np.ndarray, predicted:np.ndarray) -> dict[str, float]:
+    "Exact match, macro-F1 (labels that occur), micro- and weighted F1 of indicator matrices."
+    used = truth.any(0) | predicted.any(0)
+    if not used.any(): used[:] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {"accuracy": float((truth == predicted).all(1).mean()),
+                "macro_f1": float(f1_score(truth[:, used], predicted[:, used], average="macro", zero_division=0)),
+                "micro_f1": float(f1_score(truth, predicted, average="micro", zero_division=0)),
+                "weighted_f1": float(f1_score(truth, predicted, average="weighted", zero_division=0)),
+                "cohen_kappa": float("nan")}
+
+def validate_label_sets(truth:Sequence,             # human label sets (names joined by `|`)
+                        predicted:Sequence,         # predicted label sets (None where there was no answer: the empty set)
+                        codebook:Codebook,          # a multi-label codebook
+                        name:str="predicted vs human",
+                        n_resamples:int=1000, level:float=0.95, seed:int=0,
+                       ) -> ValidationReport:
+    "Validate label sets: exact match, macro/micro F1 with bootstrap intervals; per-label scores and counts."
+    if len(truth) != len(predicted): raise LabelError(f"length mismatch: {len(truth)} human label sets but {len(predicted)} predictions")
+    labels = codebook.label_names
+    y_true, y_pred = _label_set_matrix(list(truth), labels, "human"), _label_set_matrix(list(predicted), labels, "predicted")
+    values = _label_set_metrics(y_true, y_pred)
+    intervals = bootstrap_intervals(lambda rows: list(_label_set_metrics(y_true[rows], y_pred[rows]).values()), len(y_true), n_resamples, level, seed)
+    missing = sum(p is None or (isinstance(p, float) and np.isnan(p)) for p in predicted)
+    notes = [f"{missing} item(s) with no predicted label set count as the empty set"] if missing else []
+    table = pd.DataFrame({"metric": list(values), "value": list(values.values()), "ci_low": intervals[:, 0], "ci_high": intervals[:, 1],
+                          "n": len(y_true), "note": ["exact match: every label of the text right", "", "", "", "not defined for label sets"]})
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
+    per_class = pd.DataFrame({"label": labels, "precision": precision, "recall": recall, "f1": f1, "support": support})
+    counts = pd.DataFrame({"true positive": (y_true & y_pred).sum(0), "false positive": (~y_true & y_pred).sum(0),
+                           "false negative": (y_true & ~y_pred).sum(0), "true negative": (~y_true & ~y_pred).sum(0)},
+                          index=pd.Index(labels, name="label"))
+    return ValidationReport(name, table, per_class, counts, notes, level)
+
+def _compare_label_sets(truth, first, second, names, codebook, n_resamples, level, seed) -> pd.DataFrame:
+    "`compare_sources` for label sets."
+    labels = codebook.label_names
+    y_true = _label_set_matrix(list(truth), labels, "human")
+    y_a, y_b = _label_set_matrix(list(first), labels, names[0]), _label_set_matrix(list(second), labels, names[1])
+    values_a, values_b = _label_set_metrics(y_true, y_a), _label_set_metrics(y_true, y_b)
+    metrics = list(values_a)
+    def difference(rows):
+        a, b = _label_set_metrics(y_true[rows], y_a[rows]), _label_set_metrics(y_true[rows], y_b[rows])
+        return [a[m] - b[m] for m in metrics]
+    intervals = bootstrap_intervals(difference, len(y_true), n_resamples, level, seed)
+    right_a, right_b = (y_true == y_a).all(1), (y_true == y_b).all(1)
+    table = [[np.sum(right_a & right_b), np.sum(right_a & ~right_b)], [np.sum(~right_a & right_b), np.sum(~right_a & ~right_b)]]
+    discordant = table[0][1] + table[1][0]
+    p_value = mcnemar(table, exact=discordant < 25).pvalue if discordant else 1.0
+    return pd.DataFrame({"metric": metrics, names[0]: [values_a[m] for m in metrics], names[1]: [values_b[m] for m in metrics],
+                         "difference": [values_a[m] - values_b[m] for m in metrics], "ci_low": intervals[:, 0],
+                         "ci_high": intervals[:, 1], "mcnemar_p": [p_value if m == "accuracy" else np.nan for m in metrics]})

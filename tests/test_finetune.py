@@ -134,3 +134,39 @@ def test_sigkill_during_training_resumes_to_identical_model(tmp_path):
     assert (resume / "resume.pt").exists() and not (tmp_path / "killed.npy").exists()
     subprocess.run([sys.executable, script, resume, tmp_path / "resumed.npy"], check=True)
     assert np.allclose(np.load(tmp_path / "resumed.npy"), np.load(tmp_path / "reference.npy"), atol=1e-6)
+
+
+SHARD_WORKER = """
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+from sklearn.metrics import f1_score
+from llm_distill.data import load_dataset
+from llm_distill.finetune import TrainingConfig, fit
+corpus = load_dataset("theocharis-incivility")
+train, test = corpus.data.iloc[:256], corpus.data.iloc[256:384]
+config = TrainingConfig(epochs=4, max_length=48, batch_size=16, validation_fraction=0.0, learning_rate=1e-4, class_weights=True, seed=0, threads=1)
+student = fit(train["text"], train["human_label"], corpus.codebook, config=config)
+f1 = f1_score(test["human_label"], student.predict(test["text"].tolist()), average="macro")
+import os
+rank = int(os.environ.get("RANK", 0))
+json.dump({"rank": rank, "processes": student.metadata["processes"], "batches": [h["batches"] for h in student.metadata["history"]],
+           "f1": f1}, open(f"{sys.argv[1]}.{rank}.json", "w"))
+"""
+
+
+def test_accelerate_launch_shards_batches_across_processes(tmp_path):
+    """Launched as two processes, each walks half the batches, and the model learns as well. On CPU, `accelerate launch --cpu`
+    starts several processes only through MPI; `torchrun` starts the same processes that `accelerate launch` starts on GPUs."""
+    import json
+    script = tmp_path / "shard.py"
+    script.write_text(SHARD_WORKER)
+    subprocess.run([sys.executable, script, tmp_path / "one"], check=True)
+    launcher = Path(sys.executable).parent / "torchrun"
+    subprocess.run([launcher, "--nproc_per_node", "2", "--master_port", "29517", script, tmp_path / "two"], check=True, timeout=600)
+    one = json.loads((tmp_path / "one.0.json").read_text())
+    ranks = [json.loads((tmp_path / f"two.{r}.json").read_text()) for r in (0, 1)]
+    assert one["processes"] == 1 and all(r["processes"] == 2 for r in ranks)
+    assert one["batches"] == [16] * 4 and all(r["batches"] == [8] * 4 for r in ranks)  # 256 texts / 16 = 16 batches, 8 each
+    assert ranks[0]["f1"] == ranks[1]["f1"]                                              # one model, kept in sync
+    assert min(one["f1"], ranks[0]["f1"]) > 0.55, (one["f1"], ranks[0]["f1"])           # both learned beyond the majority class (0.43)
+    assert abs(ranks[0]["f1"] - one["f1"]) < 0.1, (ranks[0]["f1"], one["f1"])           # and as well, within noise
