@@ -24,16 +24,17 @@ from .prompts import stratified_examples
 from .llm import BatchBackend, Cache, Decoding, OpenAIBackend, ReplayBackend, TransformersBackend
 from .annotate import annotate, label_distribution, plan, prepare_requests, summarise
 from .finetune import TrainingConfig, _targets
-from .students import RECIPES, FinetuneRecipe, SentenceEncoder, default_candidates, train_student
+from .students import RECIPES, EmbeddingRecipe, FinetuneRecipe, SentenceEncoder, default_candidates, train_student
 from .validate import NO_LABEL, compare_sources, validate
 
 # %% auto #0
-__all__ = ['BASELINES', 'CONDITIONS', 'CONDITION_NAMES', 'LLM_KEYS', 'DATA_KEYS', 'STUDENT_KEYS', 'DEMO_CONFIG',
-           'ExperimentConfig', 'load_experiment', 'load_experiment_data', 'make_backend', 'experiment_folds',
-           'run_cell', 'ExperimentResult', 'run_experiment', 'codebook_dict']
+__all__ = ['BASELINES', 'BASELINE_SETTINGS', 'CONDITIONS', 'CONDITION_NAMES', 'LLM_KEYS', 'DATA_KEYS', 'STUDENT_KEYS',
+           'DEMO_CONFIG', 'ExperimentConfig', 'load_experiment', 'load_experiment_data', 'make_backend',
+           'experiment_folds', 'run_cell', 'ExperimentResult', 'run_experiment', 'codebook_dict']
 
 # %% ../nbs/07_experiment.ipynb #fa18d6be
 BASELINES = ("baseline_tfidf", "baseline_embed")   # scored beside every student on LLM labels: its floor
+BASELINE_SETTINGS = {"C": 1.0}                      # scikit-learn's default strength, as a researcher would fit them (classes balanced)
 CONDITIONS = ("human", "llm", "llm_soft", "llm_direct", "human+llm") + BASELINES
 CONDITION_NAMES = {"human": "student, human labels", "llm": "student, LLM labels", "llm_soft": "student, LLM soft labels",
                    "llm_direct": "LLM itself", "human+llm": "student, human + LLM labels",
@@ -229,13 +230,13 @@ def _train_condition(condition:str, plan:dict, texts:list, labels, soft, codeboo
     "The student of one cell: a fixed baseline recipe, or `train_student`'s choice."
     if condition in BASELINES:
         name = condition.removeprefix("baseline_")
-        student = RECIPES[name](codebook.label_names, codebook.multi_label, seed, plan["checkpoint"], **plan["settings"].get(name, {}),
-                                **({"encoder": encoder} if name == "embed" else {}))
+        student = RECIPES[name](codebook.label_names, codebook.multi_label, seed, plan["checkpoint"], **BASELINE_SETTINGS,
+                                **({"encoder": encoder} if issubclass(RECIPES[name], EmbeddingRecipe) else {}))
         student.fit(texts, _targets(labels, None, codebook.label_names, codebook.multi_label))
         student.metadata.update(why=f"{name}: the baseline, fitted on the same LLM labels", flags=[])
         return student
     return train_student(texts, labels, codebook, recipe=plan["recipe"], candidates=plan["candidates"], settings=plan["settings"],
-                         soft_labels=soft, folds=plan["folds"], seed=seed, checkpoint=plan["checkpoint"], label_source=label_source,
+                         soft_labels=soft, folds=plan["folds"] if plan["recipe"] == "auto" else 0, seed=seed, checkpoint=plan["checkpoint"], label_source=label_source,
                          encoder=encoder)
 
 def run_cell(config:ExperimentConfig, condition:str, seed:int, size:int|None, fold:int, train_ids, test_ids,
@@ -320,7 +321,8 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
         notes.append("llm_soft skipped: the LLM gave one sample per text and no probabilities, so soft labels equal hard labels")
     if {"llm", "llm_soft"} & set(conditions): conditions += [b for b in BASELINES if b not in conditions]   # no student without its floor
     plan_ = config.student_plan()
-    encoder = SentenceEncoder(plan_["checkpoint"]) if "embed" in plan_["candidates"] or "baseline_embed" in conditions else None
+    embedding = any(issubclass(RECIPES[c], EmbeddingRecipe) for c in plan_["candidates"]) or "baseline_embed" in conditions
+    encoder = SentenceEncoder(plan_["checkpoint"]) if embedding else None   # one encoder per run: each text embedded once
     base = stable_hash([corpus.data_hash(), codebook.hash, [(f, t) for f, _, t in folds], plan_, config.split_seed, sorted(reserved)])
     llm_hash = stable_hash([annotations["label"].astype(str).tolist(), soft_rows.round(6).tolist()])
     cells = []

@@ -120,21 +120,34 @@ def _alpha(pair:LabelPair, level:str) -> float:
     domain = list(range(len(pair.labels) + (level != "ordinal")))
     return float(krippendorff.alpha(reliability_data=data, level_of_measurement=level, value_domain=domain))
 
+def _confusion_scores(truth:np.ndarray, predicted:np.ndarray, n_labels:int) -> dict:
+    "Accuracy, per-label F1 (precision, recall) and Cohen's kappa from one confusion count: fast enough for thousands of resamples."
+    k = n_labels + 1                                          # the last code is "no label"
+    counts = np.bincount(truth * k + predicted, minlength=k * k).reshape(k, k).astype(float)
+    n, hits = counts.sum(), np.diag(counts)
+    true_totals, predicted_totals = counts.sum(1), counts.sum(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted_totals > 0, hits / predicted_totals, 0.0)[:n_labels]
+        recall = np.where(true_totals > 0, hits / true_totals, 0.0)[:n_labels]
+        f1 = np.where(true_totals + predicted_totals > 0, 2 * hits / (true_totals + predicted_totals), 0.0)[:n_labels]
+    chance = (true_totals * predicted_totals).sum() / n ** 2
+    return dict(accuracy=hits.sum() / n, precision=precision, recall=recall, f1=f1, support=true_totals[:n_labels],
+                occurring=(true_totals + predicted_totals)[:n_labels] > 0, kappa=(hits.sum() / n - chance) / (1 - chance) if chance < 1 else np.nan)
+
 def agreement_metrics(pair:LabelPair) -> dict[str, float]:
     "Accuracy, F1s, kappa and alpha of `pair.predicted` against `pair.truth`."
     truth, predicted, labels = pair.truth_codes, pair.predicted_codes, list(range(len(pair.labels)))
-    occurring = sorted((set(np.unique(truth)) | set(np.unique(predicted))) - {pair.no_label})   # a label in neither cannot be scored
-    with warnings.catch_warnings(), sklearn.config_context(skip_parameter_validation=True, assume_finite=True):
+    scores = _confusion_scores(truth, predicted, len(labels))
+    occurring = scores["occurring"] if scores["occurring"].any() else np.ones(len(labels), bool)   # a label in neither cannot be scored
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        result = {"accuracy": accuracy_score(truth, predicted),
-                  "macro_f1": f1_score(truth, predicted, labels=occurring or labels, average="macro", zero_division=0),
-                  "weighted_f1": f1_score(truth, predicted, labels=labels, average="weighted", zero_division=0)}
+        result = {"accuracy": scores["accuracy"], "macro_f1": scores["f1"][occurring].mean(),
+                  "weighted_f1": (scores["f1"] * scores["support"]).sum() / max(scores["support"].sum(), 1)}
         if pair.positive is not None:
-            positive = [pair.labels.index(pair.positive)]
-            precision, recall, f1, _ = precision_recall_fscore_support(truth, predicted, labels=positive, zero_division=0)
-            result.update(positive_precision=precision[0], positive_recall=recall[0], positive_f1=f1[0])
+            positive = pair.labels.index(pair.positive)
+            result.update(positive_precision=scores["precision"][positive], positive_recall=scores["recall"][positive], positive_f1=scores["f1"][positive])
         single_class = len(set(truth)) < 2
-        result["cohen_kappa"] = float("nan") if single_class else cohen_kappa_score(truth, predicted)
+        result["cohen_kappa"] = float("nan") if single_class else scores["kappa"]
         result["alpha_nominal"] = float("nan") if single_class else _alpha(pair, "nominal")
         if pair.ordinal:
             answered = predicted != pair.no_label

@@ -145,3 +145,28 @@ def test_save_report_writes_figures(tmp_path):
     paths = save_report(validate(TRUTH, NOISY, labels=LABELS, n_resamples=50, name="t"), tmp_path)
     assert all(path.stat().st_size > 0 for path in paths)
     assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_agreement_metrics_match_scikit_learn():
+    "The confusion-count arithmetic (fast for bootstraps) equals scikit-learn's metrics, missing predictions included."
+    from sklearn.metrics import accuracy_score, cohen_kappa_score, f1_score, precision_recall_fscore_support
+    from llm_distill.validate import agreement_metrics, compare_labels
+    rng = np.random.default_rng(0)
+    for trial in range(30):
+        k = int(rng.integers(2, 6))
+        labels = [f"l{i}" for i in range(k + 1)]                         # the last label is never used by the truth
+        truth = rng.choice(labels[:k], size=int(rng.integers(5, 80)))
+        predicted = np.where(rng.random(len(truth)) < 0.6, truth, rng.choice(labels, size=len(truth))).astype(object)
+        predicted[rng.random(len(truth)) < 0.1] = None
+        pair = compare_labels(list(truth), list(predicted), labels=labels)
+        ours = agreement_metrics(pair)
+        t, p = pair.truth_codes, pair.predicted_codes
+        occurring = sorted((set(t) | set(p)) - {pair.no_label})
+        assert np.isclose(ours["accuracy"], accuracy_score(t, p))
+        assert np.isclose(ours["macro_f1"], f1_score(t, p, labels=occurring, average="macro", zero_division=0))
+        assert np.isclose(ours["weighted_f1"], f1_score(t, p, labels=list(range(len(labels))), average="weighted", zero_division=0))
+        if len(set(t)) > 1:
+            assert np.isclose(ours["cohen_kappa"], cohen_kappa_score(t, p))
+        if pair.positive is not None:
+            precision, recall, f1, _ = precision_recall_fscore_support(t, p, labels=[labels.index(pair.positive)], zero_division=0)
+            assert np.allclose([ours["positive_precision"], ours["positive_recall"], ours["positive_f1"]], [precision[0], recall[0], f1[0]])
