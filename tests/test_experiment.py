@@ -76,19 +76,19 @@ def test_few_shot_examples_never_in_any_fold(tmp_path):
 def test_cells_cached_and_only_affected_cells_rerun(tmp_path):
     first = run_experiment(tiny(tmp_path), progress=False)
     cells = set((tmp_path / "run" / "cells").glob("*.json"))
-    assert len(cells) == 6                                      # 3 conditions x 2 folds
+    assert len(cells) == 10                                     # 5 conditions (3 + the 2 baselines) x 2 folds
     again = run_experiment(tiny(tmp_path), progress=False)
     assert set((tmp_path / "run" / "cells").glob("*.json")) == cells
     pd.testing.assert_frame_equal(first.results, again.results)
-    # another teacher: the LLM conditions rerun, the human baseline stays cached
+    # another teacher: the LLM conditions (student, baselines, LLM itself) rerun, the human-label student stays cached
     other = run_experiment(tiny(tmp_path, llm={**TINY["llm"], "model": "gpt-3.5-turbo-0125", "column": "llm_gpt-3.5-turbo-0125"}), progress=False)
     new = set((tmp_path / "run" / "cells").glob("*.json")) - cells
-    assert len(new) == 4
+    assert len(new) == 8
     human = lambda result: result.results.set_index("condition").at["human", "macro_f1"]
     assert human(other) == human(first)
     # a new seed adds only its own cells (llm_direct does not depend on the seed)
     run_experiment(tiny(tmp_path, seeds=[0, 1]), progress=False)
-    assert len(set((tmp_path / "run" / "cells").glob("*.json"))) == 10 + 4
+    assert len(set((tmp_path / "run" / "cells").glob("*.json"))) == 18 + 8
 
 
 KILL_WORKER = """
