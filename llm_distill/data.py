@@ -139,10 +139,10 @@ def load_codebook(source:str|Path  # path of a YAML file, or the name of a shipp
                  ) -> Codebook:
     "Load a codebook from a YAML file or by the name of a shipped one."
     path = Path(source)
-    if not path.exists() and not path.suffix:
+    if not path.is_file() and not path.suffix:   # a name: only the package's own codebooks
+        if str(source) not in list_codebooks(): raise CodebookError(f"no codebook file {source!r} and no shipped codebook of that name; shipped: {list_codebooks()}")
         path = CODEBOOK_DIR/f"{source}.yaml"
-        if not path.exists(): raise CodebookError(f"no codebook file {source!r} and no shipped codebook of that name; shipped: {list_codebooks()}")
-    if not path.exists(): raise CodebookError(f"{path}: file not found")
+    if not path.is_file(): raise CodebookError(f"{path}: file not found")
     try: spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error: raise CodebookError(f"{path}: not valid YAML ({error})") from None
     return codebook_from_dict(spec, where=str(path))

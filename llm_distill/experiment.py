@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import os
 import time
 import warnings
@@ -28,12 +29,13 @@ from .students import RECIPES, EmbeddingRecipe, FinetuneRecipe, SentenceEncoder,
 from .validate import NO_LABEL, compare_sources, validate
 
 # %% auto #0
-__all__ = ['BASELINES', 'BASELINE_SETTINGS', 'CONDITIONS', 'CONDITION_NAMES', 'LLM_KEYS', 'DATA_KEYS', 'STUDENT_KEYS',
-           'DEMO_CONFIG', 'ExperimentConfig', 'load_experiment', 'load_experiment_data', 'make_backend',
+__all__ = ['BASELINES', 'MIN_LABELLED_SHARE', 'BASELINE_SETTINGS', 'CONDITIONS', 'CONDITION_NAMES', 'LLM_KEYS', 'DATA_KEYS',
+           'STUDENT_KEYS', 'DEMO_CONFIG', 'ExperimentConfig', 'load_experiment', 'load_experiment_data', 'make_backend',
            'experiment_folds', 'run_cell', 'ExperimentResult', 'run_experiment', 'codebook_dict']
 
 # %% ../nbs/07_experiment.ipynb #fa18d6be
 BASELINES = ("baseline_tfidf", "baseline_embed")   # scored beside every student on LLM labels: its floor
+MIN_LABELLED_SHARE = 0.5                            # below this share of usable LLM labels a run stops: something is misconfigured
 BASELINE_SETTINGS = {"C": 1.0}                      # scikit-learn's default strength, as a researcher would fit them (classes balanced)
 CONDITIONS = ("human", "llm", "llm_soft", "llm_direct", "human+llm") + BASELINES
 CONDITION_NAMES = {"human": "student, human labels", "llm": "student, LLM labels", "llm_soft": "student, LLM soft labels",
@@ -72,6 +74,8 @@ class ExperimentConfig:
         if "api_key" in json.dumps(self.llm, default=str): raise ConfigError(f"{where}: never put API keys in a config file; set OPENAI_API_KEY")
         unknown("data", self.data, DATA_KEYS); unknown("llm", self.llm, LLM_KEYS); unknown("student", self.student, STUDENT_KEYS)
         if ("dataset" in self.data) == ("file" in self.data): raise ConfigError(f"{where}: data needs exactly one of 'dataset' or 'file'")
+        if not isinstance(self.name, str) or not re.fullmatch(r"[\w.-]+", self.name) or set(self.name) == {"."}:
+            raise ConfigError(f"{where}: name {self.name!r} must be a plain folder name (letters, digits, '_', '-', '.'): it names runs/<name>")
         if self.llm.get("backend") not in ("replay", "openai", "batch", "transformers"):
             raise ConfigError(f"{where}: llm.backend must be replay, openai, batch or transformers, not {self.llm.get('backend')!r}")
         if "model" not in self.llm: raise ConfigError(f"{where}: llm.model is required (the model that labels, or that produced replayed labels)")
@@ -310,6 +314,11 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
                            requests_per_minute=llm.get("requests_per_minute"), tokens_per_minute=llm.get("tokens_per_minute"),
                            run=config.name, progress=progress, test_ids=[i for _, _, t in folds for i in t])
     label_seconds = time.monotonic() - label_started
+    labelled = annotations["label"].map(lambda l: isinstance(l, str)).mean()
+    if labelled < MIN_LABELLED_SHARE:
+        statuses = annotations["status"].value_counts().to_dict() if "status" in annotations else {}
+        raise DataError(f"{config.name}: the LLM gave a usable label for only {labelled:.0%} of {len(annotations)} texts (statuses: {statuses}); "
+                        f"check llm.column / llm.codes (replayed codes map through the codebook's codes) or the prompt's answer format")
     llm_labels = {i: (l if isinstance(l, str) else None) for i, l in zip(annotations["id"], annotations["label"])}
     soft_rows = label_distribution(annotations, codebook)
     llm_soft = {i: row for i, row in zip(annotations["id"], soft_rows) if np.isfinite(row).all()}

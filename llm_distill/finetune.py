@@ -230,7 +230,11 @@ class Student:
         if not (path / "llm_distill.json").exists(): raise ConfigError(f"{path} is not a saved student (no llm_distill.json)")
         meta = json.loads((path / "llm_distill.json").read_text())
         if meta.get("pooling") == "mean": model = MeanPooledClassifier.from_pretrained(path, len(meta["label_names"]))
-        else: model = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True, trust_remote_code=False)
+        else:
+            model = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True, trust_remote_code=False)
+            order = [model.config.id2label[i] for i in range(len(model.config.id2label))]
+            if order != meta["label_names"]:   # an edited llm_distill.json would silently flip the labels
+                raise ConfigError(f"{path}: llm_distill.json lists labels {meta['label_names']} but the model was trained with {order}; restore the file")
         if device: model.to(device)
         return cls(model, AutoTokenizer.from_pretrained(path), meta.pop("label_names"), meta.pop("multi_label"), meta, meta.pop("max_length"))
 

@@ -56,7 +56,8 @@ class PromptTemplate:
     @property
     def hash(self) -> str: return stable_hash([self.system, self.user])
 
-_jinja = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+from jinja2.sandbox import SandboxedEnvironment
+_jinja = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)   # templates can be shared files: no attribute tricks
 
 @functools.lru_cache(maxsize=256)
 def _compiled(template:str) -> jinja2.Template: return _jinja.from_string(template)
@@ -67,6 +68,7 @@ def _render(template:str, what:str, **variables) -> str:
     except jinja2.UndefinedError as error:
         raise DataError(f"{what}: {error.message}; pass it as metadata (a corpus column) or change the template") from None
     except jinja2.TemplateSyntaxError as error: raise ConfigError(f"{what}: template syntax error on line {error.lineno}: {error.message}") from None
+    except jinja2.exceptions.SecurityError as error: raise ConfigError(f"{what}: the template tried something unsafe and was refused ({error})") from None
 
 # %% ../nbs/02_prompts.ipynb #7e03cbd1
 def answer_text(codebook:Codebook, labels:str|Sequence[str], answer_format:str="label") -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 import matplotlib
 import matplotlib.pyplot as plt
 import mistune
+from html import escape as html_escape
 import numpy as np
 import pandas as pd
 
@@ -170,7 +171,7 @@ def write_report(result:ExperimentResult,       # from `run_experiment`
                           comparisons, "## Validation of the LLM labels\n", llm_table,
                           "## Figures\n", "\n".join(f"![{title}]({name})\n" for title, name in figures), _methods(result)])
     (folder / "report.md").write_text(markdown, encoding="utf-8")
-    html = mistune.html(markdown)
+    html = mistune.create_markdown(escape=True, plugins=["strikethrough", "table"])(markdown)   # texts and names are data, never HTML
     style = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem}img{max-width:100%}pre{background:#f6f6f6;padding:.5rem;overflow:auto}"
-    (folder / "report.html").write_text(f"<!doctype html><meta charset='utf-8'><title>{result.config.name}</title><style>{style}</style>\n{html}", encoding="utf-8")
+    (folder / "report.html").write_text(f"<!doctype html><meta charset='utf-8'><title>{html_escape(result.config.name)}</title><style>{style}</style>\n{html}", encoding="utf-8")
     return folder / "report.md"

@@ -80,10 +80,40 @@ def cases(folder):
         ("experiment with negative seed", lambda: load_experiment(_csv(folder, "neg.yaml", good_yaml + "seeds: [-2]\n")), ["neg.yaml", "seeds"]),
         ("experiment with an API key", lambda: ExperimentConfig("x", {"dataset": "olid"}, {"backend": "openai", "model": "m", "api_key": "k"}),
          ["API keys"]),
+        ("template reaching into Python internals", lambda: build_messages(codebook, "x", template=PromptTemplate(
+            user="{{ codebook.__class__.__init__.__globals__ }}")), ["unsafe"]),
+        ("run name that climbs out of runs/", lambda: ExperimentConfig("../outside", {"dataset": "textclass-toxicity"},
+                                                                      {"backend": "replay", "model": "m"}), ["name", "../outside"]),
+        ("codebook name that climbs out of the package", lambda: load_codebook("../codebooks/../../x"), ["no shipped codebook"]),
+        ("codebook path that is a folder", lambda: load_codebook("../.."), ["no codebook file", "../.."]),
+        ("saved student whose label order was edited", lambda: _edited_student(folder, fit, Student, TrainingConfig), ["llm_distill.json", "restore"]),
+        ("replayed labels mostly unusable", lambda: _mostly_unparsed(folder, ExperimentConfig), ["usable label", "llm.codes"]),
         ("experiment data file missing", lambda: __import__("llm_distill.experiment", fromlist=["x"]).load_experiment_data(
             ExperimentConfig("x", {"file": str(folder / "gone.csv")}, {"backend": "replay", "model": "m"}, codebook="textclass-toxicity")),
          ["gone.csv"]),
     ]
+
+
+def _edited_student(folder, fit, Student, TrainingConfig):
+    "Train a tiny native-head student, swap the label names in its llm_distill.json, and load it."
+    texts = [f"text number {i} {'bad' if i % 2 else 'good'}" for i in range(12)]
+    student = fit(texts, ["toxic" if i % 2 else "non-toxic" for i in range(12)], ["toxic", "non-toxic"],
+                  config=TrainingConfig(epochs=1, max_length=16, validation_fraction=0.0, pooling="native"))
+    path = student.save(Path(folder) / "edited")
+    meta = json.loads((path / "llm_distill.json").read_text())
+    meta["label_names"] = meta["label_names"][::-1]
+    (path / "llm_distill.json").write_text(json.dumps(meta))
+    Student.load(path)
+
+
+def _mostly_unparsed(folder, ExperimentConfig):
+    "An experiment whose replayed column holds answers outside the label set for most texts."
+    from llm_distill.experiment import run_experiment
+    rows = pd.DataFrame({"id": range(40), "text": [f"comment {i}" for i in range(40)],
+                         "label": ["toxic", "non-toxic"] * 20, "llm": ["toxic"] * 5 + ["7"] * 35})
+    path = _csv(folder, "unparsed.csv", rows.to_csv(index=False))
+    run_experiment(ExperimentConfig("unparsed", {"file": str(path), "label": "label"}, {"backend": "replay", "model": "m", "column": "llm"},
+                                    codebook="textclass-toxicity", folds=2, output=str(Path(folder) / "unparsed-run")), progress=False)
 
 
 class Reported(Exception):

@@ -94,3 +94,20 @@ def test_missing_key_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
         OpenAIBackend("gpt-4o")
+
+
+def test_report_html_escapes_texts_and_names(tmp_path):
+    "A text holding HTML reaches report.html as text, never as markup (the example prompt shows the first text)."
+    import pandas as pd
+    from llm_distill.experiment import ExperimentConfig, run_experiment
+    from llm_distill.report import write_report
+    attack = "<script>alert('x')</script><img src=x onerror=alert(1)>"
+    rows = pd.DataFrame({"id": range(40), "text": [attack] + [f"comment {i} {'awful' if i % 2 else 'kind'}" for i in range(1, 40)],
+                         "label": ["toxic", "non-toxic"] * 20, "llm": ["toxic", "non-toxic"] * 20})
+    rows.to_csv(tmp_path / "texts.csv", index=False)
+    config = ExperimentConfig("escape-check", {"file": str(tmp_path / "texts.csv"), "label": "label"},
+                              {"backend": "replay", "model": "m", "column": "llm"}, codebook="textclass-toxicity",
+                              student={"candidates": ["tfidf"]}, folds=2, bootstrap=20, output=str(tmp_path / "run"))
+    html = (write_report(run_experiment(config, progress=False)).parent / "report.html").read_text()
+    assert "alert" in html and "<script>" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;" in html
