@@ -28,8 +28,8 @@ from .core import ConfigError, DataError, LabelError, bundled_minilm_path, envir
 from .data import Codebook
 
 # %% auto #0
-__all__ = ['TrainingConfig', 'length_grouped_batches', 'encoder_pooling', 'MeanPooledClassifier', 'labels_from_probabilities',
-           'Student', 'fit', 'predict_file']
+__all__ = ['TrainingConfig', 'training_targets', 'length_grouped_batches', 'encoder_pooling', 'MeanPooledClassifier',
+           'labels_from_probabilities', 'Student', 'fit', 'predict_file']
 
 # %% ../nbs/06_finetune.ipynb #93d44466
 @dataclass
@@ -90,6 +90,24 @@ def _targets(labels, soft_labels, label_names:list[str], multi_label:bool) -> np
             if name not in index: raise LabelError(f"label {name!r} of row {row} is not one of {label_names}")
             targets[row, index[name]] = 1.0
     return targets
+
+def training_targets(texts:Sequence[str],                          # training texts
+                     labels:Sequence[str]|None,                    # hard labels (multi-label: names joined by "|")
+                     label_names:Sequence[str]|Codebook|None,      # the label set; default: sorted labels seen
+                     soft_labels:np.ndarray|None=None,             # or a texts x labels distribution
+                     multi_label:bool|None=None,                   # default: the codebook's setting, else False
+                    ) -> tuple[list[str], Codebook|None, bool, list[str], np.ndarray]:
+    "Checked texts, the codebook (if given), multi-label flag, label names and the texts x labels target matrix."
+    texts = _check_texts(texts)
+    if (labels is None) == (soft_labels is None): raise ConfigError("give exactly one of labels or soft_labels")
+    codebook = label_names if isinstance(label_names, Codebook) else None
+    multi_label = codebook.multi_label if multi_label is None and codebook else bool(multi_label)
+    names = codebook.label_names if codebook else list(label_names) if label_names is not None else \
+        sorted({n for l in labels for n in str(l).split("|") if n} if multi_label else {str(l) for l in labels})
+    if labels is not None and len(labels) != len(texts): raise LabelError(f"{len(texts)} texts but {len(labels)} labels")
+    targets = _targets(labels, soft_labels, names, multi_label)
+    if len(targets) != len(texts): raise LabelError(f"{len(texts)} texts but {len(targets)} soft label rows")
+    return texts, codebook, multi_label, names, targets
 
 def _check_texts(texts) -> list[str]:
     "Texts as a list of strings; names the first empty or missing one."
@@ -321,15 +339,7 @@ def fit(texts:Sequence[str],                    # training texts
     "Fine-tune `checkpoint` on the labels; returns the `Student` at its best validation epoch."
     from accelerate import Accelerator
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
-    texts = _check_texts(texts)
-    if (labels is None) == (soft_labels is None): raise ConfigError("give exactly one of labels or soft_labels")
-    codebook = label_names if isinstance(label_names, Codebook) else None
-    multi_label = codebook.multi_label if multi_label is None and codebook else bool(multi_label)
-    names = codebook.label_names if codebook else list(label_names) if label_names is not None else \
-        sorted({n for l in labels for n in str(l).split("|")} if multi_label else {str(l) for l in labels})
-    if labels is not None and len(labels) != len(texts): raise LabelError(f"{len(texts)} texts but {len(labels)} labels")
-    targets = _targets(labels, soft_labels, names, multi_label)
-    if len(targets) != len(texts): raise LabelError(f"{len(texts)} texts but {len(targets)} soft label rows")
+    texts, codebook, multi_label, names, targets = training_targets(texts, labels, label_names, soft_labels, multi_label)
     weights = np.ones(len(texts), dtype=np.float32)
     if confidence is not None:
         confidence = np.asarray(confidence, dtype=np.float32)

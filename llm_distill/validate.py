@@ -292,6 +292,10 @@ def compare_sources(truth:Sequence,             # human labels
         return [resampled_a[m] - resampled_b[m] for m in metrics]
     intervals = bootstrap_intervals(difference, len(pair_a), n_resamples, level, seed)
     right_a, right_b = pair_a.truth_codes == pair_a.predicted_codes, pair_b.truth_codes == pair_b.predicted_codes
+    return _paired_table(names, metrics, values_a, values_b, intervals, right_a, right_b)
+
+def _paired_table(names, metrics, values_a, values_b, intervals, right_a, right_b) -> pd.DataFrame:
+    "The comparison table: both values, the difference with its interval, and McNemar's p on the items each got right."
     table = [[np.sum(right_a & right_b), np.sum(right_a & ~right_b)], [np.sum(~right_a & right_b), np.sum(~right_a & ~right_b)]]
     discordant = table[0][1] + table[1][0]
     p_value = mcnemar(table, exact=discordant < 25).pvalue if discordant else 1.0
@@ -458,10 +462,4 @@ def _compare_label_sets(truth, first, second, names, codebook, n_resamples, leve
         a, b = _label_set_metrics(y_true[rows], y_a[rows]), _label_set_metrics(y_true[rows], y_b[rows])
         return [a[m] - b[m] for m in metrics]
     intervals = bootstrap_intervals(difference, len(y_true), n_resamples, level, seed)
-    right_a, right_b = (y_true == y_a).all(1), (y_true == y_b).all(1)
-    table = [[np.sum(right_a & right_b), np.sum(right_a & ~right_b)], [np.sum(~right_a & right_b), np.sum(~right_a & ~right_b)]]
-    discordant = table[0][1] + table[1][0]
-    p_value = mcnemar(table, exact=discordant < 25).pvalue if discordant else 1.0
-    return pd.DataFrame({"metric": metrics, names[0]: [values_a[m] for m in metrics], names[1]: [values_b[m] for m in metrics],
-                         "difference": [values_a[m] - values_b[m] for m in metrics], "ci_low": intervals[:, 0],
-                         "ci_high": intervals[:, 1], "mcnemar_p": [p_value if m == "accuracy" else np.nan for m in metrics]})
+    return _paired_table(names, metrics, values_a, values_b, intervals, (y_true == y_a).all(1), (y_true == y_b).all(1))
