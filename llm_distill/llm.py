@@ -32,7 +32,7 @@ from .core import ConfigError, DataError, LabelError, LLMDistillError, stable_ha
 from .prompts import count_tokens
 
 # %% auto #0
-__all__ = ['PRICES', 'BATCH_DISCOUNT', 'SCHEMA_VERSION', 'RETRYABLE_STATUS', 'Decoding', 'Request', 'Completion',
+__all__ = ['PRICES', 'BATCH_DISCOUNT', 'SCHEMA_VERSION', 'RETRYABLE_STATUS', 'ROW_LEVEL_400', 'Decoding', 'Request', 'Completion',
            'json_schema_format', 'price_for', 'call_cost', 'Cache', 'request_keys', 'key_prefix', 'sample_keys',
            'retry_after_seconds', 'backoff_seconds', 'label_probabilities', 'OpenAIBackend', 'BatchBackend',
            'completion_from_body', 'asyncio_run', 'TransformersBackend', 'bundled_smollm2', 'ReplayBackend']
@@ -229,6 +229,7 @@ def sample_keys(prefix:str, request:Request, with_id:bool=False) -> list[str]:
 
 # %% ../nbs/03_llm.ipynb #ce8d7174
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+ROW_LEVEL_400 = re.compile(r"context.length|maximum context|too many tokens|content.filter|content management policy", re.I)   # one text's fault
 
 def retry_after_seconds(headers) -> float|None:
     "Seconds to wait from `retry-after-ms` or `Retry-After` (seconds or an HTTP date), if the server sent one."
@@ -286,8 +287,10 @@ class OpenAIBackend:
                  prices:Mapping|None=None,    # USD per 1M tokens; default `PRICES`
                  use_n:bool=True,             # ask for several samples in one call with `n` (else one call per sample)
                  organization:str|None=None,  # OpenAI organisation, if any
+                 max_wait:float=300.0,        # longest server-requested wait (Retry-After) honoured; past it the row fails, the run goes on
                 ):
         import openai
+        self.max_wait = float(max_wait)
         base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if key is None:
@@ -336,6 +339,8 @@ class OpenAIBackend:
                 if not isinstance(response, dict) or not response.get("choices"): raise ValueError(f"the response has no choices: {str(response)[:200]}")
                 return response, attempt
             except openai.APIStatusError as error:
+                if error.status_code == 400 and ROW_LEVEL_400.search(str(error.message)):   # this text, not the run
+                    raise LabelError(f"{self.name}: HTTP 400 for this text only: {str(error.message)[:300]}") from None
                 if error.status_code == 400:
                     message = str(error.message)
                     named = [p for p in body if p not in ("model", "messages") and p in message]
@@ -346,6 +351,9 @@ class OpenAIBackend:
                 if error.status_code not in RETRYABLE_STATUS or attempt == self.max_retries:
                     raise LabelError(f"{self.name}: HTTP {error.status_code}: {str(error.message)[:300]}") from None
                 retry_after = retry_after_seconds(error.response.headers)
+                if retry_after is not None and not retry_after <= self.max_wait:   # an hour, or inf: fail the row, not the run
+                    raise LabelError(f"{self.name}: the server asked to wait {retry_after:g} s (Retry-After), over max_wait={self.max_wait:g} s; "
+                                     "this text failed, rerun later to retry it") from None
             except (openai.APITimeoutError, openai.APIConnectionError, ValueError) as error:
                 if attempt == self.max_retries: raise LabelError(f"{self.name}: {type(error).__name__}: {str(error)[:300]}") from None
             await asyncio.sleep(backoff_seconds(attempt, retry_after=retry_after))

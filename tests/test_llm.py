@@ -322,3 +322,16 @@ def test_transformers_serve_integration(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("retry_after", [3600, "inf"])
+def test_server_asking_to_wait_too_long_fails_the_row_not_the_run(stance, tmp_path, retry_after):
+    "Retry-After: 3600 (or inf) would stall a run for an hour (or forever): past max_wait the row fails clearly, the run goes on."
+    corpus = stance.subset(stance.ids[:12])
+    with LoopbackServer(faults={"429": 0.5}, seed=2, retry_after=retry_after) as server:
+        started = time.monotonic()
+        result = annotate(corpus, backend=_backend(server, max_wait=5), cache=tmp_path / "c.sqlite", progress=False)
+        assert time.monotonic() - started < 30
+        failed = result["status"] == "failed"
+        assert failed.sum() == server.stats()["injected"]["429"] > 0 and (result["status"] == "ok").sum() > 0
+        assert result.loc[failed, "detail"].str.contains("over max_wait=5").all()
