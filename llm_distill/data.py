@@ -277,6 +277,12 @@ class Corpus:
                 f"{len(self.issues)} issue(s) recorded, {dropped} row(s) dropped)")
 
 # %% ../nbs/01_data.ipynb #0bcbfe13
+def _one_id_type(ids:pd.Series) -> pd.Series:
+    "Ids of one type: when a column mixes numbers and strings (JSONL `1` and `\"1\"`), every id becomes a string, so equal ids collide."
+    kinds = {type(v) for v in ids if not (v is None or (isinstance(v, float) and np.isnan(v)))}
+    if len(kinds) <= 1: return ids
+    return ids.map(lambda v: v if v is None or (isinstance(v, float) and np.isnan(v)) else str(_plain(v)))
+
 def _label_kind(value) -> str:
     "Kind of a label value: number, bool or text."
     if isinstance(value, (bool, np.bool_)): return "bool"
@@ -350,7 +356,7 @@ def make_corpus(frame:pd.DataFrame,            # the table as read
     frame = frame.reset_index(drop=True)
     used = {text, id, label, *coders}
     keep = [c for c in (metadata if metadata is not None else frame.columns) if c not in used and c not in ("id", "text", "human_label")]
-    data = pd.DataFrame({"id": frame[id] if id else pd.Series(range(len(frame))), "text": frame[text]})
+    data = pd.DataFrame({"id": _one_id_type(frame[id]) if id else pd.Series(range(len(frame))), "text": frame[text]})
     multi = bool(codebook and codebook.multi_label)
     if label: data["human_label"] = _check_labels(pd.DataFrame({"id": data["id"], label: frame[label]}), label, codebook, name, multi)
     for coder in coders: data[coder] = _check_labels(pd.DataFrame({"id": data["id"], coder: frame[coder]}), coder, codebook, name, multi)

@@ -88,6 +88,9 @@ def cases(folder):
         ("codebook path that is a folder", lambda: load_codebook("../.."), ["no codebook file", "../.."]),
         ("saved student whose label order was edited", lambda: _edited_student(folder, fit, Student, TrainingConfig), ["llm_distill.json", "restore"]),
         ("replayed labels mostly unusable", lambda: _mostly_unparsed(folder, ExperimentConfig), ["usable label", "llm.codes"]),
+        ("ids 1 and \"1\" in one JSONL file", lambda: make_corpus(read_table(_csv(folder, "ids.jsonl",
+            '{"id": 1, "text": "a", "label": "toxic"}\n{"id": "1", "text": "b", "label": "non-toxic"}\n')), id="id", label="label",
+            codebook=codebook), ["duplicate ids", "row 0", "row 1"]),
         ("experiment data file missing", lambda: __import__("llm_distill.experiment", fromlist=["x"]).load_experiment_data(
             ExperimentConfig("x", {"file": str(folder / "gone.csv")}, {"backend": "replay", "model": "m"}, codebook="textclass-toxicity")),
          ["gone.csv"]),
