@@ -160,8 +160,9 @@ def command_train(arguments) -> str:
     return f"trained on {len(keep)} texts (best epoch {student.metadata['best_epoch']}); saved to {arguments.out}"
 
 def command_predict(arguments) -> str:
-    from llm_distill.finetune import Student, predict_file
-    written = predict_file(Student.load(arguments.model), arguments.input, arguments.output, arguments.text_column,
+    from llm_distill.finetune import predict_file
+    from llm_distill.students import load_student
+    written = predict_file(load_student(arguments.model), arguments.input, arguments.output, arguments.text_column,
                            arguments.id_column, progress=sys.stderr.isatty())
     return f"wrote {written}"
 

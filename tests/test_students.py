@@ -74,3 +74,16 @@ def test_saved_student_refuses_untrusted_types(tmp_path, tweets):
     sio.dump({"vectorizer": FunctionTransformer(func=print), "head": None}, folder / "tfidf.skops")   # would call a builtin: untrusted
     with pytest.raises(ConfigError, match="untrusted"):
         load_student(folder)
+
+
+def test_cli_predicts_a_file_with_any_recipe(tmp_path, tweets):
+    "`llm-distill predict` loads whatever recipe `train_student` saved and streams a file through it."
+    import pandas as pd
+    from llm_distill.cli import main
+    texts, labels, codebook = tweets
+    targets = np.eye(2)[[codebook.label_names.index(l) for l in labels]]
+    RECIPES["tfidf"](codebook.label_names).fit(texts, targets).save(tmp_path / "student")
+    pd.DataFrame({"text": texts[:30]}).to_csv(tmp_path / "in.csv", index=False)
+    assert main(["predict", "--model", str(tmp_path / "student"), "--input", str(tmp_path / "in.csv"), "--output", str(tmp_path / "out.csv")]) == 0
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert len(out) == 30 and set(out["label"]) <= set(codebook.label_names)
