@@ -162,10 +162,10 @@ def write_report(result:ExperimentResult,       # from `run_experiment`
         shown = pd.read_csv(folder / "comparisons.csv")
         shown = shown.assign(**{"difference": shown["difference"].map(_fmt), "95% CI": [f"[{_fmt(l)}, {_fmt(h)}]" for l, h in zip(shown["ci_low"], shown["ci_high"])],
                                 "McNemar p": shown["mcnemar_p"].map(lambda p: _fmt(p, 4))})
-        comparisons = "## Paired comparisons (first seed, same test texts)\n\n" + shown[["comparison", "metric", "difference", "95% CI", "McNemar p"]].to_markdown(index=False) + "\n"
+        comparisons = "## Paired comparisons (first seed, same test texts)\n\n" + shown[["comparison", "metric", "difference", "95% CI", "McNemar p"]].to_markdown(index=False, disable_numparse=True) + "\n"
     llm_table = result.llm_report.to_markdown()
     markdown = "\n".join([f"# {result.config.name}: students trained on LLM labels vs human labels\n", " ".join(headline) + "\n",
-                          "## Results on held-out human labels\n", table.to_markdown(index=False) + "\n",
+                          "## Results on held-out human labels\n", table.to_markdown(index=False, disable_numparse=True) + "\n",
                           "Every condition is scored on the same held-out human-labelled texts; intervals are percentile bootstrap "
                           f"intervals over texts ({result.config.bootstrap} resamples). Full per-seed rows: `results.csv`.\n",
                           comparisons, "## Validation of the LLM labels\n", llm_table,
