@@ -469,9 +469,13 @@ def predict_file(student:Student,              # the classifier
         for chunk in _chunks(source, text_column, chunk_rows):
             if text_column not in chunk: raise DataError(f"{source.name}: no column {text_column!r} (columns: {list(chunk.columns)[:10]})")
             if id_column is not None and id_column not in chunk: raise DataError(f"{source.name}: no column {id_column!r}")
-            probabilities = student.predict_proba(chunk[text_column].fillna("").astype(str).tolist(), batch_size)
+            texts = chunk[text_column].fillna("").astype(str)
+            empty = (texts.str.strip() == "").to_numpy()            # reported, never labelled as if it were a text
+            probabilities = np.full((len(chunk), len(student.label_names)), np.nan, dtype=np.float32)
+            if (~empty).any(): probabilities[~empty] = student.predict_proba(texts[~empty].tolist(), batch_size)
             out = pd.DataFrame({"id": chunk[id_column].values if id_column else np.arange(offset, offset + len(chunk))})
-            out["label"] = student.labels_from(probabilities)
+            out["label"] = [None if e else label for e, label in zip(empty, student.labels_from(np.nan_to_num(probabilities)))]
+            out["status"] = np.where(empty, "empty text: not labelled", "ok")
             for i, name in enumerate(student.label_names): out[f"p_{name}"] = probabilities[:, i]
             if destination.suffix == ".csv": out.to_csv(partial, mode="a" if offset else "w", header=not offset, index=False)
             else:

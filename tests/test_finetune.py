@@ -98,11 +98,22 @@ def test_predict_file_csv_streams_and_names_missing_column(student, tweets, tmp_
     data[["id", "text"]].to_csv(tmp_path / "in.csv", index=False)
     out = predict_file(student, tmp_path / "in.csv", tmp_path / "out.parquet", id_column="id", chunk_rows=50, progress=False)
     result = pd.read_parquet(out)
-    assert len(result) == len(data) and sorted(result.columns) == ["id", "label", "p_civil", "p_uncivil"]
+    assert len(result) == len(data) and sorted(result.columns) == ["id", "label", "p_civil", "p_uncivil", "status"]
     assert result["label"].tolist() == student.predict(data["text"].tolist())
     with pytest.raises(DataError, match="no column 'body'"):
         predict_file(student, tmp_path / "in.csv", tmp_path / "x.csv", text_column="body", progress=False)
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_predict_file_reports_empty_texts_instead_of_labelling_them(student, tweets, tmp_path):
+    data, _ = tweets
+    frame = data[["id", "text"]].head(6).copy()
+    frame.loc[[1, 4], "text"] = ["", "   "]
+    frame.to_csv(tmp_path / "gaps.csv", index=False)
+    result = pd.read_csv(predict_file(student, tmp_path / "gaps.csv", tmp_path / "gaps_out.csv", id_column="id", progress=False))
+    assert result["label"].isna().tolist() == [False, True, False, False, True, False]
+    assert (result.loc[[1, 4], "status"] == "empty text: not labelled").all() and result.loc[[1, 4], "p_civil"].isna().all()
+    assert result.loc[[0, 2], "label"].tolist() == student.predict(frame["text"].iloc[[0, 2]].tolist())
 
 
 RESUME_WORKER = """
