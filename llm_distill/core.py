@@ -17,7 +17,7 @@ import yaml
 
 # %% auto #0
 __all__ = ['CONFIG_ENV', 'DATA_DIR_ENV', 'CONFIG_KEYS', 'REPORTED_PACKAGES', 'LLMDistillError', 'ConfigError', 'DataError',
-           'CodebookError', 'LeakError', 'LabelError', 'stable_hash', 'file_sha256', 'user_config_path',
+           'CodebookError', 'LeakError', 'LabelError', 'stable_hash', 'file_sha256', 'read_yaml', 'user_config_path',
            'read_user_config', 'DataDirectory', 'find_data_dir', 'bundled_minilm_path', 'environment_info']
 
 # %% ../nbs/00_core.ipynb #995dc07e
@@ -56,6 +56,25 @@ def file_sha256(path:str|Path,  # file to fingerprint
     with open(path, "rb") as stream:
         while chunk := stream.read(chunk_size): digest.update(chunk)
     return digest.hexdigest()
+
+# %% ../nbs/00_core.ipynb #c135bb8e
+class _UniqueKeyLoader(yaml.SafeLoader):
+    "A safe YAML loader that refuses a key given twice in one mapping."
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen: raise ConfigError(f"key {key!r} is given twice (line {key_node.start_mark.line + 1}); keep one")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+def read_yaml(text:str,          # the YAML text
+              where:str="YAML",  # the file it came from, for messages
+             ):
+    "Parse YAML safely, refusing duplicate keys; errors name `where`."
+    try: return yaml.load(text, Loader=_UniqueKeyLoader)
+    except ConfigError as error: raise ConfigError(f"{where}: {error}") from None
+    except yaml.YAMLError as error: raise ConfigError(f"{where}: not valid YAML ({error})") from None
 
 # %% ../nbs/00_core.ipynb #f0fdaf1b
 CONFIG_ENV = "LLM_DISTILL_CONFIG"

@@ -25,7 +25,7 @@ import yaml
 from sklearn.model_selection import StratifiedKFold, KFold, train_test_split
 
 from .core import (CodebookError, ConfigError, DataError, LabelError, LeakError, file_sha256,
-                              find_data_dir, stable_hash)
+                              find_data_dir, read_yaml, stable_hash)
 
 # %% auto #0
 __all__ = ['CODEBOOK_KEYS', 'LABEL_KEYS', 'CODEBOOK_DIR', 'FORMATS', 'ISSUE_COLUMNS', 'DATASETS', 'SALT_TASKS', 'SPLIT_ROLES',
@@ -143,8 +143,8 @@ def load_codebook(source:str|Path  # path of a YAML file, or the name of a shipp
         if str(source) not in list_codebooks(): raise CodebookError(f"no codebook file {source!r} and no shipped codebook of that name; shipped: {list_codebooks()}")
         path = CODEBOOK_DIR/f"{source}.yaml"
     if not path.is_file(): raise CodebookError(f"{path}: file not found")
-    try: spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error: raise CodebookError(f"{path}: not valid YAML ({error})") from None
+    try: spec = read_yaml(path.read_text(encoding="utf-8"), str(path))
+    except ConfigError as error: raise CodebookError(str(error)) from None
     return codebook_from_dict(spec, where=str(path))
 
 def save_codebook(codebook:Codebook, path:str|Path) -> Path:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .core import ConfigError, DataError, LabelError, LeakError, environment_info, find_data_dir, stable_hash
+from .core import ConfigError, DataError, LabelError, LeakError, environment_info, find_data_dir, read_yaml, stable_hash
 from .data import Codebook, Corpus, check_no_leak, cross_fit_folds, load_codebook, load_dataset, make_corpus, make_split, read_table
 from .prompts import stratified_examples
 from .llm import BatchBackend, Cache, Decoding, OpenAIBackend, ReplayBackend, TransformersBackend
@@ -122,8 +122,7 @@ def load_experiment(path:str|Path) -> ExperimentConfig:
     "Read an experiment from YAML, naming the file and key of any problem."
     path = Path(path)
     if not path.exists(): raise ConfigError(f"experiment file {path} does not exist")
-    try: values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error: raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    values = read_yaml(path.read_text(encoding="utf-8"), str(path))
     if not isinstance(values, dict): raise ConfigError(f"{path}: expected a mapping of settings, got {type(values).__name__}")
     known = {f.name for f in fields(ExperimentConfig)} - {"source"}
     extra = set(values) - known

@@ -91,6 +91,10 @@ def cases(folder):
         ("ids 1 and \"1\" in one JSONL file", lambda: make_corpus(read_table(_csv(folder, "ids.jsonl",
             '{"id": 1, "text": "a", "label": "toxic"}\n{"id": "1", "text": "b", "label": "non-toxic"}\n')), id="id", label="label",
             codebook=codebook), ["duplicate ids", "row 0", "row 1"]),
+        ("experiment YAML with a key given twice", lambda: load_experiment(_csv(folder, "twice.yaml", good_yaml + "folds: 3\nfolds: 5\n")),
+         ["twice.yaml", "'folds' is given twice"]),
+        ("codebook YAML with a key given twice", lambda: load_codebook(_csv(folder, "twice-codebook.yaml",
+            "task: t\ntask: u\nlabels: [{name: a, definition: x}, {name: b, definition: y}]\n")), ["twice-codebook.yaml", "'task'"]),
         ("experiment data file missing", lambda: __import__("llm_distill.experiment", fromlist=["x"]).load_experiment_data(
             ExperimentConfig("x", {"file": str(folder / "gone.csv")}, {"backend": "replay", "model": "m"}, codebook="textclass-toxicity")),
          ["gone.csv"]),
