@@ -93,9 +93,6 @@ class ExperimentConfig:
 
     @property
     def output_dir(self) -> Path: return Path(self.output or Path("runs") / self.name)
-    @property
-    def training(self) -> TrainingConfig: return TrainingConfig.from_dict(self.student.get("training", {}))
-
     def student_plan(self) -> dict:
         "The student settings resolved: recipe, candidates (default: `default_candidates()`), per-recipe settings, folds."
         where, student = self.source, self.student
