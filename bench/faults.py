@@ -4,7 +4,7 @@ experiment cells, and the bad-input battery.
 One JSON object per line:
   {"bench":"faults","requests":...,"injected":{...},"lost":0,"paid_twice":0,"kills":10,"identical_after_resume":true,...}
   {"bench":"training_kills","kills":3,"identical_after_resume":true}
-  {"bench":"bad_inputs","cases":...,"clear_errors":...}
+  {"bench":"bad_inputs","cases":...,"clear_errors":...,"right_results":...,"handled":...}
 The server is the loopback OpenAI-compatible server of tests/openai_server.py (10% 429 with Retry-After,
 5% 500, 2% hangs past the client timeout, 5% malformed bodies, 5% answers outside the label set).
 """
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from openai_server import LoopbackServer
-from bad_inputs import cases, run_case
+from bad_inputs import RIGHT, cases, run_case
 
 FAULTS = {"429": 0.10, "500": 0.05, "hang": 0.02, "malformed": 0.05, "outside": 0.05}
 
@@ -116,10 +116,12 @@ def training(args, folder):
 def bad_inputs(folder):
     battery = cases(folder)
     outcomes = [(name, *run_case(function)) for name, function, _ in battery]
+    expected = {name: words for name, _, words in battery}
     clear = [name for name, outcome, message in outcomes
-             if outcome == "clear" and all(w in message for w in dict((n, w) for n, _, w in battery)[name])]
-    print(json.dumps({"bench": "bad_inputs", "cases": len(battery), "clear_errors": len(clear),
-                      "unclear": [n for n, *_ in outcomes if n not in clear]}), flush=True)
+             if outcome == "clear" and expected[name] != RIGHT and all(w in message for w in expected[name])]
+    right = [name for name, outcome, _ in outcomes if outcome == RIGHT and expected[name] == RIGHT]
+    print(json.dumps({"bench": "bad_inputs", "cases": len(battery), "clear_errors": len(clear), "right_results": len(right),
+                      "handled": len(clear) + len(right), "mishandled": [n for n, *_ in outcomes if n not in clear + right]}), flush=True)
 
 
 def main():

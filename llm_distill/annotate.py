@@ -272,7 +272,7 @@ def _table(job:LabellingJob, cache:Cache, failed:dict) -> pd.DataFrame:
         labels, statuses, details = [], [], []
         for answer in present:
             raw = answer["text"]
-            if raw not in parsed_memo: parsed_memo[raw] = parse_label(raw, codebook, answer_format)
+            if raw not in parsed_memo: parsed_memo[raw] = parse_label(raw, codebook, answer_format, numbered=getattr(backend, "prompted", True))
             parsed = parsed_memo[raw]
             labels.append(parsed.label); statuses.append(parsed.status); details.append(parsed.detail)
         good = [l for l in labels if l is not None]

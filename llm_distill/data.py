@@ -13,7 +13,9 @@ import html
 import importlib.resources
 import json
 import os
+import re
 import tempfile
+import unicodedata
 import urllib.request
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -28,11 +30,11 @@ from .core import (CodebookError, ConfigError, DataError, LabelError, LeakError,
                               find_data_dir, read_yaml, stable_hash)
 
 # %% auto #0
-__all__ = ['CODEBOOK_KEYS', 'LABEL_KEYS', 'CODEBOOK_DIR', 'FORMATS', 'ISSUE_COLUMNS', 'DATASETS', 'SALT_TASKS', 'SPLIT_ROLES',
-           'Label', 'code_key', 'Codebook', 'codebook_from_dict', 'list_codebooks', 'load_codebook', 'save_codebook',
-           'label_for', 'read_table', 'Corpus', 'make_corpus', 'DatasetSpec', 'register_dataset', 'list_datasets',
-           'dataset_files', 'load_dataset', 'known_checksums', 'download_dataset', 'Split', 'label_strata',
-           'make_split', 'check_no_leak', 'Fold', 'cross_fit_folds']
+__all__ = ['LABEL_SEPARATOR', 'CODEBOOK_KEYS', 'LABEL_KEYS', 'CODEBOOK_DIR', 'FORMATS', 'ISSUE_COLUMNS', 'DATASETS', 'SALT_TASKS',
+           'SPLIT_ROLES', 'Label', 'code_key', 'label_key', 'Codebook', 'codebook_from_dict', 'list_codebooks',
+           'load_codebook', 'save_codebook', 'label_for', 'read_table', 'Corpus', 'make_corpus', 'DatasetSpec',
+           'register_dataset', 'list_datasets', 'dataset_files', 'load_dataset', 'known_checksums', 'download_dataset',
+           'Split', 'label_strata', 'make_split', 'check_no_leak', 'Fold', 'cross_fit_folds']
 
 # %% ../nbs/01_data.ipynb #b80fe3d4
 @dataclass(frozen=True)
@@ -55,9 +57,18 @@ def code_key(value) -> str|None:
     if isinstance(value, (bool, np.bool_)): return str(bool(value))
     if isinstance(value, (float, np.floating)) and float(value).is_integer(): return str(int(value))
     if isinstance(value, (int, np.integer)): return str(int(value))
-    return str(value).strip()
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", str(value))).strip()
+
+# %% ../nbs/01_data.ipynb #3658ed1d
+_WRAPPING = "\"'`*_"
+
+def label_key(value) -> str:
+    "The normal form in which label names and answers are compared (NFKC, one space, no wrapping quotes or trailing punctuation, casefolded)."
+    text = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", str(value))).strip()
+    return text.strip(_WRAPPING).rstrip(".!;:").strip().strip(_WRAPPING).strip().casefold()
 
 # %% ../nbs/01_data.ipynb #6fecfa0e
+LABEL_SEPARATOR = "|"   # joins the labels of a label set in one cell
 CODEBOOK_KEYS = ("task", "instructions", "labels", "multi_label", "ordinal", "require_definitions", "source", "version")
 LABEL_KEYS = tuple(f.name for f in fields(Label))
 
@@ -81,15 +92,28 @@ class Codebook:
             raise CodebookError(f"labels: a single-label task needs at least 2 labels, got only {self.labels[0].name!r}")
         seen_names, seen_codes = {}, {}
         for i, label in enumerate(self.labels):
-            if not isinstance(label.name, str) or not label.name.strip(): raise CodebookError(f"labels[{i}].name: must be a non-empty string")
-            key = label.name.strip().casefold()
-            if key in seen_names: raise CodebookError(f"labels[{i}].name: duplicate label name {label.name!r} (also labels[{seen_names[key]}])")
+            if not isinstance(label.name, str) or not label_key(label.name): raise CodebookError(f"labels[{i}].name: must be a non-empty string")
+            key = label_key(label.name)
+            if key in seen_names: raise CodebookError(f"labels[{i}].name: duplicate label name {label.name!r}: the same as labels[{seen_names[key]}] "
+                                                      f"{self.labels[seen_names[key]].name!r} up to case, spaces, punctuation or Unicode form; rename one")
             seen_names[key] = i
             code = code_key(label.code if label.code is not None else label.name)
             if code in seen_codes: raise CodebookError(f"labels[{i}].code: duplicate code {label.code!r} (also labels[{seen_codes[code]}])")
             seen_codes[code] = i
+            if self.multi_label and LABEL_SEPARATOR in label.name:
+                raise CodebookError(f"labels[{i}].name: {label.name!r} contains {LABEL_SEPARATOR!r}, which joins the labels of a set; rename it")
             if self.require_definitions and not str(label.definition).strip():
                 raise CodebookError(f"labels[{i}].definition: label {label.name!r} has no definition (set require_definitions: false to allow)")
+        self._check_names_are_not_codes()
+
+    def _check_names_are_not_codes(self):
+        "A label name may not be another label's code: a data file's value would be ambiguous."
+        for i, label in enumerate(self.labels):
+            for j, other in enumerate(self.labels):
+                if i != j and other.code is not None and code_key(label.name) == code_key(other.code):
+                    raise CodebookError(f"labels[{i}].name: {label.name!r} is also the code of labels[{j}] {other.name!r}, so a value "
+                                        f"{other.code!r} in a data file could mean either; give the labels names that are not codes "
+                                        f"(e.g. {('label ' + label.name)!r}) or change the codes")
 
     @property
     def label_names(self) -> list[str]: return [label.name for label in self.labels]
@@ -159,7 +183,7 @@ def label_for(codebook:Codebook, value) -> str|None:
     key = code_key(value)
     if key is None: return None
     for label in codebook.labels:
-        if key == code_key(label.code if label.code is not None else label.name) or key == label.name: return label.name
+        if key == code_key(label.code if label.code is not None else label.name) or label_key(key) == label_key(label.name): return label.name
     return None
 
 # %% ../nbs/01_data.ipynb #9874d2b9

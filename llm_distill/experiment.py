@@ -186,7 +186,7 @@ def make_backend(llm:dict,               # the `llm` settings of an experiment
         column = llm.get("column")
         if column not in corpus.data: raise ConfigError(f"{where}: llm.column {column!r} is not a column of {corpus.name} "
                                                         f"(columns: {[c for c in corpus.data.columns if c not in ('id', 'text')][:12]})")
-        return ReplayBackend(corpus.data.set_index("id")[column], llm["model"], llm.get("source", column), codes=codebook if llm.get("codes") else None)
+        return ReplayBackend(corpus.data.set_index("id")[column], llm["model"], llm.get("source", column), codes=codebook)   # codes always map through the codebook, never by position
     if kind in ("openai", "batch"):
         cls = BatchBackend if kind == "batch" else OpenAIBackend
         return cls(llm["model"], base_url=llm.get("base_url"))
@@ -314,7 +314,7 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
     if labelled < MIN_LABELLED_SHARE:
         statuses = annotations["status"].value_counts().to_dict() if "status" in annotations else {}
         raise DataError(f"{config.name}: the LLM gave a usable label for only {labelled:.0%} of {len(annotations)} texts (statuses: {statuses}); "
-                        f"check llm.column / llm.codes (replayed codes map through the codebook's codes) or the prompt's answer format")
+                        f"check llm.column (replayed values must be the codebook's label names or codes) or the prompt's answer format")
     llm_labels = {i: (l if isinstance(l, str) else None) for i, l in zip(annotations["id"], annotations["label"])}
     soft_rows = label_distribution(annotations, codebook)
     llm_soft = {i: row for i, row in zip(annotations["id"], soft_rows) if np.isfinite(row).all()}

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .core import ConfigError, DataError, LabelError, LLMDistillError, stable_hash
+from .data import label_for
 from .prompts import count_tokens
 
 # %% auto #0
@@ -570,27 +571,32 @@ def bundled_smollm2() -> tuple[Path, str]:
     return path.parent, path.name
 
 # %% ../nbs/03_llm.ipynb #25929ed2
-def _code_text(value) -> str:
-    "A label code as text, with 1.0 and 1 alike."
-    if isinstance(value, float) and value.is_integer(): value = int(value)
-    return str(value).strip()
+def _replayed_samples(row, codebook) -> list:
+    "One text's replayed answers: a cell holding a list (or a JSON array) is several samples; codes become label names."
+    values = []
+    for value in row:
+        if isinstance(value, str) and value.strip().startswith("["):
+            try: value = json.loads(value)
+            except ValueError: pass
+        values.extend(value if isinstance(value, (list, tuple, np.ndarray)) else [value])
+    def answer(value):
+        if value is None or pd.isna(value): return None
+        return (label_for(codebook, value) if codebook is not None else None) or str(value)
+    return [answer(v) for v in values]
 
 class ReplayBackend:
     "Answers that an LLM already gave, looked up by text id."
     batch = False
     keyed_by_id = True   # the answer depends on the text's id, not only its messages: two rows with one text may differ
+    prompted = False     # the answers were not given to our prompt: a bare number is a code, never a place in the prompt's list
     def __init__(self,
                  answers:Mapping|pd.Series|pd.DataFrame,  # text id -> answer; a DataFrame's columns are samples
                  model:str,                               # the LLM that produced them, for the record
                  source:str="table",                      # where they came from (file name, paper), for the record
-                 codes=None,                              # a `Codebook` whose label codes (e.g. 0/1) the answers use: mapped to label names
+                 codes=None,                              # a `Codebook`: answers equal to a label's code (e.g. 0/1) or name are mapped to the name
                 ):
         frame = answers.to_frame() if isinstance(answers, pd.Series) else pd.DataFrame(answers) if isinstance(answers, pd.DataFrame) else pd.Series(dict(answers)).to_frame()
-        names = {_code_text(label.code): label.name for label in codes.labels if label.code is not None} if codes is not None else {}
-        def answer(value):
-            if value is None or (not isinstance(value, (list, tuple)) and pd.isna(value)): return None
-            return names.get(_code_text(value), str(value))
-        self.answers = {key: [answer(v) for v in row] for key, row in zip(frame.index, frame.itertuples(index=False))}
+        self.answers = {key: _replayed_samples(row, codes) for key, row in zip(frame.index, frame.itertuples(index=False))}
         self.model, self.source = model, source
         self.name = f"replay:{source}"
 

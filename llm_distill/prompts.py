@@ -18,7 +18,7 @@ import pandas as pd
 import tiktoken
 
 from .core import DataError, ConfigError, bundled_minilm_path, stable_hash
-from .data import Codebook, Corpus, check_no_leak
+from .data import LABEL_SEPARATOR, Codebook, Corpus, check_no_leak, label_key
 
 # %% auto #0
 __all__ = ['DEFAULT_SYSTEM', 'DEFAULT_USER', 'PARSE_STATUSES', 'PromptTemplate', 'answer_text', 'build_messages', 'Example',
@@ -176,21 +176,25 @@ _REFUSAL = re.compile(r"^\W*(i'?m sorry|i am sorry|sorry\b|i can(no|')t|i cannot
 _PREFIX = re.compile(r"^\s*(answer|label|stance|category|class)\s*[:=-]\s*", re.I)
 
 def _normalise(answer:str) -> str:
-    "Casefolded answer without surrounding whitespace, quotes, Markdown emphasis or trailing punctuation."
-    answer = _PREFIX.sub("", answer.strip())
-    return re.sub(r"\s+", " ", answer.strip().strip("\"'`*_").rstrip(".!;:").strip().strip("\"'`*_")).casefold()
+    "The answer in `label_key`'s normal form, without a leading 'Answer:' or 'Label:'."
+    return label_key(_PREFIX.sub("", answer.strip()))
 
 # %% ../nbs/02_prompts.ipynb #8eeb9785
-def _match_one(answer:str, codebook:Codebook) -> str|None:
-    "Label name that `answer` names (by name or by its number in the prompt's list), or None."
-    names = {label.name.casefold(): label.name for label in codebook.labels}
-    normal = _normalise(answer)
-    if normal in names: return names[normal]
-    number = re.fullmatch(r"(\d+)[.)]?(?:\s+(.*))?", normal)
+def _match_one(answer:str, codebook:Codebook, numbered:bool=True) -> str|None:
+    "Label name that `answer` names (by name, or by its number in the prompt's list when `numbered`), or None."
+    names = {label_key(label.name): label.name for label in codebook.labels}
+    for normal in (label_key(answer), _normalise(answer)):
+        if normal in names: return names[normal]
+    number = re.fullmatch(r"(\d+)[.)]?(?:\s+(.*))?", _normalise(answer)) if numbered else None
     if number and 1 <= int(number.group(1)) <= len(codebook.labels):
         label = codebook.labels[int(number.group(1)) - 1].name
-        if number.group(2) is None or number.group(2) == label.casefold(): return label
+        if number.group(2) is None or label_key(number.group(2)) == label_key(label): return label
     return None
+
+def _split_set(answer:str, codebook:Codebook) -> list[str]:
+    "The parts of a label-set answer: split at `|`, `;`, newlines, and commas unless a label name holds one."
+    separators = "|;\n" + ("" if any("," in label.name for label in codebook.labels) else ",")
+    return re.split(r"\s*[" + re.escape(separators) + r"]\s*", answer)
 
 def _json_payload(answer:str):
     "The JSON value in `answer` (plain or in a Markdown code fence), or raise ValueError."
@@ -200,11 +204,13 @@ def _json_payload(answer:str):
 # %% ../nbs/02_prompts.ipynb #32d8a2cd
 def parse_label(answer:str|None,          # the LLM's raw answer
                 codebook:Codebook,        # the labels it must name
-                answer_format:str="label" # "label" or "json", as asked in the prompt
+                answer_format:str="label",# "label" or "json", as asked in the prompt
+                numbered:bool=True,       # a bare number names the label at that place in the prompt's list (False for replayed answers)
                ) -> ParsedLabel:
     "Map an LLM answer to a codebook label, or record why it does not name one."
     if answer is None or not str(answer).strip(): return ParsedLabel(None, "empty", "the answer is empty")
     answer = str(answer)
+    if not codebook.multi_label and (exact := _match_one(answer, codebook, numbered=False)): return ParsedLabel(exact, "ok")
     if _REFUSAL.match(answer): return ParsedLabel(None, "refusal", answer.strip()[:200])
     stripped = answer.strip()
     if answer_format == "json" or stripped.startswith(("{", "```")):
@@ -217,10 +223,10 @@ def parse_label(answer:str|None,          # the LLM's raw answer
         parts = value if isinstance(value, list) else [value]
         if not codebook.multi_label and len(parts) != 1: return ParsedLabel(None, "unparsed", f"expected one label: {value!r}")
     else:
-        parts = re.split(r"\s*[|;,\n]\s*", stripped) if codebook.multi_label else [stripped]
-    labels = [_match_one(str(part), codebook) for part in parts if str(part).strip()]
+        parts = _split_set(stripped, codebook) if codebook.multi_label else [stripped]
+    labels = [_match_one(str(part), codebook, numbered) for part in parts if str(part).strip()]
     if not labels or None in labels: return ParsedLabel(None, "unparsed", f"names no label of {codebook.label_names}: {stripped[:200]}")
-    if codebook.multi_label: return ParsedLabel("|".join(l for l in codebook.label_names if l in labels), "ok")
+    if codebook.multi_label: return ParsedLabel(LABEL_SEPARATOR.join(l for l in codebook.label_names if l in labels), "ok")
     return ParsedLabel(labels[0], "ok")
 
 # %% ../nbs/02_prompts.ipynb #27678fbc

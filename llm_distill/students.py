@@ -25,10 +25,10 @@ from .data import Codebook
 from .finetune import Student, TrainingConfig, _check_texts, _quiet_transformers, fit, labels_from_probabilities, training_targets
 
 # %% auto #0
-__all__ = ['RECIPES', 'C_GRID', 'HOLDOUT_ABOVE', 'DEFAULT_CANDIDATES', 'GPU_CANDIDATES', 'CHANCE_KAPPA', 'register_recipe',
-           'Recipe', 'load_student', 'TfidfRecipe', 'SentenceEncoder', 'EmbeddingRecipe', 'CombinedRecipe',
-           'SetFitRecipe', 'FinetuneRecipe', 'best_thresholds', 'training_f1', 'cross_validate_recipes',
-           'default_candidates', 'train_student']
+__all__ = ['RECIPES', 'C_GRID', 'C_FOLDS', 'HOLDOUT_ABOVE', 'DEFAULT_CANDIDATES', 'GPU_CANDIDATES', 'CHANCE_KAPPA',
+           'register_recipe', 'Recipe', 'load_student', 'most_regularised_within_one_se', 'chosen_C', 'TfidfRecipe',
+           'SentenceEncoder', 'EmbeddingRecipe', 'CombinedRecipe', 'SetFitRecipe', 'FinetuneRecipe', 'best_thresholds',
+           'training_f1', 'cross_validate_recipes', 'default_candidates', 'train_student']
 
 # %% ../nbs/06a_students.ipynb #e37a58ae
 RECIPES: dict[str, type] = {}
@@ -95,15 +95,31 @@ def load_student(path:str|Path  # a folder written by `Recipe.save` or `Student.
     return recipe
 
 # %% ../nbs/06a_students.ipynb #dde4827e
-C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)   # regularisation strengths that C="cv" chooses from
+C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)   # regularisation strengths that C="cv" chooses from
+C_FOLDS = 5                                   # folds of the search for C
+
+def most_regularised_within_one_se(cv_results:dict  # a `GridSearchCV`'s `cv_results_` over C
+                                  ) -> int:
+    "Index of the smallest C whose mean score is within one standard error of the best (Breiman's 1-SE rule)."
+    mean, spread = np.asarray(cv_results["mean_test_score"]), np.asarray(cv_results["std_test_score"])
+    folds = sum(key.startswith("split") and key.endswith("_test_score") for key in cv_results)
+    best = int(np.argmax(mean))
+    close = np.flatnonzero(mean >= mean[best] - spread[best] / np.sqrt(folds))
+    return int(min(close, key=lambda i: float(cv_results["param_C"][i])))
 
 def _linear_head(C:float|str, seed:int, multi_label:bool):
-    "Class-balanced logistic regression (C='cv': C chosen by 3-fold macro-F1 on the training labels); one per label for label sets."
+    "Class-balanced logistic regression (C='cv': the most regularised C within one standard error of the best); one per label for label sets."
     head = LogisticRegression(C=1.0 if C == "cv" else float(C), class_weight="balanced", max_iter=3000, random_state=seed)
     if C == "cv":
         from sklearn.model_selection import GridSearchCV
-        head = GridSearchCV(head, {"C": list(C_GRID)}, scoring="f1_macro", cv=3, error_score=0.0)
+        head = GridSearchCV(head, {"C": list(C_GRID)}, scoring="f1_macro", error_score=0.0,
+                            cv=StratifiedKFold(C_FOLDS, shuffle=True, random_state=seed), refit=most_regularised_within_one_se)
     return OneVsRestClassifier(head) if multi_label else head
+
+def chosen_C(head) -> float|list|None:
+    "The C of a fitted head (one per label for label sets; None for a label that never varies)."
+    if hasattr(head, "estimators_"): return [chosen_C(e) for e in head.estimators_]
+    return float(head.C) if hasattr(head, "C") else None
 
 def _plain(head):
     "A fitted head with every grid search replaced by the regression it chose (what is saved)."
@@ -157,6 +173,7 @@ class TfidfRecipe(Recipe):
         self.vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, s["ngram_max"]), min_df=s["min_df"], strip_accents="unicode")
         features = self.vectorizer.fit_transform(_check_texts(texts))
         self.head = _fit_head(_linear_head(s["C"], self.seed, self.multi_label), features, targets, weights, self.multi_label)
+        self.metadata["C"] = chosen_C(self.head)
         return self
 
     def predict_proba(self, texts, batch_size:int=64):
@@ -192,7 +209,7 @@ class SentenceEncoder:
 class EmbeddingRecipe(Recipe):
     "Frozen sentence embeddings (the encoder's own pooling) and a class-balanced logistic regression."
     name = "embed"
-    defaults = {"C": 1.0, "max_length": 256}
+    defaults = {"C": "cv", "max_length": 256}
 
     def __init__(self, *args, encoder:SentenceEncoder|None=None, **settings):
         super().__init__(*args, **settings)
@@ -207,6 +224,7 @@ class EmbeddingRecipe(Recipe):
         self.checkpoint = self.encoder.checkpoint
         head = _linear_head(self.settings["C"], self.seed, self.multi_label)
         self.head = _fit_head(head, self.encoder(_check_texts(texts)), targets, weights, self.multi_label)
+        self.metadata["C"] = chosen_C(self.head)
         return self
 
     def predict_proba(self, texts, batch_size:int=64):
@@ -233,6 +251,7 @@ class CombinedRecipe(EmbeddingRecipe):
         self.checkpoint = self.encoder.checkpoint
         self.vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, s["ngram_max"]), min_df=s["min_df"], strip_accents="unicode")
         self.head = _fit_head(_linear_head(s["C"], self.seed, self.multi_label), self._features(texts, fit=True), targets, weights, self.multi_label)
+        self.metadata["C"] = chosen_C(self.head)
         return self
 
     def predict_proba(self, texts, batch_size:int=64):
@@ -347,16 +366,6 @@ def _majority_proba(targets:np.ndarray, multi_label:bool) -> np.ndarray:
         return np.tile(sets[counts.argmax()].astype(np.float32), (len(targets), 1))
     return np.tile(np.eye(targets.shape[1], dtype=np.float32)[np.bincount(targets.argmax(1)).argmax()], (len(targets), 1))
 
-def _variants(candidates:Sequence[str], settings:dict) -> list[tuple[str, str, dict]]:
-    "(row name, recipe, settings) to cross-validate: a recipe whose C is 'cv' once per C of `C_GRID` (chosen jointly with the recipe)."
-    out = []
-    for name in candidates:
-        values = settings.get(name, {})
-        if {**RECIPES[name].defaults, **values}.get("C") == "cv":
-            out += [(f"{name} C={c:g}", name, {**values, "C": c}) for c in C_GRID]
-        else: out.append((name, name, dict(values)))
-    return out
-
 def cross_validate_recipes(texts:Sequence[str],            # training texts
                            targets:np.ndarray,             # texts x labels targets (one-hot, soft, or label sets)
                            label_names:Sequence[str],      # the labels, in column order
@@ -369,26 +378,25 @@ def cross_validate_recipes(texts:Sequence[str],            # training texts
                            checkpoint:str|Path|None=None,  # encoder for the embedding-based recipes; default the bundled MiniLM
                            encoder:SentenceEncoder|None=None,  # a shared encoder (embeds each text once across calls)
                           ) -> tuple[pd.DataFrame, dict]:
-    "Each candidate's (and the majority class's) k-fold macro-F1 on the training labels (a row per C where C is chosen); out-of-fold probabilities."
+    "Each candidate's (and the majority class's) k-fold macro-F1 on the training labels; out-of-fold probabilities."
     texts, settings = _check_texts(texts), settings or {}
-    variants = _variants(candidates, settings)
     unknown = [c for c in candidates if c not in RECIPES]
     if unknown: raise ConfigError(f"unknown recipe(s) {unknown}; known: {sorted(RECIPES)}")
     if encoder is None and any(issubclass(RECIPES[c], EmbeddingRecipe) for c in candidates): encoder = SentenceEncoder(checkpoint)
     splits = _folds(targets, multi_label, folds, seed)
     rows, out_of_fold = [], {"majority": _majority_proba(targets, multi_label)}
-    for label, name, values in variants:
+    for name in candidates:
         probabilities, started = np.zeros(targets.shape, dtype=np.float32), time.monotonic()
         for train, held in splits:
             options = {"encoder": encoder} if issubclass(RECIPES[name], EmbeddingRecipe) else {}
-            recipe = RECIPES[name](label_names, multi_label, seed, checkpoint, **values, **options)
+            recipe = RECIPES[name](label_names, multi_label, seed, checkpoint, **settings.get(name, {}), **options)
             recipe.fit([texts[i] for i in train], targets[train], None if weights is None else weights[train])
             probabilities[held] = recipe.predict_proba([texts[i] for i in held])
-        out_of_fold[label] = probabilities
-        rows.append(dict(recipe=label, name=name, settings=values, seconds=round(time.monotonic() - started, 1)))
+        out_of_fold[name] = probabilities
+        rows.append(dict(recipe=name, seconds=round(time.monotonic() - started, 1)))
     held = np.concatenate([h for _, h in splits])            # every row, or the holdout's rows
     out_of_fold = {n: p[held] for n, p in out_of_fold.items()}
-    table = pd.DataFrame([dict(recipe="majority", name="majority", settings={}, seconds=0.0)] + rows)
+    table = pd.DataFrame([dict(recipe="majority", seconds=0.0)] + rows)
     thresholds = {n: best_thresholds(targets[held], p) if multi_label else None for n, p in out_of_fold.items()}
     table["cv_macro_f1"] = [training_f1(targets[held], out_of_fold[n], multi_label, thresholds[n]) for n in table["recipe"]]
     result = {n: dict(probabilities=p, thresholds=thresholds[n]) for n, p in out_of_fold.items()}
@@ -396,20 +404,19 @@ def cross_validate_recipes(texts:Sequence[str],            # training texts
     return table, result
 
 # %% ../nbs/06a_students.ipynb #1e534b5a
-DEFAULT_CANDIDATES = ("embed", "tfidf")                          # in order of preference on a near-tie
-GPU_CANDIDATES = ("embed", "setfit", "finetune", "tfidf")
+DEFAULT_CANDIDATES = ("embed",)                       # in order of preference on a near-tie; TF-IDF is the baseline, not a candidate
+GPU_CANDIDATES = ("embed", "setfit", "finetune")
 
 def default_candidates() -> tuple[str, ...]:
-    "The recipes `train_student` tries by default: all four with a GPU, the two cheap ones without."
+    "The recipes `train_student` tries by default: the encoder-based three with a GPU, frozen embeddings without."
     import torch
     return GPU_CANDIDATES if torch.cuda.is_available() else DEFAULT_CANDIDATES
 
 def _choose(table:pd.DataFrame, candidates:Sequence[str], tolerance:float) -> str:
-    "The row of the first candidate (in preference order) whose best setting is within `tolerance` of the best cross-validated macro-F1."
-    rows = table[table["name"] != "majority"]
-    best_of = {name: group.loc[group["cv_macro_f1"].idxmax()] for name, group in rows.groupby("name")}
-    top = max(row["cv_macro_f1"] for row in best_of.values())
-    return next(best_of[c]["recipe"] for c in candidates if best_of[c]["cv_macro_f1"] >= top - tolerance)
+    "The first candidate (in preference order) within `tolerance` of the best cross-validated macro-F1."
+    scores = table.set_index("recipe")["cv_macro_f1"]
+    top = max(scores[c] for c in candidates)
+    return next(c for c in candidates if scores[c] >= top - tolerance)
 
 CHANCE_KAPPA = 0.05   # at or below this Cohen's kappa on validation, a student is flagged as no better than chance
 
@@ -439,17 +446,26 @@ def _fit_one(name, texts, targets, names, multi_label, settings, weights, seed, 
                             flags=["predicts one class only on its own training texts"] if one_class else [], versions=environment_info())
     return student
 
+def _why(student:Recipe, table:pd.DataFrame, chosen:str, n:int, folds:int) -> str:
+    "The record of the choice: the winner's cross-validated macro-F1, its C, the others' scores, the design."
+    scores = table.set_index("recipe")["cv_macro_f1"]
+    others = ", ".join(f"{r} {scores[r]:.3f}" for r in scores.index if r != chosen)
+    C = student.metadata.get("C")
+    regularisation = f" (C={C:g}, the most regularised within one standard error of the best)" if isinstance(C, float) else ""
+    design = "one 80/20 holdout" if n > HOLDOUT_ABOVE else f"{folds} folds"
+    return f"{chosen}{regularisation}: cross-validated macro-F1 {scores[chosen]:.3f} on the {n} training labels ({design}); {others}"
+
 # %% ../nbs/06a_students.ipynb #8c3392e7
 def train_student(texts:Sequence[str],                   # training texts
                   labels:Sequence[str]|None=None,        # hard labels (multi-label: names joined by "|")
                   label_names:Sequence[str]|Codebook|None=None,  # the label set (a codebook's); default: sorted labels seen
-                  recipe:str="auto",                     # a name from `RECIPES`, or "auto": chosen by cross-validation
+                  recipe:str="auto",                     # a name from `RECIPES` (fitted as it is), or "auto": chosen by cross-validation
                   candidates:Sequence[str]|None=None,    # recipes "auto" chooses from; default `default_candidates()`
                   settings:dict|None=None,               # per recipe: {name: {setting: value}}
                   soft_labels:np.ndarray|None=None,      # instead of labels: texts x labels distribution
                   confidence:Sequence[float]|None=None,  # per-text confidence, weights the loss
                   multi_label:bool|None=None,            # default: the codebook's setting, else False
-                  folds:int=3,                           # k of the cross-validation on the training labels (one candidate: none)
+                  folds:int=3,                           # k of the cross-validation on the training labels
                   tolerance:float=0.01,                  # prefer an earlier candidate within this much macro-F1 of the best
                   seed:int=0,                            # folds and training seed
                   checkpoint:str|Path|None=None,         # encoder of the embedding-based recipes; default the bundled MiniLM
@@ -465,23 +481,17 @@ def train_student(texts:Sequence[str],                   # training texts
     if unknown: raise ConfigError(f"unknown recipe(s) {unknown}; known: {sorted(RECIPES)}")
     settings = settings or {}
     if encoder is None and any(issubclass(RECIPES[c], EmbeddingRecipe) for c in candidates): encoder = SentenceEncoder(checkpoint)
-    if len(candidates) == 1: return _fit_one(candidates[0], texts, targets, names, multi_label, settings, weights, seed, checkpoint,
-                                                           encoder, label_source, codebook)
+    if recipe != "auto": return _fit_one(recipe, texts, targets, names, multi_label, settings, weights, seed, checkpoint,
+                                         encoder, label_source, codebook)
     table, out_of_fold = cross_validate_recipes(texts, targets, names, multi_label, candidates, settings, weights, folds, seed, checkpoint, encoder)
     chosen = _choose(table, candidates, tolerance)
-    row = table.set_index("recipe").loc[chosen]
-    student = RECIPES[row["name"]](names, multi_label, seed, checkpoint, **row["settings"],
-                                   **({"encoder": encoder} if issubclass(RECIPES[row["name"]], EmbeddingRecipe) else {}))
+    student = RECIPES[chosen](names, multi_label, seed, checkpoint, **settings.get(chosen, {}),
+                              **({"encoder": encoder} if issubclass(RECIPES[chosen], EmbeddingRecipe) else {}))
     started = time.monotonic()
     student.fit(texts, targets, weights)
-    scores = table.set_index("recipe")["cv_macro_f1"]
-    best_other = table[table["name"] != row["name"]].sort_values("cv_macro_f1", ascending=False).drop_duplicates("name")
-    others = ", ".join(f"{r} {s:.3f}" for r, s in zip(best_other["recipe"], best_other["cv_macro_f1"]))
-    design = "one 80/20 holdout" if len(texts) > HOLDOUT_ABOVE else f"{folds} folds"
-    why = (f"{chosen}: cross-validated macro-F1 {scores[chosen]:.3f} on the {len(texts)} training labels ({design}); {others}"
-           if recipe == "auto" else f"{chosen}: chosen by the user (cross-validated macro-F1 {scores[chosen]:.3f}; {others})")
-    student.metadata.update(recipe_scores=table.to_dict(orient="records"), why=why, label_source=label_source,
-                            codebook_hash=codebook.hash if codebook else None, train_examples=len(texts),
+    student.metadata.update(recipe_scores=table.to_dict(orient="records"), why=_why(student, table, chosen, len(texts), folds),
+                            label_source=label_source, codebook_hash=codebook.hash if codebook else None, train_examples=len(texts),
                             thresholds=out_of_fold[chosen]["thresholds"], flags=_flags(student, table, out_of_fold, chosen),
                             fit_seconds=round(time.monotonic() - started, 1), versions=environment_info())
     return student
+

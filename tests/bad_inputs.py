@@ -1,8 +1,10 @@
 """A battery of bad inputs across every module, each with the error class and the words its message must contain.
 
 Shared by tests/test_bad_inputs.py (which asserts every case) and bench/faults.py (which counts them).
-Each case builds its own input in a temporary folder and must raise one of the package's documented
-exceptions (subclasses of `LLMDistillError`), with a message that names the row, field, key or file.
+Each case builds its own input in a temporary folder and either must raise one of the package's
+documented exceptions (subclasses of `LLMDistillError`), with a message that names the row, field,
+key or file, or, where the input is valid but was once mishandled, must give the right result:
+its expected outcome is `RIGHT`, and the case returns `RIGHT` after asserting what it got.
 """
 import json
 from pathlib import Path
@@ -11,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from llm_distill.core import LLMDistillError
+
+RIGHT = "right"   # the expected outcome of a valid input that must be handled correctly (no error)
 
 
 def _csv(folder, name, text, encoding="utf-8"):
@@ -87,7 +91,23 @@ def cases(folder):
         ("codebook name that climbs out of the package", lambda: load_codebook("../codebooks/../../x"), ["no shipped codebook"]),
         ("codebook path that is a folder", lambda: load_codebook("../.."), ["no codebook file", "../.."]),
         ("saved student whose label order was edited", lambda: _edited_student(folder, fit, Student, TrainingConfig), ["llm_distill.json", "restore"]),
-        ("replayed labels mostly unusable", lambda: _mostly_unparsed(folder, ExperimentConfig), ["usable label", "llm.codes"]),
+        ("replayed labels mostly unusable", lambda: _mostly_unparsed(folder, ExperimentConfig), ["usable label", "llm.column"]),
+        # label names and answers: one normal form, ambiguity refused
+        ("label names that are other labels' codes", lambda: codebook_from_dict({"task": "t", "labels": [
+            {"name": "1", "code": 0, "definition": "x"}, {"name": "2", "code": 1, "definition": "y"}, {"name": "3", "code": 2, "definition": "z"}]}),
+         ["labels[0].name", "is also the code of labels[1]"]),
+        ("label names equal up to Unicode form", lambda: codebook_from_dict({"task": "t", "labels": [
+            {"name": "caf\u00e9", "definition": "x"}, {"name": "cafe\u0301", "definition": "y"}]}), ["labels[1].name", "duplicate"]),
+        ("label-set name holding the separator", lambda: codebook_from_dict({"task": "t", "multi_label": True, "labels": [
+            {"name": "crime|safety", "definition": "x"}, {"name": "economy", "definition": "y"}]}), ["labels[0].name", "'|'"]),
+        ("answer exactly a label defined with a trailing space", lambda: _parses("toxic ", ["toxic ", "non  toxic"], "toxic "), RIGHT),
+        ("answer with a double space inside", lambda: _parses("non  toxic", ["toxic ", "non  toxic"], "non  toxic"), RIGHT),
+        ("answer 'Yes.' for the label 'Yes'", lambda: _parses("Yes.", ["Yes", "No"], "Yes"), RIGHT),
+        ("answer that is a label looking like a refusal", lambda: _parses("I cannot tell", ["agree", "disagree", "I cannot tell"], "I cannot tell"), RIGHT),
+        ("answer in NFD for a label in NFC", lambda: _parses("cafe\u0301", ["caf\u00e9", "tea"], "caf\u00e9"), RIGHT),
+        ("data file label in NFD for a label in NFC", lambda: _nfd_data_label(make_corpus), RIGHT),
+        ("replayed integer codes without codes: true", lambda: _replayed_codes(corpus, codebook, annotate, ReplayBackend, folder), RIGHT),
+        ("replayed cell holding several runs", lambda: _replayed_runs(corpus, codebook, annotate, ReplayBackend, folder), RIGHT),
         ("ids 1 and \"1\" in one JSONL file", lambda: make_corpus(read_table(_csv(folder, "ids.jsonl",
             '{"id": 1, "text": "a", "label": "toxic"}\n{"id": "1", "text": "b", "label": "non-toxic"}\n')), id="id", label="label",
             codebook=codebook), ["duplicate ids", "row 0", "row 1"]),
@@ -123,6 +143,39 @@ def _mostly_unparsed(folder, ExperimentConfig):
                                     codebook="textclass-toxicity", folds=2, output=str(Path(folder) / "unparsed-run")), progress=False)
 
 
+def _parses(answer, names, expected):
+    "The answer parses to the expected label of a codebook with these names."
+    from llm_distill.data import Codebook
+    from llm_distill.prompts import parse_label
+    codebook = Codebook("t", [{"name": n, "definition": "d"} for n in names])
+    parsed = parse_label(answer, codebook)
+    assert parsed.label == expected, f"{answer!r} parsed as {parsed}"
+    return RIGHT
+
+
+def _nfd_data_label(make_corpus):
+    from llm_distill.data import Codebook
+    codebook = Codebook("t", [{"name": "caf\u00e9", "definition": "d"}, {"name": "tea", "definition": "d"}])
+    corpus = make_corpus(pd.DataFrame({"text": ["a", "b"], "label": ["cafe\u0301", "tea"]}), label="label", codebook=codebook)
+    assert corpus.data["human_label"].tolist() == ["caf\u00e9", "tea"], corpus.data["human_label"].tolist()
+    return RIGHT
+
+
+def _replayed_codes(corpus, codebook, annotate, ReplayBackend, folder):
+    "Integer codes replayed (toxic is code 1, non-toxic 0) map through the codes, never by their place in the prompt's list."
+    table = annotate(corpus, codebook, ReplayBackend({1: 1, 2: 0, 3: 1, 4: 0}, "m", codes=codebook), cache=folder / "codes.sqlite", progress=False)
+    assert table["label"].tolist() == ["toxic", "non-toxic", "toxic", "non-toxic"], table["label"].tolist()
+    return RIGHT
+
+
+def _replayed_runs(corpus, codebook, annotate, ReplayBackend, folder):
+    "A cell holding a JSON list of several runs is several samples, not one unparseable answer."
+    runs = {1: '["toxic", "toxic", "non-toxic"]', 2: '["non-toxic"]', 3: ["toxic"], 4: '["non-toxic", "non-toxic"]'}
+    table = annotate(corpus, codebook, ReplayBackend(runs, "m", codes=codebook), cache=folder / "runs.sqlite", progress=False)
+    assert table["label"].tolist() == ["toxic", "non-toxic", "toxic", "non-toxic"] and (table["status"] == "ok").all(), table
+    return RIGHT
+
+
 class Reported(Exception):
     """A bad input the package reports instead of raising (e.g. an undefined statistic with a note)."""
 
@@ -135,9 +188,10 @@ def _one_class(validate, codebook):
 
 
 def run_case(function):
-    """'clear' when the function raises an LLMDistillError (or reports) naming what it should; else a reason."""
+    """'clear' when the function raises an LLMDistillError (or reports) naming what it should, RIGHT when a valid input gave the right result; else a reason."""
     try:
-        function()
+        if function() == RIGHT:
+            return RIGHT, ""
     except Reported as report:
         return "clear", str(report)
     except LLMDistillError as error:

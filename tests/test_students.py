@@ -7,7 +7,7 @@ import pytest
 import llm_distill.students as students
 from llm_distill.core import ConfigError, LabelError
 from llm_distill.data import load_dataset
-from llm_distill.students import RECIPES, load_student, train_student
+from llm_distill.students import C_GRID, RECIPES, load_student, most_regularised_within_one_se, train_student
 
 
 @pytest.fixture(scope="module")
@@ -45,16 +45,20 @@ def test_unknown_recipe_and_setting_are_named(tweets):
         train_student(texts[:20], ["civil"] * 20, codebook)
 
 
-def test_one_candidate_skips_cross_validation(tweets, encoder):
+def test_a_named_recipe_skips_cross_validation_and_auto_always_validates(tweets, encoder):
     texts, labels, codebook = tweets
-    student = train_student(texts, labels, codebook, candidates=("tfidf",), encoder=encoder)
+    student = train_student(texts, labels, codebook, recipe="tfidf", encoder=encoder)
     assert student.metadata["recipe_scores"] is None and "not cross-validated" in student.metadata["why"]
+    auto = train_student(texts, labels, codebook, candidates=("embed",), encoder=encoder)   # one candidate: still scored, so flags work
+    assert [r["recipe"] for r in auto.metadata["recipe_scores"]] == ["majority", "embed"] and auto.metadata["flags"] == []
+    assert "C=" in auto.metadata["why"] and auto.metadata["C"] in C_GRID
 
 
 def test_soft_labels_and_confidence_weights(tweets, encoder):
     texts, labels, codebook = tweets
     soft = np.eye(2)[[codebook.label_names.index(l) for l in labels]] * 0.8 + 0.1
-    student = train_student(texts, soft_labels=soft, label_names=codebook, confidence=np.linspace(0.5, 1, len(texts)), encoder=encoder)
+    student = train_student(texts, soft_labels=soft, label_names=codebook, confidence=np.linspace(0.5, 1, len(texts)), encoder=encoder,
+                            candidates=("embed", "tfidf"))
     assert student.name in ("tfidf", "embed") and len(student.metadata["recipe_scores"]) == 3
 
 
@@ -87,3 +91,12 @@ def test_cli_predicts_a_file_with_any_recipe(tmp_path, tweets):
     assert main(["predict", "--model", str(tmp_path / "student"), "--input", str(tmp_path / "in.csv"), "--output", str(tmp_path / "out.csv")]) == 0
     out = pd.read_csv(tmp_path / "out.csv")
     assert len(out) == 30 and set(out["label"]) <= set(codebook.label_names)
+
+
+def test_one_standard_error_rule_prefers_the_stronger_regularisation():
+    results = {"param_C": np.array([0.1, 1.0, 10.0]), "mean_test_score": np.array([0.60, 0.63, 0.64]),
+               "std_test_score": np.array([0.05, 0.05, 0.05]), "split0_test_score": 0, "split1_test_score": 0,
+               "split2_test_score": 0, "split3_test_score": 0}
+    assert most_regularised_within_one_se(results) == 1          # 0.63 is within 0.05/2 of 0.64; 0.60 is not
+    results["std_test_score"] = np.array([0.0, 0.0, 0.0])
+    assert most_regularised_within_one_se(results) == 2          # no spread: the best
