@@ -5,6 +5,9 @@ One JSON object per line:
   {"bench":"faults","requests":...,"injected":{...},"lost":0,"paid_twice":0,"kills":10,"identical_after_resume":true,...}
   {"bench":"training_kills","kills":3,"identical_after_resume":true}
   {"bench":"bad_inputs","cases":...,"clear_errors":...,"right_results":...,"handled":...}
+  {"bench":"shared_cache","paid_twice":0,...}   two processes labelling the same texts into one cache
+  {"bench":"disk_full","lost":0,"how":"tmpfs"|"simulated ENOSPC",...}   the cache's disk fills during labelling
+  {"bench":"retry_after","seconds":...,"capped":true,...}   a server answering every request with Retry-After: 3600
 The server is the loopback OpenAI-compatible server of tests/openai_server.py (10% 429 with Retry-After,
 5% 500, 2% hangs past the client timeout, 5% malformed bodies, 5% answers outside the label set).
 """
@@ -113,6 +116,95 @@ def training(args, folder):
     print(json.dumps({"bench": "training_kills", "kills": kills, "identical_after_resume": identical}), flush=True)
 
 
+SHARED_WORKER = """
+import sys, warnings
+warnings.filterwarnings("ignore")
+from llm_distill.data import load_dataset
+from llm_distill.llm import OpenAIBackend
+from llm_distill.annotate import annotate
+corpus = load_dataset("davidson-hate-offensive", duplicate_texts="drop")
+corpus = corpus.subset(corpus.ids[:int(sys.argv[3])])
+backend = OpenAIBackend("gpt-4o-mini", api_key="sk-bench", base_url=sys.argv[1])
+table = annotate(corpus, backend=backend, cache=sys.argv[2], progress=False, concurrency=16)
+print(table.attrs["run"]["calls"], table.attrs["run"]["shared"], int((table["status"] == "ok").sum()), flush=True)
+"""
+
+
+def shared_cache(folder, texts=150):
+    "Two processes label the same texts into one cache at once; the server ignores idempotency keys, as the chat API does."
+    script = folder / "shared_worker.py"
+    script.write_text(SHARED_WORKER)
+    with LoopbackServer(latency_ms=50, idempotency=False) as server:
+        processes = [subprocess.Popen([sys.executable, script, server.base_url, folder / "shared.sqlite", str(texts)],
+                                      stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        outputs = [process.communicate()[0].split() for process in processes]
+        stats = server.stats()
+    print(json.dumps({"bench": "shared_cache", "texts": texts, "processes": 2, "billed": stats["billed"],
+                      "paid_twice": stats["billed_twice"], "asked_by_each": [int(o[0]) for o in outputs],
+                      "taken_from_the_other": [int(o[1]) for o in outputs], "labelled_by_each": [int(o[2]) for o in outputs]}), flush=True)
+
+
+def _small_disk(folder, size):
+    "A tmpfs of `size` at folder (None when mounting is not allowed here)."
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+    return folder if done.returncode == 0 else None
+
+
+def disk_full(folder, texts=1500):
+    "The cache's disk fills during labelling: every answer the server delivered must be in the cache once space is back."
+    from llm_distill.annotate import annotate
+    from llm_distill.data import load_dataset
+    from llm_distill.llm import Cache, CacheWriteError, OpenAIBackend
+    import sqlite3
+    corpus = load_dataset("davidson-hate-offensive", duplicate_texts="drop")
+    corpus = corpus.subset(corpus.ids[:texts])
+    disk = _small_disk(folder / "small", "320k")
+    how = "tmpfs" if disk else "simulated ENOSPC"
+    if disk:
+        cache = Cache(disk / "cache.sqlite")
+    else:
+        class FillsUp(Cache):   # ENOSPC after 17 answers, as the issue's run
+            writes = 0
+            def _write(self, rows, call):
+                FillsUp.writes += 1
+                if FillsUp.writes > 17: raise sqlite3.OperationalError("database or disk is full")
+                super()._write(rows, call)
+        (folder / "small").mkdir(parents=True, exist_ok=True)
+        cache = FillsUp(folder / "small" / "cache.sqlite")
+    error = ""
+    with LoopbackServer(latency_ms=20, idempotency=False) as server:
+        try: annotate(corpus, backend=OpenAIBackend("gpt-4o-mini", api_key="sk-bench", base_url=server.base_url), cache=cache,
+                      progress=False, concurrency=8)
+        except CacheWriteError as failure: error = str(failure)
+        billed = server.stats()["billed"]
+    cache.close()
+    if disk: subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)   # space is back
+    reopened = Cache(folder / "small" / "cache.sqlite")
+    stored = len(reopened)
+    reopened.close()
+    if disk: subprocess.run(["umount", str(disk)], check=False)
+    print(json.dumps({"bench": "disk_full", "how": how, "delivered": billed, "stored_after_reopen": stored,
+                      "lost": billed - stored, "reported": "disk full or read-only" in error, "error": error[:200]}), flush=True)
+
+
+def retry_after(folder, texts=20, max_wait=300.0):
+    "A server that answers every request with 429 and Retry-After: 3600: each row fails at once with a clear status, the run ends."
+    from llm_distill.annotate import annotate
+    from llm_distill.data import load_dataset
+    from llm_distill.llm import OpenAIBackend
+    corpus = load_dataset("davidson-hate-offensive", duplicate_texts="drop")
+    corpus = corpus.subset(corpus.ids[:texts])
+    with LoopbackServer(faults={"429": 1.0}, retry_after=3600) as server:
+        started = time.monotonic()
+        table = annotate(corpus, backend=OpenAIBackend("gpt-4o-mini", api_key="sk-bench", base_url=server.base_url, max_wait=max_wait),
+                         cache=folder / "retry.sqlite", progress=False)
+        seconds = time.monotonic() - started
+    marked = table["detail"].fillna("").str.contains("Retry-After")
+    print(json.dumps({"bench": "retry_after", "texts": texts, "retry_after": 3600, "max_wait": max_wait, "seconds": round(seconds, 2),
+                      "capped": bool(seconds < max_wait and marked.all()), "rows_marked": int(marked.sum())}), flush=True)
+
+
 def bad_inputs(folder):
     battery = cases(folder)
     outcomes = [(name, *run_case(function)) for name, function, _ in battery]
@@ -135,6 +227,9 @@ def main():
     training(args, folder)
     (folder / "bad").mkdir()
     bad_inputs(folder / "bad")
+    shared_cache(folder)
+    disk_full(folder / "disk")
+    retry_after(folder)
 
 
 if __name__ == "__main__":

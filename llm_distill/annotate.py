@@ -10,7 +10,10 @@ import collections
 import itertools
 import json
 import math
+import os
+import platform
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
@@ -19,14 +22,14 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .core import ConfigError, DataError, LabelError, LLMDistillError, stable_hash
+from .core import redact, ConfigError, DataError, LabelError, LLMDistillError, stable_hash
 from .data import Codebook, Corpus, check_no_leak
 from .prompts import Example, PromptTemplate, answer_text, build_messages, count_tokens, parse_label, _jinja
-from .llm import (Cache, Completion, Decoding, Request, asyncio_run, backoff_seconds, key_prefix, sample_keys)
+from .llm import (Cache, CacheWriteError, Completion, Decoding, Request, asyncio_run, backoff_seconds, key_prefix, sample_keys)
 
 # %% auto #0
-__all__ = ['ANNOTATION_COLUMNS', 'LabellingJob', 'prepare_requests', 'Plan', 'plan', 'RateLimiter', 'RunStats', 'annotate',
-           'summarise', 'label_distribution']
+__all__ = ['ANNOTATION_COLUMNS', 'LabellingJob', 'prepare_requests', 'Plan', 'plan', 'RateLimiter', 'RunStats', 'claim_owner',
+           'annotate', 'summarise', 'label_distribution']
 
 # %% ../nbs/04_annotate.ipynb #919d5f29
 @dataclass
@@ -178,6 +181,8 @@ class RunStats:
     failed: dict = field(default_factory=dict)   # first-sample key -> reason
     cost: float = 0.0
     seconds: float = 0.0
+    shared: int = 0                              # requests another process answered into the same cache
+    write_error: Exception|None = None           # the cache could not be written: nothing more is asked
 
 def _todo(job:LabellingJob, cache:Cache) -> list[tuple[Request, list[str]]]:
     "Requests with samples not yet in the cache, trimmed to the missing samples; identical requests (repeated texts) once."
@@ -190,22 +195,44 @@ def _todo(job:LabellingJob, cache:Cache) -> list[tuple[Request, list[str]]]:
             todo.append((Request(request.messages, len(missing), request.id, request.choices), missing))
     return todo
 
+def claim_owner() -> str:
+    "This labelling run's name on the claims it puts in a shared cache: host, process, and a token of the run."
+    return f"{platform.node()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+async def _claimed(cache:Cache, key:str, owner:str, seconds:float) -> bool:
+    "Wait until `key` is ours to ask for (True) or another process has stored its answer (False)."
+    while (state := cache.claim(key, owner, seconds)) == "busy": await asyncio.sleep(0.2)
+    return state == "mine"
+
 async def _run_remote(job, todo, cache, stats, concurrency, limiter, run, bar):
     semaphore = asyncio.Semaphore(concurrency)
-    backend, decoding = job.backend, job.decoding
+    backend, decoding, owner = job.backend, job.decoding, claim_owner()
     budget = decoding.max_tokens
+    hold = getattr(backend, "timeout", 60.0) * (getattr(backend, "max_retries", 6) + 1) + 60   # a claim outlives every retry
     async def one(request, keys):
         async with semaphore:
+            if stats.write_error is not None: return                     # the disk is full: ask for nothing more
+            try: mine = await _claimed(cache, keys[0], owner, hold)
+            except CacheWriteError as error:
+                stats.write_error = error
+                return
+            if not mine:                                                 # another process asked and stored it
+                stats.shared += 1; bar.update(1)
+                return
             if limiter is not None:
                 await limiter.acquire(count_tokens(list(request.messages), backend.model) + budget * request.samples)
             start = time.monotonic()
             try: completion = await backend.acomplete(request, decoding, keys[0])
             except LabelError as error:
-                stats.failed[keys[0]] = str(error)
+                stats.failed[keys[0]] = redact(error)
+                cache.release(keys[0], owner)
                 bar.update(1)
                 return
             cost = backend.cost(completion.prompt_tokens, completion.completion_tokens)
-            cache.put(keys, completion, backend.name, backend.model, cost, run=run, seconds=time.monotonic() - start)
+            try: cache.put(keys, completion, backend.name, backend.model, cost, run=run, seconds=time.monotonic() - start)
+            except CacheWriteError as error:
+                stats.write_error = error
+                return
             stats.calls += 1
             stats.retries += completion.retries
             if not math.isnan(cost): stats.cost += cost
@@ -216,6 +243,7 @@ async def _run_remote(job, todo, cache, stats, concurrency, limiter, run, bar):
     finally:
         for task in tasks: task.cancel()
         await backend.aclose()
+    if stats.write_error is not None: raise stats.write_error
 
 def _run_local(job, todo, cache, stats, batch_size, run, bar):
     backend = job.backend
@@ -342,7 +370,7 @@ def annotate(corpus:Corpus,                     # the texts to label
     finally: bar.close()
     stats.seconds = time.monotonic() - started
     table = _table(job, cache, stats.failed)
-    table.attrs["run"] = dict(calls=stats.calls, retries=stats.retries, failed=len(stats.failed), cost=stats.cost,
+    table.attrs["run"] = dict(calls=stats.calls, retries=stats.retries, failed=len(stats.failed), cost=stats.cost, shared=stats.shared,
                               seconds=round(stats.seconds, 3), run=run, todo=len(todo))
     return table
 

@@ -33,6 +33,15 @@ def info_text() -> str:
     return "\n".join(lines)
 
 # %% ../nbs/09_cli.ipynb #b0583bfc
+def _count(minimum:int):
+    "An argparse type: an integer of at least `minimum` (argparse names the option when it is not)."
+    def check(text:str) -> int:
+        try: value = int(text)
+        except ValueError: raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum: raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    return check
+
 def _add_data_arguments(parser):
     group = parser.add_argument_group("data")
     group.add_argument("--dataset", help="registry dataset name (see llm_distill.data.list_datasets())")
@@ -41,7 +50,12 @@ def _add_data_arguments(parser):
     group.add_argument("--id", help="id column of --file (default: row number)")
     group.add_argument("--label", help="human label column of --file")
     group.add_argument("--codebook", help="codebook name or YAML path (default: the dataset's)")
-    group.add_argument("--limit", type=int, help="use only the first N texts")
+    group.add_argument("--limit", type=_count(1), help="use only the first N texts")
+    group.add_argument("--format", choices=["csv", "tsv", "jsonl", "parquet", "excel"], help="format of --file (default: from its extension)")
+    group.add_argument("--sep", help="field separator of a CSV/TSV --file")
+    group.add_argument("--encoding", default="utf-8", help="text encoding of --file")
+    group.add_argument("--duplicate-ids", dest="duplicate_ids", choices=["raise", "suffix"], default="raise",
+                       help="suffix: keep repeated ids of --file as id#2, id#3")
 
 def _add_llm_arguments(parser):
     group = parser.add_argument_group("LLM")
@@ -50,9 +64,9 @@ def _add_llm_arguments(parser):
     group.add_argument("--column", help="replay: the column holding the LLM's labels")
     group.add_argument("--codes", action="store_true", help="replay: the column holds label codes (e.g. 0/1), mapped by the codebook")
     group.add_argument("--base-url", help="OpenAI-compatible server (default OPENAI_BASE_URL, else the OpenAI API); the key comes from OPENAI_API_KEY")
-    group.add_argument("--samples", type=int, default=1, help="answers per text (consistency); use with --temperature > 0")
+    group.add_argument("--samples", type=_count(1), default=1, help="answers per text (consistency); use with --temperature > 0")
     group.add_argument("--temperature", type=float, default=0.0)
-    group.add_argument("--few-shot", type=int, default=0, help="few-shot examples per label (drawn outside the test texts)")
+    group.add_argument("--few-shot", type=_count(0), default=0, help="few-shot examples per label (drawn outside the test texts)")
 
 def build_parser() -> argparse.ArgumentParser:
     "The `llm-distill` argument parser with one subparser per subcommand."
@@ -72,9 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_arguments(train)
     train.add_argument("--annotations", help="train on these LLM labels (CSV: id, label) instead of the human labels")
     train.add_argument("--checkpoint", help="student checkpoint (hub name or folder; default the bundled MiniLM)")
-    train.add_argument("--epochs", type=int, default=3)
-    train.add_argument("--max-length", type=int, default=128)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--epochs", type=_count(1), default=3)
+    train.add_argument("--max-length", type=_count(8), default=128)
+    train.add_argument("--seed", type=_count(0), default=0)
     train.add_argument("--out", default="student", help="folder to save the student in")
     predict = commands.add_parser("predict", help="classify a CSV or Parquet file with a saved student")
     predict.add_argument("--model", required=True, help="folder of a saved student")
@@ -104,9 +118,10 @@ def _corpus(arguments):
     if arguments.dataset: corpus = load_dataset(arguments.dataset, codebook=codebook or "default")
     else:
         if codebook is None: raise ConfigError("--file needs --codebook")
-        corpus = make_corpus(read_table(arguments.file), text=arguments.text, id=arguments.id, label=arguments.label,
-                             codebook=codebook, name=Path(arguments.file).name, files=[Path(arguments.file)])
-    if arguments.limit: corpus = corpus.subset(corpus.ids[:arguments.limit])
+        frame = read_table(arguments.file, format=arguments.format, sep=arguments.sep, encoding=arguments.encoding)
+        corpus = make_corpus(frame, text=arguments.text, id=arguments.id, label=arguments.label, codebook=codebook,
+                             name=Path(arguments.file).name, files=[Path(arguments.file)], duplicate_ids=arguments.duplicate_ids)
+    if arguments.limit is not None: corpus = corpus.subset(corpus.ids[:arguments.limit])
     if corpus.codebook is None: raise ConfigError(f"{corpus.name} has no codebook; pass --codebook")
     return corpus
 

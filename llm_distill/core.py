@@ -5,10 +5,14 @@
 # %% ../nbs/00_core.ipynb #c1a05762
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
 import os
 import platform
+import re
+import typing
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -17,8 +21,9 @@ import yaml
 
 # %% auto #0
 __all__ = ['CONFIG_ENV', 'DATA_DIR_ENV', 'CONFIG_KEYS', 'REPORTED_PACKAGES', 'LLMDistillError', 'ConfigError', 'DataError',
-           'CodebookError', 'LeakError', 'LabelError', 'stable_hash', 'file_sha256', 'read_yaml', 'user_config_path',
-           'read_user_config', 'DataDirectory', 'find_data_dir', 'bundled_minilm_path', 'environment_info']
+           'CodebookError', 'LeakError', 'LabelError', 'stable_hash', 'file_sha256', 'read_yaml', 'check_fields',
+           'redact', 'user_config_path', 'read_user_config', 'DataDirectory', 'find_data_dir', 'bundled_minilm_path',
+           'environment_info']
 
 # %% ../nbs/00_core.ipynb #995dc07e
 class LLMDistillError(Exception):
@@ -76,6 +81,46 @@ def read_yaml(text:str,          # the YAML text
     except ConfigError as error: raise ConfigError(f"{where}: {error}") from None
     except yaml.YAMLError as error: raise ConfigError(f"{where}: not valid YAML ({error})") from None
 
+# %% ../nbs/00_core.ipynb #06a4fda5
+@functools.lru_cache(maxsize=None)
+def _adapter(annotation):
+    from pydantic import TypeAdapter
+    return TypeAdapter(annotation)
+
+def check_fields(instance,              # a dataclass instance: its fields are checked and converted in place
+                 where:str="settings",  # the source (file, section), for messages
+                ) -> None:
+    "Check each field of a dataclass against its annotation with pydantic, converting lax spellings ('3' to 3); ConfigError naming the key."
+    from pydantic import ValidationError
+    hints = typing.get_type_hints(type(instance), include_extras=True)
+    for item in dataclasses.fields(instance):
+        value = getattr(instance, item.name)
+        try: checked = _adapter(hints[item.name]).validate_python(value)
+        except ValidationError as error:
+            problem = error.errors()[0]
+            key = ".".join(str(part) for part in (item.name, *problem["loc"]) if not str(part).startswith(("function-", "union[")))
+            raise ConfigError(f"{where}: {key}: {problem['msg'][0].lower() + problem['msg'][1:]}, got {problem.get('input', value)!r}") from None
+        object.__setattr__(instance, item.name, checked)
+
+# %% ../nbs/00_core.ipynb #d27f1587
+_SECRET_PATTERNS = (
+    (re.compile(r"(?i)\b(bearer)\s+[^\s'\",;}]+"), r"\1 [redacted]"),
+    (re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"), "[redacted]"),
+    (re.compile(r"(?i)([?&;](?:api[_-]?key|key|token|access[_-]?token|secret)=)[^&\s'\"]+"), r"\1[redacted]"),
+    (re.compile(r"(?i)((?:api[_-]?key|x-api-key)[\"']?\s*[:=]\s*[\"']?)(?!\[redacted\])[^\s'\",;}&]+"), r"\1[redacted]"),
+    (re.compile(r"(://)[^/@\s:]+:[^/@\s]+@"), r"\1[redacted]@"),
+)
+
+def redact(text,          # any text: an error body, a response, a URL
+           secrets=(),    # values known to be secret (e.g. the key in use)
+          ) -> str:
+    "The text with API keys, bearer tokens and URL credentials replaced by [redacted]."
+    text = str(text)
+    for secret in (*secrets, os.environ.get("OPENAI_API_KEY")):
+        if secret and len(str(secret)) >= 6: text = text.replace(str(secret), "[redacted]")
+    for pattern, replacement in _SECRET_PATTERNS: text = pattern.sub(replacement, text)
+    return text
+
 # %% ../nbs/00_core.ipynb #f0fdaf1b
 CONFIG_ENV = "LLM_DISTILL_CONFIG"
 DATA_DIR_ENV = "LLM_DISTILL_DATA_DIR"
@@ -94,8 +139,7 @@ def read_user_config(path:str|Path|None=None  # config file; default `user_confi
     "The user's settings as a dict (empty when the file does not exist)."
     path = Path(path) if path is not None else user_config_path()
     if not path.exists(): return {}
-    try: settings = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error: raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    settings = read_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
     if not isinstance(settings, dict): raise ConfigError(f"{path}: expected a mapping of settings, got {type(settings).__name__}")
     unknown = sorted(set(settings) - set(CONFIG_KEYS))
     if unknown: raise ConfigError(f"{path}: unknown key(s) {unknown}; known keys: {sorted(CONFIG_KEYS)}")

@@ -227,7 +227,7 @@ def read_table(path:str|Path,               # file to read
     path = Path(path)
     if not path.is_file(): raise DataError(f"{path}: file not found")
     format = format or FORMATS.get(path.suffix.lower())
-    if format not in set(FORMATS.values()): raise DataError(f"{path}: unknown format {path.suffix!r}; pass format= one of {sorted(set(FORMATS.values()))}")
+    if format not in set(FORMATS.values()): raise DataError(f"{path}: unknown format {path.suffix!r}; set the format option to one of {sorted(set(FORMATS.values()))}")
     if path.stat().st_size == 0: raise DataError(f"{path}: the file is empty")
     _sniff_format(path, format)
     try:
@@ -240,8 +240,8 @@ def read_table(path:str|Path,               # file to read
         else: frame = pd.read_excel(path, sheet_name=sheet_name, header=header, names=names, dtype=dtype)
     except UnicodeDecodeError:
         line, bad = _first_bad_line(path, encoding)
-        raise DataError(f"{path}: line {line} has bytes that are not valid {encoding} ({bad!r}); pass encoding='latin-1' (or the file's real encoding), "
-                        f"or encoding_errors='replace' to keep the rows with U+FFFD in place of the bad bytes") from None
+        raise DataError(f"{path}: line {line} has bytes that are not valid {encoding} ({bad!r}); set the encoding option to the file's real one "
+                        f"(often 'latin-1' or 'cp1252')") from None
     except pd.errors.EmptyDataError: raise DataError(f"{path}: the file has no rows or columns") from None
     except pd.errors.ParserError as error: raise DataError(f"{path}: cannot be parsed as {format}: {error}") from None
     if len(frame) == 0: raise DataError(f"{path}: the file has a header but no rows")
@@ -330,7 +330,7 @@ def _check_columns(frame:pd.DataFrame, wanted:Sequence[tuple[str, str|None]], na
         if column is not None and column not in frame.columns:
             hint = ""
             if len(frame.columns) == 1 and any(s in str(frame.columns[0]) for s in ";\t|,"):
-                hint = " (the file was read as a single column: is the separator wrong? pass sep=...)"
+                hint = " (the file was read as a single column: is the separator wrong? set the sep option)"
             close = difflib.get_close_matches(str(column), [str(c) for c in frame.columns], n=1)
             hint += f"; did you mean {close[0]!r}?" if close else ""
             raise DataError(f"{name}: {role} column {column!r} not found; columns are {list(frame.columns)}{hint}")
@@ -395,7 +395,7 @@ def make_corpus(frame:pd.DataFrame,            # the table as read
     if data["id"].isna().any(): raise DataError(f"{name}: id column {id!r} is missing at {_rows(data, data['id'].isna())}")
     if duplicated_ids.any() and duplicate_ids == "raise":
         raise DataError(f"{name}: id column {id!r} has duplicate ids at {_rows(data, duplicated_ids)}; ids must be unique "
-                        f"(or pass duplicate_ids='suffix' to keep them as id#2, id#3, recorded in issues)")
+                        f"(or set the duplicate_ids option to 'suffix' to keep them as id#2, id#3, recorded in issues)")
     if duplicated_ids.any():
         occurrence = data.groupby("id").cumcount() + 1
         repeats = occurrence > 1
@@ -704,7 +704,7 @@ def _stratified_take(ids:np.ndarray, labels:np.ndarray|None, size:int, seed:int)
     except ValueError as error:
         counts = pd.Series(labels).value_counts()
         raise LabelError(f"cannot stratify {size} of {len(ids)} texts by human label ({error}); "
-                         f"rarest labels: {counts.tail(3).to_dict()}. Pass stratify=False or merge rare labels") from None
+                         f"rarest labels: {counts.tail(3).to_dict()}. Merge rare labels, or (in Python) pass stratify=False") from None
     return np.asarray(taken), np.asarray(rest)
 
 # %% ../nbs/01_data.ipynb #08481b0f
@@ -765,7 +765,7 @@ def cross_fit_folds(corpus:Corpus,       # corpus whose labelled texts are cross
         from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
         splitter = MultilabelStratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     elif stratify and (rare := pd.Series(labels).value_counts()).min() < k:
-        raise LabelError(f"{corpus.name}: label {rare.idxmin()!r} has {rare.min()} text(s), fewer than k={k}; use a smaller k or stratify=False")
+        raise LabelError(f"{corpus.name}: label {rare.idxmin()!r} has {rare.min()} text(s), fewer than k={k}; use fewer folds (at most {max(rare.min(), 2)}) or merge rare labels")
     folds = [Fold(i, tuple(ids[train]), tuple(ids[test])) for i, (train, test) in enumerate(splitter.split(ids, labels))]
     for fold in folds: check_no_leak(fold.test, train_ids=fold.train, where=f"fold {fold.index}")
     return folds

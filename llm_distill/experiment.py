@@ -13,25 +13,28 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Sequence
+from typing import Annotated, Literal, Sequence
 
 import numpy as np
 import pandas as pd
 import yaml
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt
+from typing_extensions import TypedDict
 
-from .core import ConfigError, DataError, LabelError, LeakError, environment_info, find_data_dir, read_yaml, stable_hash
+from .core import ConfigError, DataError, LabelError, LeakError, check_fields, environment_info, redact, find_data_dir, read_yaml, stable_hash
 from .data import Codebook, Corpus, check_no_leak, cross_fit_folds, load_codebook, load_dataset, make_corpus, make_split, read_table
 from .prompts import stratified_examples
 from .llm import BatchBackend, Cache, Decoding, OpenAIBackend, ReplayBackend, TransformersBackend
 from .annotate import annotate, label_distribution, plan, prepare_requests, summarise
 from .finetune import TrainingConfig, _targets
 from .students import RECIPES, EmbeddingRecipe, FinetuneRecipe, SentenceEncoder, default_candidates, train_student
-from .validate import NO_LABEL, compare_sources, validate
+from .validate import MIN_RESAMPLES, NO_LABEL, compare_sources, validate
 
 # %% auto #0
 __all__ = ['BASELINES', 'MIN_LABELLED_SHARE', 'BASELINE_SETTINGS', 'CONDITIONS', 'CONDITION_NAMES', 'LLM_KEYS', 'DATA_KEYS',
-           'STUDENT_KEYS', 'DEMO_CONFIG', 'ExperimentConfig', 'load_experiment', 'load_experiment_data', 'make_backend',
-           'experiment_folds', 'run_cell', 'ExperimentResult', 'run_experiment', 'codebook_dict']
+           'STUDENT_KEYS', 'DEMO_CONFIG', 'DataSection', 'LLMSection', 'StudentSection', 'ExperimentConfig',
+           'load_experiment', 'load_experiment_data', 'make_backend', 'experiment_folds', 'run_cell',
+           'ExperimentResult', 'run_experiment', 'codebook_dict']
 
 # %% ../nbs/07_experiment.ipynb #fa18d6be
 BASELINES = ("baseline_tfidf", "baseline_embed")   # scored beside every student on LLM labels: its floor
@@ -41,28 +44,70 @@ CONDITIONS = ("human", "llm", "llm_soft", "llm_direct", "human+llm") + BASELINES
 CONDITION_NAMES = {"human": "student, human labels", "llm": "student, LLM labels", "llm_soft": "student, LLM soft labels",
                    "llm_direct": "LLM itself", "human+llm": "student, human + LLM labels",
                    "baseline_tfidf": "baseline: TF-IDF + LR, LLM labels", "baseline_embed": "baseline: embeddings + LR, LLM labels"}
-LLM_KEYS = {"backend", "model", "column", "codes", "source", "base_url", "samples", "decoding", "few_shot", "answer_format",
-            "concurrency", "requests_per_minute", "tokens_per_minute", "gguf_file", "mode", "device_map", "dtype", "batch_file"}
-DATA_KEYS = {"dataset", "file", "text", "id", "label", "coders", "limit", "sheet"}
-STUDENT_KEYS = {"checkpoint", "training", "recipe", "candidates", "settings", "folds"}
+class DataSection(TypedDict, total=False):
+    "The `data` section: a registry dataset, or a file and its columns."
+    dataset: str                         # a name from `list_datasets()`
+    file: str|Path                       # a table file (relative to the experiment file)
+    format: Literal["csv", "tsv", "jsonl", "parquet", "excel"]   # default: from the file's extension
+    sep: str                             # csv/tsv field separator
+    encoding: str                        # text encoding of csv, tsv, jsonl
+    duplicate_ids: Literal["raise", "suffix"]   # "suffix": keep repeated ids as id#2, id#3
+    text: str                            # its text column
+    id: str                              # its id column
+    label: str                           # its human label column
+    coders: list[str]                    # several coders' label columns instead of `label`
+    limit: PositiveInt                   # a seeded, stratified sample of this many texts
+    sheet: str|NonNegativeInt            # the Excel sheet
+
+class LLMSection(TypedDict, total=False):
+    "The `llm` section: the backend and how it labels."
+    backend: Literal["replay", "openai", "batch", "transformers"]
+    model: str                           # the model that labels, or that produced replayed labels
+    column: str                          # replay: the column holding the LLM's labels (names or codes)
+    codes: bool                          # replay: the column holds codes (they map through the codebook either way)
+    source: str                          # replay: where the labels come from, for the record
+    batch_file: str|Path                 # replay: an OpenAI Batch output file
+    base_url: str                        # an OpenAI-compatible server
+    samples: PositiveInt                 # answers per text
+    decoding: dict                       # `Decoding` fields
+    few_shot: NonNegativeInt             # examples per label, drawn outside every fold
+    answer_format: Literal["label", "json"]
+    concurrency: PositiveInt             # requests in flight
+    requests_per_minute: PositiveFloat|None
+    tokens_per_minute: PositiveFloat|None
+    gguf_file: str                       # transformers: a GGUF file in the model's repository
+    mode: Literal["choice", "generate"]  # transformers: score the labels, or generate an answer
+    device_map: str|dict|None
+    dtype: str|None
+
+class StudentSection(TypedDict, total=False):
+    "The `student` section: which recipe, from which candidates, with which settings."
+    recipe: str                          # "auto" or a name from `RECIPES`
+    candidates: list[str]                # what "auto" chooses from
+    settings: dict[str, dict]            # per recipe: its settings
+    folds: Annotated[int, Field(ge=2)]   # k of the recipe choice's cross-validation
+    checkpoint: str|Path|None            # the encoder (hub name or folder)
+    training: dict                       # `TrainingConfig` fields for fine-tuning
+
+LLM_KEYS, DATA_KEYS, STUDENT_KEYS = (set(section.__annotations__) for section in (LLMSection, DataSection, StudentSection))
 
 @dataclass
 class ExperimentConfig:
     "Everything that defines one run of the comparison."
     name: str                                   # names the run and its output folder
-    data: dict                                  # {"dataset": registry name} or {"file": path, "text": col, "id": col, "label": col}; optional "limit" (a seeded stratified sample)
-    llm: dict                                   # {"backend": "replay"|"openai"|"batch"|"transformers", "model": ..., ...}
-    codebook: str|None = None                   # codebook name or YAML path; default the dataset's
-    student: dict = field(default_factory=dict) # {"recipe": "auto" or a name, "candidates": [...], "checkpoint": ..., "training": {fine-tuning}, "settings": {recipe: {...}}, "folds": k}
-    conditions: list = field(default_factory=lambda: ["human", "llm", "llm_direct"])
-    seeds: list = field(default_factory=lambda: [0])
-    train_sizes: list = field(default_factory=lambda: [None])   # None: all training texts
-    folds: int = 0                              # k >= 2: cross-fitting over the pool; 0: one split with `test_fraction`
+    data: DataSection                           # {"dataset": registry name} or {"file": path, "text": col, "id": col, "label": col}; optional "limit" (a seeded stratified sample)
+    llm: LLMSection                             # {"backend": "replay"|"openai"|"batch"|"transformers", "model": ..., ...}
+    codebook: str|Path|None = None              # codebook name or YAML path; default the dataset's
+    student: StudentSection = field(default_factory=dict) # {"recipe": "auto" or a name, "candidates": [...], "checkpoint": ..., "training": {fine-tuning}, "settings": {recipe: {...}}, "folds": k}
+    conditions: list[str] = field(default_factory=lambda: ["human", "llm", "llm_direct"])
+    seeds: list[NonNegativeInt] = field(default_factory=lambda: [0])
+    train_sizes: list[Annotated[int, Field(ge=2)]|None] = field(default_factory=lambda: [None])   # None: all training texts
+    folds: NonNegativeInt = 0                   # k >= 2: cross-fitting over the pool; 0: one split with `test_fraction`
     test_fraction: float = 0.3                  # share of labelled texts held out (when folds = 0)
-    split_seed: int = 0                         # seed of the split or folds
-    bootstrap: int = 1000                       # bootstrap resamples for confidence intervals
-    output: str|None = None                     # output folder; default runs/<name>
-    data_dir: str|None = None                   # data directory for registry datasets
+    split_seed: NonNegativeInt = 0              # seed of the split or folds
+    bootstrap: Annotated[int, Field(ge=MIN_RESAMPLES)] = 1000   # bootstrap resamples for confidence intervals
+    output: str|Path|None = None                # output folder; default runs/<name>
+    data_dir: str|Path|None = None              # data directory for registry datasets
     source: str = "python"                      # the file the config came from, for messages
 
     def __post_init__(self):
@@ -73,6 +118,7 @@ class ExperimentConfig:
         if not isinstance(self.data, dict) or not isinstance(self.llm, dict): raise ConfigError(f"{where}: data and llm must be mappings")
         if "api_key" in json.dumps(self.llm, default=str): raise ConfigError(f"{where}: never put API keys in a config file; set OPENAI_API_KEY")
         unknown("data", self.data, DATA_KEYS); unknown("llm", self.llm, LLM_KEYS); unknown("student", self.student, STUDENT_KEYS)
+        check_fields(self, where)
         if ("dataset" in self.data) == ("file" in self.data): raise ConfigError(f"{where}: data needs exactly one of 'dataset' or 'file'")
         if not isinstance(self.name, str) or not re.fullmatch(r"[\w.-]+", self.name) or set(self.name) == {"."}:
             raise ConfigError(f"{where}: name {self.name!r} must be a plain folder name (letters, digits, '_', '-', '.'): it names runs/<name>")
@@ -81,15 +127,15 @@ class ExperimentConfig:
         if "model" not in self.llm: raise ConfigError(f"{where}: llm.model is required (the model that labels, or that produced replayed labels)")
         bad = [c for c in self.conditions if c not in CONDITIONS]
         if bad or not self.conditions: raise ConfigError(f"{where}: unknown condition(s) {bad}; choose from {list(CONDITIONS)}")
-        if not self.seeds or any(not isinstance(s, int) or s < 0 for s in self.seeds): raise ConfigError(f"{where}: seeds must be non-negative integers, got {self.seeds}")
-        if any(s is not None and (not isinstance(s, int) or s < 2) for s in self.train_sizes): raise ConfigError(f"{where}: train_sizes must be integers >= 2 or null, got {self.train_sizes}")
-        if self.folds == 1 or self.folds < 0: raise ConfigError(f"{where}: folds must be 0 (one split) or >= 2, got {self.folds}")
+        if not self.seeds: raise ConfigError(f"{where}: seeds must list at least one seed")
+        if self.folds == 1: raise ConfigError(f"{where}: folds must be 0 (one split) or >= 2, got {self.folds}")
         if not 0 < self.test_fraction < 1: raise ConfigError(f"{where}: test_fraction must be in (0, 1), got {self.test_fraction}")
         TrainingConfig.from_dict(self.student.get("training", {}), where=f"{where}: student.training")
         self.student_plan()
         if "decoding" in self.llm:
             try: Decoding(**self.llm["decoding"])
             except TypeError as error: raise ConfigError(f"{where}: llm.decoding: {error}") from None
+            except ConfigError as error: raise ConfigError(f"{where}: llm.{error}") from None
 
     @property
     def output_dir(self) -> Path: return Path(self.output or Path("runs") / self.name)
@@ -113,7 +159,11 @@ class ExperimentConfig:
         return dict(recipe=recipe, candidates=candidates if recipe == "auto" else [recipe], settings=settings, folds=folds,
                     checkpoint=student.get("checkpoint"))
 
-    def to_dict(self) -> dict: return {k: v for k, v in asdict(self).items() if k != "source"}
+    def to_dict(self) -> dict:
+        "The settings as recorded in results and reports (credentials in a base_url redacted)."
+        values = {k: v for k, v in asdict(self).items() if k != "source"}
+        if values["llm"].get("base_url"): values["llm"]["base_url"] = redact(values["llm"]["base_url"])
+        return values
 
 def load_experiment(path:str|Path) -> ExperimentConfig:
     "Read an experiment from YAML, naming the file and key of any problem."
@@ -163,9 +213,9 @@ def load_experiment_data(config:ExperimentConfig) -> tuple[Corpus, Codebook]:
         path = Path(data["file"])
         if not path.exists(): raise ConfigError(f"{config.source}: data.file {path} does not exist")
         if codebook is None: raise ConfigError(f"{config.source}: a data file needs a codebook (key 'codebook')")
-        frame = read_table(path, **({"sheet": data["sheet"]} if "sheet" in data else {}))
-        corpus = make_corpus(frame, text=data.get("text", "text"), id=data.get("id"), label=data.get("label"),
-                             coders=data.get("coders", ()), codebook=codebook, name=path.name, files=[path])
+        frame = read_table(path, format=data.get("format"), sep=data.get("sep"), encoding=data.get("encoding", "utf-8"), sheet_name=data.get("sheet", 0))
+        corpus = make_corpus(frame, text=data.get("text", "text"), id=data.get("id"), label=data.get("label"), coders=data.get("coders", ()),
+                             codebook=codebook, name=path.name, files=[path], duplicate_ids=data.get("duplicate_ids", "raise"))
     codebook = codebook or corpus.codebook
     if codebook is None: raise ConfigError(f"{config.source}: dataset {data.get('dataset')!r} has no default codebook; set 'codebook'")
     corpus = corpus.subset(corpus.labelled["id"].tolist())
@@ -201,11 +251,15 @@ def experiment_folds(config:ExperimentConfig, corpus:Corpus) -> tuple[list, list
         reserved = list(make_split(corpus, test=0, few_shot=few_shot, seed=config.split_seed).few_shot)
     pool = corpus.subset([i for i in corpus.ids if i not in set(reserved)])
     native = lambda ids: [i.item() if isinstance(i, np.generic) else i for i in ids]   # ids survive JSON as they are
-    if config.folds:
-        folds = [(f.index, native(f.train), native(f.test)) for f in cross_fit_folds(pool, config.folds, config.split_seed)]
-    else:
-        split = make_split(pool, test=config.test_fraction, seed=config.split_seed)
-        folds = [(0, native(split.train), native(split.test))]
+    try:
+        if config.folds:
+            folds = [(f.index, native(f.train), native(f.test)) for f in cross_fit_folds(pool, config.folds, config.split_seed)]
+        else:
+            split = make_split(pool, test=config.test_fraction, seed=config.split_seed)
+            folds = [(0, native(split.train), native(split.test))]
+    except LabelError as error:   # the advice an experiment file can follow
+        raise LabelError(f"{config.source}: {str(error).split('; ')[0]}; set folds (or test_fraction) so that each fold holds every label, "
+                         f"or merge rare labels in the data and codebook") from None
     reserved = native(reserved)
     for index, train, test in folds: check_no_leak(test, prompt_ids=reserved, train_ids=train, where=f"fold {index}")
     return reserved, folds

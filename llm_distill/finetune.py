@@ -24,7 +24,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 from tqdm import tqdm
 
-from .core import ConfigError, DataError, LabelError, bundled_minilm_path, environment_info, stable_hash
+from .core import check_fields, ConfigError, DataError, LabelError, bundled_minilm_path, environment_info, stable_hash
 from .data import Codebook
 
 # %% auto #0
@@ -55,6 +55,7 @@ class TrainingConfig:
     pooling: str = "auto"              # "mean": a head on mean-pooled token states; "native": the model's own head; "auto": the encoder's own
 
     def __post_init__(self):
+        check_fields(self, "training")
         checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1, "learning_rate": self.learning_rate > 0,
                   "max_length": self.max_length >= 8, "validation_fraction": 0 <= self.validation_fraction < 0.9,
                   "patience": self.patience >= 1, "seed": self.seed >= 0,
@@ -69,7 +70,8 @@ class TrainingConfig:
         "From a dict (a YAML section), naming unknown keys."
         unknown = set(values) - {f.name for f in fields(cls)}
         if unknown: raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {[f.name for f in fields(cls)]}")
-        return cls(**values)
+        try: return cls(**values)
+        except ConfigError as error: raise ConfigError(f"{where}: {str(error).removeprefix('training: ')}") from None
 
 # %% ../nbs/06_finetune.ipynb #5b52e7d4
 def _targets(labels, soft_labels, label_names:list[str], multi_label:bool) -> np.ndarray:

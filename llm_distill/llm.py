@@ -14,9 +14,11 @@ import io
 import json
 import math
 import os
+import platform
 import random
 import re
 import sqlite3
+import tempfile
 import threading
 import time
 import uuid
@@ -28,15 +30,16 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .core import ConfigError, DataError, LabelError, LLMDistillError, stable_hash
+from .core import check_fields, redact, ConfigError, DataError, LabelError, LLMDistillError, stable_hash
 from .data import label_for
 from .prompts import count_tokens
 
 # %% auto #0
 __all__ = ['PRICES', 'BATCH_DISCOUNT', 'SCHEMA_VERSION', 'RETRYABLE_STATUS', 'ROW_LEVEL_400', 'Decoding', 'Request', 'Completion',
-           'json_schema_format', 'price_for', 'call_cost', 'Cache', 'request_keys', 'key_prefix', 'sample_keys',
-           'retry_after_seconds', 'backoff_seconds', 'label_probabilities', 'OpenAIBackend', 'BatchBackend',
-           'completion_from_body', 'asyncio_run', 'TransformersBackend', 'bundled_smollm2', 'ReplayBackend']
+           'json_schema_format', 'price_for', 'call_cost', 'CacheWriteError', 'Cache', 'request_keys', 'key_prefix',
+           'sample_keys', 'retry_after_seconds', 'backoff_seconds', 'label_probabilities', 'OpenAIBackend',
+           'BatchBackend', 'completion_from_body', 'asyncio_run', 'TransformersBackend', 'bundled_smollm2',
+           'ReplayBackend']
 
 # %% ../nbs/03_llm.ipynb #11a4c9d0
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class Decoding:
     logit_bias: dict|None = None       # token id -> bias
 
     def __post_init__(self):
+        check_fields(self, "decoding")
         if self.temperature < 0: raise ConfigError(f"decoding.temperature must be >= 0, got {self.temperature}")
         if self.max_tokens < 1: raise ConfigError(f"decoding.max_tokens must be >= 1, got {self.max_tokens}")
         if self.seed is not None and self.seed < 0: raise ConfigError(f"decoding.seed must be >= 0, got {self.seed}")
@@ -126,8 +130,21 @@ CREATE TABLE IF NOT EXISTS responses(key TEXT PRIMARY KEY, call_id TEXT NOT NULL
 CREATE TABLE IF NOT EXISTS calls(call_id TEXT PRIMARY KEY, run TEXT, backend TEXT, model TEXT, samples INTEGER,
     prompt_tokens INTEGER, completion_tokens INTEGER, cost REAL, batch INTEGER, retries INTEGER, seconds REAL, created REAL);
 CREATE TABLE IF NOT EXISTS batches(batch_id TEXT PRIMARY KEY, backend TEXT, model TEXT, keys TEXT, status TEXT, created REAL);
+CREATE TABLE IF NOT EXISTS claims(key TEXT PRIMARY KEY, owner TEXT, expires REAL);
 """
 SCHEMA_VERSION = "1"
+
+class CacheWriteError(ConfigError):
+    "The cache could not be written (disk full, read-only): the answers in hand went to a recovery file."
+
+def _owner_alive(owner:str) -> bool:
+    "Whether the process that wrote a claim ('host:pid:token') may still be running (on another host: assume so)."
+    host, pid, _ = (owner.split(":") + ["", ""])[:3]
+    if host != platform.node(): return True
+    try: os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError): return False
+    except PermissionError: return True
+    return True
 
 class Cache:
     "Persistent store of LLM answers and the ledger of calls, in one SQLite file."
@@ -149,6 +166,7 @@ class Cache:
             version = self.db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
             if version is None: self.db.execute("INSERT INTO meta VALUES('schema', ?)", (SCHEMA_VERSION,))
             elif version[0] != SCHEMA_VERSION: raise ConfigError(f"cache {self.path} has schema {version[0]}, this version reads {SCHEMA_VERSION}")
+            self._recover()
         except sqlite3.DatabaseError as error:
             raise ConfigError(f"the cache file {self.path} is damaged or not a cache ({error}). Move it aside and rerun: "
                               "answers in it will be asked for (and paid for) again; or restore it from a backup") from None
@@ -179,19 +197,81 @@ class Cache:
         finish = completion.finish_reasons or [None] * len(keys)
         rows = [(key, call_id, backend, completion.model or model, i, text, json.dumps(p) if p is not None else None, f, now)
                 for i, (key, text, p, f) in enumerate(zip(keys, completion.texts, probabilities, finish))]
+        call = (call_id, run, backend, completion.model or model, len(keys), completion.prompt_tokens, completion.completion_tokens,
+                None if math.isnan(cost) else cost, int(batch), completion.retries, seconds, now)
+        try: self._write(rows, call)
+        except sqlite3.Error as error:
+            kept = self._keep_unsaved(rows, call)
+            raise CacheWriteError(f"cannot write to the cache {self.path} ({error}: disk full or read-only?); the answers received "
+                                  f"are kept in {kept} and are read back into the cache when it next opens") from None
+        return call_id
+
+    def _write(self, rows:list, call:tuple):
+        "One call's answers, its ledger row and the release of its claim, in one transaction."
         with self._lock:
             try:
                 self.db.execute("BEGIN IMMEDIATE")
                 self.db.executemany("INSERT OR IGNORE INTO responses VALUES(?,?,?,?,?,?,?,?,?)", rows)
-                self.db.execute("INSERT INTO calls VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-                                (call_id, run, backend, completion.model or model, len(keys), completion.prompt_tokens,
-                                 completion.completion_tokens, None if math.isnan(cost) else cost, int(batch),
-                                 completion.retries, seconds, now))
+                self.db.execute("INSERT OR IGNORE INTO calls VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", call)
+                self.db.executemany("DELETE FROM claims WHERE key = ?", [(row[0],) for row in rows])
                 self.db.execute("COMMIT")
-            except sqlite3.OperationalError as error:
-                self.db.execute("ROLLBACK")
-                raise ConfigError(f"cannot write to the cache {self.path}: {error} (disk full or read-only?)") from None
-        return call_id
+            except sqlite3.Error:
+                try: self.db.execute("ROLLBACK")
+                except sqlite3.Error: pass   # SQLite already rolled back (e.g. after a full disk)
+                raise
+
+    def _unsaved_paths(self) -> list[Path]:
+        "Where answers that could not be written wait: beside the cache, or in the temporary folder when that is full too."
+        return [self.path.with_name(self.path.name + ".unsaved.jsonl"),
+                Path(tempfile.gettempdir()) / f"llm_distill-unsaved-{stable_hash(str(self.path.resolve()))}.jsonl"]
+
+    def _keep_unsaved(self, rows:list, call:tuple) -> Path|str:
+        "Append answers that could not be written to the first recovery file that accepts them."
+        line = json.dumps({"responses": rows, "call": call}) + "\n"
+        for path in self._unsaved_paths():
+            try:
+                with open(path, "a", encoding="utf-8") as stream: stream.write(line); stream.flush(); os.fsync(stream.fileno())
+                return path
+            except OSError: continue
+        return f"no writable place (the answer text was: {line[:500]})"
+
+    def _recover(self):
+        "Read answers a full disk kept out of the cache back into it, then remove their recovery files (kept while the disk is still full)."
+        for path in self._unsaved_paths():
+            if not path.exists(): continue
+            try:
+                for line in path.read_text(encoding="utf-8").splitlines():
+                    if line.strip():
+                        record = json.loads(line)
+                        self._write([tuple(row) for row in record["responses"]], tuple(record["call"]))
+            except sqlite3.Error as error:
+                warnings.warn(f"{path}: answers not yet read back into {self.path} ({error}); they stay there until it can be written")
+                continue
+            path.unlink()
+
+    def claim(self, key:str, owner:str, seconds:float) -> str:
+        "Claim `key` before asking for it: 'answered' (already stored), 'mine' (ask now), or 'busy' (another live process is asking)."
+        now = time.time()
+        with self._lock:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                state = "answered" if self.db.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone() else "mine"
+                held = self.db.execute("SELECT owner, expires FROM claims WHERE key = ?", (key,)).fetchone()
+                if state == "mine" and held and held[0] != owner and held[1] > now and _owner_alive(held[0]): state = "busy"
+                if state == "mine": self.db.execute("INSERT OR REPLACE INTO claims VALUES(?,?,?)", (key, owner, now + seconds))
+                self.db.execute("COMMIT")
+            except sqlite3.Error as error:
+                try: self.db.execute("ROLLBACK")
+                except sqlite3.Error: pass
+                raise CacheWriteError(f"cannot write to the cache {self.path} ({error}: disk full or read-only?); "
+                                      "every answer received so far is saved: rerun when it can be written") from None
+        return state
+
+    def release(self, key:str, owner:str):
+        "Give up a claim (the request failed): another process may ask."
+        try:
+            with self._lock: self.db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
+        except sqlite3.Error: pass   # a claim that cannot be removed expires, or dies with this process
 
     def ledger(self, run:str|None=None) -> pd.DataFrame:
         "The calls made (all, or one run's), with tokens and cost."
@@ -298,12 +378,17 @@ class OpenAIBackend:
             if base_url is None: raise ConfigError("no OpenAI API key: set OPENAI_API_KEY or pass api_key=")
             key = "none"   # local servers accept any key
         self.model, self.base_url, self.timeout, self.max_retries, self.prices, self.use_n = model, base_url, timeout, max_retries, prices, use_n
-        self.name = "openai" if base_url is None or "api.openai.com" in base_url else f"openai-compatible:{base_url.rstrip('/')}"
+        self._secrets = (key,) if key != "none" else ()
+        self.name = "openai" if base_url is None or "api.openai.com" in base_url else f"openai-compatible:{redact(base_url.rstrip('/'))}"
         self._client_args = dict(api_key=key, base_url=base_url, organization=organization, timeout=timeout, max_retries=0)
         self._clients = {}
         self._openai = openai
 
-    def __repr__(self): return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"   # never the key
+    def __repr__(self): return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url and redact(self.base_url)!r})"   # never the key
+
+    def _told(self, error) -> str:
+        "An error's text as it may be shown or stored: secrets redacted, at most 300 characters."
+        return redact(str(getattr(error, "message", error)), self._secrets)[:300]
 
     def _client(self):
         "One AsyncOpenAI client per event loop (a client cannot be shared across loops)."
@@ -341,22 +426,22 @@ class OpenAIBackend:
                 return response, attempt
             except openai.APIStatusError as error:
                 if error.status_code == 400 and ROW_LEVEL_400.search(str(error.message)):   # this text, not the run
-                    raise LabelError(f"{self.name}: HTTP 400 for this text only: {str(error.message)[:300]}") from None
+                    raise LabelError(f"{self.name}: HTTP 400 for this text only: {self._told(error)}") from None
                 if error.status_code == 400:
-                    message = str(error.message)
+                    message = self._told(error)
                     named = [p for p in body if p not in ("model", "messages") and p in message]
-                    raise ConfigError(f"{self.name} rejected the request ({message[:300]})" +
+                    raise ConfigError(f"{self.name} rejected the request ({message})" +
                                       (f"; it may not support {named}: drop them from the decoding" if named else "")) from None
                 if error.status_code in (401, 403, 404):   # a wrong key, no access, or no such model: every call would fail
-                    raise ConfigError(f"{self.name} answered HTTP {error.status_code} for model {self.model!r}: {str(error.message)[:300]}") from None
+                    raise ConfigError(f"{self.name} answered HTTP {error.status_code} for model {self.model!r}: {self._told(error)}") from None
                 if error.status_code not in RETRYABLE_STATUS or attempt == self.max_retries:
-                    raise LabelError(f"{self.name}: HTTP {error.status_code}: {str(error.message)[:300]}") from None
+                    raise LabelError(f"{self.name}: HTTP {error.status_code}: {self._told(error)}") from None
                 retry_after = retry_after_seconds(error.response.headers)
                 if retry_after is not None and not retry_after <= self.max_wait:   # an hour, or inf: fail the row, not the run
                     raise LabelError(f"{self.name}: the server asked to wait {retry_after:g} s (Retry-After), over max_wait={self.max_wait:g} s; "
                                      "this text failed, rerun later to retry it") from None
             except (openai.APITimeoutError, openai.APIConnectionError, ValueError) as error:
-                if attempt == self.max_retries: raise LabelError(f"{self.name}: {type(error).__name__}: {str(error)[:300]}") from None
+                if attempt == self.max_retries: raise LabelError(f"{self.name}: {type(error).__name__}: {self._told(error)}") from None
             await asyncio.sleep(backoff_seconds(attempt, retry_after=retry_after))
 
     async def acomplete(self, request:Request, decoding:Decoding, key:str|None=None) -> Completion:
@@ -374,7 +459,7 @@ class OpenAIBackend:
             if wanted > 1 and len(choices) < wanted:
                 _warn_once(f"{self.name} returned {len(choices)} of n={wanted} samples; asking again for the rest")
             keep = request.samples - len(texts)
-            texts += answered.texts[:keep]
+            texts += [redact(t, self._secrets) if t else t for t in answered.texts[:keep]]
             finish += answered.finish_reasons[:keep]
             for choice in choices[:keep]:
                 probability = None

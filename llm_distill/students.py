@@ -25,7 +25,7 @@ from .data import Codebook
 from .finetune import Student, TrainingConfig, _check_texts, _quiet_transformers, fit, labels_from_probabilities, training_targets
 
 # %% auto #0
-__all__ = ['RECIPES', 'C_GRID', 'C_FOLDS', 'HOLDOUT_ABOVE', 'DEFAULT_CANDIDATES', 'GPU_CANDIDATES', 'CHANCE_KAPPA',
+__all__ = ['RECIPES', 'LLM_LABEL_C', 'C_GRID', 'C_FOLDS', 'HOLDOUT_ABOVE', 'DEFAULT_CANDIDATES', 'GPU_CANDIDATES', 'CHANCE_KAPPA',
            'register_recipe', 'Recipe', 'load_student', 'most_regularised_within_one_se', 'chosen_C', 'TfidfRecipe',
            'SentenceEncoder', 'EmbeddingRecipe', 'CombinedRecipe', 'SetFitRecipe', 'FinetuneRecipe', 'best_thresholds',
            'training_f1', 'cross_validate_recipes', 'default_candidates', 'train_student']
@@ -95,6 +95,7 @@ def load_student(path:str|Path  # a folder written by `Recipe.save` or `Student.
     return recipe
 
 # %% ../nbs/06a_students.ipynb #dde4827e
+LLM_LABEL_C = 0.3                             # the embedding head's default: stronger than scikit-learn's C=1, as teacher labels are noisy
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)   # regularisation strengths that C="cv" chooses from
 C_FOLDS = 5                                   # folds of the search for C
 
@@ -209,7 +210,7 @@ class SentenceEncoder:
 class EmbeddingRecipe(Recipe):
     "Frozen sentence embeddings (the encoder's own pooling) and a class-balanced logistic regression."
     name = "embed"
-    defaults = {"C": "cv", "max_length": 256}
+    defaults = {"C": LLM_LABEL_C, "max_length": 256}
 
     def __init__(self, *args, encoder:SentenceEncoder|None=None, **settings):
         super().__init__(*args, **settings)
@@ -450,8 +451,9 @@ def _why(student:Recipe, table:pd.DataFrame, chosen:str, n:int, folds:int) -> st
     "The record of the choice: the winner's cross-validated macro-F1, its C, the others' scores, the design."
     scores = table.set_index("recipe")["cv_macro_f1"]
     others = ", ".join(f"{r} {scores[r]:.3f}" for r in scores.index if r != chosen)
-    C = student.metadata.get("C")
-    regularisation = f" (C={C:g}, the most regularised within one standard error of the best)" if isinstance(C, float) else ""
+    C, searched = student.metadata.get("C"), student.settings.get("C") == "cv"
+    rule = "the most regularised within one standard error of the best" if searched else "as set"
+    regularisation = f" (C={C:g}, {rule})" if isinstance(C, float) else ""
     design = "one 80/20 holdout" if n > HOLDOUT_ABOVE else f"{folds} folds"
     return f"{chosen}{regularisation}: cross-validated macro-F1 {scores[chosen]:.3f} on the {n} training labels ({design}); {others}"
 

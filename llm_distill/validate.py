@@ -23,13 +23,14 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 from statsmodels.stats.proportion import proportion_confint
 
-from .core import LabelError
+from .core import ConfigError, LabelError
 from .data import Codebook, code_key
 
 # %% auto #0
-__all__ = ['NO_LABEL', 'LabelPair', 'compare_labels', 'agreement_metrics', 'bootstrap_intervals', 'ValidationReport', 'validate',
-           'plot_confusion', 'plot_forest', 'save_report', 'compare_sources', 'coder_agreement', 'accuracy_by_level',
-           'calibration', 'plot_reliability', 'slice_metrics', 'multilabel_metrics', 'validate_label_sets']
+__all__ = ['NO_LABEL', 'MIN_RESAMPLES', 'LabelPair', 'compare_labels', 'agreement_metrics', 'bootstrap_intervals',
+           'ValidationReport', 'validate', 'plot_confusion', 'plot_forest', 'save_report', 'compare_sources',
+           'coder_agreement', 'accuracy_by_level', 'calibration', 'plot_reliability', 'slice_metrics',
+           'multilabel_metrics', 'validate_label_sets']
 
 # %% ../nbs/05_validate.ipynb #af5021fc
 NO_LABEL = "(no label)"
@@ -157,6 +158,8 @@ def agreement_metrics(pair:LabelPair) -> dict[str, float]:
     return {name: float(value) for name, value in result.items()}
 
 # %% ../nbs/05_validate.ipynb #23b075b9
+MIN_RESAMPLES = 10   # fewer bootstrap resamples give no usable interval
+
 def bootstrap_intervals(statistic:Callable[[np.ndarray], Sequence[float]],  # item positions -> metric values
                         n_items:int,               # number of items to resample
                         n_resamples:int=1000,      # bootstrap resamples
@@ -164,6 +167,9 @@ def bootstrap_intervals(statistic:Callable[[np.ndarray], Sequence[float]],  # it
                         seed:int=0,                # seed for the resamples
                        ) -> np.ndarray:
     "Percentile bootstrap intervals (k x 2) of the k values `statistic` returns on resampled item positions."
+    if not isinstance(n_resamples, (int, np.integer)) or n_resamples < MIN_RESAMPLES:
+        raise ConfigError(f"n_resamples (bootstrap) must be an integer >= {MIN_RESAMPLES}, got {n_resamples!r}")
+    if not 0 < level < 1: raise ConfigError(f"level must be in (0, 1), got {level!r}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = stats.bootstrap((np.arange(n_items),), lambda rows: np.asarray(statistic(rows), dtype=float),

@@ -108,6 +108,29 @@ def cases(folder):
         ("data file label in NFD for a label in NFC", lambda: _nfd_data_label(make_corpus), RIGHT),
         ("replayed integer codes without codes: true", lambda: _replayed_codes(corpus, codebook, annotate, ReplayBackend, folder), RIGHT),
         ("replayed cell holding several runs", lambda: _replayed_runs(corpus, codebook, annotate, ReplayBackend, folder), RIGHT),
+        # settings: checked by type and range, lax spellings converted, errors naming the key
+        ("experiment folds given as text", lambda: _loads_as(folder, 'folds: "3"\n', "folds", 3), RIGHT),
+        ("experiment student folds given as text", lambda: _loads_as(folder, 'student: {folds: "4"}\n', "student", {"folds": 4}), RIGHT),
+        ("experiment seeds given as one number", lambda: load_experiment(_csv(folder, "seeds.yaml", good_yaml + "seeds: 5\n")),
+         ["seeds.yaml", "seeds", "valid list", "5"]),
+        ("experiment bootstrap negative", lambda: load_experiment(_csv(folder, "boot.yaml", good_yaml + "bootstrap: -5\n")),
+         ["boot.yaml", "bootstrap", "greater than or equal to 10"]),
+        ("experiment data limit of zero", lambda: load_experiment(_csv(folder, "limit.yaml", good_yaml.replace(
+            "{dataset: textclass-toxicity}", "{dataset: textclass-toxicity, limit: 0}"))), ["limit.yaml", "data.limit", "greater than 0"]),
+        ("experiment training epochs as words", lambda: load_experiment(_csv(folder, "epochs.yaml", good_yaml + "student: {training: {epochs: three}}\n")),
+         ["epochs.yaml", "student.training", "epochs"]),
+        ("experiment samples of zero", lambda: load_experiment(_csv(folder, "samples.yaml", good_yaml.replace("column: llm_gpt-4-0613}",
+            "column: llm_gpt-4-0613, samples: 0}"))), ["samples.yaml", "llm.samples"]),
+        ("decoding max_tokens as words", lambda: Decoding(max_tokens="many"), ["decoding", "max_tokens"]),
+        ("validate with zero resamples", lambda: validate(["toxic", "non-toxic"] * 5, ["toxic", "non-toxic"] * 5, codebook, n_resamples=0),
+         ["n_resamples", "10"]),
+        ("command line --limit 0", lambda: _cli(["label", "--dataset", "textclass-toxicity", "--limit", "0"]), ["--limit", "at least 1"]),
+        ("command line --limit -5", lambda: _cli(["label", "--dataset", "textclass-toxicity", "--limit", "-5"]), ["--limit", "at least 1"]),
+        ("command line --epochs as words", lambda: _cli(["train", "--dataset", "textclass-toxicity", "--epochs", "three"]), ["--epochs", "whole number"]),
+        ("settings file with a key given twice", lambda: __import__("llm_distill.core", fromlist=["x"]).read_user_config(
+            _csv(folder, "settings.yaml", "data_dir: /a\ndata_dir: /b\n")), ["settings.yaml", "'data_dir' is given twice"]),
+        ("latin-1 file: the advice names an option the experiment has", lambda: _latin1_experiment(folder, ExperimentConfig), ["encoding option"]),
+        ("latin-1 file read with the advised option", lambda: _latin1_experiment(folder, ExperimentConfig, encoding="latin-1"), RIGHT),
         ("ids 1 and \"1\" in one JSONL file", lambda: make_corpus(read_table(_csv(folder, "ids.jsonl",
             '{"id": 1, "text": "a", "label": "toxic"}\n{"id": "1", "text": "b", "label": "non-toxic"}\n')), id="id", label="label",
             codebook=codebook), ["duplicate ids", "row 0", "row 1"]),
@@ -173,6 +196,38 @@ def _replayed_runs(corpus, codebook, annotate, ReplayBackend, folder):
     runs = {1: '["toxic", "toxic", "non-toxic"]', 2: '["non-toxic"]', 3: ["toxic"], 4: '["non-toxic", "non-toxic"]'}
     table = annotate(corpus, codebook, ReplayBackend(runs, "m", codes=codebook), cache=folder / "runs.sqlite", progress=False)
     assert table["label"].tolist() == ["toxic", "non-toxic", "toxic", "non-toxic"] and (table["status"] == "ok").all(), table
+    return RIGHT
+
+
+def _loads_as(folder, extra, key, expected):
+    "An experiment whose YAML spells a value laxly loads with the value converted."
+    from llm_distill.experiment import load_experiment
+    good = "name: x\ndata: {dataset: textclass-toxicity}\nllm: {backend: replay, model: m, column: llm_gpt-4-0613}\n"
+    config = load_experiment(_csv(folder, "lax.yaml", good + extra))
+    assert getattr(config, key) == expected, getattr(config, key)
+    return RIGHT
+
+
+def _cli(argv):
+    "Run the command line; argparse's exit becomes the error it printed."
+    import contextlib, io
+    from llm_distill.cli import main
+    from llm_distill.core import ConfigError
+    errors = io.StringIO()
+    with contextlib.redirect_stderr(errors):
+        try: status = main(argv)
+        except SystemExit as exit: status = exit.code
+    if status: raise ConfigError(errors.getvalue().strip().splitlines()[-1])
+
+
+def _latin1_experiment(folder, ExperimentConfig, encoding=None):
+    "An experiment on a latin-1 CSV: refused with advice the YAML can follow, and read once that advice is followed."
+    from llm_distill.experiment import load_experiment_data
+    rows = "".join(f"{i},caf\xe9 number {i},{'toxic' if i % 2 else 'non-toxic'}\n" for i in range(20))
+    path = _csv(folder, "latin.csv", "id,text,label\n" + rows, "latin-1")
+    data = {"file": str(path), "id": "id", "label": "label", **({"encoding": encoding} if encoding else {})}
+    corpus, _ = load_experiment_data(ExperimentConfig("latin", data, {"backend": "replay", "model": "m"}, codebook="textclass-toxicity"))
+    assert corpus.texts[0] == "caf\xe9 number 0", corpus.texts[0]
     return RIGHT
 
 

@@ -218,10 +218,13 @@ class Handler(BaseHTTPRequestHandler):
         expected = getattr(self.server, "api_key", None)
         if expected and self.headers.get("Authorization", "") != f"Bearer {expected}":
             return self._send(401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}})
+        if getattr(self.server, "echo_authorization", False):
+            return self._send(500, {"error": {"message": f"upstream failed for request with Authorization: {self.headers.get('Authorization')}",
+                                              "type": "server_error"}})
         if "logit_bias" in body and getattr(self.server, "reject_logit_bias", False):
             return self._send(400, {"error": {"message": "logit_bias is not supported by this server", "type": "invalid_request_error"}})
         fingerprint = fingerprint_of(body)
-        idempotency_key = self.headers.get("Idempotency-Key")
+        idempotency_key = self.headers.get("Idempotency-Key") if getattr(self.server, "idempotency", True) else None
         with state.lock:
             attempt = state.received[fingerprint]
             state.received[fingerprint] += 1
@@ -329,12 +332,14 @@ class _Server(ThreadingHTTPServer):
 class LoopbackServer:
     """The server on 127.0.0.1 in a background thread; a context manager."""
 
-    def __init__(self, port=0, api_key=None, reject_logit_bias=False, **state_options):
+    def __init__(self, port=0, api_key=None, reject_logit_bias=False, echo_authorization=False, idempotency=True, **state_options):
         self.state = State(**state_options)
         handler = type("BoundHandler", (Handler,), {"state": self.state})
         self.httpd = _Server(("127.0.0.1", port), handler)
         self.httpd.api_key = api_key
         self.httpd.reject_logit_bias = reject_logit_bias
+        self.httpd.echo_authorization = echo_authorization   # a careless server: errors that quote the request's headers
+        self.httpd.idempotency = idempotency                 # False: Idempotency-Key ignored, as the chat completions API does
         self.port = self.httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

@@ -335,3 +335,22 @@ def test_server_asking_to_wait_too_long_fails_the_row_not_the_run(stance, tmp_pa
         failed = result["status"] == "failed"
         assert failed.sum() == server.stats()["injected"]["429"] > 0 and (result["status"] == "ok").sum() > 0
         assert result.loc[failed, "detail"].str.contains("over max_wait=5").all()
+
+
+def test_two_runs_sharing_a_cache_never_pay_twice(tmp_path):
+    "Two labelling runs at once on one cache file: each request is claimed first, so the server bills each text once."
+    import threading
+    from llm_distill.annotate import annotate
+    corpus = load_dataset("textclass-toxicity")
+    corpus = corpus.subset(corpus.ids[:60])
+    tables = []
+    with LoopbackServer(latency_ms=30, idempotency=False) as server:
+        def label():
+            backend = OpenAIBackend("gpt-4o-mini", api_key="sk-test", base_url=server.base_url)
+            tables.append(annotate(corpus, backend=backend, cache=Cache(tmp_path / "shared.sqlite"), progress=False, concurrency=8))
+        threads = [threading.Thread(target=label) for _ in range(2)]
+        for thread in threads: thread.start()
+        for thread in threads: thread.join()
+        stats = server.stats()
+    assert stats["billed"] == 60 and stats["billed_twice"] == 0, stats
+    assert all((t["status"] != "failed").all() for t in tables) and sum(t.attrs["run"]["shared"] for t in tables) > 0

@@ -111,3 +111,19 @@ def test_report_html_escapes_texts_and_names(tmp_path):
     html = (write_report(run_experiment(config, progress=False)).parent / "report.html").read_text()
     assert "alert" in html and "<script>" not in html and "<img src=x" not in html
     assert "&lt;script&gt;" in html
+
+
+def test_keys_in_error_bodies_and_base_urls_are_redacted(tmp_path, monkeypatch):
+    "A server that quotes the Authorization header in its errors, and a key inside a base_url, leave no trace in files or repr."
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    corpus = load_dataset("textclass-toxicity").subset(load_dataset("textclass-toxicity").ids[:6])
+    with LoopbackServer(echo_authorization=True) as server:
+        backend = OpenAIBackend("gpt-4o-mini", api_key=FAKE_KEY, base_url=server.base_url, max_retries=1)
+        table = annotate(corpus, backend=backend, cache=tmp_path / "cache.sqlite", progress=False)
+    assert (table["status"] == "failed").all() and table["detail"].str.contains("Authorization").all()
+    table.to_csv(tmp_path / "annotations.csv", index=False)
+    written = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    assert FAKE_KEY.encode() not in written and b"LEAKCHECK" not in written
+    keyed = OpenAIBackend("m", api_key="x" * 12, base_url="https://user:pa55word-secret@llm.example.org/v1?api_key=abcdef123")
+    for shown in (repr(keyed), keyed.name):
+        assert "pa55word" not in shown and "abcdef123" not in shown and "llm.example.org" in shown
