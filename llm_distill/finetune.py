@@ -204,7 +204,7 @@ class Student:
 
     def predict_proba(self, texts:Sequence[str], batch_size:int=64, progress:bool=False) -> np.ndarray:
         "Texts x labels probabilities (softmax; sigmoid for multi-label)."
-        texts = [str(t) if isinstance(t, str) and t else " " for t in texts]
+        texts = _check_texts(texts)   # an empty or missing text is an error naming its row (`predict_file` reports them instead)
         encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
         order = np.argsort([len(ids) for ids in encoded], kind="stable")
         out = np.zeros((len(texts), len(self.label_names)), dtype=np.float32)

@@ -25,7 +25,7 @@ from .data import Codebook
 from .finetune import Student, TrainingConfig, _check_texts, _quiet_transformers, fit, labels_from_probabilities, training_targets
 
 # %% auto #0
-__all__ = ['RECIPES', 'LLM_LABEL_C', 'C_GRID', 'C_FOLDS', 'HOLDOUT_ABOVE', 'DEFAULT_CANDIDATES', 'GPU_CANDIDATES', 'CHANCE_KAPPA',
+__all__ = ['RECIPES', 'C_GRID', 'C_FOLDS', 'HOLDOUT_ABOVE', 'DEFAULT_CANDIDATES', 'GPU_CANDIDATES', 'CHANCE_KAPPA',
            'register_recipe', 'Recipe', 'load_student', 'most_regularised_within_one_se', 'chosen_C', 'TfidfRecipe',
            'SentenceEncoder', 'EmbeddingRecipe', 'CombinedRecipe', 'SetFitRecipe', 'FinetuneRecipe', 'best_thresholds',
            'training_f1', 'cross_validate_recipes', 'default_candidates', 'train_student']
@@ -95,7 +95,6 @@ def load_student(path:str|Path  # a folder written by `Recipe.save` or `Student.
     return recipe
 
 # %% ../nbs/06a_students.ipynb #dde4827e
-LLM_LABEL_C = 0.3                             # the embedding head's default: stronger than scikit-learn's C=1, as teacher labels are noisy
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)   # regularisation strengths that C="cv" chooses from
 C_FOLDS = 5                                   # folds of the search for C
 
@@ -178,7 +177,7 @@ class TfidfRecipe(Recipe):
         return self
 
     def predict_proba(self, texts, batch_size:int=64):
-        return _head_proba(self.head, self.vectorizer.transform(list(texts)), len(self.label_names), self.multi_label)
+        return _head_proba(self.head, self.vectorizer.transform(_check_texts(texts)), len(self.label_names), self.multi_label)
 
     def _save(self, path): _dump({"vectorizer": self.vectorizer, "head": self.head}, path / "tfidf.skops")
     def _load(self, path):
@@ -210,7 +209,7 @@ class SentenceEncoder:
 class EmbeddingRecipe(Recipe):
     "Frozen sentence embeddings (the encoder's own pooling) and a class-balanced logistic regression."
     name = "embed"
-    defaults = {"C": LLM_LABEL_C, "max_length": 256}
+    defaults = {"C": 1.0, "max_length": 256}
 
     def __init__(self, *args, encoder:SentenceEncoder|None=None, **settings):
         super().__init__(*args, **settings)
@@ -229,7 +228,7 @@ class EmbeddingRecipe(Recipe):
         return self
 
     def predict_proba(self, texts, batch_size:int=64):
-        return _head_proba(self.head, self.encoder(list(texts)), len(self.label_names), self.multi_label)
+        return _head_proba(self.head, self.encoder(_check_texts(texts)), len(self.label_names), self.multi_label)
 
     def _save(self, path): _dump({"head": self.head}, path / "head.skops")
     def _load(self, path): self.head = _restore(path / "head.skops")["head"]
@@ -243,7 +242,7 @@ class CombinedRecipe(EmbeddingRecipe):
 
     def _features(self, texts, fit:bool=False):
         from scipy.sparse import csr_matrix, hstack
-        texts = list(texts)
+        texts = _check_texts(texts)
         words = self.vectorizer.fit_transform(texts) if fit else self.vectorizer.transform(texts)
         return hstack([words, csr_matrix(self.encoder(texts))]).tocsr()
 
@@ -289,7 +288,7 @@ class SetFitRecipe(Recipe):
         return self
 
     def predict_proba(self, texts, batch_size:int=64):
-        embeddings = self.body.encode(list(texts), batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False,
+        embeddings = self.body.encode(_check_texts(texts), batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False,
                                       normalize_embeddings=False)
         return _head_proba(self.head, embeddings, len(self.label_names), self.multi_label)
 

@@ -108,6 +108,8 @@ def cases(folder):
         ("data file label in NFD for a label in NFC", lambda: _nfd_data_label(make_corpus), RIGHT),
         ("replayed integer codes without codes: true", lambda: _replayed_codes(corpus, codebook, annotate, ReplayBackend, folder), RIGHT),
         ("replayed cell holding several runs", lambda: _replayed_runs(corpus, codebook, annotate, ReplayBackend, folder), RIGHT),
+        ("predicting an empty text", lambda: _tfidf_student(codebook).predict(["a fine text", "  "]), ["row 1", "empty"]),
+        ("predicting a missing text", lambda: _tfidf_student(codebook).predict(["a fine text", None]), ["row 1", "missing"]),
         # settings: checked by type and range, lax spellings converted, errors naming the key
         ("experiment folds given as text", lambda: _loads_as(folder, 'folds: "3"\n', "folds", 3), RIGHT),
         ("experiment student folds given as text", lambda: _loads_as(folder, 'student: {folds: "4"}\n', "student", {"folds": 4}), RIGHT),
@@ -197,6 +199,12 @@ def _replayed_runs(corpus, codebook, annotate, ReplayBackend, folder):
     table = annotate(corpus, codebook, ReplayBackend(runs, "m", codes=codebook), cache=folder / "runs.sqlite", progress=False)
     assert table["label"].tolist() == ["toxic", "non-toxic", "toxic", "non-toxic"] and (table["status"] == "ok").all(), table
     return RIGHT
+
+
+def _tfidf_student(codebook):
+    from llm_distill.students import train_student
+    texts = [f"{word} text number {i}" for i, word in enumerate(["awful", "kind"] * 10)]
+    return train_student(texts, ["toxic", "non-toxic"] * 10, codebook, recipe="tfidf")
 
 
 def _loads_as(folder, extra, key, expected):

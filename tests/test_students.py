@@ -51,7 +51,7 @@ def test_a_named_recipe_skips_cross_validation_and_auto_always_validates(tweets,
     assert student.metadata["recipe_scores"] is None and "not cross-validated" in student.metadata["why"]
     auto = train_student(texts, labels, codebook, candidates=("embed",), encoder=encoder)   # one candidate: still scored, so flags work
     assert [r["recipe"] for r in auto.metadata["recipe_scores"]] == ["majority", "embed"] and auto.metadata["flags"] == []
-    assert auto.metadata["C"] == students.LLM_LABEL_C
+    assert auto.metadata["C"] == 1.0
     tuned = train_student(texts, labels, codebook, candidates=("embed",), settings={"embed": {"C": "cv"}}, encoder=encoder)
     assert "one standard error" in tuned.metadata["why"] and tuned.metadata["C"] in C_GRID
 
