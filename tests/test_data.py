@@ -111,7 +111,7 @@ def test_invalid_utf8_names_the_line_and_the_fix(tmp_path):
     path = write(tmp_path / "latin.csv", "id,text\n1,fine\n2,caf\xe9\n".encode("latin-1"), mode="wb")
     with pytest.raises(DataError) as error:
         read_table(path)
-    assert "line 3" in str(error.value) and "encoding='latin-1'" in str(error.value)
+    assert "line 3" in str(error.value) and "set the encoding option" in str(error.value) and "latin-1" in str(error.value)
     assert read_table(path, encoding="latin-1")["text"].tolist() == ["fine", "caf\xe9"]
 
 

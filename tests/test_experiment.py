@@ -25,10 +25,12 @@ def tiny(tmp_path, **changes):
 
 @pytest.mark.parametrize("change, message", [
     ({"conditions": ["human", "gpt"]}, "unknown condition(s) ['gpt']"),
-    ({"seeds": [-1]}, "seeds must be non-negative"),
-    ({"train_sizes": [1]}, "train_sizes must be integers >= 2"),
+    ({"seeds": [-1]}, "seeds.0: input should be greater than or equal to 0, got -1"),
+    ({"seeds": 5}, "seeds: input should be a valid list, got 5"),
+    ({"train_sizes": [1]}, "train_sizes.0: input should be greater than or equal to 2, got 1"),
+    ({"bootstrap": -5}, "bootstrap: input should be greater than or equal to 10, got -5"),
     ({"folds": 1}, "folds must be 0 (one split) or >= 2"),
-    ({"llm": {"backend": "claude", "model": "x"}}, "llm.backend must be"),
+    ({"llm": {"backend": "claude", "model": "x"}}, "llm.backend: input should be 'replay', 'openai', 'batch' or 'transformers', got 'claude'"),
     ({"llm": {"backend": "replay"}}, "llm.model is required"),
     ({"llm": {"backend": "replay", "model": "m", "temperature": 0.5}}, "unknown key(s) ['temperature'] in llm"),
     ({"student": {"training": {"epoch": 2}}}, "student.training: unknown key(s) ['epoch']"),
