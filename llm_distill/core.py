@@ -143,6 +143,8 @@ def read_user_config(path:str|Path|None=None  # config file; default `user_confi
     if not isinstance(settings, dict): raise ConfigError(f"{path}: expected a mapping of settings, got {type(settings).__name__}")
     unknown = sorted(set(settings) - set(CONFIG_KEYS))
     if unknown: raise ConfigError(f"{path}: unknown key(s) {unknown}; known keys: {sorted(CONFIG_KEYS)}")
+    wrong = {key: value for key, value in settings.items() if not isinstance(value, str) or not value.strip()}
+    if wrong: raise ConfigError(f"{path}: {', '.join(f'{k}: expected a folder path, got {v!r}' for k, v in wrong.items())}")
     return settings
 
 # %% ../nbs/00_core.ipynb #071724f7

@@ -131,6 +131,8 @@ def cases(folder):
         ("command line --epochs as words", lambda: _cli(["train", "--dataset", "textclass-toxicity", "--epochs", "three"]), ["--epochs", "whole number"]),
         ("settings file with a key given twice", lambda: __import__("llm_distill.core", fromlist=["x"]).read_user_config(
             _csv(folder, "settings.yaml", "data_dir: /a\ndata_dir: /b\n")), ["settings.yaml", "'data_dir' is given twice"]),
+        ("settings file with a number for a folder", lambda: __import__("llm_distill.core", fromlist=["x"]).read_user_config(
+            _csv(folder, "settings-number.yaml", "data_dir: 5\n")), ["settings-number.yaml", "data_dir: expected a folder path, got 5"]),
         ("latin-1 file: the advice names an option the experiment has", lambda: _latin1_experiment(folder, ExperimentConfig), ["encoding option"]),
         ("latin-1 file read with the advised option", lambda: _latin1_experiment(folder, ExperimentConfig, encoding="latin-1"), RIGHT),
         ("ids 1 and \"1\" in one JSONL file", lambda: make_corpus(read_table(_csv(folder, "ids.jsonl",
