@@ -18,7 +18,7 @@ from .core import LLMDistillError, ConfigError, DataError, environment_info, fin
 
 # %% auto #0
 __all__ = ['COMMANDS', 'info_text', 'build_parser', 'command_label', 'command_validate', 'command_train', 'command_predict',
-           'command_plan', 'command_run', 'demo_config', 'command_demo', 'main']
+           'command_estimate', 'command_plan', 'command_run', 'demo_config', 'command_demo', 'main']
 
 # %% ../nbs/09_cli.ipynb #81d5adce
 def info_text() -> str:
@@ -96,6 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--output", required=True, help="CSV or Parquet file to write")
     predict.add_argument("--text-column", default="text")
     predict.add_argument("--id-column")
+    estimate = commands.add_parser("estimate", help="shares of each label with valid intervals from machine labels and a random human-coded subset")
+    estimate.add_argument("annotations", help="machine labels of every text (CSV: id, label; e.g. from `label` or `predict`)")
+    estimate.add_argument("--human", required=True, help="human labels of a random subset (CSV: id, label)")
+    estimate.add_argument("--labels", nargs="+", help="labels whose shares to estimate (default: every label seen)")
+    estimate.add_argument("--group", help="column of the annotations file: shares within each group")
+    estimate.add_argument("--probability-column", dest="probability_column",
+                          help="column of the annotations file: each text's probability of being human-coded (default: a uniform sample)")
+    estimate.add_argument("--level", type=float, default=0.95, help="confidence level")
+    estimate.add_argument("--out", default="estimates.csv", help="CSV to write")
     for name, text in (("plan", "estimate calls, tokens and cost of an experiment's labelling (no calls)"),
                        ("run", "run (or resume) an experiment and write its report")):
         command = commands.add_parser(name, help=text)
@@ -181,6 +190,25 @@ def command_predict(arguments) -> str:
                            arguments.id_column, progress=sys.stderr.isatty())
     return f"wrote {written}"
 
+def command_estimate(arguments) -> str:
+    from llm_distill.data import read_table
+    from llm_distill.inference import estimate_shares
+    machine = read_table(arguments.annotations)
+    wanted = {"id", "label"} | {c for c in (arguments.group, arguments.probability_column) if c}
+    missing = wanted - set(machine.columns)
+    if missing: raise DataError(f"{arguments.annotations}: missing column(s) {sorted(missing)}")
+    human = {str(k): (None if pd.isna(v) else v) for k, v in _read_labels(arguments.human).items()}
+    ids = [str(i) for i in machine["id"]]
+    strangers = sorted(set(human) - set(ids))
+    if strangers: raise DataError(f"{arguments.human}: {len(strangers)} id(s) not in {arguments.annotations}, e.g. {strangers[:5]}")
+    labels = arguments.labels or sorted({l for l in machine["label"] if isinstance(l, str)} | {l for l in human.values() if isinstance(l, str)})
+    table = estimate_shares(machine["label"].tolist(), [human.get(i) for i in ids], labels,
+                            groups=machine[arguments.group].tolist() if arguments.group else None,
+                            probabilities=machine[arguments.probability_column].to_numpy(float) if arguments.probability_column else None,
+                            level=arguments.level)
+    table.to_csv(arguments.out, index=False)
+    return table.to_markdown(index=False, floatfmt=".3f") + f"\nwrote {arguments.out}"
+
 def command_plan(arguments) -> str:
     from llm_distill.annotate import plan, prepare_requests
     from llm_distill.experiment import experiment_folds, load_experiment, load_experiment_data, make_backend
@@ -231,7 +259,7 @@ def command_demo(arguments) -> str:
 
 # %% ../nbs/09_cli.ipynb #5a1a2199
 COMMANDS = {"info": lambda arguments: info_text(), "label": command_label, "validate": command_validate, "train": command_train,
-            "predict": command_predict, "plan": command_plan, "run": command_run, "demo": command_demo}
+            "predict": command_predict, "estimate": command_estimate, "plan": command_plan, "run": command_run, "demo": command_demo}
 
 def main(argv:list[str]|None=None  # arguments without the program name; default `sys.argv[1:]`
         ) -> int:
