@@ -28,13 +28,15 @@ from .llm import BatchBackend, Cache, Decoding, OpenAIBackend, ReplayBackend, Tr
 from .annotate import annotate, label_distribution, plan, prepare_requests, summarise
 from .finetune import TrainingConfig, _targets
 from .students import RECIPES, EmbeddingRecipe, FinetuneRecipe, SentenceEncoder, default_candidates, train_student
+from .inference import estimate_shares
 from .validate import MIN_RESAMPLES, NO_LABEL, compare_sources, validate
 
 # %% auto #0
 __all__ = ['BASELINES', 'MIN_LABELLED_SHARE', 'BASELINE_SETTINGS', 'CONDITIONS', 'CONDITION_NAMES', 'LLM_KEYS', 'DATA_KEYS',
-           'STUDENT_KEYS', 'DEMO_CONFIG', 'DataSection', 'LLMSection', 'StudentSection', 'ExperimentConfig',
-           'load_experiment', 'load_experiment_data', 'make_backend', 'experiment_folds', 'run_cell',
-           'ExperimentResult', 'run_experiment', 'codebook_dict']
+           'STUDENT_KEYS', 'ESTIMATE_KEYS', 'DEMO_CONFIG', 'DataSection', 'LLMSection', 'StudentSection',
+           'EstimatesSection', 'ExperimentConfig', 'load_experiment', 'load_experiment_data', 'make_backend',
+           'experiment_folds', 'run_cell', 'ExperimentResult', 'run_experiment', 'codebook_dict', 'check_estimates',
+           'run_estimates']
 
 # %% ../nbs/07_experiment.ipynb #fa18d6be
 BASELINES = ("baseline_tfidf", "baseline_embed")   # scored beside every student on LLM labels: its floor
@@ -89,7 +91,14 @@ class StudentSection(TypedDict, total=False):
     checkpoint: str|Path|None            # the encoder (hub name or folder)
     training: dict                       # `TrainingConfig` fields for fine-tuning
 
-LLM_KEYS, DATA_KEYS, STUDENT_KEYS = (set(section.__annotations__) for section in (LLMSection, DataSection, StudentSection))
+class EstimatesSection(TypedDict, total=False):
+    "The `estimates` section: shares of labels from the LLM's labels on every text, corrected by the human labels (`inference`)."
+    labels: list[str]                    # the labels whose shares are estimated (default: all)
+    group: str                           # a data column: shares within each group
+    human_sample: PositiveInt            # use a random subset of this many human labels (to try the method on fully coded data)
+    level: Annotated[float, Field(gt=0, lt=1)]   # confidence level (default 0.95)
+
+LLM_KEYS, DATA_KEYS, STUDENT_KEYS, ESTIMATE_KEYS = (set(section.__annotations__) for section in (LLMSection, DataSection, StudentSection, EstimatesSection))
 
 @dataclass
 class ExperimentConfig:
@@ -108,6 +117,7 @@ class ExperimentConfig:
     bootstrap: Annotated[int, Field(ge=MIN_RESAMPLES)] = 1000   # bootstrap resamples for confidence intervals
     output: str|Path|None = None                # output folder; default runs/<name>
     data_dir: str|Path|None = None              # data directory for registry datasets
+    estimates: EstimatesSection = field(default_factory=dict)  # shares with valid intervals over every text (`inference`); empty: none
     source: str = "python"                      # the file the config came from, for messages
 
     def __post_init__(self):
@@ -118,6 +128,7 @@ class ExperimentConfig:
         if not isinstance(self.data, dict) or not isinstance(self.llm, dict): raise ConfigError(f"{where}: data and llm must be mappings")
         if "api_key" in json.dumps(self.llm, default=str): raise ConfigError(f"{where}: never put API keys in a config file; set OPENAI_API_KEY")
         unknown("data", self.data, DATA_KEYS); unknown("llm", self.llm, LLM_KEYS); unknown("student", self.student, STUDENT_KEYS)
+        unknown("estimates", self.estimates or {}, ESTIMATE_KEYS)
         check_fields(self, where)
         if ("dataset" in self.data) == ("file" in self.data): raise ConfigError(f"{where}: data needs exactly one of 'dataset' or 'file'")
         if not isinstance(self.name, str) or not re.fullmatch(r"[\w.-]+", self.name) or set(self.name) == {"."}:
@@ -203,8 +214,10 @@ def _sample_ids(corpus:Corpus, limit:int, seed:int, multi_label:bool) -> list:
     from sklearn.model_selection import train_test_split
     return list(train_test_split(ids, train_size=limit, random_state=seed, stratify=stratify)[0])
 
-def load_experiment_data(config:ExperimentConfig) -> tuple[Corpus, Codebook]:
-    "The human-labelled corpus and the codebook of an experiment."
+def load_experiment_data(config:ExperimentConfig,
+                         labelled_only:bool=True,  # False: every text, human-labelled or not (what `estimates` label)
+                        ) -> tuple[Corpus, Codebook]:
+    "The human-labelled corpus (or every text) and the codebook of an experiment."
     codebook = load_codebook(config.codebook) if config.codebook else None
     data = config.data
     if "dataset" in data:
@@ -218,6 +231,7 @@ def load_experiment_data(config:ExperimentConfig) -> tuple[Corpus, Codebook]:
                              codebook=codebook, name=path.name, files=[path], duplicate_ids=data.get("duplicate_ids", "raise"))
     codebook = codebook or corpus.codebook
     if codebook is None: raise ConfigError(f"{config.source}: dataset {data.get('dataset')!r} has no default codebook; set 'codebook'")
+    if not labelled_only: return corpus, codebook
     corpus = corpus.subset(corpus.labelled["id"].tolist())
     if data.get("limit"): corpus = corpus.subset(_sample_ids(corpus, int(data["limit"]), config.split_seed, codebook.multi_label))
     if len(corpus) < 10: raise DataError(f"{corpus.name}: only {len(corpus)} human-labelled texts; the comparison needs more")
@@ -332,6 +346,7 @@ class ExperimentResult:
     cells: list                    # every cell's record (predictions, timings)
     methods: dict                  # what the methods appendix needs
     output_dir: Path
+    estimates: pd.DataFrame|None = None   # shares with PPI, human-only and naive intervals (the `estimates` section)
 
     def summary(self) -> pd.DataFrame:
         "Mean macro-F1 per condition and size over seeds."
@@ -351,6 +366,7 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
     except OSError as error: raise ConfigError(f"cannot create the output folder {out}: {error.strerror}") from None
     if not os.access(out, os.W_OK): raise ConfigError(f"the output folder {out} is not writable")
     corpus, codebook = load_experiment_data(config)
+    if config.estimates: check_estimates(config, corpus, codebook)   # a typo fails now, not after the comparison
     reserved, folds = experiment_folds(config, corpus)
     backend = make_backend(config.llm, corpus, codebook, config.source)
     llm = config.llm
@@ -418,7 +434,8 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
                    student=dict(plan_, why={c["condition"]: c["why"] for c in sorted(cells, key=lambda c: -c["fold"]) if c.get("why")}),
                    notes=notes, versions=environment_info(),
                    wall_seconds=round(time.monotonic() - started, 1), cell_seconds=round(sum(c["seconds"] for c in cells), 1))
-    return ExperimentResult(config, results, reports, comparisons, annotations, llm_report, cells, methods, out)
+    estimates = run_estimates(config, decoding, examples, progress) if config.estimates else None
+    return ExperimentResult(config, results, reports, comparisons, annotations, llm_report, cells, methods, out, estimates)
 
 def _score(config, corpus, codebook, cells, annotations):
     "Pool each (condition, seed, size)'s predictions over folds and score them; paired comparisons; the LLM's validation."
@@ -502,3 +519,39 @@ def codebook_dict(codebook:Codebook) -> dict:
     return dict(task=codebook.task, instructions=codebook.instructions,
                 labels=[{k: v for k, v in asdict(label).items() if v not in (None, [], ())} for label in codebook.labels],
                 multi_label=codebook.multi_label)
+
+# %% ../nbs/07_experiment.ipynb #52e0cef3
+def check_estimates(config:ExperimentConfig, corpus:Corpus, codebook:Codebook) -> list[str]:
+    "The labels an `estimates` section names, checked against the codebook and the data (before anything is labelled)."
+    spec = config.estimates
+    names = list(spec.get("labels") or codebook.label_names)
+    unknown = [n for n in names if n not in codebook.label_names]
+    if unknown: raise ConfigError(f"{config.source}: estimates.labels {unknown} are not labels of {codebook.task!r}: {codebook.label_names}")
+    if spec.get("group") and spec["group"] not in corpus.data:
+        raise ConfigError(f"{config.source}: estimates.group {spec['group']!r} is not a column of {corpus.name} "
+                          f"(columns: {[c for c in corpus.data.columns if c not in ('id', 'text')][:12]})")
+    return names
+
+def run_estimates(config:ExperimentConfig,  # an experiment with an `estimates` section
+                  decoding:Decoding,        # its decoding
+                  examples=(),              # its few-shot examples
+                  progress:bool=False,      # show the labelling progress
+                 ) -> pd.DataFrame:
+    "Shares of labels over every text of the experiment's data: PPI, human-only and naive intervals."
+    spec = config.estimates
+    corpus, codebook = load_experiment_data(config, labelled_only=False)
+    names = check_estimates(config, corpus, codebook)
+    llm, backend = config.llm, make_backend(config.llm, corpus, codebook, config.source)   # replay: the answers of every text
+    annotations = annotate(corpus, codebook, backend, cache=config.output_dir / "llm_cache.sqlite", decoding=decoding,
+                           samples=int(llm.get("samples", 1)), examples=examples, answer_format=llm.get("answer_format", "label"),
+                           concurrency=int(llm.get("concurrency", 16)), run=f"{config.name}-estimates", progress=progress)
+    labelled = annotations["label"].map(lambda l: isinstance(l, str)).to_numpy()
+    frame = corpus.data.assign(machine=annotations["label"].to_numpy())[labelled]   # a text the LLM left unlabelled cannot be estimated over
+    human = frame["human_label"].where(frame["human_label"].notna(), None).tolist()
+    if spec.get("human_sample"):
+        coded = [i for i, h in enumerate(human) if h is not None]
+        keep = set(np.random.default_rng(config.split_seed).choice(coded, min(spec["human_sample"], len(coded)), replace=False).tolist())
+        human = [h if i in keep else None for i, h in enumerate(human)]
+    table = estimate_shares(frame["machine"].tolist(), human, names, groups=frame[spec["group"]].tolist() if spec.get("group") else None,
+                            level=spec.get("level", 0.95))
+    return table.assign(texts_unlabelled_by_llm=int((~labelled).sum()))

@@ -21,7 +21,7 @@ from .validate import plot_confusion
 from .experiment import CONDITION_NAMES, ExperimentResult, _size_text
 
 # %% auto #0
-__all__ = ['plot_comparison', 'plot_learning_curves', 'write_report']
+__all__ = ['ESTIMATE_METHODS', 'plot_comparison', 'plot_learning_curves', 'plot_estimates', 'write_report']
 
 # %% ../nbs/08_report.ipynb #bfe607c5
 def plot_comparison(result:ExperimentResult, ax=None):
@@ -48,6 +48,24 @@ def plot_learning_curves(result:ExperimentResult, ax=None):
     direct = result.results[result.results["condition"] == "llm_direct"]
     if len(direct): ax.axhline(direct["macro_f1"].mean(), linestyle="--", color="grey", label=CONDITION_NAMES["llm_direct"])
     ax.set_xlabel("training labels"); ax.set_ylabel("macro-F1 (held-out human labels)"); ax.legend()
+    return ax
+
+ESTIMATE_METHODS = {"ppi": "LLM labels corrected by the human sample (PPI)", "human": "human sample alone", "naive": "LLM labels taken as truth"}
+
+def plot_estimates(estimates:pd.DataFrame, ax=None):
+    "Each label's share (per group) with the PPI, human-only and naive intervals side by side."
+    rows = estimates.assign(target=estimates["label"] + (" | " + estimates["group"].astype(str) if "group" in estimates else ""))
+    targets = list(dict.fromkeys(rows["target"]))
+    ax = ax or plt.subplots(figsize=(6, 0.9 * len(targets) + 1))[1]
+    for k, (method, name) in enumerate(ESTIMATE_METHODS.items()):
+        part = rows[rows["method"] == method].set_index("target").loc[targets]
+        positions = np.arange(len(targets)) + (k - 1) * 0.22
+        ax.errorbar(part["estimate"], positions, xerr=[part["estimate"] - part["ci_low"], part["ci_high"] - part["estimate"]],
+                    fmt="o", capsize=3, label=name)
+    ax.set_yticks(np.arange(len(targets)), targets)
+    ax.set_xlabel("share of texts (95% CI)")
+    ax.invert_yaxis()
+    ax.legend(fontsize="small", loc="best")
     return ax
 
 # %% ../nbs/08_report.ipynb #4653796f
@@ -106,6 +124,17 @@ Example prompt (first text):
 {versions}
 """
 
+def _estimates_section(estimates:pd.DataFrame, folder:Path) -> str:
+    "The report's table of estimated shares (and estimates.csv beside it)."
+    estimates.to_csv(folder / "estimates.csv", index=False)
+    shown = estimates.assign(method=estimates["method"].map(ESTIMATE_METHODS), estimate=estimates["estimate"].map(_fmt),
+                             **{"95% CI": [f"[{_fmt(l)}, {_fmt(h)}]" for l, h in zip(estimates["ci_low"], estimates["ci_high"])]})
+    columns = [c for c in ("group", "label", "method", "estimate", "95% CI", "n_human", "n_texts") if c in shown]
+    return ("## Estimated shares over every text\n\n" + shown[columns].to_markdown(index=False, disable_numparse=True) +
+            "\n\nThe LLM labelled every text; humans coded a random subset. Prediction-powered inference (PPI++, `ppi_py`) corrects "
+            "the LLM's share by its errors on that subset: its interval is valid however biased the LLM is. The naive interval takes "
+            "the LLM's labels as truth and is shown only for contrast (`estimates.csv`).\n")
+
 def write_report(result:ExperimentResult,       # from `run_experiment`
                  folder:str|Path|None=None,     # default: the experiment's output folder
                 ) -> Path:
@@ -131,6 +160,9 @@ def write_report(result:ExperimentResult,       # from `run_experiment`
             figure = plot_confusion(report)
             figure.savefig(folder / f"confusion_{condition.replace('+', '_')}.png"); plt.close(figure)
             figures.append((f"Confusion matrix: {CONDITION_NAMES[condition]}", f"confusion_{condition.replace('+', '_')}.png"))
+        if result.estimates is not None:
+            ax = plot_estimates(result.estimates); ax.figure.tight_layout(); ax.figure.savefig(folder / "estimates.png"); plt.close(ax.figure)
+            figures.append(("Estimated shares: three intervals", "estimates.png"))
     summary = results.groupby(["condition", "size"], dropna=False, sort=False).agg(
         seeds=("seed", "nunique"), n_train=("n_train", "mean"), n_test=("n_test", "first"), macro_f1=("macro_f1", "mean"),
         macro_f1_low=("macro_f1_low", "mean"), macro_f1_high=("macro_f1_high", "mean"), accuracy=("accuracy", "mean"),
@@ -164,11 +196,12 @@ def write_report(result:ExperimentResult,       # from `run_experiment`
                                 "McNemar p": shown["mcnemar_p"].map(lambda p: _fmt(p, 4))})
         comparisons = "## Paired comparisons (first seed, same test texts)\n\n" + shown[["comparison", "metric", "difference", "95% CI", "McNemar p"]].to_markdown(index=False, disable_numparse=True) + "\n"
     llm_table = result.llm_report.to_markdown()
+    estimates = _estimates_section(result.estimates, folder) if result.estimates is not None else ""
     markdown = "\n".join([f"# {result.config.name}: students trained on LLM labels vs human labels\n", " ".join(headline) + "\n",
                           "## Results on held-out human labels\n", table.to_markdown(index=False, disable_numparse=True) + "\n",
                           "Every condition is scored on the same held-out human-labelled texts; intervals are percentile bootstrap "
                           f"intervals over texts ({result.config.bootstrap} resamples). Full per-seed rows: `results.csv`.\n",
-                          comparisons, "## Validation of the LLM labels\n", llm_table,
+                          comparisons, estimates, "## Validation of the LLM labels\n", llm_table,
                           "## Figures\n", "\n".join(f"![{title}]({name})\n" for title, name in figures), _methods(result)])
     (folder / "report.md").write_text(markdown, encoding="utf-8")
     html = mistune.create_markdown(escape=True, plugins=["strikethrough", "table"])(markdown)   # texts and names are data, never HTML

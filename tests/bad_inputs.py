@@ -131,6 +131,10 @@ def cases(folder):
         ("command line --epochs as words", lambda: _cli(["train", "--dataset", "textclass-toxicity", "--epochs", "three"]), ["--epochs", "whole number"]),
         ("settings file with a key given twice", lambda: __import__("llm_distill.core", fromlist=["x"]).read_user_config(
             _csv(folder, "settings.yaml", "data_dir: /a\ndata_dir: /b\n")), ["settings.yaml", "'data_dir' is given twice"]),
+        ("estimates of a label the codebook lacks", lambda: __import__("llm_distill.experiment", fromlist=["x"]).run_experiment(
+            ExperimentConfig("est", {"dataset": "textclass-toxicity", "limit": 40}, {"backend": "replay", "model": "m", "column": "llm_gpt-4-0613"},
+                             folds=2, bootstrap=10, output=str(folder / "est"), estimates={"labels": ["rude"]}), progress=False),
+         ["estimates.labels", "rude", "toxic"]),
         ("settings file with a number for a folder", lambda: __import__("llm_distill.core", fromlist=["x"]).read_user_config(
             _csv(folder, "settings-number.yaml", "data_dir: 5\n")), ["settings-number.yaml", "data_dir: expected a folder path, got 5"]),
         ("latin-1 file: the advice names an option the experiment has", lambda: _latin1_experiment(folder, ExperimentConfig), ["encoding option"]),
