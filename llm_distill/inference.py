@@ -147,18 +147,26 @@ def draw_sample(probabilities:Sequence[float],  # inclusion probability of each 
 def plan_human_sample(pilot_machine:Sequence,   # machine labels of the pilot texts
                       pilot_human:Sequence,     # human labels of the same texts
                       label:str,                # the label whose share is estimated
-                      half_width:float,         # target half-width of the interval (0.03: plus or minus 3 points)
+                      half_width:float|None=None,  # target half-width of the interval (0.03: plus or minus 3 points)
+                      budget:float|None=None,   # instead: the money to spend; the most precise pair it buys
                       cost_human:float=1.0,     # cost of one human label
                       cost_machine:float=0.01,  # cost of one machine label
                       level:float=0.95,         # confidence level
                      ) -> dict:
-    "Human and machine labels needed for a share within `half_width`, by PPI and by human coding alone."
+    "Human and machine labels needed for a share within `half_width` (or the best a `budget` buys), by PPI and by human coding alone."
     y, yhat = indicator(pilot_human, label), indicator(pilot_machine, label)
     if len(y) != len(yhat) or len(y) < 10: raise DataError(f"the pilot needs at least 10 texts with both labels, got {min(len(y), len(yhat))}")
-    if not 0 < half_width < 0.5: raise ConfigError(f"half_width must be in (0, 0.5), got {half_width}")
-    share = min(max(y.mean(), 0.05), 0.95)                       # a pilot of all-0 or all-1 still plans for some spread
-    human_only = int(np.ceil((stats.norm.ppf(1 - (1 - level) / 2) ** 2) * share * (1 - share) / half_width ** 2))
-    plan = ppi_py.ppi_mean_power(y, yhat, cost_human, cost_machine, effective_n=human_only)
-    return dict(label=label, half_width=half_width, level=level, n_human=int(plan["n"]), n_machine=int(plan["N"]),
-                cost=float(plan["cost"]), n_human_only=human_only, cost_human_only=human_only * cost_human,
+    if (half_width is None) == (budget is None): raise ConfigError("give exactly one of half_width (a target precision) or budget")
+    if half_width is not None and not 0 < half_width < 0.5: raise ConfigError(f"half_width must be in (0, 0.5), got {half_width}")
+    if budget is not None and not budget > cost_human: raise ConfigError(f"budget must buy at least one human label ({cost_human}), got {budget}")
+    share, z = min(max(y.mean(), 0.05), 0.95), stats.norm.ppf(1 - (1 - level) / 2)   # a pilot of all-0 or all-1 still plans for some spread
+    if budget is None:
+        human_only = int(np.ceil(z ** 2 * share * (1 - share) / half_width ** 2))
+        plan = ppi_py.ppi_mean_power(y, yhat, cost_human, cost_machine, effective_n=human_only)
+    else:
+        plan = ppi_py.ppi_mean_power(y, yhat, cost_human, cost_machine, budget=budget)
+        human_only = int(budget // cost_human)
+    achieved = float(z * np.sqrt(share * (1 - share) / plan["effective_n"]))
+    return dict(label=label, level=level, half_width=half_width if half_width is not None else achieved, n_human=int(plan["n"]),
+                n_machine=int(plan["N"]), cost=float(plan["cost"]), n_human_only=human_only, cost_human_only=human_only * cost_human,
                 ppi_correlation=float(plan["ppi_corr"]))
