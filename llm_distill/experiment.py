@@ -106,7 +106,7 @@ class ExperimentConfig:
     name: str                                   # names the run and its output folder
     data: DataSection                           # {"dataset": registry name} or {"file": path, "text": col, "id": col, "label": col}; optional "limit" (a seeded stratified sample)
     llm: LLMSection                             # {"backend": "replay"|"openai"|"batch"|"transformers", "model": ..., ...}
-    codebook: str|Path|None = None              # codebook name or YAML path; default the dataset's
+    codebook: str|Path|Codebook|None = None     # a `Codebook`, a shipped codebook's name or a YAML path; default the dataset's
     student: StudentSection = field(default_factory=dict) # {"recipe": "auto" or a name, "candidates": [...], "checkpoint": ..., "training": {fine-tuning}, "settings": {recipe: {...}}, "folds": k}
     conditions: list[str] = field(default_factory=lambda: ["human", "llm", "llm_direct"])
     seeds: list[NonNegativeInt] = field(default_factory=lambda: [0])
@@ -174,6 +174,7 @@ class ExperimentConfig:
         "The settings as recorded in results and reports (credentials in a base_url redacted)."
         values = {k: v for k, v in asdict(self).items() if k != "source"}
         if values["llm"].get("base_url"): values["llm"]["base_url"] = redact(values["llm"]["base_url"])
+        if isinstance(self.codebook, Codebook): values["codebook"] = self.codebook.to_dict()   # plain lists and dicts, as YAML holds them
         return values
 
 def load_experiment(path:str|Path) -> ExperimentConfig:
@@ -190,6 +191,8 @@ def load_experiment(path:str|Path) -> ExperimentConfig:
     for key in ("file",):   # a data file is relative to the config file
         if key in values.get("data", {}) and not Path(values["data"][key]).is_absolute():
             values["data"][key] = str(path.parent / values["data"][key])
+    if isinstance(values.get("codebook"), str) and (path.parent / values["codebook"]).is_file():   # so is a codebook file
+        values["codebook"] = str(path.parent / values["codebook"])
     return ExperimentConfig(**values, source=str(path))
 
 # %% ../nbs/07_experiment.ipynb #b2d5389b
@@ -218,7 +221,7 @@ def load_experiment_data(config:ExperimentConfig,
                          labelled_only:bool=True,  # False: every text, human-labelled or not (what `estimates` label)
                         ) -> tuple[Corpus, Codebook]:
     "The human-labelled corpus (or every text) and the codebook of an experiment."
-    codebook = load_codebook(config.codebook) if config.codebook else None
+    codebook = config.codebook if isinstance(config.codebook, Codebook) else load_codebook(config.codebook) if config.codebook else None
     data = config.data
     if "dataset" in data:
         corpus = load_dataset(data["dataset"], config.data_dir, codebook=codebook or "default")

@@ -236,6 +236,10 @@ def validate(truth:Sequence,                  # human labels
     codes = list(range(len(pair.labels)))
     precision, recall, f1, support = precision_recall_fscore_support(pair.truth_codes, pair.predicted_codes, labels=codes, zero_division=0)
     per_class = pd.DataFrame({"label": pair.labels, "precision": precision, "recall": recall, "f1": f1, "support": support})
+    occurring = np.isin(codes, np.concatenate([pair.truth_codes, pair.predicted_codes]))
+    if not occurring.all():   # the codebook's full label set stays in the per-class table; the note says which were not averaged
+        notes.append(f"macro-F1 averages the {int(occurring.sum())} labels that occur in the human or the predicted labels; "
+                     f"{[l for l, o in zip(pair.labels, occurring) if not o]} occur in neither and are not scored")
     has_failures = bool((pair.predicted_codes == pair.no_label).any())
     columns = pair.labels + ([NO_LABEL] if has_failures else [])
     counts = confusion_matrix(pair.truth_codes, pair.predicted_codes, labels=codes + ([pair.no_label] if has_failures else []))[:len(codes)]

@@ -133,3 +133,24 @@ def test_cli_run_writes_report_matching_results(tmp_path, capsys):
     assert "Methods appendix" in report and "data hash" in report
     assert main(["plan", str(tmp_path / "tiny.yaml")]) == 0
     assert "60 cached; 0 calls to make" in capsys.readouterr().out
+
+
+def test_python_objects_and_paths_beside_the_yaml(tmp_path):
+    "A Codebook object works as the codebook; a codebook file named in a YAML resolves against the YAML's folder; annotate takes a DataFrame."
+    from llm_distill.annotate import annotate
+    from llm_distill.data import load_codebook, save_codebook
+    from llm_distill.experiment import load_experiment, load_experiment_data
+    from llm_distill.llm import ReplayBackend
+    codebook = load_codebook("textclass-toxicity")
+    config = ExperimentConfig("objects", {"dataset": "textclass-toxicity", "limit": 40}, {"backend": "replay", "model": "m", "column": "llm_gpt-4-0613"},
+                              codebook=codebook, output=str(tmp_path / "run"))
+    corpus, used = load_experiment_data(config)
+    assert used is codebook and len(corpus) == 40 and yaml.safe_dump(config.to_dict())
+    (tmp_path / "project").mkdir()
+    save_codebook(codebook, tmp_path / "project" / "mine.yaml")
+    (tmp_path / "project" / "exp.yaml").write_text("name: x\ndata: {dataset: textclass-toxicity}\ncodebook: mine.yaml\n"
+                                                    "llm: {backend: replay, model: m, column: llm_gpt-4-0613}\n")
+    assert load_experiment(tmp_path / "project" / "exp.yaml").codebook == str(tmp_path / "project" / "mine.yaml")
+    frame = pd.DataFrame({"id": [7, 8], "text": ["you are awful", "have a nice day"]})
+    table = annotate(frame, codebook, ReplayBackend({7: "toxic", 8: "non-toxic"}, "m"), cache=tmp_path / "c.sqlite", progress=False)
+    assert table["label"].tolist() == ["toxic", "non-toxic"] and table["id"].tolist() == [7, 8]

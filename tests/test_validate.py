@@ -170,3 +170,12 @@ def test_agreement_metrics_match_scikit_learn():
         if pair.positive is not None:
             precision, recall, f1, _ = precision_recall_fscore_support(t, p, labels=[labels.index(pair.positive)], zero_division=0)
             assert np.allclose([ours["positive_precision"], ours["positive_recall"], ours["positive_f1"]], [precision[0], recall[0], f1[0]])
+
+
+def test_an_unused_codebook_label_is_not_averaged_and_is_named():
+    from llm_distill.data import Codebook
+    codebook = Codebook("t", [{"name": n, "definition": "d"} for n in ("a", "b", "never used")])
+    report = validate(["a", "b"] * 10, ["a", "b"] * 10, codebook, n_resamples=20)
+    assert report.table.set_index("metric").at["macro_f1", "value"] == 1.0          # not 0.667
+    assert any("'never used'" in note and "not scored" in note for note in report.notes)
+    assert "never used" in report.per_class["label"].tolist()                          # the full label set stays beside
