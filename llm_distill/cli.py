@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -59,44 +60,47 @@ def _add_data_arguments(parser):
 
 def _add_llm_arguments(parser):
     group = parser.add_argument_group("LLM")
-    group.add_argument("--backend", choices=["replay", "openai", "batch", "transformers"], default="replay")
+    group.add_argument("--backend", choices=["replay", "openai", "batch", "transformers"], required=True,
+                       help="replay: labels already in --column; openai/batch: the API or a compatible server; transformers: in-process")
     group.add_argument("--model", help="model name (for replay: the model that produced the labels)")
     group.add_argument("--column", help="replay: the column holding the LLM's labels")
     group.add_argument("--codes", action="store_true", help="replay: the column holds label codes (e.g. 0/1), mapped by the codebook")
     group.add_argument("--base-url", help="OpenAI-compatible server (default OPENAI_BASE_URL, else the OpenAI API); the key comes from OPENAI_API_KEY")
     group.add_argument("--samples", type=_count(1), default=1, help="answers per text (consistency); use with --temperature > 0")
-    group.add_argument("--temperature", type=float, default=0.0)
+    group.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (0: the most likely answer)")
     group.add_argument("--few-shot", type=_count(0), default=0, help="few-shot examples per label (drawn outside the test texts)")
 
 def build_parser() -> argparse.ArgumentParser:
     "The `llm-distill` argument parser with one subparser per subcommand."
-    parser = argparse.ArgumentParser(prog="llm-distill", description=llm_distill.__doc__)
+    parser = argparse.ArgumentParser(prog="llm-distill", description=llm_distill.__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--version", action="version", version=f"llm_distill {llm_distill.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    commands.add_parser("info", help="print the version, data directory, config file and library versions")
-    label = commands.add_parser("label", help="label texts with an LLM into an annotations CSV")
+    add = lambda name, text: commands.add_parser(name, help=text, description=text, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add("info", "print the version, data directory, config file and library versions")
+    label = add("label", "label texts with an LLM into an annotations CSV")
     _add_data_arguments(label); _add_llm_arguments(label)
     label.add_argument("--cache", default="llm_cache.sqlite", help="the cache that makes runs resumable")
-    label.add_argument("--out", default="annotations.csv", help="annotations CSV to write")
-    validate = commands.add_parser("validate", help="score an annotations CSV against the human labels")
+    label.add_argument("--output", "--out", default="annotations.csv", help="annotations CSV to write")
+    validate = add("validate", "score an annotations CSV against the human labels")
     _add_data_arguments(validate)
     validate.add_argument("annotations", help="CSV with columns id and label (e.g. from `label`)")
-    validate.add_argument("--out", default="validation", help="folder for the report")
-    train = commands.add_parser("train", help="fine-tune a student on human labels or an annotations CSV")
+    validate.add_argument("--output", "--out", default="validation", help="folder for the report")
+    train = add("train", "fine-tune a student on human labels or an annotations CSV")
     _add_data_arguments(train)
     train.add_argument("--annotations", help="train on these LLM labels (CSV: id, label) instead of the human labels")
     train.add_argument("--checkpoint", help="student checkpoint (hub name or folder; default the bundled MiniLM)")
-    train.add_argument("--epochs", type=_count(1), default=3)
-    train.add_argument("--max-length", type=_count(8), default=128)
-    train.add_argument("--seed", type=_count(0), default=0)
-    train.add_argument("--out", default="student", help="folder to save the student in")
-    predict = commands.add_parser("predict", help="classify a CSV or Parquet file with a saved student")
-    predict.add_argument("--model", required=True, help="folder of a saved student")
+    train.add_argument("--epochs", type=_count(1), default=3, help="passes over the training labels")
+    train.add_argument("--max-length", type=_count(8), default=128, help="tokens per text")
+    train.add_argument("--batch-size", type=_count(1), default=32, help="texts per optimiser step")
+    train.add_argument("--seed", type=_count(0), default=0, help="everything random")
+    train.add_argument("--output", "--out", default="student", help="folder to save the student in")
+    predict = add("predict", "classify a CSV or Parquet file with a saved student")
+    predict.add_argument("--student", "--model", dest="student", required=True, help="folder of a saved student")
     predict.add_argument("--input", required=True, help="CSV or Parquet file")
-    predict.add_argument("--output", required=True, help="CSV or Parquet file to write")
-    predict.add_argument("--text-column", default="text")
-    predict.add_argument("--id-column")
-    estimate = commands.add_parser("estimate", help="shares of each label with valid intervals from machine labels and a random human-coded subset")
+    predict.add_argument("--output", "--out", required=True, help="CSV or Parquet file to write")
+    predict.add_argument("--text", "--text-column", dest="text", default="text", help="text column of --input")
+    predict.add_argument("--id", "--id-column", dest="id", help="id column of --input (default: row number)")
+    estimate = add("estimate", "shares of each label with valid intervals from machine labels and a random human-coded subset")
     estimate.add_argument("annotations", help="machine labels of every text (CSV: id, label; e.g. from `label` or `predict`)")
     estimate.add_argument("--human", required=True, help="human labels of a random subset (CSV: id, label)")
     estimate.add_argument("--labels", nargs="+", help="labels whose shares to estimate (default: every label seen)")
@@ -104,13 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.add_argument("--probability-column", dest="probability_column",
                           help="column of the annotations file: each text's probability of being human-coded (default: a uniform sample)")
     estimate.add_argument("--level", type=float, default=0.95, help="confidence level")
-    estimate.add_argument("--out", default="estimates.csv", help="CSV to write")
+    estimate.add_argument("--output", "--out", default="estimates.csv", help="CSV to write")
     for name, text in (("plan", "estimate calls, tokens and cost of an experiment's labelling (no calls)"),
                        ("run", "run (or resume) an experiment and write its report")):
-        command = commands.add_parser(name, help=text)
+        command = add(name, text)
         command.add_argument("config", help="experiment YAML file")
         command.add_argument("--output", help="output folder (default: the config's)")
-    demo = commands.add_parser("demo", help="the paper's comparison on real data (TextClass toxicity, GPT-4 labels replayed), offline")
+    demo = add("demo", "the paper's comparison on real data (TextClass toxicity, GPT-4 labels replayed), offline")
     demo.add_argument("--output", default="runs/demo", help="folder for the report and caches")
     demo.add_argument("--backend", choices=["replay", "openai"], default="replay", help="openai: label live instead of replaying")
     demo.add_argument("--model", help="with --backend openai: the model to label with")
@@ -153,23 +157,25 @@ def command_label(arguments) -> str:
     from llm_distill.annotate import annotate, summarise
     from llm_distill.experiment import make_backend
     from llm_distill.llm import Decoding
+    from llm_distill.prompts import stratified_examples
     corpus = _corpus(arguments)
     if not (arguments.model or arguments.column): raise ConfigError("label needs --model (and --column for --backend replay)")
     llm = {"backend": arguments.backend, "model": arguments.model or arguments.column, "column": arguments.column,
            "codes": arguments.codes, "base_url": arguments.base_url}
     backend = make_backend(llm, corpus, corpus.codebook, "command line")
-    table = annotate(corpus, corpus.codebook, backend, cache=arguments.cache, samples=arguments.samples,
+    examples = stratified_examples(corpus, per_label=arguments.few_shot, seed=0) if arguments.few_shot else ()   # from the human-labelled texts
+    table = annotate(corpus, corpus.codebook, backend, cache=arguments.cache, samples=arguments.samples, examples=examples,
                      decoding=Decoding(temperature=arguments.temperature), progress=sys.stderr.isatty())
-    table.to_csv(arguments.out, index=False)
+    table.to_csv(arguments.output, index=False)
     summary = summarise(table)
-    return f"{summary['labelled']} of {summary['texts']} texts labelled ({summary['statuses']}); cost {summary['cost']:.4f} USD; wrote {arguments.out}"
+    return f"{summary['labelled']} of {summary['texts']} texts labelled ({summary['statuses']}); cost {summary['cost']:.4f} USD; wrote {arguments.output}"
 
 def command_validate(arguments) -> str:
     from llm_distill.validate import save_report, validate
     corpus = _corpus(arguments)
     predicted = _aligned(corpus, _read_labels(arguments.annotations))
     report = validate(corpus.data["human_label"], predicted, corpus.codebook, name=f"{Path(arguments.annotations).name} vs human")
-    save_report(report, arguments.out)
+    save_report(report, arguments.output)
     return report.to_markdown()
 
 def command_train(arguments) -> str:
@@ -178,16 +184,16 @@ def command_train(arguments) -> str:
     labels = _aligned(corpus, _read_labels(arguments.annotations)) if arguments.annotations else corpus.data["human_label"].tolist()
     keep = [i for i, l in enumerate(labels) if l is not None]
     student = fit([corpus.texts[i] for i in keep], [labels[i] for i in keep], corpus.codebook, checkpoint=arguments.checkpoint,
-                  config=TrainingConfig(epochs=arguments.epochs, max_length=arguments.max_length, seed=arguments.seed),
+                  config=TrainingConfig(epochs=arguments.epochs, max_length=arguments.max_length, batch_size=arguments.batch_size, seed=arguments.seed),
                   label_source=Path(arguments.annotations).name if arguments.annotations else "human")
-    student.save(arguments.out)
-    return f"trained on {len(keep)} texts (best epoch {student.metadata['best_epoch']}); saved to {arguments.out}"
+    student.save(arguments.output)
+    return f"trained on {len(keep)} texts (best epoch {student.metadata['best_epoch']}); saved to {arguments.output}"
 
 def command_predict(arguments) -> str:
     from llm_distill.finetune import predict_file
     from llm_distill.students import load_student
-    written = predict_file(load_student(arguments.model), arguments.input, arguments.output, arguments.text_column,
-                           arguments.id_column, progress=sys.stderr.isatty())
+    written = predict_file(load_student(arguments.student), arguments.input, arguments.output, arguments.text,
+                           arguments.id, progress=sys.stderr.isatty())
     return f"wrote {written}"
 
 def command_estimate(arguments) -> str:
@@ -206,21 +212,21 @@ def command_estimate(arguments) -> str:
                             groups=machine[arguments.group].tolist() if arguments.group else None,
                             probabilities=machine[arguments.probability_column].to_numpy(float) if arguments.probability_column else None,
                             level=arguments.level)
-    table.to_csv(arguments.out, index=False)
-    return table.to_markdown(index=False, floatfmt=".3f") + f"\nwrote {arguments.out}"
+    table.to_csv(arguments.output, index=False)
+    return table.to_markdown(index=False, floatfmt=".3f") + f"\nwrote {arguments.output}"
 
 def command_plan(arguments) -> str:
     from llm_distill.annotate import plan, prepare_requests
-    from llm_distill.experiment import experiment_folds, load_experiment, load_experiment_data, make_backend
-    from llm_distill.llm import Cache, Decoding
+    from llm_distill.experiment import experiment_folds, labelling_job, load_experiment, load_experiment_data
+    from llm_distill.llm import Cache
     config = load_experiment(arguments.config)
     if arguments.output: config.output = arguments.output
     corpus, codebook = load_experiment_data(config)
     reserved, folds = experiment_folds(config, corpus)
-    backend = make_backend(config.llm, corpus, codebook, config.source)
-    pool = corpus.subset([i for i in corpus.ids if i not in set(reserved)])
+    setup = labelling_job(config, corpus, codebook, reserved, folds, api_key=os.environ.get("OPENAI_API_KEY") or "not-needed-to-plan")
     cache_file = config.output_dir / "llm_cache.sqlite"
-    job = prepare_requests(pool, codebook, backend, Decoding(**config.llm.get("decoding", {})), samples=int(config.llm.get("samples", 1)))
+    job = prepare_requests(setup["pool"], codebook, setup["backend"], setup["decoding"], samples=setup["samples"], examples=setup["examples"],
+                           answer_format=setup["answer_format"], test_ids=setup["test_ids"])
     return str(plan(job, Cache(cache_file) if cache_file.exists() else None))
 
 def command_run(arguments, config=None) -> str:

@@ -35,8 +35,8 @@ from .validate import MIN_RESAMPLES, NO_LABEL, compare_sources, validate
 __all__ = ['BASELINES', 'MIN_LABELLED_SHARE', 'BASELINE_SETTINGS', 'CONDITIONS', 'CONDITION_NAMES', 'LLM_KEYS', 'DATA_KEYS',
            'STUDENT_KEYS', 'ESTIMATE_KEYS', 'DEMO_CONFIG', 'DataSection', 'LLMSection', 'StudentSection',
            'EstimatesSection', 'ExperimentConfig', 'load_experiment', 'load_experiment_data', 'make_backend',
-           'experiment_folds', 'run_cell', 'ExperimentResult', 'run_experiment', 'codebook_dict', 'check_estimates',
-           'run_estimates']
+           'experiment_folds', 'labelling_job', 'run_cell', 'ExperimentResult', 'run_experiment', 'codebook_dict',
+           'check_estimates', 'run_estimates']
 
 # %% ../nbs/07_experiment.ipynb #fa18d6be
 BASELINES = ("baseline_tfidf", "baseline_embed")   # scored beside every student on LLM labels: its floor
@@ -245,6 +245,7 @@ def make_backend(llm:dict,               # the `llm` settings of an experiment
                  corpus:Corpus,          # the texts (replay reads its column from here)
                  codebook:Codebook,      # maps replayed label codes to names
                  where:str="llm",        # the settings' source, for messages
+                 api_key:str|None=None,  # for openai/batch: default OPENAI_API_KEY (`plan` passes a placeholder: it calls nothing)
                 ):
     "The LLM backend that `llm` settings describe."
     kind = llm["backend"]
@@ -256,7 +257,7 @@ def make_backend(llm:dict,               # the `llm` settings of an experiment
         return ReplayBackend(corpus.data.set_index("id")[column], llm["model"], llm.get("source", column), codes=codebook)   # codes always map through the codebook, never by position
     if kind in ("openai", "batch"):
         cls = BatchBackend if kind == "batch" else OpenAIBackend
-        return cls(llm["model"], base_url=llm.get("base_url"))
+        return cls(llm["model"], base_url=llm.get("base_url"), api_key=api_key)
     return TransformersBackend(llm["model"], gguf_file=llm.get("gguf_file"), mode=llm.get("mode", "choice"),
                                device_map=llm.get("device_map"), dtype=llm.get("dtype"))
 
@@ -280,6 +281,17 @@ def experiment_folds(config:ExperimentConfig, corpus:Corpus) -> tuple[list, list
     reserved = native(reserved)
     for index, train, test in folds: check_no_leak(test, prompt_ids=reserved, train_ids=train, where=f"fold {index}")
     return reserved, folds
+
+def labelling_job(config:ExperimentConfig, corpus:Corpus, codebook:Codebook, reserved:list, folds:list, api_key:str|None=None) -> dict:
+    "What the LLM is asked, exactly as `run` asks it and `plan` prices it: the pool, backend, decoding, samples, examples, answer format."
+    llm = config.llm
+    decoding = Decoding(**llm.get("decoding", {}))
+    test_ids = [i for _, _, t in folds for i in t]
+    examples = stratified_examples(corpus.subset(reserved), per_label=int(llm.get("few_shot", 0)), seed=config.split_seed,
+                                   test_ids=test_ids) if reserved else ()
+    return dict(pool=corpus.subset([i for i in corpus.ids if i not in set(reserved)]), backend=make_backend(llm, corpus, codebook, config.source, api_key),
+                decoding=decoding, samples=int(llm.get("samples", 1)), examples=examples, answer_format=llm.get("answer_format", "label"),
+                test_ids=test_ids)
 
 # %% ../nbs/07_experiment.ipynb #377c6f05
 def _train_rows(condition, train_ids, llm_labels, llm_soft, human, size, seed):
@@ -371,17 +383,13 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
     corpus, codebook = load_experiment_data(config)
     if config.estimates: check_estimates(config, corpus, codebook)   # a typo fails now, not after the comparison
     reserved, folds = experiment_folds(config, corpus)
-    backend = make_backend(config.llm, corpus, codebook, config.source)
-    llm = config.llm
-    decoding = Decoding(**llm.get("decoding", {}))
-    examples = stratified_examples(corpus.subset(reserved), per_label=int(llm.get("few_shot", 0)), seed=config.split_seed,
-                                   test_ids=[i for _, _, t in folds for i in t]) if reserved else ()
-    pool = corpus.subset([i for i in corpus.ids if i not in set(reserved)])
+    job, llm = labelling_job(config, corpus, codebook, reserved, folds), config.llm
+    pool, backend, decoding, examples = job["pool"], job["backend"], job["decoding"], job["examples"]
     label_started = time.monotonic()
-    annotations = annotate(pool, codebook, backend, cache=out / "llm_cache.sqlite", decoding=decoding, samples=int(llm.get("samples", 1)),
-                           examples=examples, answer_format=llm.get("answer_format", "label"), concurrency=int(llm.get("concurrency", 16)),
+    annotations = annotate(pool, codebook, backend, cache=out / "llm_cache.sqlite", decoding=decoding, samples=job["samples"],
+                           examples=examples, answer_format=job["answer_format"], concurrency=int(llm.get("concurrency", 16)),
                            requests_per_minute=llm.get("requests_per_minute"), tokens_per_minute=llm.get("tokens_per_minute"),
-                           run=config.name, progress=progress, test_ids=[i for _, _, t in folds for i in t])
+                           run=config.name, progress=progress, test_ids=job["test_ids"])
     label_seconds = time.monotonic() - label_started
     labelled = annotations["label"].map(lambda l: isinstance(l, str)).mean()
     if labelled < MIN_LABELLED_SHARE:

@@ -154,3 +154,30 @@ def test_python_objects_and_paths_beside_the_yaml(tmp_path):
     frame = pd.DataFrame({"id": [7, 8], "text": ["you are awful", "have a nice day"]})
     table = annotate(frame, codebook, ReplayBackend({7: "toxic", 8: "non-toxic"}, "m"), cache=tmp_path / "c.sqlite", progress=False)
     assert table["label"].tolist() == ["toxic", "non-toxic"] and table["id"].tolist() == [7, 8]
+
+
+def test_plan_prices_exactly_what_run_asks(tmp_path, monkeypatch):
+    "A few-shot JSON experiment: the cache keys `plan` prices are the keys `run` fills."
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parent))
+    from openai_server import LoopbackServer
+    from llm_distill.annotate import prepare_requests
+    from llm_distill.experiment import experiment_folds, labelling_job, load_experiment_data, run_experiment
+    from llm_distill.llm import Cache
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with LoopbackServer() as server:
+        config = ExperimentConfig("plan-run", {"dataset": "textclass-toxicity", "limit": 40},
+                                  {"backend": "openai", "model": "gpt-4o-mini", "base_url": server.base_url, "few_shot": 1,
+                                   "answer_format": "json", "decoding": {"response_format": {"type": "json_object"}}},
+                                  conditions=["llm_direct"], folds=2, bootstrap=10, output=str(tmp_path / "run"))
+        corpus, codebook = load_experiment_data(config)
+        reserved, folds = experiment_folds(config, corpus)
+        setup = labelling_job(config, corpus, codebook, reserved, folds, api_key="not-needed-to-plan")
+        planned = prepare_requests(setup["pool"], codebook, setup["backend"], setup["decoding"], samples=setup["samples"],
+                                   examples=setup["examples"], answer_format=setup["answer_format"], test_ids=setup["test_ids"])
+        assert setup["examples"] and "JSON" in planned.requests[0].messages[0]["content"]
+        run_experiment(config, progress=False)
+    cache = Cache(tmp_path / "run" / "llm_cache.sqlite")
+    stored = {row[0] for row in cache.db.execute("SELECT key FROM responses")}
+    assert {k for keys in planned.keys for k in keys} == stored
