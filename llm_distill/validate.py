@@ -24,7 +24,7 @@ from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 from statsmodels.stats.proportion import proportion_confint
 
 from .core import ConfigError, LabelError
-from .data import Codebook, code_key
+from .data import Codebook, code_key, label_for
 
 # %% auto #0
 __all__ = ['NO_LABEL', 'MIN_RESAMPLES', 'LabelPair', 'compare_labels', 'agreement_metrics', 'bootstrap_intervals',
@@ -90,7 +90,10 @@ def compare_labels(truth:Sequence,                 # human (reference) labels
         notes.append(f"{missing.sum()} item(s) without a human label left out")
         truth_s, pred_s, index = truth_s[~missing].reset_index(drop=True), pred_s[~missing].reset_index(drop=True), index[~missing]
     if len(truth_s) < 2: raise LabelError(f"at least 2 items are needed to compare labels, got {len(truth_s)}")
-    if codebook is not None: label_set = codebook.label_names
+    if codebook is not None:   # values that are a label's code (0/1 in a data file) or a spelling of its name become the name
+        label_set = codebook.label_names
+        truth_s = truth_s.map(lambda v: label_for(codebook, v) or v)
+        pred_s = pred_s.map(lambda v: v if pd.isna(v) else (label_for(codebook, v) or v))
     elif labels is not None: label_set = [str(l) for l in labels]
     else:
         label_set = sorted(set(truth_s) | set(pred_s.dropna()))

@@ -179,3 +179,11 @@ def test_an_unused_codebook_label_is_not_averaged_and_is_named():
     assert report.table.set_index("metric").at["macro_f1", "value"] == 1.0          # not 0.667
     assert any("'never used'" in note and "not scored" in note for note in report.notes)
     assert "never used" in report.per_class["label"].tolist()                          # the full label set stays beside
+
+
+def test_codes_are_read_through_the_codebook():
+    codebook = load_codebook("textclass-toxicity")            # toxic is code 1, non-toxic code 0
+    report = validate(["toxic", "non-toxic"] * 5, [1, 0] * 5, codebook, n_resamples=20)
+    assert report.table.set_index("metric").at["accuracy", "value"] == 1.0
+    with pytest.raises(LabelError, match="7"):
+        validate(["toxic", "non-toxic"], [1, 7], codebook, n_resamples=20)
