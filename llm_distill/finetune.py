@@ -24,7 +24,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 from tqdm import tqdm
 
-from .core import check_fields, ConfigError, DataError, LabelError, bundled_minilm_path, environment_info, stable_hash
+from .core import check_fields, ConfigError, DataError, LabelError, DEFAULT_ENCODER, bundled_minilm_path, environment_info, resolve_encoder, stable_hash
 from .data import Codebook
 
 # %% auto #0
@@ -362,11 +362,11 @@ def fit(texts:Sequence[str],                    # training texts
         indices, validation = train_test_split(indices, test_size=config.validation_fraction, random_state=config.seed, stratify=stratify)
     torch.manual_seed(config.seed)
     accelerator = Accelerator(mixed_precision=_precision(config), cpu=not torch.cuda.is_available())
-    checkpoint = str(checkpoint or bundled_minilm_path())
-    pooling = encoder_pooling(checkpoint) if config.pooling == "auto" else config.pooling
+    checkpoint, source = str(checkpoint or DEFAULT_ENCODER), resolve_encoder(checkpoint)   # record the name, load from where it is
+    pooling = encoder_pooling(source) if config.pooling == "auto" else config.pooling
     with _threads(config.threads), _quiet_transformers():
-        tokenizer = AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=trust_remote_code)
-        model = _model_for(checkpoint, names, multi_label, pooling, trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+        model = _model_for(source, names, multi_label, pooling, trust_remote_code)
         encoded, truncated = _encode(tokenizer, texts, config.max_length)
         if truncated: warnings.warn(f"{truncated} of {len(texts)} training texts were longer than max_length={config.max_length} tokens and were truncated", stacklevel=2)
         lengths = np.array([len(ids) for ids in encoded])

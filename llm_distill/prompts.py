@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import tiktoken
 
-from .core import DataError, ConfigError, bundled_minilm_path, stable_hash
+from .core import DataError, ConfigError, resolve_encoder, stable_hash
 from .data import LABEL_SEPARATOR, Codebook, Corpus, check_no_leak, label_key
 
 # %% auto #0
@@ -148,7 +148,7 @@ class NearestExamples:
         labelled = pool.labelled[~pool.labelled["id"].isin(set(test_ids))]
         if len(labelled) < k: raise DataError(f"{pool.name}: {k} nearest examples need at least {k} labelled texts, got {len(labelled)}")
         self.examples = _examples(pool, labelled["id"].tolist(), test_ids)
-        self.encoder = SentenceTransformer(str(model or bundled_minilm_path()), device="cpu")
+        self.encoder = SentenceTransformer(resolve_encoder(model), device="cpu")
         self.batch_size, self.k = batch_size, k
         self.index = NearestNeighbors(n_neighbors=k, metric="cosine").fit(self._embed([e.text for e in self.examples]))
 

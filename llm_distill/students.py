@@ -20,7 +20,7 @@ from sklearn.metrics import cohen_kappa_score, f1_score
 from sklearn.model_selection import StratifiedKFold, KFold
 from sklearn.multiclass import OneVsRestClassifier
 
-from .core import ConfigError, LabelError, bundled_minilm_path, environment_info
+from .core import DEFAULT_ENCODER, ConfigError, LabelError, environment_info, resolve_encoder
 from .data import Codebook
 from .finetune import Student, TrainingConfig, _check_texts, _quiet_transformers, fit, labels_from_probabilities, training_targets
 
@@ -189,9 +189,9 @@ class SentenceEncoder:
     "A sentence-transformers encoder that remembers the embeddings it computed."
     def __init__(self, checkpoint:str|Path|None=None, batch_size:int=64, max_length:int=256, device:str|None=None):
         from sentence_transformers import SentenceTransformer
-        self.checkpoint = str(checkpoint or bundled_minilm_path())
+        self.checkpoint = str(checkpoint or DEFAULT_ENCODER)   # the name results record; loaded from the bundled copy when installed
         with _quiet_transformers():
-            self.model = SentenceTransformer(self.checkpoint, device=device, trust_remote_code=False)
+            self.model = SentenceTransformer(resolve_encoder(self.checkpoint), device=device, trust_remote_code=False)
         self.model.max_seq_length = max_length
         self.batch_size, self.memory = batch_size, {}
 
@@ -273,11 +273,11 @@ class SetFitRecipe(Recipe):
         from datasets import Dataset
         from setfit import SetFitModel, Trainer, TrainingArguments
         s, texts = self.settings, _check_texts(texts)
-        self.checkpoint = str(self.checkpoint or bundled_minilm_path())
+        self.checkpoint = str(self.checkpoint or DEFAULT_ENCODER)
         labels = (targets >= 0.5).astype(int).tolist() if self.multi_label else targets.argmax(1).tolist()
         with _quiet_transformers(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = SetFitModel.from_pretrained(self.checkpoint, multi_target_strategy="one-vs-rest" if self.multi_label else None,
+            model = SetFitModel.from_pretrained(resolve_encoder(self.checkpoint), multi_target_strategy="one-vs-rest" if self.multi_label else None,
                                                 head_params={"C": s["C"], "class_weight": "balanced", "max_iter": 3000, "random_state": self.seed})
             arguments = TrainingArguments(output_dir=str(Path(__import__("tempfile").mkdtemp(prefix="setfit-"))), batch_size=s["batch_size"],
                                           num_epochs=1, max_steps=s["max_steps"], body_learning_rate=s["body_learning_rate"],

