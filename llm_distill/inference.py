@@ -16,8 +16,8 @@ from .core import ConfigError, DataError
 from .data import LABEL_SEPARATOR, Codebook
 
 # %% auto #0
-__all__ = ['METHODS', 'coded_mask', 'indicator', 'estimate_shares', 'estimate_regression', 'uncertainty_sampling', 'draw_sample',
-           'plan_human_sample']
+__all__ = ['METHODS', 'coded_mask', 'indicator', 'estimate_shares', 'estimate_regression', 'estimate_outcome_on_label',
+           'uncertainty_sampling', 'draw_sample', 'plan_human_sample']
 
 # %% ../nbs/10_inference.ipynb #4fe777f6
 METHODS = ("ppi", "human", "naive")   # the intervals every estimate shows side by side
@@ -114,6 +114,45 @@ def estimate_regression(machine:Sequence,             # machine labels of every 
         values, low, high = estimates[method]
         rows += [dict(term=t, method=method, estimate=float(v), ci_low=float(l), ci_high=float(h), n_human=int(coded.sum()))
                  for t, v, l, h in zip(names, values, low, high)]
+    return pd.DataFrame(rows)
+
+# %% ../nbs/10_inference.ipynb #322e8b02
+def _normal_equations_ppi(X_hat_all, y_all, X_human, coded) -> tuple[np.ndarray, np.ndarray]:
+    "PPI least squares with predicted regressors: the coefficients and their covariance."
+    X_unl, y_unl, X_hat, y_lab = X_hat_all[~coded], y_all[~coded], X_hat_all[coded], y_all[coded]
+    n, N = len(y_lab), len(y_unl)
+    A = X_unl.T @ X_unl / N + X_human.T @ X_human / n - X_hat.T @ X_hat / n
+    b = X_unl.T @ y_unl / N + X_human.T @ y_lab / n - X_hat.T @ y_lab / n
+    theta = np.linalg.solve(A, b)
+    g_unl = X_unl * (X_unl @ theta - y_unl)[:, None]                                            # per-text gradients
+    g_rect = X_human * (X_human @ theta - y_lab)[:, None] - X_hat * (X_hat @ theta - y_lab)[:, None]
+    inverse = np.linalg.inv(A)
+    return theta, inverse @ (np.cov(g_unl.T) / N + np.cov(g_rect.T) / n) @ inverse.T
+
+def estimate_outcome_on_label(outcome:Sequence[float],      # the outcome, known for every text
+                              machine:Sequence,             # machine labels of every text
+                              human:Sequence,               # human labels, missing where not coded
+                              label:str,                    # the label whose effect is estimated (1 where present)
+                              covariates:pd.DataFrame|None=None,  # more regressors, known for every text
+                              level:float=0.95,             # confidence level
+                             ) -> pd.DataFrame:
+    "Least-squares coefficients of an outcome on a machine-predicted label (and covariates): PPI beside human-only and naive."
+    machine, human, coded, _ = _check_inputs(machine, human, None)
+    y = np.asarray(outcome, dtype=float)
+    if len(y) != len(machine) or not np.isfinite(y).all(): raise DataError(f"outcome must be a finite number for each of the {len(machine)} texts")
+    extra = np.empty((len(y), 0)) if covariates is None else covariates.to_numpy(dtype=float)
+    design = lambda labels, rows: np.column_stack([np.ones(len(labels)), indicator(labels, label), extra[rows]])
+    X_hat_all, X_human = design(machine, slice(None)), design([h for h, c in zip(human, coded) if c], coded)
+    names = ["intercept", label, *([] if covariates is None else map(str, covariates.columns))]
+    theta, covariance = _normal_equations_ppi(X_hat_all, y, X_human, coded)
+    z, rows = stats.norm.ppf(1 - (1 - level) / 2), []
+    spread = z * np.sqrt(np.diag(covariance))
+    intervals = {"ppi": (theta - spread, theta + spread), "human": ppi_py.classical_ols_ci(X_human, y[coded], alpha=1 - level),
+                 "naive": ppi_py.classical_ols_ci(X_hat_all, y, alpha=1 - level)}
+    for method in METHODS:
+        low, high = map(np.asarray, intervals[method])
+        rows += [dict(term=t, method=method, estimate=float((l + h) / 2), ci_low=float(l), ci_high=float(h), n_human=int(coded.sum()))
+                 for t, l, h in zip(names, low, high)]
     return pd.DataFrame(rows)
 
 # %% ../nbs/10_inference.ipynb #e7a6a5d7

@@ -79,3 +79,19 @@ def test_command_line_estimate(tmp_path, capsys):
     pd.DataFrame({"id": [9999], "label": ["yes"]}).to_csv(tmp_path / "stranger.csv", index=False)
     assert main(["estimate", str(tmp_path / "a.csv"), "--human", str(tmp_path / "stranger.csv")]) == 2
     assert "9999" in capsys.readouterr().err
+
+
+def test_outcome_on_a_predicted_label_is_corrected():
+    "An outcome that depends on the true label; machine labels with false positives dilute the naive slope; PPI covers."
+    from llm_distill.inference import estimate_outcome_on_label
+    rng, hits, naive_hits, draws = np.random.default_rng(11), 0, 0, 200
+    for _ in range(draws):
+        truth, machine = planted(rng, n=2000)
+        x = pd.DataFrame({"x": rng.normal(size=2000)})
+        y = 1.0 + 2.0 * indicator(truth, "yes") + 0.5 * x["x"].to_numpy() + rng.normal(0, 1, 2000)
+        coded = np.isin(np.arange(2000), rng.choice(2000, 200, replace=False))
+        table = estimate_outcome_on_label(y, machine, [t if c else None for t, c in zip(truth, coded)], "yes", x)
+        row = table.query("term == 'yes'").set_index("method")
+        hits += row.at["ppi", "ci_low"] <= 2.0 <= row.at["ppi", "ci_high"]
+        naive_hits += row.at["naive", "ci_low"] <= 2.0 <= row.at["naive", "ci_high"]
+    assert hits / draws >= 0.9 and naive_hits / draws < 0.1, (hits / draws, naive_hits / draws)
