@@ -21,7 +21,7 @@ from .core import DataError, ConfigError, resolve_encoder, stable_hash
 from .data import LABEL_SEPARATOR, Codebook, Corpus, check_no_leak, label_key
 
 # %% auto #0
-__all__ = ['DEFAULT_SYSTEM', 'DEFAULT_USER', 'PARSE_STATUSES', 'PromptTemplate', 'answer_text', 'build_messages', 'Example',
+__all__ = ['DEFAULT_SYSTEM', 'DEFAULT_USER', 'PARSE_STATUSES', 'PromptTemplate', 'Example', 'answer_text', 'build_messages',
            'fixed_examples', 'stratified_examples', 'NearestExamples', 'ParsedLabel', 'parse_label', 'encoding_for',
            'count_tokens']
 
@@ -70,6 +70,14 @@ def _render(template:str, what:str, **variables) -> str:
     except jinja2.TemplateSyntaxError as error: raise ConfigError(f"{what}: template syntax error on line {error.lineno}: {error.message}") from None
     except jinja2.exceptions.SecurityError as error: raise ConfigError(f"{what}: the template tried something unsafe and was refused ({error})") from None
 
+# %% ../nbs/02_prompts.ipynb #90ddc0ba
+@dataclass(frozen=True)
+class Example:
+    "A labelled text shown to the LLM as a few-shot example."
+    id: object   # id of the text in its corpus
+    text: str    # the text
+    label: str   # its human label (label name)
+
 # %% ../nbs/02_prompts.ipynb #7e03cbd1
 def answer_text(codebook:Codebook, labels:str|Sequence[str], answer_format:str="label") -> str:
     "How the assistant writes a label (or labels) in a few-shot example."
@@ -97,14 +105,6 @@ def build_messages(codebook:Codebook,                 # the task and its labels
                      {"role": "assistant", "content": answer_text(codebook, example.label, answer_format)}]
     messages.append({"role": "user", "content": _render(template.user, "user template", text=text, metadata=metadata)})
     return messages
-
-# %% ../nbs/02_prompts.ipynb #90ddc0ba
-@dataclass(frozen=True)
-class Example:
-    "A labelled text shown to the LLM as a few-shot example."
-    id: object   # id of the text in its corpus
-    text: str    # the text
-    label: str   # its human label (label name)
 
 # %% ../nbs/02_prompts.ipynb #cb2175e0
 def _examples(pool:Corpus, ids:Sequence, test_ids:Sequence) -> list[Example]:
