@@ -92,7 +92,7 @@ def main():
         student = {"recipe": "auto", **({"candidates": args.candidates} if args.candidates else {})}
         config = ExperimentConfig(
             name=name, data={"dataset": name, **({"limit": 300} if args.quick else {})}, codebook=codebook,
-            llm={"backend": "replay", "model": teacher, "column": column, "codes": not column.startswith("chatgpt")},
+            llm={"backend": "replay", "model": teacher, "column": column},
             student=student, conditions=["human", "llm", "llm_direct"], folds=3 if args.quick else 5,
             bootstrap=200 if args.quick else 1000, output=str(output / name))
         result = run_experiment(config, progress=False)

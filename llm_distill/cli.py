@@ -64,7 +64,7 @@ def _add_llm_arguments(parser):
                        help="replay: labels already in --column; openai/batch: the API or a compatible server; transformers: in-process")
     group.add_argument("--model", help="model name (for replay: the model that produced the labels)")
     group.add_argument("--column", help="replay: the column holding the LLM's labels")
-    group.add_argument("--codes", action="store_true", help="replay: the column holds label codes (e.g. 0/1), mapped by the codebook")
+    group.add_argument("--codes", action="store_true", help="accepted from older scripts, no effect: replayed codes (e.g. 0/1) always map through the codebook")
     group.add_argument("--base-url", help="OpenAI-compatible server (default OPENAI_BASE_URL, else the OpenAI API); the key comes from OPENAI_API_KEY")
     group.add_argument("--samples", type=_count(1), default=1, help="answers per text (consistency); use with --temperature > 0")
     group.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (0: the most likely answer)")
@@ -161,7 +161,7 @@ def command_label(arguments) -> str:
     corpus = _corpus(arguments)
     if not (arguments.model or arguments.column): raise ConfigError("label needs --model (and --column for --backend replay)")
     llm = {"backend": arguments.backend, "model": arguments.model or arguments.column, "column": arguments.column,
-           "codes": arguments.codes, "base_url": arguments.base_url}
+           "base_url": arguments.base_url}
     backend = make_backend(llm, corpus, corpus.codebook, "command line")
     examples = stratified_examples(corpus, per_label=arguments.few_shot, seed=0) if arguments.few_shot else ()   # from the human-labelled texts
     table = annotate(corpus, corpus.codebook, backend, cache=arguments.cache, samples=arguments.samples, examples=examples,
@@ -225,8 +225,7 @@ def command_plan(arguments) -> str:
     reserved, folds = experiment_folds(config, corpus)
     setup = labelling_job(config, corpus, codebook, reserved, folds, api_key=os.environ.get("OPENAI_API_KEY") or "not-needed-to-plan")
     cache_file = config.output_dir / "llm_cache.sqlite"
-    job = prepare_requests(setup["pool"], codebook, setup["backend"], setup["decoding"], samples=setup["samples"], examples=setup["examples"],
-                           answer_format=setup["answer_format"], test_ids=setup["test_ids"])
+    job = prepare_requests(setup["pool"], codebook, setup["backend"], **setup["requests"])
     return str(plan(job, Cache(cache_file) if cache_file.exists() else None))
 
 def command_run(arguments, config=None) -> str:

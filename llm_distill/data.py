@@ -64,7 +64,7 @@ _WRAPPING = "\"'`*_"
 
 def label_key(value) -> str:
     "The normal form in which label names and answers are compared (NFKC, one space, no wrapping quotes or trailing punctuation, casefolded)."
-    text = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", str(value))).strip()
+    text = code_key(str(value))   # NFKC, one space, stripped
     return text.strip(_WRAPPING).rstrip(".!;:").strip().strip(_WRAPPING).strip().casefold()
 
 # %% ../nbs/01_data.ipynb #6fecfa0e

@@ -66,7 +66,7 @@ class LLMSection(TypedDict, total=False):
     backend: Literal["replay", "openai", "batch", "transformers"]
     model: str                           # the model that labels, or that produced replayed labels
     column: str                          # replay: the column holding the LLM's labels (names or codes)
-    codes: bool                          # replay: the column holds codes (they map through the codebook either way)
+    codes: bool                          # accepted from older configs, no effect: replayed values always map through the codebook
     source: str                          # replay: where the labels come from, for the record
     batch_file: str|Path                 # replay: an OpenAI Batch output file
     base_url: str                        # an OpenAI-compatible server
@@ -199,7 +199,7 @@ def load_experiment(path:str|Path) -> ExperimentConfig:
 DEMO_CONFIG = """\
 name: demo-toxicity-gpt4
 data: {dataset: textclass-toxicity}
-llm: {backend: replay, model: gpt-4-0613, column: llm_gpt-4-0613, codes: true, source: TextClass benchmark}
+llm: {backend: replay, model: gpt-4-0613, column: llm_gpt-4-0613, source: TextClass benchmark}
 student: {recipe: auto}
 conditions: [human, llm, llm_direct]
 seeds: [0]
@@ -282,16 +282,23 @@ def experiment_folds(config:ExperimentConfig, corpus:Corpus) -> tuple[list, list
     for index, train, test in folds: check_no_leak(test, prompt_ids=reserved, train_ids=train, where=f"fold {index}")
     return reserved, folds
 
+# %% ../nbs/07_experiment.ipynb #7d29037a
 def labelling_job(config:ExperimentConfig, corpus:Corpus, codebook:Codebook, reserved:list, folds:list, api_key:str|None=None) -> dict:
-    "What the LLM is asked, exactly as `run` asks it and `plan` prices it: the pool, backend, decoding, samples, examples, answer format."
+    "What the LLM is asked, exactly as `run` asks it and `plan` prices it: the pool, its backend, and the request options."
     llm = config.llm
-    decoding = Decoding(**llm.get("decoding", {}))
     test_ids = [i for _, _, t in folds for i in t]
     examples = stratified_examples(corpus.subset(reserved), per_label=int(llm.get("few_shot", 0)), seed=config.split_seed,
                                    test_ids=test_ids) if reserved else ()
-    return dict(pool=corpus.subset([i for i in corpus.ids if i not in set(reserved)]), backend=make_backend(llm, corpus, codebook, config.source, api_key),
-                decoding=decoding, samples=int(llm.get("samples", 1)), examples=examples, answer_format=llm.get("answer_format", "label"),
-                test_ids=test_ids)
+    requests = dict(decoding=Decoding(**llm.get("decoding", {})), samples=int(llm.get("samples", 1)), examples=examples,
+                    answer_format=llm.get("answer_format", "label"), test_ids=test_ids)   # what `prepare_requests` and `annotate` take
+    return dict(pool=corpus.subset([i for i in corpus.ids if i not in set(reserved)]), requests=requests,
+                backend=make_backend(llm, corpus, codebook, config.source, api_key))
+
+def _annotate_options(config:ExperimentConfig) -> dict:
+    "How fast `annotate` may ask: concurrency and rate limits."
+    llm = config.llm
+    return dict(concurrency=int(llm.get("concurrency", 16)), requests_per_minute=llm.get("requests_per_minute"),
+                tokens_per_minute=llm.get("tokens_per_minute"))
 
 # %% ../nbs/07_experiment.ipynb #377c6f05
 def _train_rows(condition, train_ids, llm_labels, llm_soft, human, size, seed):
@@ -384,12 +391,11 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
     if config.estimates: check_estimates(config, corpus, codebook)   # a typo fails now, not after the comparison
     reserved, folds = experiment_folds(config, corpus)
     job, llm = labelling_job(config, corpus, codebook, reserved, folds), config.llm
-    pool, backend, decoding, examples = job["pool"], job["backend"], job["decoding"], job["examples"]
+    pool, backend, requests = job["pool"], job["backend"], job["requests"]
+    decoding = requests["decoding"]
     label_started = time.monotonic()
-    annotations = annotate(pool, codebook, backend, cache=out / "llm_cache.sqlite", decoding=decoding, samples=job["samples"],
-                           examples=examples, answer_format=job["answer_format"], concurrency=int(llm.get("concurrency", 16)),
-                           requests_per_minute=llm.get("requests_per_minute"), tokens_per_minute=llm.get("tokens_per_minute"),
-                           run=config.name, progress=progress, test_ids=job["test_ids"])
+    annotations = annotate(pool, codebook, backend, cache=out / "llm_cache.sqlite", run=config.name, progress=progress,
+                           **requests, **_annotate_options(config))
     label_seconds = time.monotonic() - label_started
     labelled = annotations["label"].map(lambda l: isinstance(l, str)).mean()
     if labelled < MIN_LABELLED_SHARE:
@@ -438,14 +444,14 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
                    data=dict(name=corpus.name, texts=len(corpus), data_hash=corpus.data_hash(), files=[str(f) for f in corpus.files],
                              label_counts=corpus.data["human_label"].value_counts().to_dict()),
                    split=dict(folds=config.folds or 1, few_shot_ids=[str(i) for i in reserved], test_texts=sum(len(t) for _, _, t in folds)),
-                   llm=dict(backend=backend.name, model=llm["model"], decoding=asdict(decoding), samples=int(llm.get("samples", 1)),
-                            answer_format=llm.get("answer_format", "label"), prompt_hash=str(annotations["prompt_hash"].iloc[0]),
-                            example_prompt=prepare_requests(pool.subset(pool.ids[:1]), codebook, backend, decoding, examples=examples).requests[0].messages,
+                   llm=dict(backend=backend.name, model=llm["model"], decoding=asdict(decoding), samples=requests["samples"],
+                            answer_format=requests["answer_format"], prompt_hash=str(annotations["prompt_hash"].iloc[0]),
+                            example_prompt=prepare_requests(pool.subset(pool.ids[:1]), codebook, backend, **requests).requests[0].messages,
                             summary=summarise(annotations), calls_this_run=len(ledger), seconds=round(label_seconds, 1)),
                    student=dict(plan_, why={c["condition"]: c["why"] for c in sorted(cells, key=lambda c: -c["fold"]) if c.get("why")}),
                    notes=notes, versions=environment_info(),
                    wall_seconds=round(time.monotonic() - started, 1), cell_seconds=round(sum(c["seconds"] for c in cells), 1))
-    estimates = run_estimates(config, decoding, examples, progress) if config.estimates else None
+    estimates = run_estimates(config, requests, progress) if config.estimates else None
     return ExperimentResult(config, results, reports, comparisons, annotations, llm_report, cells, methods, out, estimates)
 
 def _score(config, corpus, codebook, cells, annotations):
@@ -543,19 +549,18 @@ def check_estimates(config:ExperimentConfig, corpus:Corpus, codebook:Codebook) -
                           f"(columns: {[c for c in corpus.data.columns if c not in ('id', 'text')][:12]})")
     return names
 
+# %% ../nbs/07_experiment.ipynb #92c32e47
 def run_estimates(config:ExperimentConfig,  # an experiment with an `estimates` section
-                  decoding:Decoding,        # its decoding
-                  examples=(),              # its few-shot examples
+                  requests:dict,            # the request options of its comparison (`labelling_job`): the same prompts, so the cache answers
                   progress:bool=False,      # show the labelling progress
                  ) -> pd.DataFrame:
     "Shares of labels over every text of the experiment's data: PPI, human-only and naive intervals."
     spec = config.estimates
     corpus, codebook = load_experiment_data(config, labelled_only=False)
     names = check_estimates(config, corpus, codebook)
-    llm, backend = config.llm, make_backend(config.llm, corpus, codebook, config.source)   # replay: the answers of every text
-    annotations = annotate(corpus, codebook, backend, cache=config.output_dir / "llm_cache.sqlite", decoding=decoding,
-                           samples=int(llm.get("samples", 1)), examples=examples, answer_format=llm.get("answer_format", "label"),
-                           concurrency=int(llm.get("concurrency", 16)), run=f"{config.name}-estimates", progress=progress)
+    backend = make_backend(config.llm, corpus, codebook, config.source)   # replay: the answers of every text
+    annotations = annotate(corpus, codebook, backend, cache=config.output_dir / "llm_cache.sqlite", run=f"{config.name}-estimates",
+                           progress=progress, **{**requests, "test_ids": ()}, **_annotate_options(config))
     labelled = annotations["label"].map(lambda l: isinstance(l, str)).to_numpy()
     frame = corpus.data.assign(machine=annotations["label"].to_numpy())[labelled]   # a text the LLM left unlabelled cannot be estimated over
     human = frame["human_label"].where(frame["human_label"].notna(), None).tolist()

@@ -393,7 +393,7 @@ def fit(texts:Sequence[str],                    # training texts
                 scheduler.load_state_dict(state["scheduler"]); best_state = state["best_state"]
                 history, start_epoch, stale = json.loads(state["history"]), int(state["epoch"]), int(state["stale"])
                 best = tuple(float(b) for b in state["best"])
-        started, steps = time.monotonic(), 0
+        started = time.monotonic()
         for epoch in range(start_epoch, epochs):
             if stale >= config.patience and (epoch * steps_per_epoch) >= config.min_steps: break
             torch.manual_seed(config.seed * 1000 + epoch)         # dropout: the same per epoch, resumed or not

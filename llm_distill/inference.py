@@ -25,7 +25,7 @@ METHODS = ("ppi", "human", "naive")   # the intervals every estimate shows side 
 def coded_mask(human:Sequence  # human labels, missing (None/NaN) where no human coded the text
               ) -> np.ndarray:
     "True where a human coded the text."
-    return pd.Series(list(human), dtype=object).map(lambda v: v is not None and not (isinstance(v, float) and np.isnan(v))).to_numpy(bool)
+    return pd.notna(pd.Series(list(human), dtype=object)).to_numpy()
 
 # %% ../nbs/10_inference.ipynb #f51c80a5
 def indicator(labels:Sequence,  # label names (label sets joined by `|`), None where missing
@@ -176,6 +176,7 @@ def uncertainty_sampling(uncertainty:Sequence[float],  # per text, larger = less
         capped |= probabilities > 1
     return probabilities
 
+# %% ../nbs/10_inference.ipynb #32b62ec5
 def draw_sample(probabilities:Sequence[float],  # inclusion probability of each text
                 seed:int=0,                     # the draw's seed (record it)
                ) -> np.ndarray:

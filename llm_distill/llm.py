@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import email.utils
 import functools
 import hashlib
@@ -206,19 +207,25 @@ class Cache:
                                   f"are kept in {kept} and are read back into the cache when it next opens") from None
         return call_id
 
+    @contextlib.contextmanager
+    def _transaction(self):
+        "One write transaction, rolled back on any error (SQLite may already have rolled back, e.g. after a full disk)."
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+                self.db.execute("COMMIT")
+            except BaseException:
+                try: self.db.execute("ROLLBACK")
+                except sqlite3.Error: pass
+                raise
+
     def _write(self, rows:list, call:tuple):
         "One call's answers, its ledger row and the release of its claim, in one transaction."
-        with self._lock:
-            try:
-                self.db.execute("BEGIN IMMEDIATE")
-                self.db.executemany("INSERT OR IGNORE INTO responses VALUES(?,?,?,?,?,?,?,?,?)", rows)
-                self.db.execute("INSERT OR IGNORE INTO calls VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", call)
-                self.db.executemany("DELETE FROM claims WHERE key = ?", [(row[0],) for row in rows])
-                self.db.execute("COMMIT")
-            except sqlite3.Error:
-                try: self.db.execute("ROLLBACK")
-                except sqlite3.Error: pass   # SQLite already rolled back (e.g. after a full disk)
-                raise
+        with self._transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO responses VALUES(?,?,?,?,?,?,?,?,?)", rows)
+            db.execute("INSERT OR IGNORE INTO calls VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", call)
+            db.executemany("DELETE FROM claims WHERE key = ?", [(row[0],) for row in rows])
 
     def _unsaved_paths(self) -> list[Path]:
         "Where answers that could not be written wait: beside the cache, or in the temporary folder when that is full too."
@@ -252,20 +259,16 @@ class Cache:
     def claim(self, key:str, owner:str, seconds:float) -> str:
         "Claim `key` before asking for it: 'answered' (already stored), 'mine' (ask now), or 'busy' (another live process is asking)."
         now = time.time()
-        with self._lock:
-            try:
-                self.db.execute("BEGIN IMMEDIATE")
-                state = "answered" if self.db.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone() else "mine"
-                held = self.db.execute("SELECT owner, expires FROM claims WHERE key = ?", (key,)).fetchone()
-                if state == "mine" and held and held[0] != owner and held[1] > now and _owner_alive(held[0]): state = "busy"
-                if state == "mine": self.db.execute("INSERT OR REPLACE INTO claims VALUES(?,?,?)", (key, owner, now + seconds))
-                self.db.execute("COMMIT")
-            except sqlite3.Error as error:
-                try: self.db.execute("ROLLBACK")
-                except sqlite3.Error: pass
-                raise CacheWriteError(f"cannot write to the cache {self.path} ({error}: disk full or read-only?); "
-                                      "every answer received so far is saved: rerun when it can be written") from None
-        return state
+        try:
+            with self._transaction() as db:
+                if db.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone(): return "answered"
+                held = db.execute("SELECT owner, expires FROM claims WHERE key = ?", (key,)).fetchone()
+                if held and held[0] != owner and held[1] > now and _owner_alive(held[0]): return "busy"
+                db.execute("INSERT OR REPLACE INTO claims VALUES(?,?,?)", (key, owner, now + seconds))
+                return "mine"
+        except sqlite3.Error as error:
+            raise CacheWriteError(f"cannot write to the cache {self.path} ({error}: disk full or read-only?); "
+                                  "every answer received so far is saved: rerun when it can be written") from None
 
     def release(self, key:str, owner:str):
         "Give up a claim (the request failed): another process may ask."

@@ -15,7 +15,7 @@ from llm_distill.core import ConfigError
 from llm_distill.experiment import ExperimentConfig, experiment_folds, load_experiment, load_experiment_data, run_experiment
 
 TINY = dict(name="tiny", data={"dataset": "textclass-toxicity", "limit": 60},
-            llm={"backend": "replay", "model": "gpt-4-0613", "column": "llm_gpt-4-0613", "codes": True},
+            llm={"backend": "replay", "model": "gpt-4-0613", "column": "llm_gpt-4-0613"},
             student={"training": {"epochs": 1, "max_length": 32}}, folds=2, bootstrap=50)
 
 
@@ -98,7 +98,7 @@ import sys, warnings
 warnings.filterwarnings("ignore")
 from llm_distill.experiment import ExperimentConfig, run_experiment
 config = ExperimentConfig(name="tiny", data={"dataset": "textclass-toxicity", "limit": 60},
-                          llm={"backend": "replay", "model": "gpt-4-0613", "column": "llm_gpt-4-0613", "codes": True},
+                          llm={"backend": "replay", "model": "gpt-4-0613", "column": "llm_gpt-4-0613"},
                           student={"training": {"epochs": 1, "max_length": 32}}, folds=2, bootstrap=50, output=sys.argv[1])
 run_experiment(config, progress=False).results.to_csv(sys.argv[2], index=False)
 """
@@ -174,9 +174,8 @@ def test_plan_prices_exactly_what_run_asks(tmp_path, monkeypatch):
         corpus, codebook = load_experiment_data(config)
         reserved, folds = experiment_folds(config, corpus)
         setup = labelling_job(config, corpus, codebook, reserved, folds, api_key="not-needed-to-plan")
-        planned = prepare_requests(setup["pool"], codebook, setup["backend"], setup["decoding"], samples=setup["samples"],
-                                   examples=setup["examples"], answer_format=setup["answer_format"], test_ids=setup["test_ids"])
-        assert setup["examples"] and "JSON" in planned.requests[0].messages[0]["content"]
+        planned = prepare_requests(setup["pool"], codebook, setup["backend"], **setup["requests"])
+        assert setup["requests"]["examples"] and "JSON" in planned.requests[0].messages[0]["content"]
         run_experiment(config, progress=False)
     cache = Cache(tmp_path / "run" / "llm_cache.sqlite")
     stored = {row[0] for row in cache.db.execute("SELECT key FROM responses")}

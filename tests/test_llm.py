@@ -344,10 +344,13 @@ def test_two_runs_sharing_a_cache_never_pay_twice(tmp_path):
     corpus = load_dataset("textclass-toxicity")
     corpus = corpus.subset(corpus.ids[:60])
     tables = []
-    with LoopbackServer(latency_ms=30, idempotency=False) as server:
+    start = threading.Barrier(2)   # both runs plan their work before either asks: they overlap on every text
+    with LoopbackServer(latency_ms=200, idempotency=False) as server:
         def label():
             backend = OpenAIBackend("gpt-4o-mini", api_key="sk-test", base_url=server.base_url)
-            tables.append(annotate(corpus, backend=backend, cache=Cache(tmp_path / "shared.sqlite"), progress=False, concurrency=8))
+            cache = Cache(tmp_path / "shared.sqlite")
+            start.wait()
+            tables.append(annotate(corpus, backend=backend, cache=cache, progress=False, concurrency=8))
         threads = [threading.Thread(target=label) for _ in range(2)]
         for thread in threads: thread.start()
         for thread in threads: thread.join()
