@@ -249,6 +249,7 @@ class Student:
         path = Path(path)
         if not (path / "llm_distill.json").exists(): raise ConfigError(f"{path} is not a saved student (no llm_distill.json)")
         meta = json.loads((path / "llm_distill.json").read_text())
+        if meta.get("format") == "transformers": import llm_distill.export   # registers `PooledClassifier` with the Auto classes
         if meta.get("pooling") == "mean": model = MeanPooledClassifier.from_pretrained(path, len(meta["label_names"]))
         else:
             model = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True, trust_remote_code=False)

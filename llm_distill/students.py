@@ -81,12 +81,13 @@ class Recipe:
         return f"{type(self).__name__}({self.name!r}, labels={self.label_names}, {self.metadata.get('why', 'not chosen by selection')})"
 
 # %% ../nbs/06a_students.ipynb #6ebf3637
-def load_student(path:str|Path  # a folder written by `Recipe.save` or `Student.save`
-                ) -> Recipe:
-    "Load a saved student, whatever its recipe."
+def load_student(path:str|Path  # a folder written by `Recipe.save`, `Student.save` or `export.save_transformers`
+                ) -> Recipe|Student:
+    "Load a saved student, whatever its recipe (a folder in transformers format loads as a `Student`)."
     path = Path(path)
     if not (path / "llm_distill.json").exists(): raise ConfigError(f"{path} is not a saved student (no llm_distill.json)")
     meta = json.loads((path / "llm_distill.json").read_text())
+    if meta.get("format") == "transformers": return Student.load(path)
     name = meta.get("recipe", "finetune")
     if name not in RECIPES: raise ConfigError(f"{path}: unknown recipe {name!r}; known: {sorted(RECIPES)}")
     recipe = RECIPES[name](meta["label_names"], meta["multi_label"], meta.get("seed", 0), meta.get("checkpoint"), **meta.get("settings", {}))

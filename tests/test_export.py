@@ -1,0 +1,69 @@
+"Kept students in transformers format: every recipe with an encoder loads in `transformers.pipeline` and gives the student's labels."
+import json
+
+import numpy as np
+import pytest
+from transformers import pipeline
+
+from llm_distill.core import ConfigError
+from llm_distill.data import load_dataset
+from llm_distill.export import save_transformers, student_card, to_transformers
+from llm_distill.finetune import TrainingConfig, fit
+from llm_distill.students import load_student, train_student
+
+from test_multilabel import LABELS, codebook, davidson_sets  # noqa: F401 (the fixture)
+
+LONG = " ".join(["a long text that runs past the student's token limit, so truncation decides its label"] * 40)
+
+
+@pytest.fixture(scope="module")
+def tweets():
+    corpus = load_dataset("theocharis-incivility")
+    data = corpus.data.iloc[:200].reset_index(drop=True)
+    return data["text"].tolist()[:140], data["human_label"].tolist()[:140], data["text"].tolist()[140:] + [LONG], corpus.codebook
+
+
+def piped_scores(folder, texts, names):
+    "Scores from the plain pipeline, in the student's label order."
+    rows = pipeline("text-classification", model=str(folder))(texts, truncation=True, top_k=None)
+    return np.array([[{s["label"]: s["score"] for s in row}[n] for n in names] for row in rows])
+
+
+@pytest.mark.parametrize("pooling", ["mean", "native"])
+def test_fine_tuned_student_through_pipeline(tmp_path, tweets, pooling):
+    train, labels, held, codebook = tweets
+    student = fit(train, labels, codebook, config=TrainingConfig(epochs=1, max_length=32, validation_fraction=0.0, pooling=pooling))
+    folder = save_transformers(student, tmp_path / "kept")
+    scores = piped_scores(folder, held, student.label_names)
+    np.testing.assert_allclose(scores, student.predict_proba(held), atol=1e-5)
+    assert [student.label_names[i] for i in scores.argmax(1)] == student.predict(held)
+    assert json.loads((folder / "tokenizer_config.json").read_text())["model_max_length"] == 32
+    assert load_student(folder).predict(held) == student.predict(held)
+
+
+def test_embedding_student_with_label_sets(tmp_path, codebook):
+    data = davidson_sets(150)
+    student = train_student(data["text"].tolist(), data["teacher"].tolist(), codebook, recipe="embed")
+    folder = save_transformers(student, tmp_path / "kept")
+    held = data["text"].tolist()[:40] + [LONG]
+    np.testing.assert_allclose(piped_scores(folder, held, list(LABELS)), student.predict_proba(held), atol=1e-5)   # sigmoid per label
+    assert json.loads((folder / "config.json").read_text())["problem_type"] == "multi_label_classification"
+    assert load_student(folder).predict(held) == student.predict(held)   # the same sets: thresholds kept in llm_distill.json
+
+
+def test_no_local_paths_and_an_escaped_card(tmp_path, tweets):
+    train, labels, held, codebook = tweets
+    student = train_student(train, labels, codebook, recipe="embed")
+    card = student_card(student, {"macro_f1": (0.7, 0.6, 0.8)}, "60 held-out tweets", teacher="<script>alert(1)</script>", task="civility")
+    folder = save_transformers(student, tmp_path / "kept", card)
+    text = (folder / "README.md").read_text()
+    assert "<script>" not in text and "&lt;script&gt;" in text
+    assert "base_model: sentence-transformers/all-MiniLM-L6-v2" in text and "[0.600, 0.800]" in text
+    for name in ("config.json", "tokenizer_config.json", "llm_distill.json", "README.md"):
+        assert "site-packages" not in (folder / name).read_text(), name
+
+
+def test_tfidf_has_no_transformers_form(tweets):
+    train, labels, _, codebook = tweets
+    with pytest.raises(ConfigError, match="no transformers form"):
+        to_transformers(train_student(train, labels, codebook, recipe="tfidf"))
