@@ -23,7 +23,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from .core import redact, ConfigError, DataError, LabelError, LLMDistillError, stable_hash
-from .data import Codebook, Corpus, check_no_leak, make_corpus
+from .data import Codebook, Corpus, check_no_leak, frame_from, make_corpus
 from .prompts import Example, PromptTemplate, answer_text, build_messages, count_tokens, parse_label, _jinja
 from .llm import (Cache, CacheWriteError, Completion, Decoding, Request, asyncio_run, backoff_seconds, key_prefix, sample_keys)
 
@@ -326,7 +326,7 @@ def _table(job:LabellingJob, cache:Cache, failed:dict) -> pd.DataFrame:
     return table
 
 # %% ../nbs/04_annotate.ipynb #d4e58b21
-def annotate(corpus:Corpus|pd.DataFrame,        # the texts to label (a DataFrame: a `text` column, and `id` if it has one)
+def annotate(corpus:Corpus|pd.DataFrame,        # the texts to label (a DataFrame or `datasets.Dataset`: a `text` column, and `id` if it has one)
              codebook:Codebook|None=None,       # task and labels; default the corpus's own
              backend=None,                      # an `OpenAIBackend`, `BatchBackend`, `TransformersBackend` or `ReplayBackend`
              cache:Cache|str|None="llm_cache.sqlite",  # the cache (or its file) that makes runs resumable
@@ -347,8 +347,9 @@ def annotate(corpus:Corpus|pd.DataFrame,        # the texts to label (a DataFram
              timeout_seconds:float=86400.0,     # Batch API: stop waiting after this long
             ) -> pd.DataFrame:
     "Label every text of `corpus` by `codebook` with `backend`; one row per text, resumable through `cache`."
-    if isinstance(corpus, pd.DataFrame):   # a table as the researcher holds it; bad rows are named by make_corpus
-        corpus = make_corpus(corpus, id="id" if "id" in corpus else None, metadata=[], name="DataFrame")
+    if not isinstance(corpus, Corpus):   # a DataFrame or `datasets.Dataset` as the researcher holds it; bad rows are named by make_corpus
+        frame = frame_from(corpus)
+        corpus = make_corpus(frame, id="id" if "id" in frame else None, metadata=[], name=type(corpus).__name__)
     codebook = codebook or corpus.codebook
     if codebook is None: raise ConfigError(f"{corpus.name}: no codebook given and the corpus has none")
     if backend is None: raise ConfigError("annotate needs a backend")

@@ -220,6 +220,7 @@ def command_plan(arguments) -> str:
     from llm_distill.experiment import experiment_folds, labelling_job, load_experiment, load_experiment_data
     from llm_distill.llm import Cache
     config = load_experiment(arguments.config)
+    if not config.llm: return f"{config.source}: no llm section, so nothing is labelled and nothing costs anything (a human-labels-only run)"
     if arguments.output: config.output = arguments.output
     corpus, codebook = load_experiment_data(config)
     reserved, folds = experiment_folds(config, corpus)

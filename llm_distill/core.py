@@ -98,7 +98,7 @@ def check_fields(instance,              # a dataclass instance: its fields are c
         try: checked = _adapter(hints[item.name]).validate_python(value)
         except ValidationError as error:
             problem = error.errors()[0]
-            key = ".".join(str(part) for part in (item.name, *problem["loc"]) if not str(part).startswith(("function-", "union[")))
+            key = ".".join(str(part) for part in (item.name, *problem["loc"]) if not str(part).startswith(("function-", "union[")) and "[" not in str(part))
             raise ConfigError(f"{where}: {key}: {problem['msg'][0].lower() + problem['msg'][1:]}, got {problem.get('input', value)!r}") from None
         object.__setattr__(instance, item.name, checked)
 

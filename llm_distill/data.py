@@ -32,9 +32,10 @@ from .core import (CodebookError, ConfigError, DataError, LabelError, LeakError,
 # %% auto #0
 __all__ = ['LABEL_SEPARATOR', 'CODEBOOK_KEYS', 'LABEL_KEYS', 'CODEBOOK_DIR', 'FORMATS', 'ISSUE_COLUMNS', 'DATASETS', 'SALT_TASKS',
            'SPLIT_ROLES', 'Label', 'code_key', 'label_key', 'Codebook', 'codebook_from_dict', 'list_codebooks',
-           'load_codebook', 'save_codebook', 'label_for', 'read_table', 'Corpus', 'make_corpus', 'DatasetSpec',
-           'register_dataset', 'list_datasets', 'dataset_files', 'load_dataset', 'known_checksums', 'download_dataset',
-           'Split', 'label_strata', 'make_split', 'check_no_leak', 'Fold', 'cross_fit_folds']
+           'load_codebook', 'save_codebook', 'label_for', 'read_table', 'Corpus', 'frame_from', 'make_corpus',
+           'to_dataset', 'DatasetSpec', 'register_dataset', 'list_datasets', 'dataset_files', 'load_dataset',
+           'known_checksums', 'download_dataset', 'Split', 'label_strata', 'make_split', 'check_no_leak', 'Fold',
+           'cross_fit_folds']
 
 # %% ../nbs/01_data.ipynb #b80fe3d4
 @dataclass(frozen=True)
@@ -357,8 +358,21 @@ def _check_labels(frame:pd.DataFrame, column:str, codebook:Codebook|None, name:s
                          f"{[(l.name, l.code) if l.code is not None else l.name for l in codebook.labels]}")
     return converted.where(present, None)
 
+# %% ../nbs/01_data.ipynb #dd913826
+def frame_from(table,  # a pandas DataFrame or a `datasets.Dataset`
+              ) -> pd.DataFrame:
+    "A DataFrame of a table (a `Dataset`'s `ClassLabel` columns as label names; -1, its missing label, as None)."
+    if isinstance(table, pd.DataFrame): return table
+    if not (hasattr(table, "features") and hasattr(table, "to_pandas")):
+        raise DataError(f"expected a pandas DataFrame or a datasets.Dataset, got {type(table).__name__}")
+    frame = table.to_pandas()
+    for column, feature in table.features.items():
+        if type(feature).__name__ == "ClassLabel":
+            frame[column] = [None if v is None or v < 0 else feature.int2str(int(v)) for v in frame[column]]
+    return frame
+
 # %% ../nbs/01_data.ipynb #694330d6
-def make_corpus(frame:pd.DataFrame,            # the table as read
+def make_corpus(frame:pd.DataFrame,            # the table as read (or a `datasets.Dataset`)
                 text:str="text",               # column holding the texts
                 id:str|None=None,              # column of unique ids; default: the row number
                 label:str|None=None,           # column of human labels (one coder or the consensus)
@@ -372,6 +386,7 @@ def make_corpus(frame:pd.DataFrame,            # the table as read
                 files:Sequence[Path]=(),       # files the table came from
                ) -> Corpus:
     "Validate a table of texts into a `Corpus`, recording or refusing every problem row by row."
+    frame = frame_from(frame)   # a `datasets.Dataset` as its DataFrame
     if bad_text not in ("drop", "raise"): raise ConfigError(f"bad_text must be 'drop' or 'raise', not {bad_text!r}")
     if duplicate_texts not in ("keep", "drop"): raise ConfigError(f"duplicate_texts must be 'keep' or 'drop', not {duplicate_texts!r}")
     if duplicate_ids not in ("raise", "suffix"): raise ConfigError(f"duplicate_ids must be 'raise' or 'suffix', not {duplicate_ids!r}")
@@ -426,6 +441,31 @@ def make_corpus(frame:pd.DataFrame,            # the table as read
     issue_frame = pd.DataFrame(issues, columns=ISSUE_COLUMNS).sort_values(["row", "problem"], kind="stable").reset_index(drop=True)
     if drop.all(): raise DataError(f"{name}: no usable rows: all {len(data)} rows have missing or empty text")
     return Corpus(data[~drop].reset_index(drop=True), name, codebook, tuple(coders), issue_frame, tuple(Path(f) for f in files))
+
+# %% ../nbs/01_data.ipynb #70cefa8b
+def _class_names(codebook:Codebook) -> list[str]:
+    "Label names in `ClassLabel` order: by code when the codes are 0..k-1 (so an integer means the same label everywhere), else the codebook's order."
+    codes = [label.code for label in codebook.labels]
+    if sorted(map(str, codes)) == [str(i) for i in range(len(codes))]:
+        return [label.name for label in sorted(codebook.labels, key=lambda label: int(label.code))]
+    return list(codebook.label_names)
+
+def to_dataset(frame:pd.DataFrame,            # a table: a corpus's `data`, annotations, predictions
+               codebook:Codebook|None=None,   # gives the label columns their `ClassLabel` names (single-label codebooks)
+               label_columns:Sequence[str]=("human_label", "label", "predicted"),  # the columns holding label names
+              ):
+    "A `datasets.Dataset` of the table, its label columns `ClassLabel`s with the codebook's names, numbered by their codes when those are 0..k-1 (a missing label: -1)."
+    from datasets import ClassLabel, Dataset
+    frame = frame.reset_index(drop=True)
+    columns = [c for c in label_columns if c in frame.columns] if codebook is not None and not codebook.multi_label else []
+    plain = frame.drop(columns=columns).map(lambda v: json.dumps(v) if isinstance(v, (dict, list)) else v)   # nested values as JSON text
+    dataset = Dataset.from_pandas(plain, preserve_index=False)
+    for column in columns:
+        kind = ClassLabel(names=_class_names(codebook))
+        unknown = frame[column].dropna().map(lambda v: v not in codebook.label_names)
+        if unknown.any(): raise LabelError(f"column {column!r}: {sorted(set(frame[column].dropna()[unknown]))} are not labels of {codebook.task!r}")
+        dataset = dataset.add_column(column, [-1 if v is None or v != v else kind.str2int(v) for v in frame[column]]).cast_column(column, kind)
+    return dataset
 
 # %% ../nbs/01_data.ipynb #5a3e56d7
 @dataclass(frozen=True)

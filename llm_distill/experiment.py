@@ -9,6 +9,7 @@ import json
 import math
 import re
 import os
+import shutil
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, fields
@@ -27,20 +28,22 @@ from .prompts import stratified_examples
 from .llm import BatchBackend, Cache, Decoding, OpenAIBackend, ReplayBackend, TransformersBackend
 from .annotate import annotate, label_distribution, plan, prepare_requests, summarise
 from .finetune import TrainingConfig, _targets
+from .export import save_transformers, student_card
 from .students import RECIPES, EmbeddingRecipe, FinetuneRecipe, SentenceEncoder, default_candidates, train_student
 from .inference import estimate_shares
 from .validate import MIN_RESAMPLES, NO_LABEL, compare_sources, validate
 
 # %% auto #0
-__all__ = ['BASELINES', 'MIN_LABELLED_SHARE', 'BASELINE_SETTINGS', 'CONDITIONS', 'CONDITION_NAMES', 'LLM_KEYS', 'DATA_KEYS',
-           'STUDENT_KEYS', 'ESTIMATE_KEYS', 'DEMO_CONFIG', 'DataSection', 'LLMSection', 'StudentSection',
+__all__ = ['BASELINES', 'MIN_LABELLED_SHARE', 'LEARNING_CURVE', 'BASELINE_SETTINGS', 'CONDITIONS', 'CONDITION_NAMES', 'LLM_KEYS',
+           'DATA_KEYS', 'STUDENT_KEYS', 'ESTIMATE_KEYS', 'DEMO_CONFIG', 'DataSection', 'LLMSection', 'StudentSection',
            'EstimatesSection', 'ExperimentConfig', 'load_experiment', 'load_experiment_data', 'make_backend',
-           'experiment_folds', 'labelling_job', 'run_cell', 'ExperimentResult', 'run_experiment', 'codebook_dict',
-           'check_estimates', 'run_estimates']
+           'learning_curve_sizes', 'experiment_folds', 'labelling_job', 'run_cell', 'keep_student', 'ExperimentResult',
+           'run_experiment', 'codebook_dict', 'check_estimates', 'run_estimates']
 
 # %% ../nbs/07_experiment.ipynb #fa18d6be
 BASELINES = ("baseline_tfidf", "baseline_embed")   # scored beside every student on LLM labels: its floor
 MIN_LABELLED_SHARE = 0.5                            # below this share of usable LLM labels a run stops: something is misconfigured
+LEARNING_CURVE = (50, 3)                            # "auto" training sizes: doubling from 50, the largest 3 below the training set, then all
 BASELINE_SETTINGS = {"C": 1.0}                      # scikit-learn's default strength, as a researcher would fit them (classes balanced)
 CONDITIONS = ("human", "llm", "llm_soft", "llm_direct", "human+llm") + BASELINES
 CONDITION_NAMES = {"human": "student, human labels", "llm": "student, LLM labels", "llm_soft": "student, LLM soft labels",
@@ -105,12 +108,13 @@ class ExperimentConfig:
     "Everything that defines one run of the comparison."
     name: str                                   # names the run and its output folder
     data: DataSection                           # {"dataset": registry name} or {"file": path, "text": col, "id": col, "label": col}; optional "limit" (a seeded stratified sample)
-    llm: LLMSection                             # {"backend": "replay"|"openai"|"batch"|"transformers", "model": ..., ...}
+    llm: LLMSection = field(default_factory=dict)  # {"backend": "replay"|"openai"|"batch"|"transformers", "model": ..., ...}; empty: a human-labels-only run
     codebook: str|Path|Codebook|None = None     # a `Codebook`, a shipped codebook's name or a YAML path; default the dataset's
     student: StudentSection = field(default_factory=dict) # {"recipe": "auto" or a name, "candidates": [...], "checkpoint": ..., "training": {fine-tuning}, "settings": {recipe: {...}}, "folds": k}
-    conditions: list[str] = field(default_factory=lambda: ["human", "llm", "llm_direct"])
+    conditions: list[str]|None = None           # default: human, llm and llm_direct (without an llm section: human)
+    positive_label: str|None = None             # two labels: the class whose precision, recall and F1 are reported (default: the codebook's first)
     seeds: list[NonNegativeInt] = field(default_factory=lambda: [0])
-    train_sizes: list[Annotated[int, Field(ge=2)]|None] = field(default_factory=lambda: [None])   # None: all training texts
+    train_sizes: list[Annotated[int, Field(ge=2)]|None]|Literal["auto"] = "auto"   # None: all training texts; "auto": a learning curve (`learning_curve_sizes`)
     folds: NonNegativeInt = 0                   # k >= 2: cross-fitting over the pool; 0: one split with `test_fraction`
     test_fraction: float = 0.3                  # share of labelled texts held out (when folds = 0)
     split_seed: NonNegativeInt = 0              # seed of the split or folds
@@ -133,9 +137,13 @@ class ExperimentConfig:
         if ("dataset" in self.data) == ("file" in self.data): raise ConfigError(f"{where}: data needs exactly one of 'dataset' or 'file'")
         if not isinstance(self.name, str) or not re.fullmatch(r"[\w.-]+", self.name) or set(self.name) == {"."}:
             raise ConfigError(f"{where}: name {self.name!r} must be a plain folder name (letters, digits, '_', '-', '.'): it names runs/<name>")
-        if self.llm.get("backend") not in ("replay", "openai", "batch", "transformers"):
+        if self.conditions is None: self.conditions = ["human", "llm", "llm_direct"] if self.llm else ["human"]
+        if not self.llm:   # a run on human labels alone: the student's learning curve and scores, no LLM
+            needing = [c for c in self.conditions if c != "human"] + (["estimates"] if self.estimates else [])
+            if needing: raise ConfigError(f"{where}: {needing} need an llm section (the LLM's labels); without one only the 'human' condition runs")
+        elif self.llm.get("backend") not in ("replay", "openai", "batch", "transformers"):
             raise ConfigError(f"{where}: llm.backend must be replay, openai, batch or transformers, not {self.llm.get('backend')!r}")
-        if "model" not in self.llm: raise ConfigError(f"{where}: llm.model is required (the model that labels, or that produced replayed labels)")
+        elif "model" not in self.llm: raise ConfigError(f"{where}: llm.model is required (the model that labels, or that produced replayed labels)")
         bad = [c for c in self.conditions if c not in CONDITIONS]
         if bad or not self.conditions: raise ConfigError(f"{where}: unknown condition(s) {bad}; choose from {list(CONDITIONS)}")
         if not self.seeds: raise ConfigError(f"{where}: seeds must list at least one seed")
@@ -186,7 +194,7 @@ def load_experiment(path:str|Path) -> ExperimentConfig:
     known = {f.name for f in fields(ExperimentConfig)} - {"source"}
     extra = set(values) - known
     if extra: raise ConfigError(f"{path}: unknown key(s) {sorted(extra)}; known: {sorted(known)}")
-    missing = {"name", "data", "llm"} - set(values)
+    missing = {"name", "data"} - set(values)
     if missing: raise ConfigError(f"{path}: missing key(s) {sorted(missing)}")
     for key in ("file",):   # a data file is relative to the config file
         if key in values.get("data", {}) and not Path(values["data"][key]).is_absolute():
@@ -234,6 +242,8 @@ def load_experiment_data(config:ExperimentConfig,
                              codebook=codebook, name=path.name, files=[path], duplicate_ids=data.get("duplicate_ids", "raise"))
     codebook = codebook or corpus.codebook
     if codebook is None: raise ConfigError(f"{config.source}: dataset {data.get('dataset')!r} has no default codebook; set 'codebook'")
+    if config.positive_label is not None and (codebook.multi_label or config.positive_label not in codebook.label_names or len(codebook.label_names) != 2):
+        raise ConfigError(f"{config.source}: positive_label {config.positive_label!r} must be one of the two labels of {codebook.task!r}: {codebook.label_names}")
     if not labelled_only: return corpus, codebook
     corpus = corpus.subset(corpus.labelled["id"].tolist())
     if data.get("limit"): corpus = corpus.subset(_sample_ids(corpus, int(data["limit"]), config.split_seed, codebook.multi_label))
@@ -260,6 +270,14 @@ def make_backend(llm:dict,               # the `llm` settings of an experiment
         return cls(llm["model"], base_url=llm.get("base_url"), api_key=api_key)
     return TransformersBackend(llm["model"], gguf_file=llm.get("gguf_file"), mode=llm.get("mode", "choice"),
                                device_map=llm.get("device_map"), dtype=llm.get("dtype"))
+
+def learning_curve_sizes(config:ExperimentConfig, folds:list) -> list:
+    "The training sizes of a run: as set, or for \"auto\" up to three sizes doubling from 50 below the smallest fold's training set, then all."
+    if config.train_sizes != "auto": return list(config.train_sizes)
+    start, keep = LEARNING_CURVE
+    smallest = min(len(train) for _, train, _ in folds)
+    sizes = [start * 2 ** k for k in range(20) if start * 2 ** k < 0.9 * smallest]
+    return sizes[-keep:] + [None]
 
 def experiment_folds(config:ExperimentConfig, corpus:Corpus) -> tuple[list, list]:
     "(few-shot ids, [(fold, train ids, test ids), ...]) with the leak guard applied to each fold."
@@ -355,6 +373,65 @@ def _write_json(path:Path, value):
     partial.write_text(json.dumps(value, default=str))
     os.replace(partial, path)
 
+# %% ../nbs/07_experiment.ipynb #9e284cdd
+def keep_student(config:ExperimentConfig,  # the experiment
+                 corpus:Corpus,            # its human-labelled texts
+                 codebook:Codebook,        # its codebook
+                 pool_ids:list,            # the texts outside the few-shot examples
+                 llm_labels:dict,          # id -> the LLM's label (None: no label)
+                 results:pd.DataFrame,     # the run's scores (the card reports the LLM-label condition's)
+                 key:str,                  # the run's design and labels, hashed: an unchanged run keeps the folder as it is
+                 encoder:SentenceEncoder|None=None,  # the run's shared encoder
+                ) -> Path:
+    "Train the LLM-label condition's student on every labelled pool text and keep it in output/student (transformers format and a model card)."
+    folder = config.output_dir / "student"
+    record = folder / "llm_distill.json"
+    if record.exists() and json.loads(record.read_text()).get("run_key") == key: return folder
+    texts = dict(zip(corpus.data["id"], corpus.data["text"]))
+    ids = [i for i in pool_ids if llm_labels.get(i) is not None]
+    teacher = f"{config.llm['model']} ({config.llm.get('source') or config.llm['backend']})"
+    student = _train_condition("llm", config.student_plan(), [texts[i] for i in ids], [llm_labels[i] for i in ids], None, codebook,
+                               config.seeds[0], teacher, encoder)
+    student.metadata["run_key"] = key
+    row = results[(results["condition"] == "llm") & (results["seed"] == config.seeds[0]) & results["size"].isna()].iloc[0]
+    metrics = {m: (row[m], row[f"{m}_low"], row[f"{m}_high"]) for m in ("macro_f1", "accuracy")}
+    design = f"{config.folds}-fold cross-fitting" if config.folds else "one held-out split"
+    card = student_card(student, metrics, f"{int(row['n_test'])} human-labelled texts of {corpus.name} ({design}; students trained as this one "
+                        "was, on the other texts' LLM labels)", teacher=teacher, task=codebook.task, data_hash=corpus.data_hash(), name=f"{config.name} student")
+    if folder.exists(): shutil.rmtree(folder)
+    try: return save_transformers(student, folder, card)
+    except ConfigError:   # TF-IDF: no transformers form
+        student.save(folder); card.save(folder / "README.md")
+        return folder
+
+# %% ../nbs/07_experiment.ipynb #45b493a6
+def _label_pool(config:ExperimentConfig, corpus:Corpus, codebook:Codebook, reserved:list, folds:list, progress:bool) -> dict:
+    "The LLM's labels of the pool (through the cache): annotations, hard and soft labels by id, and their hash; stops when too few parse."
+    job = labelling_job(config, corpus, codebook, reserved, folds)
+    started = time.monotonic()
+    annotations = annotate(job["pool"], codebook, job["backend"], cache=config.output_dir / "llm_cache.sqlite", run=config.name,
+                           progress=progress, **job["requests"], **_annotate_options(config))
+    labelled = annotations["label"].map(lambda l: isinstance(l, str)).mean()
+    if labelled < MIN_LABELLED_SHARE:
+        statuses = annotations["status"].value_counts().to_dict() if "status" in annotations else {}
+        raise DataError(f"{config.name}: the LLM gave a usable label for only {labelled:.0%} of {len(annotations)} texts (statuses: {statuses}); "
+                        f"check llm.column (replayed values must be the codebook's label names or codes) or the prompt's answer format")
+    soft_rows = label_distribution(annotations, codebook)
+    return dict(job, annotations=annotations, seconds=time.monotonic() - started,
+                hard={i: (l if isinstance(l, str) else None) for i, l in zip(annotations["id"], annotations["label"])},
+                soft={i: row for i, row in zip(annotations["id"], soft_rows) if np.isfinite(row).all()},
+                has_soft=bool(annotations["probabilities"].map(bool).any() or (annotations["samples"] > 1).any()),
+                hash=stable_hash([annotations["label"].astype(str).tolist(), soft_rows.round(6).tolist()]))
+
+def _llm_record(config:ExperimentConfig, labelling:dict, codebook:Codebook) -> dict:
+    "What the methods appendix records of the LLM labels: backend, decoding, an example prompt, outcomes, calls and time."
+    requests, pool, annotations = labelling["requests"], labelling["pool"], labelling["annotations"]
+    return dict(backend=labelling["backend"].name, model=config.llm["model"], decoding=asdict(requests["decoding"]), samples=requests["samples"],
+                answer_format=requests["answer_format"], prompt_hash=str(annotations["prompt_hash"].iloc[0]),
+                example_prompt=prepare_requests(pool.subset(pool.ids[:1]), codebook, labelling["backend"], **requests).requests[0].messages,
+                summary=summarise(annotations), calls_this_run=len(Cache(config.output_dir / "llm_cache.sqlite").ledger(config.name)),
+                seconds=round(labelling["seconds"], 1))
+
 # %% ../nbs/07_experiment.ipynb #f1f4f25f
 @dataclass
 class ExperimentResult:
@@ -390,22 +467,11 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
     corpus, codebook = load_experiment_data(config)
     if config.estimates: check_estimates(config, corpus, codebook)   # a typo fails now, not after the comparison
     reserved, folds = experiment_folds(config, corpus)
-    job, llm = labelling_job(config, corpus, codebook, reserved, folds), config.llm
-    pool, backend, requests = job["pool"], job["backend"], job["requests"]
-    decoding = requests["decoding"]
-    label_started = time.monotonic()
-    annotations = annotate(pool, codebook, backend, cache=out / "llm_cache.sqlite", run=config.name, progress=progress,
-                           **requests, **_annotate_options(config))
-    label_seconds = time.monotonic() - label_started
-    labelled = annotations["label"].map(lambda l: isinstance(l, str)).mean()
-    if labelled < MIN_LABELLED_SHARE:
-        statuses = annotations["status"].value_counts().to_dict() if "status" in annotations else {}
-        raise DataError(f"{config.name}: the LLM gave a usable label for only {labelled:.0%} of {len(annotations)} texts (statuses: {statuses}); "
-                        f"check llm.column (replayed values must be the codebook's label names or codes) or the prompt's answer format")
-    llm_labels = {i: (l if isinstance(l, str) else None) for i, l in zip(annotations["id"], annotations["label"])}
-    soft_rows = label_distribution(annotations, codebook)
-    llm_soft = {i: row for i, row in zip(annotations["id"], soft_rows) if np.isfinite(row).all()}
-    has_soft = bool(annotations["probabilities"].map(bool).any() or (annotations["samples"] > 1).any())
+    sizes = learning_curve_sizes(config, folds)
+    labelling = _label_pool(config, corpus, codebook, reserved, folds, progress) if config.llm else None
+    pool = labelling["pool"] if labelling else corpus.subset([i for i in corpus.ids if i not in set(reserved)])
+    annotations = labelling["annotations"] if labelling else None
+    llm_labels, llm_soft, has_soft = (labelling["hard"], labelling["soft"], labelling["has_soft"]) if labelling else ({}, {}, False)
     notes = []
     conditions = list(config.conditions)
     if "llm_soft" in conditions and not has_soft:
@@ -416,12 +482,13 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
     embedding = any(issubclass(RECIPES[c], EmbeddingRecipe) for c in plan_["candidates"]) or "baseline_embed" in conditions
     encoder = SentenceEncoder(plan_["checkpoint"]) if embedding else None   # one encoder per run: each text embedded once
     base = stable_hash([corpus.data_hash(), codebook.hash, [(f, t) for f, _, t in folds], plan_, config.split_seed, sorted(reserved)])
-    llm_hash = stable_hash([annotations["label"].astype(str).tolist(), soft_rows.round(6).tolist()])
+    llm_hash = labelling["hash"] if labelling else "human labels only"
     cells = []
     for seed in config.seeds:
-        for size in config.train_sizes:
+        for size in sizes:
             for condition in conditions:
                 if condition == "llm_direct" and (size is not None or seed != config.seeds[0]): continue
+                if condition in BASELINES and size != sizes[-1]: continue   # the floor is drawn at full size only
                 for fold, train_ids, test_ids in folds:
                     key = stable_hash([base, condition, seed, size, fold, None if condition == "human" else llm_hash])
                     path = out / "cells" / f"{key}.json"
@@ -432,33 +499,31 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
                     cells.append(cell)
                     if progress: print(f"{condition:>14} seed {seed} size {_size_text(size):>4} fold {fold}: {cell['n_train']} training texts, "
                                        f"{cell.get('recipe') or 'no'} student, {cell['seconds']:.0f} s", flush=True)
-    scores_key = stable_hash([sorted(c["key"] for c in cells), config.bootstrap, config.seeds, config.train_sizes, llm_hash, config.llm["model"]])
+    scores_key = stable_hash([sorted(c["key"] for c in cells), config.bootstrap, config.seeds, sizes, llm_hash, config.llm.get("model"), config.positive_label])
     scores_file = out / "scores" / f"{scores_key}.json"
     if scores_file.exists(): results, reports, comparisons, llm_report = _read_scores(scores_file)
     else:
-        results, reports, comparisons, llm_report = _score(config, corpus, codebook, cells, annotations)
+        results, reports, comparisons, llm_report = _score(config, corpus, codebook, cells, annotations, sizes[-1])
         scores_file.parent.mkdir(exist_ok=True)
         _write_json(scores_file, _scores_json(results, reports, comparisons, llm_report))
-    ledger = Cache(out / "llm_cache.sqlite").ledger(config.name)
+    kept = keep_student(config, corpus, codebook, pool.ids, llm_labels, results, stable_hash([base, llm_hash, sizes]), encoder) if "llm" in conditions else None
     methods = dict(config=config.to_dict(), codebook=dict(task=codebook.task, hash=codebook.hash, text=yaml.safe_dump(codebook_dict(codebook), sort_keys=False, allow_unicode=True)),
                    data=dict(name=corpus.name, texts=len(corpus), data_hash=corpus.data_hash(), files=[str(f) for f in corpus.files],
                              label_counts=corpus.data["human_label"].value_counts().to_dict()),
-                   split=dict(folds=config.folds or 1, few_shot_ids=[str(i) for i in reserved], test_texts=sum(len(t) for _, _, t in folds)),
-                   llm=dict(backend=backend.name, model=llm["model"], decoding=asdict(decoding), samples=requests["samples"],
-                            answer_format=requests["answer_format"], prompt_hash=str(annotations["prompt_hash"].iloc[0]),
-                            example_prompt=prepare_requests(pool.subset(pool.ids[:1]), codebook, backend, **requests).requests[0].messages,
-                            summary=summarise(annotations), calls_this_run=len(ledger), seconds=round(label_seconds, 1)),
-                   student=dict(plan_, why={c["condition"]: c["why"] for c in sorted(cells, key=lambda c: -c["fold"]) if c.get("why")}),
+                   train_sizes=sizes, split=dict(folds=config.folds or 1, few_shot_ids=[str(i) for i in reserved], test_texts=sum(len(t) for _, _, t in folds)),
+                   llm=_llm_record(config, labelling, codebook) if labelling else None,
+                   student=dict(plan_, kept=str(kept) if kept else None, why={c["condition"]: c["why"] for c in sorted(cells, key=lambda c: -c["fold"]) if c.get("why")}),
                    notes=notes, versions=environment_info(),
                    wall_seconds=round(time.monotonic() - started, 1), cell_seconds=round(sum(c["seconds"] for c in cells), 1))
-    estimates = run_estimates(config, requests, progress) if config.estimates else None
+    estimates = run_estimates(config, labelling["requests"], progress) if config.estimates else None
     return ExperimentResult(config, results, reports, comparisons, annotations, llm_report, cells, methods, out, estimates)
 
-def _score(config, corpus, codebook, cells, annotations):
+def _score(config, corpus, codebook, cells, annotations, full):
     "Pool each (condition, seed, size)'s predictions over folds and score them; paired comparisons; the LLM's validation."
     human = dict(zip(corpus.data["id"], corpus.data["human_label"]))
     llm = config.llm
     rows, reports, pooled = [], {}, {}
+    positive = {"positive_label": config.positive_label} if config.positive_label else {}
     groups = {}
     for cell in cells: groups.setdefault((cell["condition"], cell["seed"], cell["size"]), []).append(cell)
     for (condition, seed, size), group in groups.items():
@@ -467,7 +532,7 @@ def _score(config, corpus, codebook, cells, annotations):
         pooled[(condition, seed, size)] = dict(zip(ids, predicted))
         name = f"LLM ({llm['model']})" if condition == "llm_direct" else CONDITION_NAMES[condition]
         report = validate([human[i] for i in ids], predicted, codebook, name=f"{name} (seed {seed}, size {_size_text(size)})",
-                          n_resamples=config.bootstrap, seed=seed)
+                          n_resamples=config.bootstrap, seed=seed, **positive)
         reports[(condition, seed, size)] = report
         table = report.table.set_index("metric")
         rows.append(dict(condition=condition, seed=seed, size=size, n_train=float(np.mean([c["n_train"] for c in group])), n_test=len(ids),
@@ -479,7 +544,7 @@ def _score(config, corpus, codebook, cells, annotations):
     results = pd.DataFrame(rows).sort_values(["size", "condition", "seed"], na_position="last", key=lambda s: s.astype(str)).reset_index(drop=True)
     results["size"] = results["size"].astype(float)   # NaN: all training texts
     comparisons = []
-    first_seed, full = config.seeds[0], config.train_sizes[-1]
+    first_seed = config.seeds[0]
     llm = config.llm
     pairs = [("llm", "human"), ("llm_soft", "human"), ("llm", "llm_direct"), ("human", "llm_direct"), ("human+llm", "human"),
              ("llm", "baseline_tfidf"), ("llm", "baseline_embed")]
@@ -494,9 +559,10 @@ def _score(config, corpus, codebook, cells, annotations):
             table.insert(0, "comparison", f"{a} - {b}")
             comparisons.append(table[table["metric"].isin(["macro_f1", "accuracy"])])
     comparisons = pd.concat(comparisons, ignore_index=True) if comparisons else pd.DataFrame()
+    if annotations is None: return results, reports, comparisons, None   # human labels only
     pool_truth = [human[i] for i in annotations["id"]]
     llm_report = validate(pool_truth, annotations["label"].tolist(), codebook, name=f"LLM ({llm['model']}) vs human, all {len(annotations)} pool texts",
-                          n_resamples=config.bootstrap, seed=first_seed)
+                          n_resamples=config.bootstrap, seed=first_seed, **positive)
     return results, reports, comparisons, llm_report
 
 def _recipes_text(cells:list) -> str:
@@ -518,7 +584,7 @@ def _frame(value:dict) -> pd.DataFrame: return pd.DataFrame(value["data"], index
 def _scores_json(results, reports, comparisons, llm_report) -> dict:
     "Scores as JSON (no pickle): results, every report's tables, comparisons."
     report = lambda r: dict(name=r.name, table=_frame_json(r.table), per_class=_frame_json(r.per_class), confusion=_frame_json(r.confusion), notes=r.notes, level=r.level)
-    return dict(results=_frame_json(results), comparisons=_frame_json(comparisons), llm_report=report(llm_report),
+    return dict(results=_frame_json(results), comparisons=_frame_json(comparisons), llm_report=report(llm_report) if llm_report else None,
                 reports=[dict(key=list(k), report=report(r)) for k, r in reports.items()])
 
 def _read_scores(path:Path):
@@ -529,7 +595,7 @@ def _read_scores(path:Path):
     results = _frame(value["results"]).reset_index(drop=True)
     results["size"] = results["size"].astype(float)
     return (results, {tuple(item["key"]): report(item["report"]) for item in value["reports"]},
-            _frame(value["comparisons"]), report(value["llm_report"]))
+            _frame(value["comparisons"]), report(value["llm_report"]) if value["llm_report"] else None)
 
 def codebook_dict(codebook:Codebook) -> dict:
     "The codebook as plain data, for the appendix."

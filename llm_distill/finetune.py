@@ -29,7 +29,7 @@ from .data import Codebook
 
 # %% auto #0
 __all__ = ['TrainingConfig', 'training_targets', 'length_grouped_batches', 'encoder_pooling', 'MeanPooledClassifier',
-           'labels_from_probabilities', 'Student', 'fit', 'predict_file']
+           'labels_from_probabilities', 'aligned', 'Student', 'fit', 'predict_file']
 
 # %% ../nbs/06_finetune.ipynb #93d44466
 @dataclass
@@ -192,6 +192,13 @@ def labels_from_probabilities(probabilities:np.ndarray,           # texts x labe
     cut = np.broadcast_to(np.asarray(0.5 if threshold is None else threshold, dtype=float), (len(label_names),))
     return ["|".join(n for n, keep in zip(label_names, row) if keep) for row in probabilities >= cut]
 
+# %% ../nbs/06_finetune.ipynb #5a280226
+def aligned(labels:list[str],  # one predicted label per text
+            texts,             # the texts they were predicted for
+           ) -> list[str]|pd.Series:
+    "The labels as a Series with the texts' index when the texts came as a Series (so `frame['predicted'] = ...` lines up), else a list."
+    return pd.Series(labels, index=texts.index, name="predicted", dtype=object) if isinstance(texts, pd.Series) else labels
+
 # %% ../nbs/06_finetune.ipynb #23902436
 class Student:
     "A fine-tuned classifier: predict labels or probabilities, save and load."
@@ -223,8 +230,8 @@ class Student:
                                          self.metadata.get("thresholds") if threshold is None else threshold)
 
     def predict(self, texts:Sequence[str], batch_size:int=64, threshold:float|Sequence[float]|None=None) -> list[str]:
-        "Label names (multi-label: names at or above the per-label thresholds chosen on validation, else 0.5)."
-        return self.labels_from(self.predict_proba(texts, batch_size), threshold)
+        "Label names (multi-label: names at or above the per-label thresholds chosen on validation, else 0.5); a Series in, a Series out."
+        return aligned(self.labels_from(self.predict_proba(texts, batch_size), threshold), texts)
 
     def quantized(self) -> Student:
         "An int8 copy for CPU prediction (dynamic quantisation of the linear layers): ~1.8x faster; check agreement first."

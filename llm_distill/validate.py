@@ -27,10 +27,10 @@ from .core import ConfigError, LabelError
 from .data import Codebook, code_key, label_for
 
 # %% auto #0
-__all__ = ['NO_LABEL', 'MIN_RESAMPLES', 'LabelPair', 'compare_labels', 'agreement_metrics', 'bootstrap_intervals',
-           'ValidationReport', 'validate', 'plot_confusion', 'plot_forest', 'save_report', 'compare_sources',
-           'coder_agreement', 'accuracy_by_level', 'calibration', 'plot_reliability', 'slice_metrics',
-           'multilabel_metrics', 'validate_label_sets']
+__all__ = ['NO_LABEL', 'MIN_RESAMPLES', 'PER_CLASS', 'LabelPair', 'compare_labels', 'agreement_metrics', 'bootstrap_intervals',
+           'per_class_table', 'ValidationReport', 'validate', 'plot_confusion', 'plot_forest', 'save_report',
+           'compare_sources', 'coder_agreement', 'accuracy_by_level', 'calibration', 'plot_reliability',
+           'slice_metrics', 'multilabel_metrics', 'validate_label_sets']
 
 # %% ../nbs/05_validate.ipynb #af5021fc
 NO_LABEL = "(no label)"
@@ -180,13 +180,30 @@ def bootstrap_intervals(statistic:Callable[[np.ndarray], Sequence[float]],  # it
                                  method="percentile", rng=np.random.default_rng(seed))
     return np.column_stack([np.atleast_1d(result.confidence_interval.low), np.atleast_1d(result.confidence_interval.high)])
 
+# %% ../nbs/05_validate.ipynb #65e6bb42
+PER_CLASS = ("precision", "recall", "f1")   # the per-class scores, each with a bootstrap interval
+
+def per_class_table(labels:Sequence[str],   # the label set, in order
+                    scores:Callable[[np.ndarray], np.ndarray],   # item positions -> precision, recall and F1 of every label, stacked
+                    n_items:int,             # items to resample
+                    support:Sequence[int],   # human-labelled items of each label
+                    n_resamples:int=1000, level:float=0.95, seed:int=0,   # as `bootstrap_intervals`
+                   ) -> pd.DataFrame:
+    "One row per label: precision, recall and F1, each with its bootstrap interval, and the support."
+    k = len(labels)
+    values = np.asarray(scores(np.arange(n_items)), dtype=float).reshape(len(PER_CLASS), k)
+    intervals = bootstrap_intervals(scores, n_items, n_resamples, level, seed).reshape(len(PER_CLASS), k, 2)
+    table = {"label": list(labels)}
+    for j, metric in enumerate(PER_CLASS): table.update({metric: values[j], f"{metric}_low": intervals[j, :, 0], f"{metric}_high": intervals[j, :, 1]})
+    return pd.DataFrame(dict(table, support=np.asarray(support)))
+
 # %% ../nbs/05_validate.ipynb #a5b09184
 @dataclass
 class ValidationReport:
     "Agreement of one label source with the human labels: metrics with intervals, per-class scores, confusion."
     name: str                  # what was validated, e.g. "gpt-4o zero-shot vs human"
     table: pd.DataFrame        # metric, value, ci_low, ci_high, n, note
-    per_class: pd.DataFrame    # label, precision, recall, f1, support
+    per_class: pd.DataFrame    # label, precision, recall, f1 (each with _low and _high), support
     confusion: pd.DataFrame    # counts; rows: human label, columns: predicted label
     notes: list[str]           # what was dropped, inferred or is undefined
     level: float = 0.95        # confidence level of the intervals
@@ -237,8 +254,11 @@ def validate(truth:Sequence,                  # human labels
         elif not np.all(np.isfinite(intervals[i])):
             table.at[i, "note"] = "no interval: undefined on some resamples"
     codes = list(range(len(pair.labels)))
-    precision, recall, f1, support = precision_recall_fscore_support(pair.truth_codes, pair.predicted_codes, labels=codes, zero_division=0)
-    per_class = pd.DataFrame({"label": pair.labels, "precision": precision, "recall": recall, "f1": f1, "support": support})
+    def per_class_scores(rows):
+        scores = _confusion_scores(pair.truth_codes[rows], pair.predicted_codes[rows], len(codes))
+        return np.concatenate([scores[m] for m in PER_CLASS])
+    per_class = per_class_table(pair.labels, per_class_scores, len(pair), np.bincount(pair.truth_codes, minlength=len(codes))[:len(codes)],
+                                n_resamples, level, seed)
     occurring = np.isin(codes, np.concatenate([pair.truth_codes, pair.predicted_codes]))
     if not occurring.all():   # the codebook's full label set stays in the per-class table; the note says which were not averaged
         notes.append(f"macro-F1 averages the {int(occurring.sum())} labels that occur in the human or the predicted labels; "
@@ -441,6 +461,13 @@ def _label_set_metrics(truth:np.ndarray, predicted:np.ndarray) -> dict[str, floa
                 "weighted_f1": float(f1_score(truth, predicted, average="weighted", zero_division=0)),
                 "cohen_kappa": float("nan")}
 
+def _label_scores(truth:np.ndarray, predicted:np.ndarray) -> np.ndarray:
+    "Each label's precision, recall and F1 (0 where undefined) from indicator matrices, stacked."
+    hits, false_positive, false_negative = (truth & predicted).sum(0), (~truth & predicted).sum(0), (truth & ~predicted).sum(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = lambda top, bottom: np.where(bottom > 0, top / bottom, 0.0)
+        return np.concatenate([ratio(hits, hits + false_positive), ratio(hits, hits + false_negative), ratio(2 * hits, 2 * hits + false_positive + false_negative)])
+
 def validate_label_sets(truth:Sequence,             # human label sets (names joined by `|`)
                         predicted:Sequence,         # predicted label sets (None where there was no answer: the empty set)
                         codebook:Codebook,          # a multi-label codebook
@@ -457,8 +484,7 @@ def validate_label_sets(truth:Sequence,             # human label sets (names jo
     notes = [f"{missing} item(s) with no predicted label set count as the empty set"] if missing else []
     table = pd.DataFrame({"metric": list(values), "value": list(values.values()), "ci_low": intervals[:, 0], "ci_high": intervals[:, 1],
                           "n": len(y_true), "note": ["exact match: every label of the text right", "", "", "", "not defined for label sets"]})
-    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
-    per_class = pd.DataFrame({"label": labels, "precision": precision, "recall": recall, "f1": f1, "support": support})
+    per_class = per_class_table(labels, lambda rows: _label_scores(y_true[rows], y_pred[rows]), len(y_true), y_true.sum(0), n_resamples, level, seed)
     counts = pd.DataFrame({"true positive": (y_true & y_pred).sum(0), "false positive": (~y_true & y_pred).sum(0),
                            "false negative": (y_true & ~y_pred).sum(0), "true negative": (~y_true & ~y_pred).sum(0)},
                           index=pd.Index(labels, name="label"))

@@ -57,8 +57,9 @@ def test_multilabel_experiment_end_to_end(tmp_path, codebook):
                               llm={"backend": "replay", "model": "any-coder", "column": "teacher"},
                               folds=3, bootstrap=100, output=str(tmp_path / "run"))
     result = run_experiment(config, progress=False)
-    scores = result.results.set_index("condition")
+    scores = result.results[result.results["size"].isna()].set_index("condition")   # all training texts (smaller sizes: the learning curve)
     assert set(scores.index) == {"human", "llm", "llm_direct", "baseline_tfidf", "baseline_embed"}
+    assert set(result.results.loc[result.results["size"].notna(), "condition"]) == {"human", "llm"}
     for condition in scores.index:
         low, value, high = scores.loc[condition, ["macro_f1_low", "macro_f1", "macro_f1_high"]]
         assert 0 <= low <= value <= high <= 1

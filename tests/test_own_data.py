@@ -1,0 +1,68 @@
+"A researcher's own data, their own way: human-only runs, a named positive class, datasets.Dataset and Series in and out."
+import pandas as pd
+import pytest
+
+from llm_distill.annotate import annotate
+from llm_distill.core import ConfigError
+from llm_distill.data import load_dataset, make_corpus, to_dataset
+from llm_distill.experiment import ExperimentConfig, load_experiment_data, run_experiment
+from llm_distill.llm import ReplayBackend
+from llm_distill.report import write_report
+from llm_distill.students import train_student
+from llm_distill.validate import validate
+
+SMALL = {"dataset": "textclass-toxicity", "limit": 120}
+
+
+def test_human_only_run_needs_no_llm_section(tmp_path):
+    config = ExperimentConfig(name="human-only", data=SMALL, folds=2, bootstrap=20, output=str(tmp_path / "run"))
+    assert config.conditions == ["human"]
+    result = run_experiment(config, progress=False)
+    assert set(result.results["condition"]) == {"human"} and result.llm_report is None
+    assert result.results["size"].isna().any() and result.results["size"].notna().any()   # its learning curve
+    text = write_report(result).read_text()
+    assert "no LLM labels were used" in text and "Validation of the LLM labels" not in text and "### LLM labels" not in text
+    assert not (tmp_path / "run" / "student").exists()   # nothing distilled: no LLM student to keep
+
+
+@pytest.mark.parametrize("extra, message", [({"conditions": ["human", "llm"]}, r"\['llm'\] need an llm section"),
+                                            ({"estimates": {"labels": ["toxic"]}}, r"\['estimates'\] need an llm section")])
+def test_llm_conditions_need_an_llm_section(extra, message):
+    with pytest.raises(ConfigError, match=message):
+        ExperimentConfig(name="x", data=SMALL, **extra)
+
+
+def test_the_positive_class_is_named(tmp_path):
+    base = dict(name="positive", data=SMALL, folds=2, bootstrap=20, train_sizes=[None], output=str(tmp_path / "run"))
+    result = run_experiment(ExperimentConfig(**base, positive_label="non-toxic"), progress=False)
+    report = result.reports[("human", 0, None)]
+    per_class = report.per_class.set_index("label")
+    assert report.value("positive_f1") == pytest.approx(per_class.at["non-toxic", "f1"])
+    assert report.value("positive_f1") != pytest.approx(per_class.at["toxic", "f1"])
+    with pytest.raises(ConfigError, match="positive_label 'toxik' must be one of the two labels"):
+        load_experiment_data(ExperimentConfig(**base, positive_label="toxik"))
+
+
+def test_datasets_in_and_out(tmp_path):
+    corpus = load_dataset("textclass-toxicity")
+    table = corpus.data[["id", "text", "human_label"]].head(40)
+    dataset = to_dataset(table, corpus.codebook)
+    assert type(dataset.features["human_label"]).__name__ == "ClassLabel"
+    back = make_corpus(dataset, text="text", id="id", label="human_label", codebook=corpus.codebook)
+    assert back.data["human_label"].tolist() == table["human_label"].tolist()
+    replay = ReplayBackend(corpus.data.set_index("id")["llm_gpt-4-0613"], "gpt-4-0613", "TextClass", codes=corpus.codebook)
+    annotations = annotate(dataset, corpus.codebook, replay, cache=tmp_path / "cache.sqlite", progress=False)   # a Dataset, as annotate's input
+    by_names = validate(table["human_label"].tolist(), annotations["label"].tolist(), corpus.codebook, n_resamples=20)
+    by_integers = validate(dataset["human_label"], annotations["label"].tolist(), corpus.codebook, n_resamples=20)   # ClassLabel integers are the codes
+    assert by_integers.value("accuracy") == by_names.value("accuracy")
+    out = to_dataset(annotations, corpus.codebook)
+    assert out.features["label"].names == ["non-toxic", "toxic"] and len(out) == 40
+
+
+def test_predict_returns_a_series_aligned_to_its_input():
+    corpus = load_dataset("textclass-toxicity")
+    frame = corpus.data.iloc[100:260]
+    student = train_student(frame["text"], frame["human_label"], corpus.codebook, recipe="embed")
+    predicted = student.predict(frame["text"])
+    assert isinstance(predicted, pd.Series) and predicted.index.equals(frame.index)
+    assert predicted.tolist() == student.predict(frame["text"].tolist())   # a list in, a list out
