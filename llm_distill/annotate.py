@@ -106,8 +106,8 @@ class Plan:
     prompt_tokens: int       # estimated billed prompt tokens of those calls
     completion_tokens: int   # estimated billed completion tokens
     cost: float              # estimated USD (NaN if the model has no price)
-    model: str = ""
-    backend: str = ""
+    model: str = ""          # the model that would answer
+    backend: str = ""        # the backend's `name`
 
     def __str__(self):
         return (f"{self.backend} {self.model}: {self.texts} texts, {self.samples} samples, {self.cached} cached; "
@@ -143,7 +143,10 @@ def plan(job:LabellingJob,         # from `prepare_requests`
 # %% ../nbs/04_annotate.ipynb #81803f36
 class RateLimiter:
     "Token buckets for requests per minute and tokens per minute."
-    def __init__(self, requests_per_minute:float|None=None, tokens_per_minute:float|None=None):
+    def __init__(self,
+                 requests_per_minute:float|None=None,  # requests allowed per minute (None: no limit)
+                 tokens_per_minute:float|None=None,    # tokens (prompt + max_tokens) allowed per minute (None: no limit)
+                ):
         for name, value in (("requests_per_minute", requests_per_minute), ("tokens_per_minute", tokens_per_minute)):
             if value is not None and value <= 0: raise ConfigError(f"{name} must be > 0, got {value}")
         self.rpm, self.tpm = requests_per_minute, tokens_per_minute
@@ -156,7 +159,9 @@ class RateLimiter:
         if self.rpm: self.requests = min(self.rpm, self.requests + elapsed * self.rpm / 60)
         if self.tpm: self.tokens = min(self.tpm, self.tokens + elapsed * self.tpm / 60)
 
-    async def acquire(self, tokens:int=0):
+    async def acquire(self,
+                      tokens:int=0,  # the request's tokens (prompt + max_tokens)
+                     ):
         "Wait until one request of `tokens` tokens fits under both limits, then take it."
         if not (self.rpm or self.tpm): return
         if self._lock is None: self._lock = asyncio.Lock()
@@ -176,11 +181,11 @@ class RateLimiter:
 @dataclass
 class RunStats:
     "What a run did."
-    calls: int = 0
-    retries: int = 0
+    calls: int = 0                               # calls answered in this run
+    retries: int = 0                             # attempts that failed and were retried
     failed: dict = field(default_factory=dict)   # first-sample key -> reason
-    cost: float = 0.0
-    seconds: float = 0.0
+    cost: float = 0.0                            # USD of this run's calls
+    seconds: float = 0.0                         # wall time of the run
     shared: int = 0                              # requests another process answered into the same cache
     write_error: Exception|None = None           # the cache could not be written: nothing more is asked
 
@@ -377,7 +382,8 @@ def annotate(corpus:Corpus|pd.DataFrame,        # the texts to label (a DataFram
                               seconds=round(stats.seconds, 3), run=run, todo=len(todo))
     return table
 
-def summarise(annotations:pd.DataFrame) -> dict:
+def summarise(annotations:pd.DataFrame, # `annotate`'s table
+             ) -> dict:
     "Counts of parse outcomes and failures, tokens and cost of an annotation table."
     statuses = annotations["status"].value_counts().to_dict()
     return dict(texts=len(annotations), labelled=int(annotations["label"].notna().sum()),

@@ -46,21 +46,22 @@ def _count(minimum:int):
 def _add_data_arguments(parser):
     group = parser.add_argument_group("data")
     group.add_argument("--dataset", help="registry dataset name (see llm_distill.data.list_datasets())")
-    group.add_argument("--file", help="CSV, TSV, JSON Lines, Parquet or Excel file instead of a dataset")
+    group.add_argument("--file", help="CSV, TSV, JSON Lines, Parquet, Excel or .txt (one text a line) file instead of a dataset")
     group.add_argument("--text", default="text", help="text column of --file")
     group.add_argument("--id", help="id column of --file (default: row number)")
     group.add_argument("--label", help="human label column of --file")
     group.add_argument("--codebook", help="codebook name or YAML path (default: the dataset's)")
     group.add_argument("--limit", type=_count(1), help="use only the first N texts")
-    group.add_argument("--format", choices=["csv", "tsv", "jsonl", "parquet", "excel"], help="format of --file (default: from its extension)")
+    group.add_argument("--format", choices=["csv", "tsv", "jsonl", "parquet", "excel", "lines"], help="format of --file (default: from its extension; .txt: lines, one text a line)")
     group.add_argument("--sep", help="field separator of a CSV/TSV --file")
     group.add_argument("--encoding", default="utf-8", help="text encoding of --file")
     group.add_argument("--duplicate-ids", dest="duplicate_ids", choices=["raise", "suffix"], default="raise",
                        help="suffix: keep repeated ids of --file as id#2, id#3")
 
 def _add_llm_arguments(parser):
+    from llm_distill.llm import BACKENDS   # --backend offers every registered backend
     group = parser.add_argument_group("LLM")
-    group.add_argument("--backend", choices=["replay", "openai", "batch", "transformers"], required=True,
+    group.add_argument("--backend", choices=sorted(BACKENDS), required=True,
                        help="replay: labels already in --column; openai/batch: the API or a compatible server; transformers: in-process")
     group.add_argument("--model", help="model name (for replay: the model that produced the labels)")
     group.add_argument("--column", help="replay: the column holding the LLM's labels")
@@ -153,7 +154,8 @@ def _aligned(corpus, labels:pd.Series) -> list:
     if missing: raise DataError(f"{len(missing)} text id(s) of {corpus.name} have no row in the annotations, e.g. {missing[:5]}")
     return [by_text[str(i)] for i in corpus.ids]
 
-def command_label(arguments) -> str:
+def command_label(arguments, # parsed `label` arguments
+                 ) -> str:
     from llm_distill.annotate import annotate, summarise
     from llm_distill.experiment import make_backend
     from llm_distill.llm import Decoding
@@ -170,7 +172,8 @@ def command_label(arguments) -> str:
     summary = summarise(table)
     return f"{summary['labelled']} of {summary['texts']} texts labelled ({summary['statuses']}); cost {summary['cost']:.4f} USD; wrote {arguments.output}"
 
-def command_validate(arguments) -> str:
+def command_validate(arguments, # parsed `validate` arguments
+                    ) -> str:
     from llm_distill.validate import save_report, validate
     corpus = _corpus(arguments)
     predicted = _aligned(corpus, _read_labels(arguments.annotations))
@@ -178,7 +181,8 @@ def command_validate(arguments) -> str:
     save_report(report, arguments.output)
     return report.to_markdown()
 
-def command_train(arguments) -> str:
+def command_train(arguments, # parsed `train` arguments
+                 ) -> str:
     from llm_distill.finetune import TrainingConfig, fit
     corpus = _corpus(arguments)
     labels = _aligned(corpus, _read_labels(arguments.annotations)) if arguments.annotations else corpus.data["human_label"].tolist()
@@ -189,14 +193,16 @@ def command_train(arguments) -> str:
     student.save(arguments.output)
     return f"trained on {len(keep)} texts (best epoch {student.metadata['best_epoch']}); saved to {arguments.output}"
 
-def command_predict(arguments) -> str:
+def command_predict(arguments, # parsed `predict` arguments
+                   ) -> str:
     from llm_distill.finetune import predict_file
     from llm_distill.students import load_student
     written = predict_file(load_student(arguments.student), arguments.input, arguments.output, arguments.text,
                            arguments.id, progress=sys.stderr.isatty())
     return f"wrote {written}"
 
-def command_estimate(arguments) -> str:
+def command_estimate(arguments, # parsed `estimate` arguments
+                    ) -> str:
     from llm_distill.data import read_table
     from llm_distill.inference import estimate_shares
     machine = read_table(arguments.annotations)
@@ -215,7 +221,8 @@ def command_estimate(arguments) -> str:
     table.to_csv(arguments.output, index=False)
     return table.to_markdown(index=False, floatfmt=".3f") + f"\nwrote {arguments.output}"
 
-def command_plan(arguments) -> str:
+def command_plan(arguments, # parsed `plan` arguments
+                ) -> str:
     from llm_distill.annotate import plan, prepare_requests
     from llm_distill.experiment import experiment_folds, labelling_job, load_experiment, load_experiment_data
     from llm_distill.llm import Cache
@@ -229,7 +236,9 @@ def command_plan(arguments) -> str:
     job = prepare_requests(setup["pool"], codebook, setup["backend"], **setup["requests"])
     return str(plan(job, Cache(cache_file) if cache_file.exists() else None))
 
-def command_run(arguments, config=None) -> str:
+def command_run(arguments,   # parsed `run` arguments
+                config=None, # an `ExperimentConfig` instead of the file (`demo` passes one)
+               ) -> str:
     from llm_distill.experiment import load_experiment, run_experiment
     from llm_distill.report import write_report
     config = config or load_experiment(arguments.config)
@@ -242,7 +251,8 @@ def command_run(arguments, config=None) -> str:
     return "\n".join(lines + [f"report: {path} (and report.html, results.csv, figures) in {time.monotonic() - started:.0f} s"])
 
 # %% ../nbs/09_cli.ipynb #f477f09b
-def demo_config(arguments) -> "ExperimentConfig":
+def demo_config(arguments, # parsed `demo` arguments
+               ) -> "ExperimentConfig":
     "The demo's experiment, adjusted by the command's options."
     from llm_distill.experiment import DEMO_CONFIG, ExperimentConfig
     values = yaml.safe_load(DEMO_CONFIG)
@@ -256,7 +266,8 @@ def demo_config(arguments) -> "ExperimentConfig":
     values["output"] = arguments.output
     return ExperimentConfig(**values, source="llm-distill demo")
 
-def command_demo(arguments) -> str:
+def command_demo(arguments, # parsed `demo` arguments
+                ) -> str:
     try: data_dir = find_data_dir()
     except ConfigError as error:
         raise ConfigError(f"the demo needs the shared data (textclass_benchmark). {error}") from None

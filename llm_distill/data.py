@@ -52,7 +52,8 @@ class Label:
         object.__setattr__(self, "negative_examples", tuple(self.negative_examples))
 
 # %% ../nbs/01_data.ipynb #6057368b
-def code_key(value) -> str|None:
+def code_key(value, # a label name or code as found in a file (1, 1.0, "1", True, " Toxic ")
+            ) -> str|None:
     "Canonical string for a label value from a data file (`1`, `1.0` and `'1'` agree); None for missing."
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA: return None
     if isinstance(value, (bool, np.bool_)): return str(bool(value))
@@ -63,7 +64,8 @@ def code_key(value) -> str|None:
 # %% ../nbs/01_data.ipynb #3658ed1d
 _WRAPPING = "\"'`*_"
 
-def label_key(value) -> str:
+def label_key(value, # a label name or an LLM's answer
+             ) -> str:
     "The normal form in which label names and answers are compared (NFKC, one space, no wrapping quotes or trailing punctuation, casefolded)."
     text = code_key(str(value))   # NFKC, one space, stripped
     return text.strip(_WRAPPING).rstrip(".!;:").strip().strip(_WRAPPING).strip().casefold()
@@ -172,14 +174,18 @@ def load_codebook(source:str|Path  # path of a YAML file, or the name of a shipp
     except ConfigError as error: raise CodebookError(str(error)) from None
     return codebook_from_dict(spec, where=str(path))
 
-def save_codebook(codebook:Codebook, path:str|Path) -> Path:
+def save_codebook(codebook:Codebook, # the codebook to write
+                  path:str|Path,     # the YAML file
+                 ) -> Path:
     "Write `codebook` as YAML to `path`."
     path = Path(path)
     path.write_text(yaml.safe_dump(codebook.to_dict(), sort_keys=False, allow_unicode=True, width=100), encoding="utf-8")
     return path
 
 # %% ../nbs/01_data.ipynb #875f4bb9
-def label_for(codebook:Codebook, value) -> str|None:
+def label_for(codebook:Codebook, # the label set, with names and codes
+              value,             # a label name or code, in any spelling `label_key` equates
+             ) -> str|None:
     "Name of the label whose code (or name) is `value`; None when no label matches."
     key = code_key(value)
     if key is None: return None
@@ -189,7 +195,7 @@ def label_for(codebook:Codebook, value) -> str|None:
 
 # %% ../nbs/01_data.ipynb #9874d2b9
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
-           ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel", ".xls": "excel"}
+           ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel", ".xls": "excel", ".txt": "lines"}   # lines: one text a line
 _MAGIC = {b"PAR1": "parquet", b"PK\x03\x04": "excel", b"\xd0\xcf\x11\xe0": "excel"}
 
 def _sniff_format(path:Path, declared:str) -> None:
@@ -198,7 +204,7 @@ def _sniff_format(path:Path, declared:str) -> None:
     found = next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
     if declared in ("parquet", "excel") and found != declared:
         raise DataError(f"{path}: not a {declared} file (its first bytes are {head[:8]!r}); is the extension wrong?")
-    if declared in ("csv", "tsv", "jsonl") and (found or b"\x00" in head):
+    if declared in ("csv", "tsv", "jsonl", "lines") and (found or b"\x00" in head):
         raise DataError(f"{path}: expected a {declared} text file but it is binary ({found or 'contains NUL bytes'}); is the extension wrong?")
 
 def _first_bad_line(path:Path, encoding:str) -> tuple[int, bytes]:
@@ -214,7 +220,7 @@ def _first_bad_line(path:Path, encoding:str) -> tuple[int, bytes]:
 
 # %% ../nbs/01_data.ipynb #2dbffc05
 def read_table(path:str|Path,               # file to read
-               format:str|None=None,        # csv, tsv, jsonl, parquet or excel; default: from the extension
+               format:str|None=None,        # csv, tsv, jsonl, parquet, excel or lines (one text a line); default: from the extension
                sep:str|None=None,           # field separator for csv (default ",") and tsv (default tab)
                encoding:str="utf-8",        # text encoding of csv, tsv and jsonl files
                encoding_errors:str="strict",  # "strict" raises on bad bytes; "replace" puts U+FFFD in their place
@@ -224,7 +230,7 @@ def read_table(path:str|Path,               # file to read
                dtype=None,                  # column types, as in `pandas.read_csv`
                sheet_name=0,                # sheet of an Excel workbook
               ) -> pd.DataFrame:
-    "Read a CSV, TSV, JSONL, Parquet or Excel file into a DataFrame, or raise `DataError` naming the file."
+    "Read a CSV, TSV, JSONL, Parquet, Excel or plain-text (one text a line) file into a DataFrame, or raise `DataError` naming the file."
     path = Path(path)
     if not path.is_file(): raise DataError(f"{path}: file not found")
     format = format or FORMATS.get(path.suffix.lower())
@@ -237,6 +243,9 @@ def read_table(path:str|Path,               # file to read
                                 encoding_errors=encoding_errors, header=header, names=names, quoting=quoting,
                                 dtype=dtype, keep_default_na=False, na_values=[""])
         elif format == "jsonl": frame = _read_jsonl(path, encoding, encoding_errors)
+        elif format == "lines":   # one text a line, numbered from 1 (blank lines are kept here and dropped, recorded, by make_corpus)
+            lines = path.read_text(encoding=encoding, errors=encoding_errors).splitlines()
+            frame = pd.DataFrame({"line": range(1, len(lines) + 1), "text": lines})
         elif format == "parquet": frame = pd.read_parquet(path)
         else: frame = pd.read_excel(path, sheet_name=sheet_name, header=header, names=names, dtype=dtype)
     except UnicodeDecodeError:
@@ -283,7 +292,9 @@ class Corpus:
         "Rows that have a human label."
         return self.data[self.data["human_label"].notna()] if "human_label" in self.data else self.data.iloc[:0]
 
-    def subset(self, ids:Sequence) -> Corpus:
+    def subset(self,
+               ids:Sequence,  # the ids to keep, in this order
+              ) -> Corpus:
         "The rows with `ids`, in that order."
         missing = set(ids) - set(self.data["id"])
         if missing: raise DataError(f"{self.name}: {len(missing)} id(s) not in the corpus, e.g. {sorted(map(str, missing))[:5]}")
@@ -482,7 +493,8 @@ class DatasetSpec:
 
 DATASETS: dict[str, DatasetSpec] = {}
 
-def register_dataset(spec:DatasetSpec) -> DatasetSpec:
+def register_dataset(spec:DatasetSpec, # how to find, read and check the dataset
+                    ) -> DatasetSpec:
     "Add `spec` to the registry (replacing one of the same name)."
     DATASETS[spec.name] = spec
     return spec
@@ -619,7 +631,9 @@ def list_datasets() -> pd.DataFrame:
                           "files": len(s.files)} for s in DATASETS.values()])
 
 # %% ../nbs/01_data.ipynb #ec12d01f
-def dataset_files(name:str, data_dir:str|Path|None=None) -> list[Path]:
+def dataset_files(name:str,                    # a name from `list_datasets()`
+                  data_dir:str|Path|None=None, # data directory; default: `find_data_dir()`
+                 ) -> list[Path]:
     "Absolute paths of the files of dataset `name`, or `DataError` naming the first missing one."
     if name not in DATASETS:
         close = difflib.get_close_matches(name, list(DATASETS), n=3)
@@ -786,9 +800,9 @@ def check_no_leak(test_ids:Sequence,           # held-out test ids
 @dataclass(frozen=True)
 class Fold:
     "One cross-fitting fold: train on `train`, score on `test`."
-    index: int
-    train: tuple
-    test: tuple
+    index: int     # the fold's number, from 0
+    train: tuple   # ids to train on
+    test: tuple    # ids to score on (every id is in exactly one fold's test)
 
 def cross_fit_folds(corpus:Corpus,       # corpus whose labelled texts are cross-fitted
                     k:int=5,             # number of folds

@@ -14,7 +14,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Annotated, Literal, Sequence
+from typing import Annotated, Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,9 +23,9 @@ from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt
 from typing_extensions import TypedDict
 
 from .core import ConfigError, DataError, LabelError, LeakError, check_fields, environment_info, redact, find_data_dir, read_yaml, stable_hash
-from .data import Codebook, Corpus, check_no_leak, cross_fit_folds, load_codebook, load_dataset, make_corpus, make_split, read_table
+from .data import Codebook, Corpus, check_no_leak, cross_fit_folds, frame_from, load_codebook, load_dataset, make_corpus, make_split, read_table
 from .prompts import stratified_examples
-from .llm import BatchBackend, Cache, Decoding, OpenAIBackend, ReplayBackend, TransformersBackend
+from .llm import BACKENDS, Cache, Decoding, ReplayBackend
 from .annotate import annotate, label_distribution, plan, prepare_requests, summarise
 from .finetune import TrainingConfig, _targets
 from .export import save_transformers, student_card
@@ -53,7 +53,9 @@ class DataSection(TypedDict, total=False):
     "The `data` section: a registry dataset, or a file and its columns."
     dataset: str                         # a name from `list_datasets()`
     file: str|Path                       # a table file (relative to the experiment file)
-    format: Literal["csv", "tsv", "jsonl", "parquet", "excel"]   # default: from the file's extension
+    frame: Any                           # a pandas DataFrame or `datasets.Dataset` (Python only: a notebook's own table)
+    name: str                            # the frame's name in messages and reports (default "DataFrame")
+    format: Literal["csv", "tsv", "jsonl", "parquet", "excel", "lines"]   # default: from the file's extension (.txt: lines, one text a line)
     sep: str                             # csv/tsv field separator
     encoding: str                        # text encoding of csv, tsv, jsonl
     duplicate_ids: Literal["raise", "suffix"]   # "suffix": keep repeated ids as id#2, id#3
@@ -66,7 +68,7 @@ class DataSection(TypedDict, total=False):
 
 class LLMSection(TypedDict, total=False):
     "The `llm` section: the backend and how it labels."
-    backend: Literal["replay", "openai", "batch", "transformers"]
+    backend: str                         # a name from `llm.BACKENDS`: replay, openai, batch, transformers, or one you registered
     model: str                           # the model that labels, or that produced replayed labels
     column: str                          # replay: the column holding the LLM's labels (names or codes)
     codes: bool                          # accepted from older configs, no effect: replayed values always map through the codebook
@@ -113,7 +115,7 @@ class ExperimentConfig:
     student: StudentSection = field(default_factory=dict) # {"recipe": "auto" or a name, "candidates": [...], "checkpoint": ..., "training": {fine-tuning}, "settings": {recipe: {...}}, "folds": k}
     conditions: list[str]|None = None           # default: human, llm and llm_direct (without an llm section: human)
     positive_label: str|None = None             # two labels: the class whose precision, recall and F1 are reported (default: the codebook's first)
-    seeds: list[NonNegativeInt] = field(default_factory=lambda: [0])
+    seeds: list[NonNegativeInt] = field(default_factory=lambda: [0])   # training seeds: each student is trained once per seed
     train_sizes: list[Annotated[int, Field(ge=2)]|None]|Literal["auto"] = "auto"   # None: all training texts; "auto": a learning curve (`learning_curve_sizes`)
     folds: NonNegativeInt = 0                   # k >= 2: cross-fitting over the pool; 0: one split with `test_fraction`
     test_fraction: float = 0.3                  # share of labelled texts held out (when folds = 0)
@@ -134,15 +136,15 @@ class ExperimentConfig:
         unknown("data", self.data, DATA_KEYS); unknown("llm", self.llm, LLM_KEYS); unknown("student", self.student, STUDENT_KEYS)
         unknown("estimates", self.estimates or {}, ESTIMATE_KEYS)
         check_fields(self, where)
-        if ("dataset" in self.data) == ("file" in self.data): raise ConfigError(f"{where}: data needs exactly one of 'dataset' or 'file'")
+        if sum(k in self.data for k in ("dataset", "file", "frame")) != 1: raise ConfigError(f"{where}: data needs exactly one of 'dataset', 'file' or 'frame'")
         if not isinstance(self.name, str) or not re.fullmatch(r"[\w.-]+", self.name) or set(self.name) == {"."}:
             raise ConfigError(f"{where}: name {self.name!r} must be a plain folder name (letters, digits, '_', '-', '.'): it names runs/<name>")
         if self.conditions is None: self.conditions = ["human", "llm", "llm_direct"] if self.llm else ["human"]
         if not self.llm:   # a run on human labels alone: the student's learning curve and scores, no LLM
             needing = [c for c in self.conditions if c != "human"] + (["estimates"] if self.estimates else [])
             if needing: raise ConfigError(f"{where}: {needing} need an llm section (the LLM's labels); without one only the 'human' condition runs")
-        elif self.llm.get("backend") not in ("replay", "openai", "batch", "transformers"):
-            raise ConfigError(f"{where}: llm.backend must be replay, openai, batch or transformers, not {self.llm.get('backend')!r}")
+        elif self.llm.get("backend") not in BACKENDS:
+            raise ConfigError(f"{where}: llm.backend must be one of {sorted(BACKENDS)}, not {self.llm.get('backend')!r}")
         elif "model" not in self.llm: raise ConfigError(f"{where}: llm.model is required (the model that labels, or that produced replayed labels)")
         bad = [c for c in self.conditions if c not in CONDITIONS]
         if bad or not self.conditions: raise ConfigError(f"{where}: unknown condition(s) {bad}; choose from {list(CONDITIONS)}")
@@ -183,9 +185,11 @@ class ExperimentConfig:
         values = {k: v for k, v in asdict(self).items() if k != "source"}
         if values["llm"].get("base_url"): values["llm"]["base_url"] = redact(values["llm"]["base_url"])
         if isinstance(self.codebook, Codebook): values["codebook"] = self.codebook.to_dict()   # plain lists and dicts, as YAML holds them
+        if "frame" in self.data: values["data"]["frame"] = f"{type(self.data['frame']).__name__} of {len(self.data['frame'])} rows"   # the data hash identifies it
         return values
 
-def load_experiment(path:str|Path) -> ExperimentConfig:
+def load_experiment(path:str|Path, # the experiment's YAML file
+                   ) -> ExperimentConfig:
     "Read an experiment from YAML, naming the file and key of any problem."
     path = Path(path)
     if not path.exists(): raise ConfigError(f"experiment file {path} does not exist")
@@ -225,8 +229,8 @@ def _sample_ids(corpus:Corpus, limit:int, seed:int, multi_label:bool) -> list:
     from sklearn.model_selection import train_test_split
     return list(train_test_split(ids, train_size=limit, random_state=seed, stratify=stratify)[0])
 
-def load_experiment_data(config:ExperimentConfig,
-                         labelled_only:bool=True,  # False: every text, human-labelled or not (what `estimates` label)
+def load_experiment_data(config:ExperimentConfig, # the experiment
+                         labelled_only:bool=True, # False: every text, human-labelled or not (what `estimates` label)
                         ) -> tuple[Corpus, Codebook]:
     "The human-labelled corpus (or every text) and the codebook of an experiment."
     codebook = config.codebook if isinstance(config.codebook, Codebook) else load_codebook(config.codebook) if config.codebook else None
@@ -234,12 +238,15 @@ def load_experiment_data(config:ExperimentConfig,
     if "dataset" in data:
         corpus = load_dataset(data["dataset"], config.data_dir, codebook=codebook or "default")
     else:
-        path = Path(data["file"])
-        if not path.exists(): raise ConfigError(f"{config.source}: data.file {path} does not exist")
-        if codebook is None: raise ConfigError(f"{config.source}: a data file needs a codebook (key 'codebook')")
-        frame = read_table(path, format=data.get("format"), sep=data.get("sep"), encoding=data.get("encoding", "utf-8"), sheet_name=data.get("sheet", 0))
+        if codebook is None: raise ConfigError(f"{config.source}: a data {'file' if 'file' in data else 'frame'} needs a codebook (key 'codebook')")
+        if "frame" in data: frame, name, files = frame_from(data["frame"]), data.get("name", "DataFrame"), []
+        else:
+            path = Path(data["file"])
+            if not path.exists(): raise ConfigError(f"{config.source}: data.file {path} does not exist")
+            frame = read_table(path, format=data.get("format"), sep=data.get("sep"), encoding=data.get("encoding", "utf-8"), sheet_name=data.get("sheet", 0))
+            name, files = path.name, [path]
         corpus = make_corpus(frame, text=data.get("text", "text"), id=data.get("id"), label=data.get("label"), coders=data.get("coders", ()),
-                             codebook=codebook, name=path.name, files=[path], duplicate_ids=data.get("duplicate_ids", "raise"))
+                             codebook=codebook, name=name, files=files, duplicate_ids=data.get("duplicate_ids", "raise"))
     codebook = codebook or corpus.codebook
     if codebook is None: raise ConfigError(f"{config.source}: dataset {data.get('dataset')!r} has no default codebook; set 'codebook'")
     if config.positive_label is not None and (codebook.multi_label or config.positive_label not in codebook.label_names or len(codebook.label_names) != 2):
@@ -258,20 +265,12 @@ def make_backend(llm:dict,               # the `llm` settings of an experiment
                  api_key:str|None=None,  # for openai/batch: default OPENAI_API_KEY (`plan` passes a placeholder: it calls nothing)
                 ):
     "The LLM backend that `llm` settings describe."
-    kind = llm["backend"]
-    if kind == "replay":
-        if "batch_file" in llm: return ReplayBackend.from_batch_output(llm["batch_file"], llm["model"])
-        column = llm.get("column")
-        if column not in corpus.data: raise ConfigError(f"{where}: llm.column {column!r} is not a column of {corpus.name} "
-                                                        f"(columns: {[c for c in corpus.data.columns if c not in ('id', 'text')][:12]})")
-        return ReplayBackend(corpus.data.set_index("id")[column], llm["model"], llm.get("source", column), codes=codebook)   # codes always map through the codebook, never by position
-    if kind in ("openai", "batch"):
-        cls = BatchBackend if kind == "batch" else OpenAIBackend
-        return cls(llm["model"], base_url=llm.get("base_url"), api_key=api_key)
-    return TransformersBackend(llm["model"], gguf_file=llm.get("gguf_file"), mode=llm.get("mode", "choice"),
-                               device_map=llm.get("device_map"), dtype=llm.get("dtype"))
+    if llm.get("backend") not in BACKENDS: raise ConfigError(f"{where}: llm.backend must be one of {sorted(BACKENDS)}, not {llm.get('backend')!r}")
+    return BACKENDS[llm["backend"]].from_settings(llm, corpus, codebook, api_key=api_key, where=where)
 
-def learning_curve_sizes(config:ExperimentConfig, folds:list) -> list:
+def learning_curve_sizes(config:ExperimentConfig, # the experiment (its `train_sizes`)
+                         folds:list,              # (fold, train ids, test ids) from `experiment_folds`
+                        ) -> list:
     "The training sizes of a run: as set, or for \"auto\" up to three sizes doubling from 50 below the smallest fold's training set, then all."
     if config.train_sizes != "auto": return list(config.train_sizes)
     start, keep = LEARNING_CURVE
@@ -279,7 +278,9 @@ def learning_curve_sizes(config:ExperimentConfig, folds:list) -> list:
     sizes = [start * 2 ** k for k in range(20) if start * 2 ** k < 0.9 * smallest]
     return sizes[-keep:] + [None]
 
-def experiment_folds(config:ExperimentConfig, corpus:Corpus) -> tuple[list, list]:
+def experiment_folds(config:ExperimentConfig, # the experiment (folds, test_fraction, few_shot, split_seed)
+                     corpus:Corpus,           # its human-labelled texts
+                    ) -> tuple[list, list]:
     "(few-shot ids, [(fold, train ids, test ids), ...]) with the leak guard applied to each fold."
     few_shot = int(config.llm.get("few_shot", 0) or 0) * len(corpus.codebook.label_names if corpus.codebook else [0])
     reserved = []
@@ -301,7 +302,13 @@ def experiment_folds(config:ExperimentConfig, corpus:Corpus) -> tuple[list, list
     return reserved, folds
 
 # %% ../nbs/07_experiment.ipynb #7d29037a
-def labelling_job(config:ExperimentConfig, corpus:Corpus, codebook:Codebook, reserved:list, folds:list, api_key:str|None=None) -> dict:
+def labelling_job(config:ExperimentConfig, # the experiment
+                  corpus:Corpus,           # its human-labelled texts
+                  codebook:Codebook,       # its codebook
+                  reserved:list,           # few-shot example ids, outside every fold
+                  folds:list,              # (fold, train ids, test ids) from `experiment_folds`
+                  api_key:str|None=None,   # for openai/batch: default OPENAI_API_KEY (`plan` passes a placeholder: it calls nothing)
+                 ) -> dict:
     "What the LLM is asked, exactly as `run` asks it and `plan` prices it: the pool, its backend, and the request options."
     llm = config.llm
     test_ids = [i for _, _, t in folds for i in t]
@@ -347,8 +354,20 @@ def _train_condition(condition:str, plan:dict, texts:list, labels, soft, codeboo
                          soft_labels=soft, folds=plan["folds"] if plan["recipe"] == "auto" else 0, seed=seed, checkpoint=plan["checkpoint"], label_source=label_source,
                          encoder=encoder)
 
-def run_cell(config:ExperimentConfig, condition:str, seed:int, size:int|None, fold:int, train_ids, test_ids,
-             corpus:Corpus, codebook:Codebook, llm_labels:dict, llm_soft:dict, key:str, encoder:SentenceEncoder|None=None) -> dict:
+def run_cell(config:ExperimentConfig,           # the experiment
+             condition:str,                     # a name from `CONDITIONS`
+             seed:int,                          # training seed
+             size:int|None,                     # training labels drawn from the fold's training texts (None: all)
+             fold:int,                          # the fold's number
+             train_ids,                         # the fold's training ids
+             test_ids,                          # the fold's held-out ids
+             corpus:Corpus,                     # the human-labelled texts
+             codebook:Codebook,                 # the codebook
+             llm_labels:dict,                   # id -> the LLM's label (None: no label)
+             llm_soft:dict,                     # id -> the LLM's label distribution
+             key:str,                           # the cell's cache key
+             encoder:SentenceEncoder|None=None, # the run's shared encoder (each text embedded once)
+            ) -> dict:
     "Train (or, for llm_direct, look up) and predict one cell."
     started = time.monotonic()
     texts = dict(zip(corpus.data["id"], corpus.data["text"]))
@@ -436,7 +455,7 @@ def _llm_record(config:ExperimentConfig, labelling:dict, codebook:Codebook) -> d
 @dataclass
 class ExperimentResult:
     "Everything a report needs."
-    config: ExperimentConfig
+    config: ExperimentConfig       # the experiment that ran
     results: pd.DataFrame          # one row per (condition, seed, size): metrics with intervals
     reports: dict                  # (condition, seed, size) -> ValidationReport
     comparisons: pd.DataFrame      # paired differences between conditions
@@ -444,7 +463,7 @@ class ExperimentResult:
     llm_report: object             # validation of the LLM labels against the human labels (all pool texts)
     cells: list                    # every cell's record (predictions, timings)
     methods: dict                  # what the methods appendix needs
-    output_dir: Path
+    output_dir: Path               # where its cells, cache, student and report are
     estimates: pd.DataFrame|None = None   # shares with PPI, human-only and naive intervals (the `estimates` section)
 
     def summary(self) -> pd.DataFrame:
@@ -597,14 +616,18 @@ def _read_scores(path:Path):
     return (results, {tuple(item["key"]): report(item["report"]) for item in value["reports"]},
             _frame(value["comparisons"]), report(value["llm_report"]) if value["llm_report"] else None)
 
-def codebook_dict(codebook:Codebook) -> dict:
+def codebook_dict(codebook:Codebook, # the codebook to record
+                 ) -> dict:
     "The codebook as plain data, for the appendix."
     return dict(task=codebook.task, instructions=codebook.instructions,
                 labels=[{k: v for k, v in asdict(label).items() if v not in (None, [], ())} for label in codebook.labels],
                 multi_label=codebook.multi_label)
 
 # %% ../nbs/07_experiment.ipynb #52e0cef3
-def check_estimates(config:ExperimentConfig, corpus:Corpus, codebook:Codebook) -> list[str]:
+def check_estimates(config:ExperimentConfig, # an experiment with an `estimates` section
+                    corpus:Corpus,           # every text of its data
+                    codebook:Codebook,       # its codebook
+                   ) -> list[str]:
     "The labels an `estimates` section names, checked against the codebook and the data (before anything is labelled)."
     spec = config.estimates
     names = list(spec.get("labels") or codebook.label_names)

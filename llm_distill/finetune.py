@@ -29,7 +29,7 @@ from .data import Codebook
 
 # %% auto #0
 __all__ = ['TrainingConfig', 'training_targets', 'length_grouped_batches', 'encoder_pooling', 'MeanPooledClassifier',
-           'labels_from_probabilities', 'aligned', 'Student', 'fit', 'predict_file']
+           'labels_from_probabilities', 'aligned', 'texts_of', 'Student', 'fit', 'predict_file']
 
 # %% ../nbs/06_finetune.ipynb #93d44466
 @dataclass
@@ -165,7 +165,9 @@ class MeanPooledClassifier(torch.nn.Module):
         pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return SequenceClassifierOutput(logits=self.head(self.dropout(pooled)))
 
-    def save_pretrained(self, path:Path, **options):
+    def save_pretrained(self,
+                        path:Path,   # the folder to write
+                        **options):  # `save_pretrained` options of the encoder
         "The encoder in `save_pretrained` format, the head in `head.safetensors`."
         from safetensors.torch import save_file
         self.encoder.save_pretrained(path, **options)
@@ -199,17 +201,36 @@ def aligned(labels:list[str],  # one predicted label per text
     "The labels as a Series with the texts' index when the texts came as a Series (so `frame['predicted'] = ...` lines up), else a list."
     return pd.Series(labels, index=texts.index, name="predicted", dtype=object) if isinstance(texts, pd.Series) else labels
 
+def texts_of(texts,  # texts, or a DataFrame or `datasets.Dataset` with a `text` column
+            ):
+    "The texts to predict: a sequence as it is, a table's `text` column (a DataFrame's as a Series, so predictions keep its index)."
+    columns = texts.columns if isinstance(texts, pd.DataFrame) else getattr(texts, "column_names", None)
+    if columns is None: return texts
+    if "text" not in columns: raise DataError(f"the table has no 'text' column (columns: {list(columns)}); pass the texts themselves")
+    return texts["text"]
+
 # %% ../nbs/06_finetune.ipynb #23902436
 class Student:
     "A fine-tuned classifier: predict labels or probabilities, save and load."
-    def __init__(self, model, tokenizer, label_names:list[str], multi_label:bool=False, metadata:dict|None=None, max_length:int=128):
+    def __init__(self,
+                 model,                     # a sequence classifier (`MeanPooledClassifier` or `...ForSequenceClassification`)
+                 tokenizer,                 # its tokenizer
+                 label_names:list[str],     # the labels, in the model's output order
+                 multi_label:bool=False,    # label sets (sigmoid per label) or one label (softmax)
+                 metadata:dict|None=None,   # how it was made (checkpoint, labels' source, thresholds, history)
+                 max_length:int=128,        # tokens per text; longer texts are truncated
+                ):
         self.model, self.tokenizer, self.label_names, self.multi_label = model.eval(), tokenizer, list(label_names), multi_label
         self.metadata, self.max_length = dict(metadata or {}), max_length
 
     def __repr__(self):
         return f"Student({self.metadata.get('checkpoint', '?')!r}, labels={self.label_names}, trained on {self.metadata.get('label_source', '?')} labels)"
 
-    def predict_proba(self, texts:Sequence[str], batch_size:int=64, progress:bool=False) -> np.ndarray:
+    def predict_proba(self,
+                      texts:Sequence[str],  # the texts to classify
+                      batch_size:int=64,    # texts per forward pass
+                      progress:bool=False,  # show a progress bar
+                     ) -> np.ndarray:
         "Texts x labels probabilities (softmax; sigmoid for multi-label)."
         texts = _check_texts(texts)   # an empty or missing text is an error naming its row (`predict_file` reports them instead)
         encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
@@ -224,13 +245,21 @@ class Student:
                 out[rows] = (torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, -1)).cpu().numpy()
         return out
 
-    def labels_from(self, probabilities:np.ndarray, threshold:float|Sequence[float]|None=None) -> list[str]:
+    def labels_from(self,
+                    probabilities:np.ndarray,                      # texts x labels
+                    threshold:float|Sequence[float]|None=None,     # multi-label: one threshold or one per label; default the validated ones
+                   ) -> list[str]:
         "Label names for rows of probabilities (multi-label: names at or above their threshold joined by `|`)."
         return labels_from_probabilities(probabilities, self.label_names, self.multi_label,
                                          self.metadata.get("thresholds") if threshold is None else threshold)
 
-    def predict(self, texts:Sequence[str], batch_size:int=64, threshold:float|Sequence[float]|None=None) -> list[str]:
+    def predict(self,
+                texts:Sequence[str],                        # texts, or a DataFrame or `datasets.Dataset` with a `text` column
+                batch_size:int=64,                          # texts per forward pass
+                threshold:float|Sequence[float]|None=None,  # multi-label: one threshold or one per label; default the validated ones
+               ) -> list[str]|pd.Series:
         "Label names (multi-label: names at or above the per-label thresholds chosen on validation, else 0.5); a Series in, a Series out."
+        texts = texts_of(texts)
         return aligned(self.labels_from(self.predict_proba(texts, batch_size), threshold), texts)
 
     def quantized(self) -> Student:
@@ -238,7 +267,9 @@ class Student:
         model = torch.ao.quantization.quantize_dynamic(copy.deepcopy(self.model).cpu(), {torch.nn.Linear}, dtype=torch.qint8)
         return Student(model, self.tokenizer, self.label_names, self.multi_label, dict(self.metadata, quantized="int8"), self.max_length)
 
-    def save(self, path:str|Path) -> Path:
+    def save(self,
+             path:str|Path,  # the folder to write
+            ) -> Path:
         "Save weights (safetensors), tokenizer and metadata to a folder."
         if self.metadata.get("quantized"): raise ConfigError("save the full-precision student; quantise again after loading")
         path = Path(path)

@@ -26,7 +26,7 @@ import uuid
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -36,11 +36,11 @@ from .data import label_for
 from .prompts import count_tokens
 
 # %% auto #0
-__all__ = ['PRICES', 'BATCH_DISCOUNT', 'SCHEMA_VERSION', 'RETRYABLE_STATUS', 'ROW_LEVEL_400', 'Decoding', 'Request', 'Completion',
-           'json_schema_format', 'price_for', 'call_cost', 'CacheWriteError', 'Cache', 'request_keys', 'key_prefix',
-           'sample_keys', 'retry_after_seconds', 'backoff_seconds', 'label_probabilities', 'OpenAIBackend',
-           'BatchBackend', 'completion_from_body', 'asyncio_run', 'TransformersBackend', 'bundled_smollm2',
-           'ReplayBackend']
+__all__ = ['PRICES', 'BATCH_DISCOUNT', 'SCHEMA_VERSION', 'BACKENDS', 'RETRYABLE_STATUS', 'ROW_LEVEL_400', 'Decoding', 'Request',
+           'Completion', 'json_schema_format', 'price_for', 'call_cost', 'CacheWriteError', 'Cache', 'request_keys',
+           'key_prefix', 'sample_keys', 'LLMBackend', 'register_backend', 'retry_after_seconds', 'backoff_seconds',
+           'label_probabilities', 'OpenAIBackend', 'BatchBackend', 'completion_from_body', 'asyncio_run',
+           'TransformersBackend', 'bundled_smollm2', 'ReplayBackend']
 
 # %% ../nbs/03_llm.ipynb #11a4c9d0
 @dataclass(frozen=True)
@@ -86,7 +86,8 @@ class Completion:
     model: str|None = None         # the model the provider says answered
 
 # %% ../nbs/03_llm.ipynb #6aed5513
-def json_schema_format(codebook) -> dict:
+def json_schema_format(codebook, # the `Codebook` whose labels the answer must be one of
+                      ) -> dict:
     "A `response_format` whose JSON schema allows only the codebook's labels."
     names = list(codebook.label_names)
     value = {"type": "array", "items": {"type": "string", "enum": names}} if codebook.multi_label else {"type": "string", "enum": names}
@@ -112,7 +113,12 @@ def price_for(model:str,                       # model name, e.g. "gpt-4o-2024-0
     family = max((name for name in table if model.startswith(name + "-")), key=len, default=None)
     return tuple(table[family]) if family else None
 
-def call_cost(model:str, prompt_tokens:int, completion_tokens:int, prices:Mapping|None=None, batch:bool=False) -> float:
+def call_cost(model:str,                # the model billed
+              prompt_tokens:int,        # billed prompt tokens
+              completion_tokens:int,    # billed completion tokens
+              prices:Mapping|None=None, # USD per 1M tokens (input, output) by model; default `PRICES`
+              batch:bool=False,         # at Batch API prices (`BATCH_DISCOUNT`)
+             ) -> float:
     "USD cost of one call; NaN (with one warning per model) when the price is unknown."
     price = price_for(model, prices)
     if price is None:
@@ -177,7 +183,9 @@ class Cache:
     def __repr__(self): return f"Cache({str(self.path)!r})"
     def close(self): self.db.close()
 
-    def get_many(self, keys:Sequence[str]) -> dict[str, dict]:
+    def get_many(self,
+                 keys:Sequence[str],  # sample keys (`sample_keys`)
+                ) -> dict[str, dict]:
         "Stored answers for `keys` (those present), as dicts with text, probabilities, call_id, ..."
         found = {}
         with self._lock:
@@ -189,8 +197,16 @@ class Cache:
                                       finish_reason=finish, call_id=call_id, model=model)
         return found
 
-    def put(self, keys:Sequence[str], completion:Completion, backend:str, model:str, cost:float,
-            run:str|None=None, batch:bool=False, seconds:float=0.0) -> str:
+    def put(self,
+            keys:Sequence[str],       # one sample key per answer
+            completion:Completion,    # the call's answers and tokens
+            backend:str,              # the backend's `name`
+            model:str,                # the model that answered
+            cost:float,               # USD of the call
+            run:str|None=None,        # the run the call belongs to (the ledger)
+            batch:bool=False,         # answered through the Batch API
+            seconds:float=0.0,        # how long the call took
+           ) -> str:
         "Store one call's answers (one per key) and its ledger row in one transaction; returns the call id."
         if len(keys) != len(completion.texts): raise ValueError(f"{len(keys)} keys for {len(completion.texts)} answers")
         call_id, now = uuid.uuid4().hex, time.time()
@@ -256,7 +272,11 @@ class Cache:
                 continue
             path.unlink()
 
-    def claim(self, key:str, owner:str, seconds:float) -> str:
+    def claim(self,
+              key:str,        # the request's first sample key
+              owner:str,      # this process (`claim_owner()`: host and pid)
+              seconds:float,  # how long the claim holds if its owner never releases it
+             ) -> str:
         "Claim `key` before asking for it: 'answered' (already stored), 'mine' (ask now), or 'busy' (another live process is asking)."
         now = time.time()
         try:
@@ -270,13 +290,18 @@ class Cache:
             raise CacheWriteError(f"cannot write to the cache {self.path} ({error}: disk full or read-only?); "
                                   "every answer received so far is saved: rerun when it can be written") from None
 
-    def release(self, key:str, owner:str):
+    def release(self,
+                key:str,    # the claimed key
+                owner:str,  # the owner that claimed it (another owner's claim stays)
+               ):
         "Give up a claim (the request failed): another process may ask."
         try:
             with self._lock: self.db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
         except sqlite3.Error: pass   # a claim that cannot be removed expires, or dies with this process
 
-    def ledger(self, run:str|None=None) -> pd.DataFrame:
+    def ledger(self,
+               run:str|None=None,  # one run's calls (None: every run's)
+              ) -> pd.DataFrame:
         "The calls made (all, or one run's), with tokens and cost."
         query, args = "SELECT * FROM calls", ()
         if run is not None: query, args = query + " WHERE run = ?", (run,)
@@ -294,7 +319,11 @@ def request_keys(backend_identity:str,   # e.g. "openai" or "openai-compatible:h
     "Cache keys of each sample of `request`."
     return sample_keys(key_prefix(backend_identity, model, decoding, request.choices), request)
 
-def key_prefix(backend_identity:str, model:str, decoding:Decoding, choices:Sequence[str]|None=None) -> str:
+def key_prefix(backend_identity:str,            # the backend's `name`
+               model:str,                       # the model that answers
+               decoding:Decoding,               # how it decodes
+               choices:Sequence[str]|None=None, # answer strings scored for probabilities, if any
+              ) -> str:
     "The part of every key shared by one backend, model, decoding and label set."
     return stable_hash([backend_identity, model, asdict(decoding), list(choices) if choices else None], length=32)
 
@@ -302,7 +331,10 @@ def key_prefix(backend_identity:str, model:str, decoding:Decoding, choices:Seque
 def _content_digest(content:str) -> str:   # long system prompts repeat: hash each once
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
-def sample_keys(prefix:str, request:Request, with_id:bool=False) -> list[str]:
+def sample_keys(prefix:str,         # from `key_prefix`
+                request:Request,    # one text's messages and samples
+                with_id:bool=False, # include the text's id (replay: the answer depends on the id, not only the messages)
+               ) -> list[str]:
     "Keys of each sample of `request`, under a `key_prefix` (and its text id, for answers looked up by id)."
     digest = hashlib.sha256(prefix.encode())
     if with_id: digest.update(f"\x1did\x1f{request.id!r}".encode())
@@ -311,11 +343,37 @@ def sample_keys(prefix:str, request:Request, with_id:bool=False) -> list[str]:
     base = digest.hexdigest()[:24]
     return [f"{base}-{i}" for i in range(request.samples)]
 
+# %% ../nbs/03_llm.ipynb #086f6ff1
+@runtime_checkable
+class LLMBackend(Protocol):
+    "What `annotate` needs of a backend (and one of `acomplete`, `complete_batch`, or `submit` and `collect`)."
+    name: str    # its identity in cache keys, e.g. "openai" or "replay:TextClass"
+    model: str   # the model that answers, for keys and the record
+    def cost(self,
+             prompt_tokens:int,      # billed prompt tokens
+             completion_tokens:int,  # billed completion tokens
+             batch:bool=False,       # at Batch API prices
+            ) -> float: ...          # USD of one call
+    @classmethod
+    def from_settings(cls, llm:dict, corpus, codebook, api_key:str|None=None, where:str="llm") -> LLMBackend: ...   # from an experiment's `llm` section
+
+BACKENDS: dict[str, type] = {}   # llm.backend / --backend name -> backend class
+
+def register_backend(kind:str  # the name experiments and the command line use
+                    ):
+    "Class decorator: add a backend to `BACKENDS` under `kind`."
+    def register(cls):
+        if not callable(getattr(cls, "from_settings", None)): raise TypeError(f"{cls.__name__} has no from_settings: see LLMBackend")
+        BACKENDS[kind] = cls
+        return cls
+    return register
+
 # %% ../nbs/03_llm.ipynb #ce8d7174
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 ROW_LEVEL_400 = re.compile(r"context.length|maximum context|too many tokens|content.filter|content management policy", re.I)   # one text's fault
 
-def retry_after_seconds(headers) -> float|None:
+def retry_after_seconds(headers, # the response headers (a mapping), or None
+                       ) -> float|None:
     "Seconds to wait from `retry-after-ms` or `Retry-After` (seconds or an HTTP date), if the server sent one."
     if headers is None: return None
     if headers.get("retry-after-ms"):
@@ -328,7 +386,11 @@ def retry_after_seconds(headers) -> float|None:
         try: return max(email.utils.parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
         except (TypeError, ValueError): return None
 
-def backoff_seconds(attempt:int, base:float=0.5, cap:float=60.0, retry_after:float|None=None) -> float:
+def backoff_seconds(attempt:int,                 # failed attempts so far (0 for the first retry)
+                    base:float=0.5,              # seconds of the first backoff's ceiling
+                    cap:float=60.0,              # longest backoff without a server's word
+                    retry_after:float|None=None, # the server's Retry-After, which wins
+                   ) -> float:
     "Exponential backoff with full jitter, or the server's `Retry-After` (plus a little jitter) when given."
     if retry_after is not None: return retry_after + random.uniform(0, 0.1 * max(retry_after, 0.1))
     return random.uniform(0, min(cap, base * 2 ** attempt))
@@ -360,6 +422,7 @@ def _warn_once(message:str):
         _warned.add(message)
         warnings.warn(message, stacklevel=3)
 
+@register_backend("openai")
 class OpenAIBackend:
     "Chat completions through the official `openai` client: the OpenAI API or any OpenAI-compatible server."
     def __init__(self,
@@ -389,6 +452,11 @@ class OpenAIBackend:
 
     def __repr__(self): return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url and redact(self.base_url)!r})"   # never the key
 
+    @classmethod
+    def from_settings(cls, llm:dict, corpus=None, codebook=None, api_key:str|None=None, where:str="llm"):
+        "The backend an experiment's `llm` section describes: its model and `base_url`."
+        return cls(llm["model"], base_url=llm.get("base_url"), api_key=api_key)
+
     def _told(self, error) -> str:
         "An error's text as it may be shown or stored: secrets redacted, at most 300 characters."
         return redact(str(getattr(error, "message", error)), self._secrets)[:300]
@@ -404,10 +472,18 @@ class OpenAIBackend:
         client = self._clients.pop(asyncio.get_running_loop(), None)
         if client is not None: await client.close()
 
-    def cost(self, prompt_tokens:int, completion_tokens:int, batch:bool=False) -> float:
+    def cost(self,
+             prompt_tokens:int,      # billed prompt tokens
+             completion_tokens:int,  # billed completion tokens
+             batch:bool=False,       # at Batch API prices
+            ) -> float:
         return call_cost(self.model, prompt_tokens, completion_tokens, self.prices, batch)
 
-    def body(self, request:Request, decoding:Decoding, n:int) -> dict:
+    def body(self,
+             request:Request,    # one text's messages
+             decoding:Decoding,  # how the model decodes
+             n:int,              # samples asked for in this call
+            ) -> dict:
         "The chat-completions request body."
         body = dict(model=self.model, messages=[dict(m) for m in request.messages], **decoding.params())
         if n > 1: body["n"] = n
@@ -447,7 +523,11 @@ class OpenAIBackend:
                 if attempt == self.max_retries: raise LabelError(f"{self.name}: {type(error).__name__}: {self._told(error)}") from None
             await asyncio.sleep(backoff_seconds(attempt, retry_after=retry_after))
 
-    async def acomplete(self, request:Request, decoding:Decoding, key:str|None=None) -> Completion:
+    async def acomplete(self,
+                        request:Request,      # one text's messages and samples
+                        decoding:Decoding,    # how the model decodes
+                        key:str|None=None,    # the request's cache key: its Idempotency-Key header
+                       ) -> Completion:
         "Answers for one request: all samples, in as few calls as the server allows."
         texts, probabilities, finish, prompt_tokens, completion_tokens, retries, model = [], [], [], 0, 0, 0, None
         while len(texts) < request.samples:
@@ -476,12 +556,18 @@ class OpenAIBackend:
         return Completion(texts, prompt_tokens, completion_tokens, probabilities, finish, retries, model)
 
 # %% ../nbs/03_llm.ipynb #f8c0ea41
+@register_backend("batch")
 class BatchBackend(OpenAIBackend):
     "The OpenAI Batch API: submit once, collect later; answers land in the same cache at batch prices."
     batch = True
     max_lines = 50_000   # the API's limit per batch file
 
-    def submit(self, requests:Sequence[Request], keys:Sequence[Sequence[str]], decoding:Decoding, cache:Cache) -> list[str]:
+    def submit(self,
+               requests:Sequence[Request],      # the texts' requests
+               keys:Sequence[Sequence[str]],    # each request's sample keys
+               decoding:Decoding,               # how the model decodes
+               cache:Cache,                     # records the open batches (a rerun does not submit them again)
+              ) -> list[str]:
         "Submit the requests not yet answered or in an open batch; returns the new batch ids."
         open_keys = self.open_keys(cache)
         todo = [(r, k) for r, k in zip(requests, keys) if k[0] not in open_keys]
@@ -507,13 +593,18 @@ class BatchBackend(OpenAIBackend):
             ids.append(batch.id)
         return ids
 
-    def open_keys(self, cache:Cache) -> set:
+    def open_keys(self,
+                  cache:Cache,  # the cache that records the submitted batches
+                 ) -> set:
         "First-sample keys of requests in batches not yet collected."
         with cache._lock:
             rows = cache.db.execute("SELECT keys FROM batches WHERE status NOT IN ('collected','failed','expired','cancelled')").fetchall()
         return {key for (keys,) in rows for key in json.loads(keys)}
 
-    def collect(self, cache:Cache, run:str|None=None) -> dict:
+    def collect(self,
+                cache:Cache,        # where finished batches' answers go
+                run:str|None=None,  # the run the calls are recorded under
+               ) -> dict:
         "Poll open batches; store the answers of finished ones. Returns {batch id: status}."
         return asyncio_run(self._closing(self._collect(cache, run)))
 
@@ -545,20 +636,23 @@ class BatchBackend(OpenAIBackend):
             statuses[batch_id] = status
         return statuses
 
-def completion_from_body(body:dict) -> Completion:
+def completion_from_body(body:dict, # a chat completion's JSON body (a Batch output line's `response.body`)
+                        ) -> Completion:
     "A `Completion` from a chat-completions response body (as JSON)."
     usage = body.get("usage") or {}
     choices = sorted(body.get("choices") or [], key=lambda c: c.get("index", 0))
     return Completion([(c.get("message") or {}).get("content") for c in choices], usage.get("prompt_tokens", 0),
                       usage.get("completion_tokens", 0), None, [c.get("finish_reason") for c in choices], 0, body.get("model"))
 
-def asyncio_run(coroutine):
+def asyncio_run(coroutine, # the coroutine to run to completion
+               ):
     "Run a coroutine to completion, also from inside a running event loop (a Jupyter kernel)."
     try: asyncio.get_running_loop()
     except RuntimeError: return asyncio.run(coroutine)
     with concurrent.futures.ThreadPoolExecutor(1) as pool: return pool.submit(asyncio.run, coroutine).result()
 
 # %% ../nbs/03_llm.ipynb #848c0c5d
+@register_backend("transformers")
 class TransformersBackend:
     "An open causal LM in this process: constrained choice by label log-likelihood, or generation."
     batch = False
@@ -588,13 +682,21 @@ class TransformersBackend:
         self.torch = torch
 
     def __repr__(self): return f"TransformersBackend(model={self.model!r}, mode={self.mode!r})"
+
+    @classmethod
+    def from_settings(cls, llm:dict, corpus=None, codebook=None, api_key:str|None=None, where:str="llm"):
+        "The backend an experiment's `llm` section describes: model, `gguf_file`, `mode`, `device_map`, `dtype`."
+        return cls(llm["model"], gguf_file=llm.get("gguf_file"), mode=llm.get("mode", "choice"), device_map=llm.get("device_map"), dtype=llm.get("dtype"))
     def cost(self, prompt_tokens, completion_tokens, batch=False) -> float: return 0.0
 
     def _prompt_ids(self, request:Request) -> list[int]:
         ids = self.tokenizer.apply_chat_template(list(request.messages), add_generation_prompt=True, tokenize=True)
         return list(ids["input_ids"] if isinstance(ids, Mapping) else ids)
 
-    def complete_batch(self, requests:Sequence[Request], decoding:Decoding) -> list[Completion]:
+    def complete_batch(self,
+                       requests:Sequence[Request],  # the texts' requests, answered in one go
+                       decoding:Decoding,           # how the model decodes
+                      ) -> list[Completion]:
         "Answers for several requests, batched."
         if self.mode == "choice":
             if any(not r.choices for r in requests): raise ConfigError("choice mode needs the label names (Request.choices)")
@@ -672,6 +774,7 @@ def _replayed_samples(row, codebook) -> list:
         return (label_for(codebook, value) if codebook is not None else None) or str(value)
     return [answer(v) for v in values]
 
+@register_backend("replay")
 class ReplayBackend:
     "Answers that an LLM already gave, looked up by text id."
     batch = False
@@ -689,6 +792,15 @@ class ReplayBackend:
         self.name = f"replay:{source}"
 
     def __repr__(self): return f"ReplayBackend(model={self.model!r}, source={self.source!r}, answers={len(self.answers)})"
+
+    @classmethod
+    def from_settings(cls, llm:dict, corpus, codebook, api_key:str|None=None, where:str="llm"):
+        "Replayed answers: an OpenAI Batch output file (`batch_file`), or a `column` of the data (names or codes, through the codebook)."
+        if "batch_file" in llm: return cls.from_batch_output(llm["batch_file"], llm["model"])
+        column = llm.get("column")
+        if column not in corpus.data: raise ConfigError(f"{where}: llm.column {column!r} is not a column of {corpus.name} "
+                                                        f"(columns: {[c for c in corpus.data.columns if c not in ('id', 'text')][:12]})")
+        return cls(corpus.data.set_index("id")[column], llm["model"], llm.get("source", column), codes=codebook)   # codes map through the codebook, never by position
     def cost(self, prompt_tokens, completion_tokens, batch=False) -> float: return 0.0
 
     @classmethod
@@ -709,7 +821,10 @@ class ReplayBackend:
         frame = pd.DataFrame({k: v + [None] * (width - len(v)) for k, v in answers.items()}).T
         return cls(frame, model or ", ".join(sorted(m for m in models if m)) or "unknown", path.name)
 
-    def complete_batch(self, requests:Sequence[Request], decoding:Decoding) -> list[Completion]:
+    def complete_batch(self,
+                       requests:Sequence[Request],  # the texts' requests, answered in one go
+                       decoding:Decoding,           # how the model decodes
+                      ) -> list[Completion]:
         missing = [r.id for r in requests if r.id not in self.answers and str(r.id) not in self.answers]
         if missing: raise LabelError(f"{self.name}: no replayed answer for {len(missing)} text id(s), e.g. {missing[:5]}")
         out = []

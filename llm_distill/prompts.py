@@ -79,7 +79,10 @@ class Example:
     label: str   # its human label (label name)
 
 # %% ../nbs/02_prompts.ipynb #7e03cbd1
-def answer_text(codebook:Codebook, labels:str|Sequence[str], answer_format:str="label") -> str:
+def answer_text(codebook:Codebook,         # the label set
+                labels:str|Sequence[str],  # the answer's label, or labels for a label set
+                answer_format:str="label", # "label" (the name) or "json" ({"label": ...})
+               ) -> str:
     "How the assistant writes a label (or labels) in a few-shot example."
     labels = [labels] if isinstance(labels, str) else list(labels)
     if answer_format == "json":

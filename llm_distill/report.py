@@ -25,7 +25,9 @@ __all__ = ['ESTIMATE_METHODS', 'PER_CLASS_CONDITIONS', 'BIBTEX', 'REPORT_STYLE',
            'plot_estimates', 'plot_training_curves', 'condition_name', 'methods_paragraph', 'write_report']
 
 # %% ../nbs/08_report.ipynb #bfe607c5
-def plot_comparison(result:ExperimentResult, ax=None):
+def plot_comparison(result:ExperimentResult, # from `run_experiment`
+                    ax=None,                 # matplotlib axes to draw on; default a new figure
+                   ):
     "Macro-F1 with confidence intervals, one row per condition (mean over seeds; interval of the first seed)."
     rows = result.results[result.results["size"].isna() | (result.results["condition"] == "llm_direct")]
     rows = rows.groupby("condition", sort=False).agg(macro_f1=("macro_f1", "mean"), low=("macro_f1_low", "first"), high=("macro_f1_high", "first")).reset_index()
@@ -38,7 +40,9 @@ def plot_comparison(result:ExperimentResult, ax=None):
     ax.set_title(result.config.name)
     return ax
 
-def plot_learning_curves(result:ExperimentResult, ax=None):
+def plot_learning_curves(result:ExperimentResult, # from `run_experiment` with several training sizes
+                         ax=None,                 # matplotlib axes to draw on; default a new figure
+                        ):
     "Macro-F1 against the number of training labels, per label source (mean over seeds, with the seeds' range)."
     data = result.results[result.results["condition"] != "llm_direct"]
     ax = ax or plt.subplots(figsize=(6, 4))[1]
@@ -53,7 +57,9 @@ def plot_learning_curves(result:ExperimentResult, ax=None):
 
 ESTIMATE_METHODS = {"ppi": "LLM labels corrected by the human sample (PPI)", "human": "human sample alone", "naive": "LLM labels taken as truth"}
 
-def plot_estimates(estimates:pd.DataFrame, ax=None):
+def plot_estimates(estimates:pd.DataFrame, # from `estimate_shares` (or `ExperimentResult.estimates`)
+                   ax=None,                # matplotlib axes to draw on; default a new figure
+                  ):
     "Each label's share (per group) with the PPI, human-only and naive intervals side by side."
     rows = estimates.assign(target=estimates["label"] + (" | " + estimates["group"].astype(str) if "group" in estimates else ""))
     targets = list(dict.fromkeys(rows["target"]))
@@ -70,7 +76,9 @@ def plot_estimates(estimates:pd.DataFrame, ax=None):
     return ax
 
 # %% ../nbs/08_report.ipynb #34a3abc2
-def plot_training_curves(result:ExperimentResult, ax=None):
+def plot_training_curves(result:ExperimentResult, # from `run_experiment` with fine-tuned students
+                         ax=None,                 # matplotlib axes to draw on; default a new figure
+                        ):
     "Per-epoch training loss and validation macro-F1 of the fine-tuned students (first seed, full size), one line per condition and fold."
     ax = ax or plt.subplots(figsize=(6, 3.5))[1]
     first, full = result.config.seeds[0], result.methods["train_sizes"][-1]
@@ -226,7 +234,8 @@ def _llm_sentence(result:ExperimentResult) -> str:
                 f"task and label definitions (codebook hash {m['codebook']['hash']})")
     return f"{made}; {missing} of {summary['texts']} texts ({missing / max(summary['texts'], 1):.1%}) received no usable label."
 
-def methods_paragraph(result:ExperimentResult) -> str:
+def methods_paragraph(result:ExperimentResult, # from `run_experiment`
+                     ) -> str:
     "The design and the main result as one paragraph of prose a paper can use, with its citations' keys."
     m, config = result.methods, result.config
     rows = _summary(result.results)

@@ -22,7 +22,7 @@ from sklearn.multiclass import OneVsRestClassifier
 
 from .core import DEFAULT_ENCODER, ConfigError, LabelError, environment_info, resolve_encoder
 from .data import Codebook
-from .finetune import Student, TrainingConfig, _check_texts, aligned, _quiet_transformers, fit, labels_from_probabilities, training_targets
+from .finetune import Student, TrainingConfig, _check_texts, aligned, texts_of, _quiet_transformers, fit, labels_from_probabilities, training_targets
 
 # %% auto #0
 __all__ = ['RECIPES', 'C_GRID', 'C_FOLDS', 'HOLDOUT_ABOVE', 'DEFAULT_CANDIDATES', 'GPU_CANDIDATES', 'CHANCE_KAPPA',
@@ -43,7 +43,12 @@ class Recipe:
     name = "recipe"
     defaults: dict = {}
 
-    def __init__(self, label_names:Sequence[str], multi_label:bool=False, seed:int=0, checkpoint:str|Path|None=None, **settings):
+    def __init__(self,
+                 label_names:Sequence[str],          # the labels, in column order
+                 multi_label:bool=False,             # label sets (one probability per label) or one label per text
+                 seed:int=0,                         # everything random in fitting
+                 checkpoint:str|Path|None=None,      # the encoder of encoder-based recipes (hub name or folder)
+                 **settings):                        # the recipe's own settings (`defaults`)
         unknown = set(settings) - self.known_settings()
         if unknown: raise ConfigError(f"recipe {self.name!r}: unknown setting(s) {sorted(unknown)}; known: {sorted(self.known_settings())}")
         self.label_names, self.multi_label, self.seed = list(label_names), bool(multi_label), int(seed)
@@ -54,21 +59,37 @@ class Recipe:
     @classmethod
     def known_settings(cls) -> set[str]: return set(cls.defaults)
 
-    def fit(self, texts:Sequence[str], targets:np.ndarray, weights:np.ndarray|None=None) -> Recipe: raise NotImplementedError
-    def predict_proba(self, texts:Sequence[str], batch_size:int=64) -> np.ndarray: raise NotImplementedError
+    def fit(self,
+            texts:Sequence[str],               # training texts
+            targets:np.ndarray,                # texts x labels: one-hot, soft, or label-set indicators
+            weights:np.ndarray|None=None,      # per-text weights (e.g. the LLM's confidence)
+           ) -> Recipe: raise NotImplementedError
+    def predict_proba(self,
+                      texts:Sequence[str],     # the texts to classify
+                      batch_size:int=64,       # texts per forward pass (encoder recipes)
+                     ) -> np.ndarray: raise NotImplementedError
     def _save(self, path:Path): raise NotImplementedError
     def _load(self, path:Path): raise NotImplementedError
 
-    def labels_from(self, probabilities:np.ndarray, threshold=None) -> list[str]:
+    def labels_from(self,
+                    probabilities:np.ndarray,  # texts x labels
+                    threshold=None,            # multi-label: one threshold or one per label; default the cross-validated ones
+                   ) -> list[str]:
         "Label names for rows of probabilities (multi-label: per-label thresholds chosen on validation)."
         return labels_from_probabilities(probabilities, self.label_names, self.multi_label,
                                          self.metadata.get("thresholds") if threshold is None else threshold)
 
-    def predict(self, texts:Sequence[str], threshold=None) -> list[str]|pd.Series:
+    def predict(self,
+                texts:Sequence[str],  # texts, or a DataFrame or `datasets.Dataset` with a `text` column
+                threshold=None,       # multi-label: one threshold or one per label; default the cross-validated ones
+               ) -> list[str]|pd.Series:
         "Label names for texts (a pandas Series in, a Series with its index out)."
+        texts = texts_of(texts)
         return aligned(self.labels_from(self.predict_proba(texts), threshold), texts)
 
-    def save(self, path:str|Path) -> Path:
+    def save(self,
+             path:str|Path,  # the folder to write
+            ) -> Path:
         "Save the fitted student to a folder (no pickle: safetensors, skops and JSON)."
         path = Path(path); path.mkdir(parents=True, exist_ok=True)
         self._save(path)
@@ -117,7 +138,8 @@ def _linear_head(C:float|str, seed:int, multi_label:bool):
                             cv=StratifiedKFold(C_FOLDS, shuffle=True, random_state=seed), refit=most_regularised_within_one_se)
     return OneVsRestClassifier(head) if multi_label else head
 
-def chosen_C(head) -> float|list|None:
+def chosen_C(head, # a fitted linear head (or one per label)
+            ) -> float|list|None:
     "The C of a fitted head (one per label for label sets; None for a label that never varies)."
     if hasattr(head, "estimators_"): return [chosen_C(e) for e in head.estimators_]
     return float(head.C) if hasattr(head, "C") else None
@@ -188,7 +210,12 @@ class TfidfRecipe(Recipe):
 # %% ../nbs/06a_students.ipynb #fc29c82f
 class SentenceEncoder:
     "A sentence-transformers encoder that remembers the embeddings it computed."
-    def __init__(self, checkpoint:str|Path|None=None, batch_size:int=64, max_length:int=256, device:str|None=None):
+    def __init__(self,
+                 checkpoint:str|Path|None=None,  # hub name or folder; default `DEFAULT_ENCODER` (the bundled copy when installed)
+                 batch_size:int=64,              # texts per forward pass
+                 max_length:int=256,             # tokens per text; longer texts are truncated
+                 device:str|None=None,           # e.g. "cuda"; default sentence-transformers' choice
+                ):
         from sentence_transformers import SentenceTransformer
         self.checkpoint = str(checkpoint or DEFAULT_ENCODER)   # the name results record; loaded from the bundled copy when installed
         with _quiet_transformers():
@@ -350,7 +377,11 @@ def best_thresholds(targets:np.ndarray,        # texts x labels, 1 where the lab
     return [float(grid[np.argmax([f1_score(truth[:, j], probabilities[:, j] >= t, zero_division=0) for t in grid])]) if truth[:, j].any() else 0.5
             for j in range(truth.shape[1])]
 
-def training_f1(targets:np.ndarray, probabilities:np.ndarray, multi_label:bool, thresholds=None) -> float:
+def training_f1(targets:np.ndarray,       # texts x labels, 1 where the label applies
+                probabilities:np.ndarray, # texts x labels, predicted
+                multi_label:bool,         # label sets (each label by its threshold) or one label per text
+                thresholds=None,          # multi-label: per-label thresholds; default 0.5
+               ) -> float:
     "Macro-F1 of probabilities against the training targets (over labels that occur in either)."
     if multi_label:
         truth, guess = targets >= 0.5, probabilities >= np.asarray(0.5 if thresholds is None else thresholds)

@@ -55,7 +55,9 @@ class LabelPair:
     def predicted(self) -> np.ndarray: return self.names[self.predicted_codes]
     @property
     def no_label(self) -> int: return len(self.labels)
-    def subset(self, rows:np.ndarray) -> LabelPair:
+    def subset(self,
+               rows:np.ndarray,  # item positions (a bootstrap resample)
+              ) -> LabelPair:
         "The same pair restricted to positions `rows`."
         return LabelPair(self.truth_codes[rows], self.predicted_codes[rows], self.labels, self.ordinal, self.positive,
                          self.notes, None if self.index is None else self.index[rows])
@@ -138,7 +140,8 @@ def _confusion_scores(truth:np.ndarray, predicted:np.ndarray, n_labels:int) -> d
     return dict(accuracy=hits.sum() / n, precision=precision, recall=recall, f1=f1, support=true_totals[:n_labels],
                 occurring=(true_totals + predicted_totals)[:n_labels] > 0, kappa=(hits.sum() / n - chance) / (1 - chance) if chance < 1 else np.nan)
 
-def agreement_metrics(pair:LabelPair) -> dict[str, float]:
+def agreement_metrics(pair:LabelPair, # human and predicted labels as codes, from `compare_labels`
+                     ) -> dict[str, float]:
     "Accuracy, F1s, kappa and alpha of `pair.predicted` against `pair.truth`."
     truth, predicted, labels = pair.truth_codes, pair.predicted_codes, list(range(len(pair.labels)))
     scores = _confusion_scores(truth, predicted, len(labels))
@@ -183,11 +186,13 @@ def bootstrap_intervals(statistic:Callable[[np.ndarray], Sequence[float]],  # it
 # %% ../nbs/05_validate.ipynb #65e6bb42
 PER_CLASS = ("precision", "recall", "f1")   # the per-class scores, each with a bootstrap interval
 
-def per_class_table(labels:Sequence[str],   # the label set, in order
-                    scores:Callable[[np.ndarray], np.ndarray],   # item positions -> precision, recall and F1 of every label, stacked
-                    n_items:int,             # items to resample
-                    support:Sequence[int],   # human-labelled items of each label
-                    n_resamples:int=1000, level:float=0.95, seed:int=0,   # as `bootstrap_intervals`
+def per_class_table(labels:Sequence[str],                      # the label set, in order
+                    scores:Callable[[np.ndarray], np.ndarray], # item positions -> precision, recall and F1 of every label, stacked
+                    n_items:int,                               # items to resample
+                    support:Sequence[int],                     # human-labelled items of each label
+                    n_resamples:int=1000,                      # bootstrap resamples
+                    level:float=0.95,                          # confidence level
+                    seed:int=0,                                # bootstrap seed
                    ) -> pd.DataFrame:
     "One row per label: precision, recall and F1, each with its bootstrap interval, and the support."
     k = len(labels)
@@ -208,14 +213,18 @@ class ValidationReport:
     notes: list[str]           # what was dropped, inferred or is undefined
     level: float = 0.95        # confidence level of the intervals
 
-    def value(self, metric:str) -> float: return float(self.table.set_index("metric").at[metric, "value"])
+    def value(self,
+              metric:str,  # a metric of the table, e.g. "macro_f1"
+             ) -> float: return float(self.table.set_index("metric").at[metric, "value"])
 
     @property
     def confusion_normalised(self) -> pd.DataFrame:
         "The confusion matrix with each human-label row summing to 1."
         return self.confusion.div(self.confusion.sum(axis=1).replace(0, np.nan), axis=0)
 
-    def to_markdown(self, digits:int=3) -> str:
+    def to_markdown(self,
+                    digits:int=3,  # decimals shown
+                   ) -> str:
         "The metric table and notes as Markdown."
         shown = self.table.assign(interval=[f"[{l:.{digits}f}, {h:.{digits}f}]" if np.isfinite(l) else "undefined"
                                             for l, h in zip(self.table["ci_low"], self.table["ci_high"])])
@@ -270,7 +279,10 @@ def validate(truth:Sequence,                  # human labels
     return ValidationReport(name, table, per_class, confusion, notes, level)
 
 # %% ../nbs/05_validate.ipynb #06d471e3
-def plot_confusion(report:ValidationReport, normalise:bool=True, ax=None):
+def plot_confusion(report:ValidationReport, # from `validate`
+                   normalise:bool=True,     # each human label's row sums to 1 (else counts)
+                   ax=None,                 # matplotlib axes to draw on; default a new figure
+                  ):
     "Heatmap of the confusion matrix (rows: human labels), row-normalised by default."
     matrix = report.confusion_normalised if normalise else report.confusion
     if ax is None: _, ax = plt.subplots(figsize=(1.2 + 0.9 * matrix.shape[1], 1 + 0.8 * matrix.shape[0]))
@@ -282,7 +294,10 @@ def plot_confusion(report:ValidationReport, normalise:bool=True, ax=None):
     ax.figure.tight_layout()
     return ax.figure
 
-def plot_forest(reports:Sequence[ValidationReport], metrics:Sequence[str]=("macro_f1", "cohen_kappa", "alpha_nominal"), ax=None):
+def plot_forest(reports:Sequence[ValidationReport],                                 # one per label source
+                metrics:Sequence[str]=("macro_f1", "cohen_kappa", "alpha_nominal"), # metrics to draw, one panel each
+                ax=None,                                                            # matplotlib axes to draw on; default a new figure
+               ):
     "Each report's metrics as points with their confidence intervals, one row per report and metric."
     rows = [(r.name, m, *r.table.set_index("metric").loc[m, ["value", "ci_low", "ci_high"]]) for r in reports for m in metrics
             if m in set(r.table["metric"])]
@@ -295,7 +310,9 @@ def plot_forest(reports:Sequence[ValidationReport], metrics:Sequence[str]=("macr
     ax.figure.tight_layout()
     return ax.figure
 
-def save_report(report:ValidationReport, folder:str|Path) -> list[Path]:
+def save_report(report:ValidationReport, # from `validate`
+                folder:str|Path,         # where the tables (CSV) and the confusion figure go
+               ) -> list[Path]:
     "Write the report's table (CSV), Markdown and figures (PNG) into `folder`."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     paths = [folder/"validation.csv", folder/"validation.md", folder/"confusion.png", folder/"forest.png"]
@@ -306,13 +323,15 @@ def save_report(report:ValidationReport, folder:str|Path) -> list[Path]:
     return paths
 
 # %% ../nbs/05_validate.ipynb #fec4972a
-def compare_sources(truth:Sequence,             # human labels
-                    first:Sequence,             # labels of the first source
-                    second:Sequence,            # labels of the second source, on the same items
-                    names:tuple[str, str]=("first", "second"),  # names of the two sources
-                    codebook:Codebook|None=None,
-                    n_resamples:int=1000, level:float=0.95, seed:int=0,
-                    **options                   # more `compare_labels` options
+def compare_sources(truth:Sequence,                            # human labels
+                    first:Sequence,                            # labels of the first source
+                    second:Sequence,                           # labels of the second source, on the same items
+                    names:tuple[str, str]=("first", "second"), # names of the two sources
+                    codebook:Codebook|None=None,               # label set and order
+                    n_resamples:int=1000,                      # bootstrap resamples for the intervals of the differences
+                    level:float=0.95,                          # confidence level
+                    seed:int=0,                                # bootstrap seed (the same resamples for both sources: paired)
+                    **options,                                 # more `compare_labels` options
                    ) -> pd.DataFrame:
     "Paired comparison of two label sources against the same human labels: differences with intervals, McNemar's p."
     if codebook is not None and codebook.multi_label: return _compare_label_sets(truth, first, second, names, codebook, n_resamples, level, seed)
@@ -356,10 +375,13 @@ def coder_agreement(codes:pd.DataFrame|None=None,   # one row per item, one colu
     return result
 
 # %% ../nbs/05_validate.ipynb #b44a0e99
-def accuracy_by_level(truth:Sequence, predicted:Sequence,
-                      score:Sequence[float],                 # per-item consistency or confidence in [0, 1]
-                      bins:Sequence[float]=(0, 0.5, 0.8, 0.999, 1.0),  # bin edges over the score
-                      level:float=0.95, **options) -> pd.DataFrame:
+def accuracy_by_level(truth:Sequence,                                 # human labels
+                      predicted:Sequence,                             # the labels to check
+                      score:Sequence[float],                          # per-item consistency or confidence in [0, 1]
+                      bins:Sequence[float]=(0, 0.5, 0.8, 0.999, 1.0), # bin edges over the score
+                      level:float=0.95,                               # confidence level of each bin's Wilson interval
+                      **options,                                      # more `compare_labels` options
+                     ) -> pd.DataFrame:
     "Accuracy of the predictions within bins of a per-item score, with Wilson intervals."
     pair = compare_labels(truth, predicted, **options)
     if len(score) != len(pair): raise LabelError(f"length mismatch: {len(pair)} labels but {len(score)} scores")
@@ -374,9 +396,12 @@ def accuracy_by_level(truth:Sequence, predicted:Sequence,
     return pd.DataFrame(rows)
 
 # %% ../nbs/05_validate.ipynb #3f8489f1
-def calibration(truth:Sequence, predicted:Sequence,
-                confidence:Sequence[float],  # the probability the source gave its own answer
-                n_bins:int=10, **options) -> tuple[float, pd.DataFrame]:
+def calibration(truth:Sequence,             # human labels
+                predicted:Sequence,         # the source's answers
+                confidence:Sequence[float], # the probability the source gave its own answer
+                n_bins:int=10,              # equal-width confidence bins
+                **options,                  # more `compare_labels` options
+               ) -> tuple[float, pd.DataFrame]:
     "Expected calibration error and the per-bin confidence, accuracy and counts of a reliability diagram."
     pair = compare_labels(truth, predicted, **options)
     confidence = np.asarray(confidence, dtype=float)
@@ -389,7 +414,11 @@ def calibration(truth:Sequence, predicted:Sequence,
     ece = float(np.sum(bins["n"] / len(pair) * (bins["accuracy"] - bins["confidence"]).abs()))
     return ece, bins
 
-def plot_reliability(bins:pd.DataFrame, ece:float, title:str="", ax=None):
+def plot_reliability(bins:pd.DataFrame, # from `calibration`
+                     ece:float,         # its expected calibration error
+                     title:str="",      # the figure's title
+                     ax=None,           # matplotlib axes to draw on; default a new figure
+                    ):
     "Reliability diagram: accuracy against confidence per bin, with the diagonal of perfect calibration."
     if ax is None: _, ax = plt.subplots(figsize=(4, 4))
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
@@ -401,10 +430,15 @@ def plot_reliability(bins:pd.DataFrame, ece:float, title:str="", ax=None):
     return ax.figure
 
 # %% ../nbs/05_validate.ipynb #2f6cd45f
-def slice_metrics(truth:Sequence, predicted:Sequence,
-                  groups:Sequence,                 # group of each item (e.g. a metadata column)
-                  metric:str="macro_f1",           # a name from `agreement_metrics`
-                  n_resamples:int=500, level:float=0.95, seed:int=0, **options) -> pd.DataFrame:
+def slice_metrics(truth:Sequence,        # human labels
+                  predicted:Sequence,    # the labels to check
+                  groups:Sequence,       # group of each item (e.g. a metadata column)
+                  metric:str="macro_f1", # a name from `agreement_metrics`
+                  n_resamples:int=500,   # bootstrap resamples per group
+                  level:float=0.95,      # confidence level
+                  seed:int=0,            # bootstrap seed
+                  **options,             # more `compare_labels` options
+                 ) -> pd.DataFrame:
     "A metric per group of items, with bootstrap intervals and group sizes."
     pair = compare_labels(truth, predicted, **options)
     groups = np.asarray(groups, dtype=object)
@@ -419,9 +453,11 @@ def slice_metrics(truth:Sequence, predicted:Sequence,
     return pd.DataFrame(rows).sort_values(metric).reset_index(drop=True)
 
 # %% ../nbs/05_validate.ipynb #eca7012d
-def multilabel_metrics(truth:Sequence[str], predicted:Sequence[str|None],
-                       labels:Sequence[str],     # the label set
-                       separator:str="|") -> tuple[dict[str, float], pd.DataFrame]:
+def multilabel_metrics(truth:Sequence[str],          # human label sets (names joined by `separator`)
+                       predicted:Sequence[str|None], # predicted label sets (None: the empty set)
+                       labels:Sequence[str],         # the label set
+                       separator:str="|",            # joins the names of a set
+                      ) -> tuple[dict[str, float], pd.DataFrame]:
     "Micro/macro F1 and exact match over all labels, and per-label precision, recall and F1."
     if len(truth) != len(predicted): raise LabelError(f"length mismatch: {len(truth)} human label sets but {len(predicted)} predictions")
     split = lambda value: [] if value is None or (isinstance(value, float) and np.isnan(value)) or value == "" else str(value).split(separator)
@@ -468,11 +504,13 @@ def _label_scores(truth:np.ndarray, predicted:np.ndarray) -> np.ndarray:
         ratio = lambda top, bottom: np.where(bottom > 0, top / bottom, 0.0)
         return np.concatenate([ratio(hits, hits + false_positive), ratio(hits, hits + false_negative), ratio(2 * hits, 2 * hits + false_positive + false_negative)])
 
-def validate_label_sets(truth:Sequence,             # human label sets (names joined by `|`)
-                        predicted:Sequence,         # predicted label sets (None where there was no answer: the empty set)
-                        codebook:Codebook,          # a multi-label codebook
-                        name:str="predicted vs human",
-                        n_resamples:int=1000, level:float=0.95, seed:int=0,
+def validate_label_sets(truth:Sequence,                # human label sets (names joined by `|`)
+                        predicted:Sequence,            # predicted label sets (None where there was no answer: the empty set)
+                        codebook:Codebook,             # a multi-label codebook
+                        name:str="predicted vs human", # title of the report
+                        n_resamples:int=1000,          # bootstrap resamples for the intervals
+                        level:float=0.95,              # confidence level
+                        seed:int=0,                    # bootstrap seed
                        ) -> ValidationReport:
     "Validate label sets: exact match, macro/micro F1 with bootstrap intervals; per-label scores and counts."
     if len(truth) != len(predicted): raise LabelError(f"length mismatch: {len(truth)} human label sets but {len(predicted)} predictions")

@@ -30,11 +30,11 @@ def tiny(tmp_path, **changes):
     ({"train_sizes": [1]}, "train_sizes.0: input should be greater than or equal to 2, got 1"),
     ({"bootstrap": -5}, "bootstrap: input should be greater than or equal to 10, got -5"),
     ({"folds": 1}, "folds must be 0 (one split) or >= 2"),
-    ({"llm": {"backend": "claude", "model": "x"}}, "llm.backend: input should be 'replay', 'openai', 'batch' or 'transformers', got 'claude'"),
+    ({"llm": {"backend": "claude", "model": "x"}}, "llm.backend must be one of ['batch', 'openai', 'replay', 'transformers'], not 'claude'"),
     ({"llm": {"backend": "replay"}}, "llm.model is required"),
     ({"llm": {"backend": "replay", "model": "m", "temperature": 0.5}}, "unknown key(s) ['temperature'] in llm"),
     ({"student": {"training": {"epoch": 2}}}, "student.training: unknown key(s) ['epoch']"),
-    ({"data": {"dataset": "olid", "file": "x.csv"}}, "exactly one of 'dataset' or 'file'"),
+    ({"data": {"dataset": "olid", "file": "x.csv"}}, "exactly one of 'dataset', 'file' or 'frame'"),
     ({"llm": {"backend": "replay", "model": "m", "decoding": {"temp": 1}}}, "llm.decoding"),
 ])
 def test_config_errors_name_the_key(tmp_path, change, message):

@@ -66,3 +66,28 @@ def test_predict_returns_a_series_aligned_to_its_input():
     predicted = student.predict(frame["text"])
     assert isinstance(predicted, pd.Series) and predicted.index.equals(frame.index)
     assert predicted.tolist() == student.predict(frame["text"].tolist())   # a list in, a list out
+    assert student.predict(frame).index.equals(frame.index)                 # a DataFrame: its text column
+    assert student.predict(to_dataset(frame, corpus.codebook)) == predicted.tolist()   # a datasets.Dataset: its text column
+
+
+def test_a_text_file_with_one_text_a_line(tmp_path):
+    from llm_distill.data import read_table
+    path = tmp_path / "speeches.txt"
+    path.write_text("First speech.\n\nSecond speech, with a comma.\nThird; with a semicolon\n", encoding="latin-1")
+    frame = read_table(path, encoding="latin-1")
+    assert frame["text"].tolist()[2] == "Second speech, with a comma." and frame["line"].tolist() == [1, 2, 3, 4]
+    corpus = make_corpus(frame, id="line")
+    assert corpus.ids == [1, 3, 4] and corpus.issues["problem"].tolist() == ["empty or whitespace-only text"]
+
+
+def test_an_experiment_on_a_notebook_dataframe(tmp_path):
+    corpus = load_dataset("textclass-toxicity")
+    frame = corpus.data[["id", "text", "human_label", "llm_gpt-4-0613"]].sample(120, random_state=0).rename(columns={"human_label": "coded"})
+    config = ExperimentConfig(name="frame", data={"frame": frame, "label": "coded", "id": "id", "name": "my comments"}, codebook=corpus.codebook,
+                              llm={"backend": "replay", "model": "gpt-4-0613", "column": "llm_gpt-4-0613"}, conditions=["llm_direct"],
+                              folds=2, bootstrap=20, output=str(tmp_path / "run"))
+    result = run_experiment(config, progress=False)
+    assert result.methods["data"]["name"] == "my comments" and result.methods["config"]["data"]["frame"] == "DataFrame of 120 rows"
+    assert result.results.loc[0, "n_test"] == 120
+    with pytest.raises(ConfigError, match="exactly one of 'dataset', 'file' or 'frame'"):
+        ExperimentConfig(name="x", data={"frame": frame, "dataset": "textclass-toxicity"})
