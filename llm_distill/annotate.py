@@ -44,6 +44,7 @@ class LabellingJob:
     answer_format: str        # "label" or "json"
     prompt_hash: str          # hash of the template, answer format and examples, for the record
 
+# %% ../nbs/04_annotate.ipynb #a8a399a4
 def _metadata_names(codebook:Codebook, template:PromptTemplate) -> set[str]:
     "Metadata columns that the instructions or templates use."
     names = set()
@@ -115,6 +116,7 @@ class Plan:
                 f"~${self.cost:,.4f}")
     _repr_markdown_ = __str__
 
+# %% ../nbs/04_annotate.ipynb #a992645d
 def _answer_tokens(codebook:Codebook, answer_format:str, model:str) -> float:
     "Mean tokens of a well-formed answer naming one label."
     return float(np.mean([count_tokens(answer_text(codebook, name, answer_format), model) for name in codebook.label_names]))
@@ -189,6 +191,7 @@ class RunStats:
     shared: int = 0                              # requests another process answered into the same cache
     write_error: Exception|None = None           # the cache could not be written: nothing more is asked
 
+# %% ../nbs/04_annotate.ipynb #69542705
 def _todo(job:LabellingJob, cache:Cache) -> list[tuple[Request, list[str]]]:
     "Requests with samples not yet in the cache, trimmed to the missing samples; identical requests (repeated texts) once."
     found = cache.get_many([k for keys in job.keys for k in keys])
@@ -382,6 +385,7 @@ def annotate(corpus:Corpus|pd.DataFrame,        # the texts to label (a DataFram
                               seconds=round(stats.seconds, 3), run=run, todo=len(todo))
     return table
 
+# %% ../nbs/04_annotate.ipynb #fcea635a
 def summarise(annotations:pd.DataFrame, # `annotate`'s table
              ) -> dict:
     "Counts of parse outcomes and failures, tokens and cost of an annotation table."

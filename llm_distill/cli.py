@@ -172,6 +172,7 @@ def command_label(arguments, # parsed `label` arguments
     summary = summarise(table)
     return f"{summary['labelled']} of {summary['texts']} texts labelled ({summary['statuses']}); cost {summary['cost']:.4f} USD; wrote {arguments.output}"
 
+# %% ../nbs/09_cli.ipynb #9726458c
 def command_validate(arguments, # parsed `validate` arguments
                     ) -> str:
     from llm_distill.validate import save_report, validate
@@ -181,6 +182,7 @@ def command_validate(arguments, # parsed `validate` arguments
     save_report(report, arguments.output)
     return report.to_markdown()
 
+# %% ../nbs/09_cli.ipynb #cf561cd5
 def command_train(arguments, # parsed `train` arguments
                  ) -> str:
     from llm_distill.finetune import TrainingConfig, fit
@@ -193,6 +195,7 @@ def command_train(arguments, # parsed `train` arguments
     student.save(arguments.output)
     return f"trained on {len(keep)} texts (best epoch {student.metadata['best_epoch']}); saved to {arguments.output}"
 
+# %% ../nbs/09_cli.ipynb #a3de14e7
 def command_predict(arguments, # parsed `predict` arguments
                    ) -> str:
     from llm_distill.finetune import predict_file
@@ -201,6 +204,7 @@ def command_predict(arguments, # parsed `predict` arguments
                            arguments.id, progress=sys.stderr.isatty())
     return f"wrote {written}"
 
+# %% ../nbs/09_cli.ipynb #9874dea1
 def command_estimate(arguments, # parsed `estimate` arguments
                     ) -> str:
     from llm_distill.data import read_table
@@ -221,6 +225,7 @@ def command_estimate(arguments, # parsed `estimate` arguments
     table.to_csv(arguments.output, index=False)
     return table.to_markdown(index=False, floatfmt=".3f") + f"\nwrote {arguments.output}"
 
+# %% ../nbs/09_cli.ipynb #17798d41
 def command_plan(arguments, # parsed `plan` arguments
                 ) -> str:
     from llm_distill.annotate import plan, prepare_requests
@@ -236,6 +241,7 @@ def command_plan(arguments, # parsed `plan` arguments
     job = prepare_requests(setup["pool"], codebook, setup["backend"], **setup["requests"])
     return str(plan(job, Cache(cache_file) if cache_file.exists() else None))
 
+# %% ../nbs/09_cli.ipynb #50b042f0
 def command_run(arguments,   # parsed `run` arguments
                 config=None, # an `ExperimentConfig` instead of the file (`demo` passes one)
                ) -> str:
@@ -266,6 +272,7 @@ def demo_config(arguments, # parsed `demo` arguments
     values["output"] = arguments.output
     return ExperimentConfig(**values, source="llm-distill demo")
 
+# %% ../nbs/09_cli.ipynb #a66e5d64
 def command_demo(arguments, # parsed `demo` arguments
                 ) -> str:
     try: data_dir = find_data_dir()

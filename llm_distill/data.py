@@ -162,6 +162,7 @@ def list_codebooks() -> list[str]:
     "Names of the example codebooks shipped with llm_distill."
     return sorted(p.stem for p in CODEBOOK_DIR.glob("*.yaml"))
 
+# %% ../nbs/01_data.ipynb #cee82767
 def load_codebook(source:str|Path  # path of a YAML file, or the name of a shipped codebook
                  ) -> Codebook:
     "Load a codebook from a YAML file or by the name of a shipped one."
@@ -174,6 +175,7 @@ def load_codebook(source:str|Path  # path of a YAML file, or the name of a shipp
     except ConfigError as error: raise CodebookError(str(error)) from None
     return codebook_from_dict(spec, where=str(path))
 
+# %% ../nbs/01_data.ipynb #9424e048
 def save_codebook(codebook:Codebook, # the codebook to write
                   path:str|Path,     # the YAML file
                  ) -> Path:
@@ -491,6 +493,7 @@ class DatasetSpec:
     rows: int|None = None                      # rows the published data has (checked by the tests)
     urls: dict = field(default_factory=dict)   # relative path -> (public URL, sha256) for `download_dataset`
 
+# %% ../nbs/01_data.ipynb #72e35b33
 DATASETS: dict[str, DatasetSpec] = {}
 
 def register_dataset(spec:DatasetSpec, # how to find, read and check the dataset
@@ -647,6 +650,7 @@ def dataset_files(name:str,                    # a name from `list_datasets()`
                             f"holds it, or call download_dataset({name!r}) where the public URL is known.")
     return paths
 
+# %% ../nbs/01_data.ipynb #ecb3dee0
 def load_dataset(name:str,                      # a name from `list_datasets()`
                  data_dir:str|Path|None=None,   # data directory; default: `find_data_dir()`
                  codebook:Codebook|str|None="default",  # codebook for the human labels; "default": the dataset's own; None: raw labels
@@ -804,6 +808,7 @@ class Fold:
     train: tuple   # ids to train on
     test: tuple    # ids to score on (every id is in exactly one fold's test)
 
+# %% ../nbs/01_data.ipynb #96553478
 def cross_fit_folds(corpus:Corpus,       # corpus whose labelled texts are cross-fitted
                     k:int=5,             # number of folds
                     seed:int=0,          # seed for the fold assignment

@@ -66,6 +66,7 @@ class DataSection(TypedDict, total=False):
     limit: PositiveInt                   # a seeded, stratified sample of this many texts
     sheet: str|NonNegativeInt            # the Excel sheet
 
+# %% ../nbs/07_experiment.ipynb #78b4fe32
 class LLMSection(TypedDict, total=False):
     "The `llm` section: the backend and how it labels."
     backend: str                         # a name from `llm.BACKENDS`: replay, openai, batch, transformers, or one you registered
@@ -87,6 +88,7 @@ class LLMSection(TypedDict, total=False):
     device_map: str|dict|None
     dtype: str|None
 
+# %% ../nbs/07_experiment.ipynb #d9c03e28
 class StudentSection(TypedDict, total=False):
     "The `student` section: which recipe, from which candidates, with which settings."
     recipe: str                          # "auto" or a name from `RECIPES`
@@ -96,6 +98,7 @@ class StudentSection(TypedDict, total=False):
     checkpoint: str|Path|None            # the encoder (hub name or folder)
     training: dict                       # `TrainingConfig` fields for fine-tuning
 
+# %% ../nbs/07_experiment.ipynb #ae30a730
 class EstimatesSection(TypedDict, total=False):
     "The `estimates` section: shares of labels from the LLM's labels on every text, corrected by the human labels (`inference`)."
     labels: list[str]                    # the labels whose shares are estimated (default: all)
@@ -103,6 +106,7 @@ class EstimatesSection(TypedDict, total=False):
     human_sample: PositiveInt            # use a random subset of this many human labels (to try the method on fully coded data)
     level: Annotated[float, Field(gt=0, lt=1)]   # confidence level (default 0.95)
 
+# %% ../nbs/07_experiment.ipynb #3ab77166
 LLM_KEYS, DATA_KEYS, STUDENT_KEYS, ESTIMATE_KEYS = (set(section.__annotations__) for section in (LLMSection, DataSection, StudentSection, EstimatesSection))
 
 @dataclass
@@ -188,6 +192,7 @@ class ExperimentConfig:
         if "frame" in self.data: values["data"]["frame"] = f"{type(self.data['frame']).__name__} of {len(self.data['frame'])} rows"   # the data hash identifies it
         return values
 
+# %% ../nbs/07_experiment.ipynb #2af66a5b
 def load_experiment(path:str|Path, # the experiment's YAML file
                    ) -> ExperimentConfig:
     "Read an experiment from YAML, naming the file and key of any problem."
@@ -258,6 +263,7 @@ def load_experiment_data(config:ExperimentConfig, # the experiment
     if corpus.data["human_label"].nunique() < 2: raise DataError(f"{corpus.name}: the human labels have one class only")
     return corpus, codebook
 
+# %% ../nbs/07_experiment.ipynb #cbc22e30
 def make_backend(llm:dict,               # the `llm` settings of an experiment
                  corpus:Corpus,          # the texts (replay reads its column from here)
                  codebook:Codebook,      # maps replayed label codes to names
@@ -268,6 +274,7 @@ def make_backend(llm:dict,               # the `llm` settings of an experiment
     if llm.get("backend") not in BACKENDS: raise ConfigError(f"{where}: llm.backend must be one of {sorted(BACKENDS)}, not {llm.get('backend')!r}")
     return BACKENDS[llm["backend"]].from_settings(llm, corpus, codebook, api_key=api_key, where=where)
 
+# %% ../nbs/07_experiment.ipynb #a6c4be07
 def learning_curve_sizes(config:ExperimentConfig, # the experiment (its `train_sizes`)
                          folds:list,              # (fold, train ids, test ids) from `experiment_folds`
                         ) -> list:
@@ -278,6 +285,7 @@ def learning_curve_sizes(config:ExperimentConfig, # the experiment (its `train_s
     sizes = [start * 2 ** k for k in range(20) if start * 2 ** k < 0.9 * smallest]
     return sizes[-keep:] + [None]
 
+# %% ../nbs/07_experiment.ipynb #ccb703da
 def experiment_folds(config:ExperimentConfig, # the experiment (folds, test_fraction, few_shot, split_seed)
                      corpus:Corpus,           # its human-labelled texts
                     ) -> tuple[list, list]:
@@ -471,6 +479,7 @@ class ExperimentResult:
         return self.results.groupby(["condition", "size"], dropna=False).agg(macro_f1=("macro_f1", "mean"), sd=("macro_f1", "std"),
                                                                              seeds=("seed", "nunique"), n_train=("n_train", "mean")).reset_index()
 
+# %% ../nbs/07_experiment.ipynb #e3ada311
 def _size_text(size): return "all" if size is None or (isinstance(size, float) and math.isnan(size)) else str(int(size))
 
 def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its YAML file
@@ -537,6 +546,7 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
     estimates = run_estimates(config, labelling["requests"], progress) if config.estimates else None
     return ExperimentResult(config, results, reports, comparisons, annotations, llm_report, cells, methods, out, estimates)
 
+# %% ../nbs/07_experiment.ipynb #f86f1413
 def _score(config, corpus, codebook, cells, annotations, full):
     "Pool each (condition, seed, size)'s predictions over folds and score them; paired comparisons; the LLM's validation."
     human = dict(zip(corpus.data["id"], corpus.data["human_label"]))

@@ -201,6 +201,7 @@ def aligned(labels:list[str],  # one predicted label per text
     "The labels as a Series with the texts' index when the texts came as a Series (so `frame['predicted'] = ...` lines up), else a list."
     return pd.Series(labels, index=texts.index, name="predicted", dtype=object) if isinstance(texts, pd.Series) else labels
 
+# %% ../nbs/06_finetune.ipynb #d3d84529
 def texts_of(texts,  # texts, or a DataFrame or `datasets.Dataset` with a `text` column
             ):
     "The texts to predict: a sequence as it is, a table's `text` column (a DataFrame's as a Series, so predictions keep its index)."

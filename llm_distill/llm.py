@@ -66,6 +66,7 @@ class Decoding:
         "The fields that are set, as request parameters."
         return {k: v for k, v in asdict(self).items() if v is not None and v is not False}
 
+# %% ../nbs/03_llm.ipynb #1645fef3
 @dataclass(frozen=True)
 class Request:
     "One text's messages, and how many samples of the answer to draw."
@@ -74,6 +75,7 @@ class Request:
     id: object = None              # the text's id, used by replay and as the batch's custom id prefix
     choices: tuple|None = None     # answer strings to score (label names), for probabilities
 
+# %% ../nbs/03_llm.ipynb #d880b66c
 @dataclass
 class Completion:
     "What came back for one request: one text per sample, and what it cost in tokens."
@@ -113,6 +115,7 @@ def price_for(model:str,                       # model name, e.g. "gpt-4o-2024-0
     family = max((name for name in table if model.startswith(name + "-")), key=len, default=None)
     return tuple(table[family]) if family else None
 
+# %% ../nbs/03_llm.ipynb #4218ae93
 def call_cost(model:str,                # the model billed
               prompt_tokens:int,        # billed prompt tokens
               completion_tokens:int,    # billed completion tokens
@@ -144,6 +147,7 @@ SCHEMA_VERSION = "1"
 class CacheWriteError(ConfigError):
     "The cache could not be written (disk full, read-only): the answers in hand went to a recovery file."
 
+# %% ../nbs/03_llm.ipynb #3d889671
 def _owner_alive(owner:str) -> bool:
     "Whether the process that wrote a claim ('host:pid:token') may still be running (on another host: assume so)."
     host, pid, _ = (owner.split(":") + ["", ""])[:3]
@@ -319,6 +323,7 @@ def request_keys(backend_identity:str,   # e.g. "openai" or "openai-compatible:h
     "Cache keys of each sample of `request`."
     return sample_keys(key_prefix(backend_identity, model, decoding, request.choices), request)
 
+# %% ../nbs/03_llm.ipynb #e1411332
 def key_prefix(backend_identity:str,            # the backend's `name`
                model:str,                       # the model that answers
                decoding:Decoding,               # how it decodes
@@ -327,6 +332,7 @@ def key_prefix(backend_identity:str,            # the backend's `name`
     "The part of every key shared by one backend, model, decoding and label set."
     return stable_hash([backend_identity, model, asdict(decoding), list(choices) if choices else None], length=32)
 
+# %% ../nbs/03_llm.ipynb #76013132
 @functools.lru_cache(maxsize=1024)
 def _content_digest(content:str) -> str:   # long system prompts repeat: hash each once
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
@@ -357,6 +363,7 @@ class LLMBackend(Protocol):
     @classmethod
     def from_settings(cls, llm:dict, corpus, codebook, api_key:str|None=None, where:str="llm") -> LLMBackend: ...   # from an experiment's `llm` section
 
+# %% ../nbs/03_llm.ipynb #fdf41a58
 BACKENDS: dict[str, type] = {}   # llm.backend / --backend name -> backend class
 
 def register_backend(kind:str  # the name experiments and the command line use
@@ -386,6 +393,7 @@ def retry_after_seconds(headers, # the response headers (a mapping), or None
         try: return max(email.utils.parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
         except (TypeError, ValueError): return None
 
+# %% ../nbs/03_llm.ipynb #9f9e140b
 def backoff_seconds(attempt:int,                 # failed attempts so far (0 for the first retry)
                     base:float=0.5,              # seconds of the first backoff's ceiling
                     cap:float=60.0,              # longest backoff without a server's word
@@ -636,6 +644,7 @@ class BatchBackend(OpenAIBackend):
             statuses[batch_id] = status
         return statuses
 
+# %% ../nbs/03_llm.ipynb #8040952e
 def completion_from_body(body:dict, # a chat completion's JSON body (a Batch output line's `response.body`)
                         ) -> Completion:
     "A `Completion` from a chat-completions response body (as JSON)."
@@ -644,6 +653,7 @@ def completion_from_body(body:dict, # a chat completion's JSON body (a Batch out
     return Completion([(c.get("message") or {}).get("content") for c in choices], usage.get("prompt_tokens", 0),
                       usage.get("completion_tokens", 0), None, [c.get("finish_reason") for c in choices], 0, body.get("model"))
 
+# %% ../nbs/03_llm.ipynb #68118445
 def asyncio_run(coroutine, # the coroutine to run to completion
                ):
     "Run a coroutine to completion, also from inside a running event loop (a Jupyter kernel)."

@@ -89,6 +89,7 @@ def answer_text(codebook:Codebook,         # the label set
         return json.dumps({"labels": labels} if codebook.multi_label else {"label": labels[0]})
     return " | ".join(labels)
 
+# %% ../nbs/02_prompts.ipynb #6cfe0888
 def build_messages(codebook:Codebook,                 # the task and its labels
                    text:str,                          # the text to label
                    examples:Sequence[Example]=(),     # few-shot examples, shown before the text
@@ -125,6 +126,7 @@ def fixed_examples(pool:Corpus,          # labelled texts to draw from
     "The few-shot examples with the given ids."
     return _examples(pool, ids, test_ids)
 
+# %% ../nbs/02_prompts.ipynb #9e6690ff
 def stratified_examples(pool:Corpus,          # labelled texts to draw from
                         per_label:int=1,      # examples of each label
                         seed:int=0,           # seed for the draw
@@ -246,6 +248,7 @@ def encoding_for(model:str) -> tiktoken.Encoding:
             warnings.warn(f"tiktoken encoding {name!r} for {model!r} unavailable offline; counting with cl100k_base (approximate)", stacklevel=2)
         return encoding
 
+# %% ../nbs/02_prompts.ipynb #ae414b66
 def count_tokens(messages:str|Sequence[dict],  # chat messages, or a plain string
                  model:str="gpt-4o",            # model whose tokenizer counts
                 ) -> int:

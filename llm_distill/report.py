@@ -40,6 +40,7 @@ def plot_comparison(result:ExperimentResult, # from `run_experiment`
     ax.set_title(result.config.name)
     return ax
 
+# %% ../nbs/08_report.ipynb #a31ed23e
 def plot_learning_curves(result:ExperimentResult, # from `run_experiment` with several training sizes
                          ax=None,                 # matplotlib axes to draw on; default a new figure
                         ):
@@ -55,6 +56,7 @@ def plot_learning_curves(result:ExperimentResult, # from `run_experiment` with s
     ax.set_xlabel("training labels"); ax.set_ylabel("macro-F1 (held-out human labels)"); ax.legend()
     return ax
 
+# %% ../nbs/08_report.ipynb #940dcc47
 ESTIMATE_METHODS = {"ppi": "LLM labels corrected by the human sample (PPI)", "human": "human sample alone", "naive": "LLM labels taken as truth"}
 
 def plot_estimates(estimates:pd.DataFrame, # from `estimate_shares` (or `ExperimentResult.estimates`)

@@ -38,6 +38,7 @@ def register_recipe(cls:type) -> type:
     RECIPES[cls.name] = cls
     return cls
 
+# %% ../nbs/06a_students.ipynb #740fb1ef
 class Recipe:
     "A student recipe: fit on texts and a target matrix, predict probabilities, save to and load from a folder."
     name = "recipe"
@@ -129,6 +130,7 @@ def most_regularised_within_one_se(cv_results:dict  # a `GridSearchCV`'s `cv_res
     close = np.flatnonzero(mean >= mean[best] - spread[best] / np.sqrt(folds))
     return int(min(close, key=lambda i: float(cv_results["param_C"][i])))
 
+# %% ../nbs/06a_students.ipynb #2a43402e
 def _linear_head(C:float|str, seed:int, multi_label:bool):
     "Class-balanced logistic regression (C='cv': the most regularised C within one standard error of the best); one per label for label sets."
     head = LogisticRegression(C=1.0 if C == "cv" else float(C), class_weight="balanced", max_iter=3000, random_state=seed)
@@ -377,6 +379,7 @@ def best_thresholds(targets:np.ndarray,        # texts x labels, 1 where the lab
     return [float(grid[np.argmax([f1_score(truth[:, j], probabilities[:, j] >= t, zero_division=0) for t in grid])]) if truth[:, j].any() else 0.5
             for j in range(truth.shape[1])]
 
+# %% ../nbs/06a_students.ipynb #53d02730
 def training_f1(targets:np.ndarray,       # texts x labels, 1 where the label applies
                 probabilities:np.ndarray, # texts x labels, predicted
                 multi_label:bool,         # label sets (each label by its threshold) or one label per text

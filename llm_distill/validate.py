@@ -294,6 +294,7 @@ def plot_confusion(report:ValidationReport, # from `validate`
     ax.figure.tight_layout()
     return ax.figure
 
+# %% ../nbs/05_validate.ipynb #ede6eddd
 def plot_forest(reports:Sequence[ValidationReport],                                 # one per label source
                 metrics:Sequence[str]=("macro_f1", "cohen_kappa", "alpha_nominal"), # metrics to draw, one panel each
                 ax=None,                                                            # matplotlib axes to draw on; default a new figure
@@ -310,6 +311,7 @@ def plot_forest(reports:Sequence[ValidationReport],                             
     ax.figure.tight_layout()
     return ax.figure
 
+# %% ../nbs/05_validate.ipynb #99f4be78
 def save_report(report:ValidationReport, # from `validate`
                 folder:str|Path,         # where the tables (CSV) and the confusion figure go
                ) -> list[Path]:
@@ -414,6 +416,7 @@ def calibration(truth:Sequence,             # human labels
     ece = float(np.sum(bins["n"] / len(pair) * (bins["accuracy"] - bins["confidence"]).abs()))
     return ece, bins
 
+# %% ../nbs/05_validate.ipynb #3a732f4f
 def plot_reliability(bins:pd.DataFrame, # from `calibration`
                      ece:float,         # its expected calibration error
                      title:str="",      # the figure's title
