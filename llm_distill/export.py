@@ -16,7 +16,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassificati
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from .core import ConfigError, environment_info
-from .finetune import MeanPooledClassifier, Student
+from .finetune import MeanPooledClassifier, Student, _quiet_transformers
 from .students import EmbeddingRecipe, FinetuneRecipe, Recipe, SetFitRecipe
 
 # %% auto #0
@@ -196,7 +196,7 @@ def save_transformers(student:Recipe|Student,  # a fitted student with a transfo
     "Write the student in `save_pretrained` format with its tokenizer, `llm_distill.json` and a model card (README.md)."
     model, tokenizer = to_transformers(student)
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(path, safe_serialization=True)
+    with _quiet_transformers(): model.save_pretrained(path, safe_serialization=True)   # no progress bar in a run's output
     tokenizer.save_pretrained(path)
     meta = {k: v for k, v in student.metadata.items() if k not in ("label_names", "multi_label", "max_length", "pooling")}
     (path / "llm_distill.json").write_text(json.dumps(dict(meta, format="transformers", recipe_trained=getattr(student, "name", "finetune"),
