@@ -86,13 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_arguments(validate)
     validate.add_argument("annotations", help="CSV with columns id and label (e.g. from `label`)")
     validate.add_argument("--output", "--out", default="validation", help="folder for the report")
-    train = add("train", "fine-tune a student on human labels or an annotations CSV")
+    train = add("train", "train a student (its recipe chosen by cross-validation) on human labels or an annotations CSV")
     _add_data_arguments(train)
     train.add_argument("--annotations", help="train on these LLM labels (CSV: id, label) instead of the human labels")
+    train.add_argument("--recipe", default="auto", help="auto (chosen by cross-validation on the training labels), or a recipe: embed, tfidf, setfit, finetune, tfidf+embed")
     train.add_argument("--checkpoint", help="student checkpoint (hub name or folder; default the bundled MiniLM)")
-    train.add_argument("--epochs", type=_count(1), default=3, help="passes over the training labels")
-    train.add_argument("--max-length", type=_count(8), default=128, help="tokens per text")
-    train.add_argument("--batch-size", type=_count(1), default=32, help="texts per optimiser step")
+    train.add_argument("--epochs", type=_count(1), default=3, help="fine-tuning: passes over the training labels")
+    train.add_argument("--max-length", type=_count(8), default=128, help="fine-tuning: tokens per text")
+    train.add_argument("--batch-size", type=_count(1), default=32, help="fine-tuning: texts per optimiser step")
     train.add_argument("--seed", type=_count(0), default=0, help="everything random")
     train.add_argument("--output", "--out", default="student", help="folder to save the student in")
     predict = add("predict", "classify a CSV or Parquet file with a saved student")
@@ -185,15 +186,22 @@ def command_validate(arguments, # parsed `validate` arguments
 # %% ../nbs/09_cli.ipynb #cf561cd5
 def command_train(arguments, # parsed `train` arguments
                  ) -> str:
-    from llm_distill.finetune import TrainingConfig, fit
+    from llm_distill.export import save_transformers, student_card
+    from llm_distill.students import train_student
     corpus = _corpus(arguments)
     labels = _aligned(corpus, _read_labels(arguments.annotations)) if arguments.annotations else corpus.data["human_label"].tolist()
     keep = [i for i, l in enumerate(labels) if l is not None]
-    student = fit([corpus.texts[i] for i in keep], [labels[i] for i in keep], corpus.codebook, checkpoint=arguments.checkpoint,
-                  config=TrainingConfig(epochs=arguments.epochs, max_length=arguments.max_length, batch_size=arguments.batch_size, seed=arguments.seed),
-                  label_source=Path(arguments.annotations).name if arguments.annotations else "human")
-    student.save(arguments.output)
-    return f"trained on {len(keep)} texts (best epoch {student.metadata['best_epoch']}); saved to {arguments.output}"
+    source = Path(arguments.annotations).name if arguments.annotations else "human"
+    finetune = dict(epochs=arguments.epochs, max_length=arguments.max_length, batch_size=arguments.batch_size)
+    student = train_student([corpus.texts[i] for i in keep], [labels[i] for i in keep], corpus.codebook, recipe=arguments.recipe,
+                            settings={"finetune": finetune}, seed=arguments.seed, checkpoint=arguments.checkpoint, label_source=source)
+    card = student_card(student, teacher=source, task=corpus.codebook.task, data_hash=corpus.data_hash(), name=Path(arguments.output).name)
+    try: save_transformers(student, arguments.output, card); kept = "transformers format, with a model card"
+    except ConfigError: student.save(arguments.output); kept = "its own format (a TF-IDF student has no transformers form)"
+    history = (getattr(student, "student", None) and student.student.metadata.get("history")) or []
+    best = max((h.get("validation_macro_f1", float("nan")) for h in history), default=None)
+    held_out = f"; best validation macro-F1 {best:.3f}" if best is not None and best == best else ""
+    return f"trained on {len(keep)} texts: {student.metadata.get('why')}{held_out}\nsaved to {arguments.output} ({kept})"
 
 # %% ../nbs/09_cli.ipynb #a3de14e7
 def command_predict(arguments, # parsed `predict` arguments
