@@ -1,10 +1,11 @@
-"The demo-style report in a real browser (headless Chromium): every table, figure and section is there, and the check fails when one is not."
+"The demo's report in a real browser (headless Chromium): every table, figure and section is there, and the check fails when one is not."
 import shutil
 
 import pytest
+import yaml
 
 from browser import CHROMIUM, REQUIRED, check_page, drawn, screenshot
-from llm_distill.experiment import ExperimentConfig, run_experiment
+from llm_distill.experiment import DEMO_CONFIG, ExperimentConfig, run_experiment
 from llm_distill.report import write_report
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None and not REQUIRED, reason="no Chromium here (CI installs Debian's chromium)")
@@ -17,9 +18,7 @@ FIGURES = ("Macro-F1 by condition", "Learning curves", "Confusion matrix: studen
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     folder = tmp_path_factory.mktemp("report")
-    config = ExperimentConfig(name="browser", data={"dataset": "textclass-toxicity", "limit": 150},
-                              llm={"backend": "replay", "model": "gpt-4-0613", "column": "llm_gpt-4-0613"}, folds=3, bootstrap=50,
-                              output=str(folder / "run"))
+    config = ExperimentConfig(**{**yaml.safe_load(DEMO_CONFIG), "output": str(folder / "run")})   # exactly the demo (`llm-distill demo`)
     write_report(run_experiment(config, progress=False))
     return folder / "run"
 
