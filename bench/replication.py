@@ -93,7 +93,7 @@ def main():
         config = ExperimentConfig(
             name=name, data={"dataset": name, **({"limit": 300} if args.quick else {})}, codebook=codebook,
             llm={"backend": "replay", "model": teacher, "column": column},
-            student=student, conditions=["human", "llm", "llm_direct"], folds=3 if args.quick else 5,
+            student=student, conditions=["human", "llm", "llm_direct"], folds=3 if args.quick else 5, train_sizes=[None],   # the full-size comparison only
             bootstrap=200 if args.quick else 1000, output=str(output / name))
         result = run_experiment(config, progress=False)
         row = row_for(name, teacher, result, task_started)
