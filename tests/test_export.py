@@ -67,3 +67,11 @@ def test_tfidf_has_no_transformers_form(tweets):
     train, labels, _, codebook = tweets
     with pytest.raises(ConfigError, match="no transformers form"):
         to_transformers(train_student(train, labels, codebook, recipe="tfidf"))
+
+
+def test_setfit_student_through_pipeline(tmp_path, tweets):
+    train, labels, held, codebook = tweets
+    student = train_student(train, labels, codebook, recipe="setfit", settings={"setfit": {"max_steps": 4, "batch_size": 8, "max_length": 64}})
+    folder = save_transformers(student, tmp_path / "kept")
+    np.testing.assert_allclose(piped_scores(folder, held, student.label_names), student.predict_proba(held), atol=1e-5)
+    assert load_student(folder).predict(held) == student.predict(held)
