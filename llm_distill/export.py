@@ -144,7 +144,7 @@ def student_card(student:Recipe|Student,   # the student the card describes
                 ):
     "A Hugging Face model card for a kept student: teacher, codebook and data hashes, metrics with intervals, intended use."
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
-    meta, esc = student.metadata, lambda text: html.escape(str(text))
+    meta, esc = student.metadata, lambda text: html.escape(str(text), quote=False)   # no tag survives; apostrophes stay readable
     checkpoint = str(meta.get("checkpoint") or getattr(student, "checkpoint", "") or "")
     hub_name = checkpoint if checkpoint.count("/") == 1 and not Path(checkpoint).exists() else None
     results = [EvalResult(task_type="text-classification", dataset_type="custom", dataset_name=evaluated_on or "held-out human labels",
