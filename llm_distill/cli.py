@@ -51,7 +51,7 @@ def _add_data_arguments(parser):
     group.add_argument("--id", help="id column of --file (default: row number)")
     group.add_argument("--label", help="human label column of --file")
     group.add_argument("--codebook", help="codebook name or YAML path (default: the dataset's)")
-    group.add_argument("--limit", type=_count(1), help="use only the first N texts")
+    group.add_argument("--limit", type=_count(1), help="use a seeded sample of N texts, stratified by the human label (as an experiment's data.limit)")
     group.add_argument("--format", choices=["csv", "tsv", "jsonl", "parquet", "excel", "lines"], help="format of --file (default: from its extension; .txt: lines, one text a line)")
     group.add_argument("--sep", help="field separator of a CSV/TSV --file")
     group.add_argument("--encoding", default="utf-8", help="text encoding of --file")
@@ -136,7 +136,10 @@ def _corpus(arguments):
         frame = read_table(arguments.file, format=arguments.format, sep=arguments.sep, encoding=arguments.encoding)
         corpus = make_corpus(frame, text=arguments.text, id=arguments.id, label=arguments.label, codebook=codebook,
                              name=Path(arguments.file).name, files=[Path(arguments.file)], duplicate_ids=arguments.duplicate_ids)
-    if arguments.limit is not None: corpus = corpus.subset(corpus.ids[:arguments.limit])
+    if arguments.limit is not None:   # the same seeded, stratified sample as an experiment's data.limit, in the file's order
+        from llm_distill.experiment import _sample_ids
+        chosen = set(_sample_ids(corpus, arguments.limit, 0, getattr(corpus.codebook, "multi_label", False)))
+        corpus = corpus.subset([i for i in corpus.ids if i in chosen])
     if corpus.codebook is None: raise ConfigError(f"{corpus.name} has no codebook; pass --codebook")
     return corpus
 

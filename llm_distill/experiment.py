@@ -227,7 +227,8 @@ bootstrap: 1000
 # %% ../nbs/07_experiment.ipynb #4f58312b
 def _sample_ids(corpus:Corpus, limit:int, seed:int, multi_label:bool) -> list:
     "A seeded sample of `limit` labelled ids, stratified by label (a file sorted by class still gives every class)."
-    ids, labels = corpus.ids, corpus.data["human_label"].astype(str)
+    ids = corpus.ids
+    labels = corpus.data["human_label"].astype(str) if "human_label" in corpus.data else pd.Series("", index=corpus.data.index)   # unlabelled: a plain random sample
     if limit >= len(ids): return ids
     counts = labels.value_counts()
     stratify = None if multi_label or counts.min() < 2 or limit < len(counts) else labels

@@ -35,3 +35,15 @@ def test_label_needs_a_backend(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["label", "--dataset", "olid", "--model", "gpt-4o-mini"])
     assert "--backend" in capsys.readouterr().err
+
+
+def test_limit_draws_the_same_stratified_sample_as_an_experiment(tmp_path):
+    from llm_distill.cli import _corpus, build_parser
+    from llm_distill.data import load_dataset
+    data = load_dataset("textclass-toxicity").data.sort_values("human_label")[["id", "text", "human_label"]]   # sorted by class
+    data.to_csv(tmp_path / "sorted.csv", index=False)
+    arguments = build_parser().parse_args(["validate", "--file", str(tmp_path / "sorted.csv"), "--codebook", "textclass-toxicity",
+                                           "--id", "id", "--label", "human_label", "--limit", "40", "annotations.csv"])
+    corpus = _corpus(arguments)
+    assert len(corpus) == 40 and corpus.data["human_label"].value_counts().to_dict() == {"non-toxic": 20, "toxic": 20}
+    assert corpus.ids == [i for i in data["id"] if i in set(corpus.ids)]   # in the file's order
