@@ -16,7 +16,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassificati
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from .core import ConfigError, environment_info
-from .finetune import MeanPooledClassifier, Student, _quiet_transformers
+from .finetune import MeanPooledClassifier, Student, _quiet_transformers, pool_states
 from .students import EmbeddingRecipe, FinetuneRecipe, Recipe, SetFitRecipe
 
 # %% auto #0
@@ -55,12 +55,7 @@ class PooledClassifier(PreTrainedModel):
         "Logits: softmax gives one label's probabilities, sigmoid each label's (`problem_type` says which)."
         extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
         states = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
-        if self.config.pooling == "cls": pooled = states[:, 0]
-        else:
-            mask = (torch.ones_like(input_ids) if attention_mask is None else attention_mask).unsqueeze(-1).to(states.dtype)
-            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        if self.config.normalize: pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-        return SequenceClassifierOutput(logits=self.head(pooled))
+        return SequenceClassifierOutput(logits=self.head(pool_states(states, attention_mask, self.config.pooling, self.config.normalize)))
 
 AutoConfig.register(PooledClassifierConfig.model_type, PooledClassifierConfig)
 AutoModelForSequenceClassification.register(PooledClassifierConfig, PooledClassifier)

@@ -28,8 +28,8 @@ from .core import check_fields, ConfigError, DataError, LabelError, DEFAULT_ENCO
 from .data import Codebook
 
 # %% auto #0
-__all__ = ['TrainingConfig', 'training_targets', 'length_grouped_batches', 'encoder_pooling', 'MeanPooledClassifier',
-           'labels_from_probabilities', 'aligned', 'texts_of', 'Student', 'fit', 'predict_file']
+__all__ = ['TrainingConfig', 'training_targets', 'length_grouped_batches', 'encoder_pooling', 'pool_states',
+           'MeanPooledClassifier', 'labels_from_probabilities', 'aligned', 'texts_of', 'Student', 'fit', 'predict_file']
 
 # %% ../nbs/06_finetune.ipynb #93d44466
 @dataclass
@@ -150,6 +150,19 @@ def encoder_pooling(checkpoint:str|Path,  # hub name or folder
     return "mean" if json.loads(config.read_text()).get("pooling_mode_mean_tokens") else "native"
 
 # %% ../nbs/06_finetune.ipynb #270d700b
+def pool_states(states:torch.Tensor,               # token states, batch x tokens x hidden
+                attention_mask:torch.Tensor|None,  # 1 for real tokens, 0 for padding (None: all real)
+                pooling:str="mean",                # "mean" of the real tokens' states, or "cls": the first token's
+                normalize:bool=False,              # scale each pooled vector to unit length (as sentence encoders do)
+               ) -> torch.Tensor:
+    "One vector per text from its token states, as a sentence encoder pools them (padding never counts)."
+    if pooling == "cls": pooled = states[:, 0]
+    else:
+        mask = (torch.ones(states.shape[:2], device=states.device) if attention_mask is None else attention_mask).unsqueeze(-1).to(states.dtype)
+        pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, p=2, dim=1) if normalize else pooled
+
+# %% ../nbs/06_finetune.ipynb #7cab7aa7
 class MeanPooledClassifier(torch.nn.Module):
     "A transformer encoder read through the mean of its token states, with a linear head."
     def __init__(self, encoder, num_labels:int, dropout:float=0.1):
@@ -161,9 +174,7 @@ class MeanPooledClassifier(torch.nn.Module):
     def forward(self, input_ids, attention_mask, **inputs):
         from transformers.modeling_outputs import SequenceClassifierOutput
         states = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **inputs).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(states.dtype)
-        pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        return SequenceClassifierOutput(logits=self.head(self.dropout(pooled)))
+        return SequenceClassifierOutput(logits=self.head(self.dropout(pool_states(states, attention_mask))))
 
     def save_pretrained(self,
                         path:Path,   # the folder to write

@@ -236,6 +236,15 @@ def _llm_sentence(result:ExperimentResult) -> str:
                 f"task and label definitions (codebook hash {m['codebook']['hash']})")
     return f"{made}; {missing} of {summary['texts']} texts ({missing / max(summary['texts'], 1):.1%}) received no usable label."
 
+def _recipe_choice(student:dict) -> str:
+    "How the student's recipe was chosen, in words (the methods paragraph and the appendix say it the same way)."
+    candidates, folds = student["candidates"], student["folds"]
+    if student["recipe"] != "auto": return f"the {student['recipe']} recipe, set by the user"
+    if len(candidates) == 1: return (f"the {candidates[0]} recipe, checked against the majority class by {folds}-fold cross-validation on "
+                                     "each training set's own labels (never the test texts)")
+    return (f"chosen within each training set by {folds}-fold cross-validation on that set's own labels (never the test texts) among "
+            f"{', '.join(candidates)}; near-ties go to the cheaper recipe")
+
 def methods_paragraph(result:ExperimentResult, # from `run_experiment`
                      ) -> str:
     "The design and the main result as one paragraph of prose a paper can use, with its citations' keys."
@@ -243,12 +252,7 @@ def methods_paragraph(result:ExperimentResult, # from `run_experiment`
     rows = _summary(result.results)
     full = rows[rows["size"].isna()].set_index("condition")
     score = lambda c: f"{_fmt(full.at[c, 'macro_f1'])} (95% CI {_interval(full.at[c, 'macro_f1_low'], full.at[c, 'macro_f1_high'])})"
-    student = m["student"]
-    candidates = student["candidates"]
-    recipe = (f"the {student['recipe']} recipe, set by the user" if student["recipe"] != "auto" else
-              f"the {candidates[0]} recipe, checked against the majority class by {student['folds']}-fold cross-validation on each training "
-              "set's own labels" if len(candidates) == 1 else
-              f"chosen within each training set by {student['folds']}-fold cross-validation on that set's own labels among {', '.join(candidates)}")
+    recipe = _recipe_choice(m["student"])
     design = f"{m['split']['folds']}-fold cross-fitting" if m["split"]["folds"] > 1 else "one held-out split"
     held_out = f"{m['split']['test_texts']:,} held-out human-labelled texts ({design}, so every text is scored once by a student that never saw it)"
     parts = [f"We used {m['data']['texts']:,} human-labelled texts of {m['data']['name']}."]
@@ -277,9 +281,7 @@ def _methods(result:ExperimentResult) -> str:
     llm = m["llm"]
     versions = "\n".join(f"- {k}: {v}" for k, v in m["versions"].items())
     student = m["student"]
-    choice = (f"chosen per training set among {', '.join(student['candidates'])} by {student['folds']}-fold cross-validation on that "
-              "training set's own labels (never the test texts); near-ties go to the cheaper recipe" if student["recipe"] == "auto"
-              else f"{student['recipe']} (set by the user)")
+    choice = _recipe_choice(student)
     settings = "\n".join(f"- {name} settings: {json.dumps(values)}" for name, values in student["settings"].items() if name in student["candidates"])
     why = "\n".join(f"- {condition_name(c, result)}, first fold: {w}" for c, w in student["why"].items())
     return f"""## Methods appendix
