@@ -8,6 +8,8 @@ One JSON object per line:
   {"bench":"shared_cache","paid_twice":0,...}   two processes labelling the same texts into one cache
   {"bench":"disk_full","lost":0,"how":"tmpfs"|"simulated ENOSPC",...}   the cache's disk fills during labelling
   {"bench":"retry_after","seconds":...,"capped":true,...}   a server answering every request with Retry-After: 3600
+  {"bench":"estimate_refusals","coverage":...}   PPI coverage over 300 draws, a biased machine refusing texts of one class (target >= 0.93)
+  {"bench":"file_safety","lost":0,...}   every command pointed at its own input and at a folder it did not create (target 0)
 The server is the loopback OpenAI-compatible server of tests/openai_server.py (10% 429 with Retry-After,
 5% 500, 2% hangs past the client timeout, 5% malformed bodies, 5% answers outside the label set).
 """
@@ -216,20 +218,89 @@ def bad_inputs(folder):
                       "handled": len(clear) + len(right), "mishandled": [n for n, *_ in outcomes if n not in clear + right]}), flush=True)
 
 
+def estimate_refusals(args, draws=300):
+    "PPI's coverage when the machine is biased and its refusals fall on one class: every human label kept (the package's rule) vs dropped with them."
+    from llm_distill.codebook import load_codebook
+    from llm_distill.inference import estimate_shares, indicator
+    codebook, rng = load_codebook("textclass-toxicity"), np.random.default_rng(args.seed)
+    hits = {"kept": 0, "dropped": 0}
+    for _ in range(draws):
+        truth = np.where(rng.random(1000) < 0.5, "toxic", "non-toxic")
+        machine = np.where(rng.random(1000) < 0.8, truth, "toxic").astype(object)    # biased towards toxic
+        machine[(truth == "toxic") & (rng.random(1000) < 0.4)] = None                 # refusals, all of toxic texts
+        coded = np.isin(np.arange(1000), rng.choice(1000, 150, replace=False))
+        human = [t if c else None for t, c in zip(truth, coded)]
+        share = indicator(truth, "toxic").mean()
+        answered = [m is not None for m in machine]
+        for how, (m, h) in {"kept": (machine.tolist(), human),
+                            "dropped": ([x for x, a in zip(machine, answered) if a], [x for x, a in zip(human, answered) if a])}.items():
+            row = estimate_shares(m, h, codebook).query("label == 'toxic' and method == 'ppi'").iloc[0]
+            hits[how] += row["ci_low"] <= share <= row["ci_high"]
+    print(json.dumps({"bench": "estimate_refusals", "draws": draws, "coverage": round(hits["kept"] / draws, 3),
+                      "coverage_if_refusals_were_dropped": round(hits["dropped"] / draws, 3), "target": 0.93}), flush=True)
+
+
+def file_safety(folder):
+    "Every command pointed at its own input, and at a folder it did not create: nothing the user had may change or vanish."
+    import contextlib, io
+    from llm_distill.cli import main as cli
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    words = {"toxic": ["idiot", "stupid", "hate"], "non-toxic": ["thanks", "great", "kind"]}
+    labels = rng.choice(["toxic", "non-toxic"], 60)
+    frame = pd.DataFrame({"id": [f"{i:03d}" for i in range(60)], "text": [" ".join(rng.choice(words[l], 3)) + f" {i}" for i, l in enumerate(labels)],
+                          "label": labels})
+    user = folder / "users-folder"
+    (user / "student").mkdir(parents=True)
+    for name, text in {"README.md": "my notes", "config.json": "{}", "student/thesis.tex": "years of work"}.items(): (user / name).write_text(text)
+    frame.to_csv(user / "data.csv", index=False)
+    frame[["id", "label"]].to_csv(user / "labels.csv", index=False)
+    (user / "exp.yaml").write_text(f"name: x\ndata: {{file: {user / 'data.csv'}, id: id, label: label}}\ncodebook: textclass-toxicity\n"
+                                  "llm: {backend: replay, model: m, column: label}\nstudent: {recipe: tfidf}\ntrain_sizes: [null]\n")
+    before = {p: p.read_bytes() for p in user.rglob("*") if p.is_file()}
+    data = ["--file", user / "data.csv", "--id", "id", "--label", "label", "--codebook", "textclass-toxicity"]
+    student = folder / "student"
+    attempts = {
+        "label onto its input": ["label", *data, "--backend", "replay", "--column", "label", "--model", "m", "--cache", folder / "c.sqlite", "--output", user / "data.csv"],
+        "label onto its cache": ["label", *data, "--backend", "replay", "--column", "label", "--model", "m", "--cache", user / "labels.csv", "--output", folder / "a.csv"],
+        "validate into the user's folder": ["validate", *data, user / "labels.csv", "--output", user],
+        "train into the user's folder": ["train", *data, "--recipe", "tfidf", "--output", user],
+        "train into the user's student/": ["train", *data, "--recipe", "tfidf", "--output", user / "student"],
+        "predict onto its input": ["predict", "--student", student, "--input", user / "data.csv", "--output", user / "data.csv"],
+        "estimate onto its input": ["estimate", user / "labels.csv", "--human", user / "labels.csv", "--codebook", "textclass-toxicity", "--output", user / "labels.csv"],
+        "run into the user's folder": ["run", user / "exp.yaml", "--output", user],
+        "demo into the user's folder": ["demo", "--quick", "--output", user],
+    }
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        cli([str(a) for a in ["train", *data, "--recipe", "tfidf", "--output", student]])   # a student of our own, for predict
+        statuses = {name: cli([str(a) for a in argv]) for name, argv in attempts.items()}
+    after = {p: p.read_bytes() for p in user.rglob("*") if p.is_file()}
+    lost = sorted(str(p.relative_to(user)) for p in before if after.get(p) != before[p])
+    print(json.dumps({"bench": "file_safety", "attempts": len(attempts), "refused": sum(s == 2 for s in statuses.values()), "lost": len(lost),
+                      "lost_files": lost, "not_refused": [n for n, s in statuses.items() if s != 2]}), flush=True)
+
+
+ROWS = ("faults", "training_kills", "bad_inputs", "shared_cache", "disk_full", "retry_after", "estimate_refusals", "file_safety")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", nargs="+", choices=ROWS, default=ROWS, help="the rows to measure (default: all)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp())
-    labelling(args, folder)
-    training(args, folder)
-    (folder / "bad").mkdir()
-    bad_inputs(folder / "bad")
-    shared_cache(folder)
-    disk_full(folder / "disk")
-    retry_after(folder)
+    if "faults" in args.only: labelling(args, folder)
+    if "training_kills" in args.only: training(args, folder)
+    if "bad_inputs" in args.only:
+        (folder / "bad").mkdir()
+        bad_inputs(folder / "bad")
+    if "shared_cache" in args.only: shared_cache(folder)
+    if "disk_full" in args.only: disk_full(folder / "disk")
+    if "retry_after" in args.only: retry_after(folder)
+    if "estimate_refusals" in args.only: estimate_refusals(args)
+    if "file_safety" in args.only: file_safety(folder / "files")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import os
 import platform
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Sequence
 
 import jinja2.meta
@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from .core import redact, ConfigError, DataError, LabelError, LLMDistillError, stable_hash
 from .data import Codebook, Corpus, check_no_leak, frame_from, make_corpus
-from .prompts import Example, PromptTemplate, answer_text, build_messages, count_tokens, parse_label, _jinja
+from .prompts import Example, check_prompt_size, PromptTemplate, answer_text, build_messages, count_tokens, parse_label, _jinja
 from .llm import (Cache, CacheWriteError, Completion, Decoding, Request, asyncio_run, backoff_seconds, key_prefix, sample_keys)
 
 # %% auto #0
@@ -43,6 +43,7 @@ class LabellingJob:
     decoding: Decoding        # how
     answer_format: str        # "label" or "json"
     prompt_hash: str          # hash of the template, answer format and examples, for the record
+    too_long: dict = field(default_factory=dict)  # text id -> why its prompt is past the model's context (never sent: failed, row by row)
 
 # %% ../nbs/04_annotate.ipynb #a8a399a4
 def _metadata_names(codebook:Codebook, template:PromptTemplate) -> set[str]:
@@ -79,8 +80,9 @@ def prepare_requests(corpus:Corpus,                    # the texts to label
     else:
         per_text, shown = None, {e.id for e in examples}
     check_no_leak(test_ids, prompt_ids=shown, where="few-shot examples")
-    systems, requests, keys = {}, [], []
+    systems, requests, keys, too_long = {}, [], [], {}
     with_id = getattr(backend, "keyed_by_id", False)
+    replayed = getattr(backend, "answers", None) if with_id else None   # replay: the replayed value is part of its key, so an edited one is read anew
     metadata_rows = data[needed].itertuples(index=False, name=None) if needed else itertools.repeat(())
     for position, (text_id, text, values) in enumerate(zip(data["id"], data["text"], metadata_rows)):
         shots = per_text[position] if per_text is not None else examples
@@ -90,11 +92,15 @@ def prepare_requests(corpus:Corpus,                    # the texts to label
         user = build_messages(codebook, text, (), dict(zip(needed, values)), answer_format, PromptTemplate("", template.user))[-1] \
             if needed or template.user != PromptTemplate().user else {"role": "user", "content": f"Text: {text}"}
         request = Request(systems[head_key] + (user,), samples, text_id, choices)
+        try: check_prompt_size(request.messages, getattr(backend, "context_tokens", None), backend.model, reserve=decoding.max_tokens,
+                               where=f"{corpus.name}: text {text_id!r}")
+        except DataError as error: too_long[text_id] = str(error)   # this row fails, named; the others run
         requests.append(request)
-        keys.append(sample_keys(prefix, request, with_id))
+        keyed = request if replayed is None else replace(request, id=(text_id, repr(replayed.get(text_id, replayed.get(str(text_id))))))
+        keys.append(sample_keys(prefix, keyed, with_id))
     prompt_hash = stable_hash([template.system, template.user, answer_format,
                                "nearest" if per_text is not None else [(e.id, e.label) for e in examples]])
-    return LabellingJob(data["id"].tolist(), requests, keys, codebook, backend, decoding, answer_format, prompt_hash)
+    return LabellingJob(data["id"].tolist(), requests, keys, codebook, backend, decoding, answer_format, prompt_hash, too_long)
 
 # %% ../nbs/04_annotate.ipynb #f2a20a29
 @dataclass
@@ -109,11 +115,15 @@ class Plan:
     cost: float              # estimated USD (NaN if the model has no price)
     model: str = ""          # the model that would answer
     backend: str = ""        # the backend's `name`
+    too_long: int = 0        # texts whose prompt is past the model's context: not sent, each a failed row
+    too_long_example: str = ""  # why the first of them is
 
     def __str__(self):
+        warning = (f"\nwarning: {self.too_long} text(s) have prompts past the model's context and will not be sent "
+                   f"(each a failed row, status too_long), e.g. {self.too_long_example}") if self.too_long else ""
         return (f"{self.backend} {self.model}: {self.texts} texts, {self.samples} samples, {self.cached} cached; "
                 f"{self.calls} calls to make, ~{self.prompt_tokens:,} prompt + ~{self.completion_tokens:,} completion tokens, "
-                f"~${self.cost:,.4f}")
+                f"~${self.cost:,.4f}" + warning)
     _repr_markdown_ = __str__
 
 # %% ../nbs/04_annotate.ipynb #a992645d
@@ -131,6 +141,7 @@ def plan(job:LabellingJob,         # from `prepare_requests`
     answer = _answer_tokens(job.codebook, job.answer_format, model)
     calls = prompt = completion = 0
     for request, keys in zip(job.requests, job.keys):
+        if request.id in job.too_long: continue
         missing = sum(k not in found for k in keys)
         if not missing: continue
         tokens = count_tokens(list(request.messages), model)
@@ -140,7 +151,8 @@ def plan(job:LabellingJob,         # from `prepare_requests`
         completion += missing * answer
     completion = int(round(completion))
     cost = backend.cost(prompt, completion, batch=getattr(backend, "batch", False)) if calls else 0.0
-    return Plan(len(job.requests), len(flat), len(found), calls, prompt, completion, cost, model, backend.name)
+    return Plan(len(job.requests), len(flat), len(found), calls, prompt, completion, cost, model, backend.name, len(job.too_long),
+                next(iter(job.too_long.values()), ""))
 
 # %% ../nbs/04_annotate.ipynb #81803f36
 class RateLimiter:
@@ -197,6 +209,7 @@ def _todo(job:LabellingJob, cache:Cache) -> list[tuple[Request, list[str]]]:
     found = cache.get_many([k for keys in job.keys for k in keys])
     todo, seen = [], set()
     for request, keys in zip(job.requests, job.keys):
+        if request.id in job.too_long: continue   # past the context: never sent
         missing = [k for k in keys if k not in found]
         if missing and missing[0] not in seen:
             seen.add(missing[0])
@@ -301,6 +314,9 @@ def _table(job:LabellingJob, cache:Cache, failed:dict) -> pd.DataFrame:
     for text_id, keys in zip(job.ids, job.keys):
         answers = [found.get(k) for k in keys]
         present = [a for a in answers if a is not None]
+        if not present and text_id in job.too_long:
+            rows.append((text_id, None, "too_long", job.too_long[text_id], math.nan, [], None, [], len(keys), 0, 0, 0, 0.0, backend.model))
+            continue
         if not present:
             reason = failed.get(keys[0], "not answered yet (rerun to continue)")
             rows.append((text_id, None, "failed", reason, math.nan, [], None, [], len(keys), 0, 0, 0, 0.0, backend.model))

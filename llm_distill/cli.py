@@ -18,8 +18,8 @@ import llm_distill
 from .core import LLMDistillError, ConfigError, DataError, environment_info, find_data_dir, user_config_path
 
 # %% auto #0
-__all__ = ['COMMANDS', 'info_text', 'build_parser', 'command_label', 'command_validate', 'command_train', 'command_predict',
-           'command_estimate', 'command_plan', 'command_run', 'demo_config', 'command_demo', 'main']
+__all__ = ['FEW_SHOT_STATUS', 'COMMANDS', 'info_text', 'build_parser', 'command_label', 'command_validate', 'command_train',
+           'command_predict', 'command_estimate', 'command_plan', 'command_run', 'demo_config', 'command_demo', 'main']
 
 # %% ../nbs/09_cli.ipynb #81d5adce
 def info_text() -> str:
@@ -43,6 +43,13 @@ def _count(minimum:int):
         return value
     return check
 
+def _add_table_arguments(group, what:str):
+    "The one set of table options every command that reads a user's file offers (`boundary.read_table`)."
+    from llm_distill.boundary import FORMATS
+    group.add_argument("--format", choices=sorted(set(FORMATS.values())), help=f"format of {what} (default: from its extension in any case, or its content; .txt: one text a line)")
+    group.add_argument("--sep", help=f"field separator of a CSV/TSV {what}")
+    group.add_argument("--encoding", default="utf-8", help=f"text encoding of {what}")
+
 def _add_data_arguments(parser):
     group = parser.add_argument_group("data")
     group.add_argument("--dataset", help="registry dataset name (see llm_distill.data.list_datasets())")
@@ -52,9 +59,7 @@ def _add_data_arguments(parser):
     group.add_argument("--label", help="human label column of --file")
     group.add_argument("--codebook", help="codebook name or YAML path (default: the dataset's)")
     group.add_argument("--limit", type=_count(1), help="use a seeded sample of N texts, stratified by the human label (as an experiment's data.limit)")
-    group.add_argument("--format", choices=["csv", "tsv", "jsonl", "parquet", "excel", "lines"], help="format of --file (default: from its extension; .txt: lines, one text a line)")
-    group.add_argument("--sep", help="field separator of a CSV/TSV --file")
-    group.add_argument("--encoding", default="utf-8", help="text encoding of --file")
+    _add_table_arguments(group, "--file")
     group.add_argument("--duplicate-ids", dest="duplicate_ids", choices=["raise", "suffix"], default="raise",
                        help="suffix: keep repeated ids of --file as id#2, id#3")
 
@@ -95,16 +100,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-length", type=_count(8), default=128, help="fine-tuning: tokens per text")
     train.add_argument("--batch-size", type=_count(1), default=32, help="fine-tuning: texts per optimiser step")
     train.add_argument("--seed", type=_count(0), default=0, help="everything random")
-    train.add_argument("--output", "--out", default="student", help="folder to save the student in")
+    train.add_argument("--output", "--out", default="student", help="folder to save the student in (a new or empty folder, or one llm_distill wrote)")
+    train.add_argument("--force", action="store_true", help="write into a non-empty --output folder llm_distill did not make")
     predict = add("predict", "classify a CSV or Parquet file with a saved student")
     predict.add_argument("--student", "--model", dest="student", required=True, help="folder of a saved student")
-    predict.add_argument("--input", required=True, help="CSV or Parquet file")
-    predict.add_argument("--output", "--out", required=True, help="CSV or Parquet file to write")
+    predict.add_argument("--input", required=True, help="CSV, TSV, JSON Lines, Parquet, Excel or .txt file")
+    predict.add_argument("--output", "--out", required=True, help="CSV or Parquet file to write (never the input)")
     predict.add_argument("--text", "--text-column", dest="text", default="text", help="text column of --input")
     predict.add_argument("--id", "--id-column", dest="id", help="id column of --input (default: row number)")
+    _add_table_arguments(predict.add_argument_group("input"), "--input")
     estimate = add("estimate", "shares of each label with valid intervals from machine labels and a random human-coded subset")
     estimate.add_argument("annotations", help="machine labels of every text (CSV: id, label; e.g. from `label` or `predict`)")
     estimate.add_argument("--human", required=True, help="human labels of a random subset (CSV: id, label)")
+    estimate.add_argument("--codebook", required=True, help="codebook name or YAML path: both files' labels (names in any spelling, or codes) are read through it")
+    estimate.add_argument("--min-human", dest="min_human", type=_count(2), default=30, help="fewest human-coded texts (per group) an interval is given for")
     estimate.add_argument("--labels", nargs="+", help="labels whose shares to estimate (default: every label seen)")
     estimate.add_argument("--group", help="column of the annotations file: shares within each group")
     estimate.add_argument("--probability-column", dest="probability_column",
@@ -116,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         command = add(name, text)
         command.add_argument("config", help="experiment YAML file")
         command.add_argument("--output", help="output folder (default: the config's)")
+        if name == "run": command.add_argument("--force", action="store_true", help="write into a non-empty --output folder llm_distill did not make (nothing in it is deleted)")
     demo = add("demo", "the paper's comparison on real data (TextClass toxicity, GPT-4 labels replayed), offline")
     demo.add_argument("--output", default="runs/demo", help="folder for the report and caches")
     demo.add_argument("--backend", choices=["replay", "openai"], default="replay", help="openai: label live instead of replaying")
@@ -126,78 +136,106 @@ def build_parser() -> argparse.ArgumentParser:
 
 # %% ../nbs/09_cli.ipynb #5103a883
 def _corpus(arguments):
-    "The corpus a command's data arguments name."
-    from llm_distill.data import load_codebook, load_dataset, make_corpus, read_table
+    "The corpus a command's data arguments name, read through the boundary (ids as written, labels through the codebook)."
+    from llm_distill.boundary import read_table
+    from llm_distill.data import load_codebook, load_dataset, make_corpus
+    from llm_distill.experiment import sample_ids
     if bool(arguments.dataset) == bool(arguments.file): raise ConfigError("give exactly one of --dataset or --file")
     codebook = load_codebook(arguments.codebook) if arguments.codebook else None
     if arguments.dataset: corpus = load_dataset(arguments.dataset, codebook=codebook or "default")
     else:
         if codebook is None: raise ConfigError("--file needs --codebook")
-        frame = read_table(arguments.file, format=arguments.format, sep=arguments.sep, encoding=arguments.encoding)
+        frame = read_table(arguments.file, format=arguments.format, sep=arguments.sep, encoding=arguments.encoding, ids=[arguments.id or "id"])
         corpus = make_corpus(frame, text=arguments.text, id=arguments.id, label=arguments.label, codebook=codebook,
                              name=Path(arguments.file).name, files=[Path(arguments.file)], duplicate_ids=arguments.duplicate_ids)
     if arguments.limit is not None:   # the same seeded, stratified sample as an experiment's data.limit, in the file's order
-        from llm_distill.experiment import _sample_ids
-        chosen = set(_sample_ids(corpus, arguments.limit, 0, getattr(corpus.codebook, "multi_label", False)))
+        chosen = set(sample_ids(corpus, arguments.limit, 0, getattr(corpus.codebook, "multi_label", False)))
         corpus = corpus.subset([i for i in corpus.ids if i in chosen])
     if corpus.codebook is None: raise ConfigError(f"{corpus.name} has no codebook; pass --codebook")
     return corpus
 
-def _read_labels(path:str) -> pd.Series:
-    "id -> label from an annotations CSV."
-    from llm_distill.data import read_table
-    frame = read_table(path)
-    missing = {"id", "label"} - set(frame.columns)
-    if missing: raise DataError(f"{path}: missing column(s) {sorted(missing)}; expected id and label")
-    return frame.set_index("id")["label"]
+def _labels_by_id(path:str, corpus) -> pd.DataFrame:
+    "An annotations or predictions file read through the boundary, one row per text of `corpus`, in its order (ids matched as written)."
+    from llm_distill.boundary import id_text, read_labels
+    frame = read_labels(path, corpus.codebook).set_index("id")
+    ids = [id_text(i) for i in corpus.ids]
+    missing = [i for i in ids if i not in frame.index]
+    if missing: raise DataError(f"{len(missing)} text id(s) of {corpus.name} have no row in {path}, e.g. {missing[:5]}")
+    return frame.loc[ids].reset_index()
 
-def _aligned(corpus, labels:pd.Series) -> list:
-    "Labels in corpus order, matching ids as text when their types differ."
-    by_text = {str(k): (None if pd.isna(v) else v) for k, v in labels.items()}
-    missing = [i for i in corpus.ids if str(i) not in by_text]
-    if missing: raise DataError(f"{len(missing)} text id(s) of {corpus.name} have no row in the annotations, e.g. {missing[:5]}")
-    return [by_text[str(i)] for i in corpus.ids]
+FEW_SHOT_STATUS = "few-shot example"   # annotations' status of a text shown to the LLM as an example: not labelled, never validated
 
 def command_label(arguments, # parsed `label` arguments
                  ) -> str:
     from llm_distill.annotate import annotate, summarise
+    from llm_distill.boundary import check_output, write_table
     from llm_distill.experiment import make_backend
     from llm_distill.llm import Decoding
     from llm_distill.prompts import stratified_examples
+    output = check_output(arguments.output, [arguments.file, arguments.cache])
     corpus = _corpus(arguments)
     if not (arguments.model or arguments.column): raise ConfigError("label needs --model (and --column for --backend replay)")
     llm = {"backend": arguments.backend, "model": arguments.model or arguments.column, "column": arguments.column,
            "base_url": arguments.base_url}
     backend = make_backend(llm, corpus, corpus.codebook, "command line")
     examples = stratified_examples(corpus, per_label=arguments.few_shot, seed=0) if arguments.few_shot else ()   # from the human-labelled texts
-    table = annotate(corpus, corpus.codebook, backend, cache=arguments.cache, samples=arguments.samples, examples=examples,
-                     decoding=Decoding(temperature=arguments.temperature), progress=sys.stderr.isatty())
-    table.to_csv(arguments.output, index=False)
-    summary = summarise(table)
-    return f"{summary['labelled']} of {summary['texts']} texts labelled ({summary['statuses']}); cost {summary['cost']:.4f} USD; wrote {arguments.output}"
+    shown = {e.id for e in examples}   # an example's answer is in its prompt: it is kept out of what is labelled, and so of what is validated
+    table = annotate(corpus.subset([i for i in corpus.ids if i not in shown]), corpus.codebook, backend, cache=arguments.cache,
+                     samples=arguments.samples, examples=examples, decoding=Decoding(temperature=arguments.temperature), progress=sys.stderr.isatty())
+    if shown:
+        kept_out = pd.DataFrame({"id": [i for i in corpus.ids if i in shown], "label": None, "status": FEW_SHOT_STATUS,
+                                 "detail": "shown to the LLM as a few-shot example: not labelled, left out of validation"})
+        table = pd.concat([table, kept_out], ignore_index=True)
+    write_table(table, output, [arguments.file])
+    summary = summarise(table[table["status"] != FEW_SHOT_STATUS])
+    held = f"; {len(shown)} few-shot example(s) kept out" if shown else ""
+    return (f"{summary['labelled']} of {summary['texts']} texts labelled ({summary['statuses']}){held}; cost {summary['cost']:.4f} USD; "
+            f"wrote {output}")
 
 # %% ../nbs/09_cli.ipynb #9726458c
 def command_validate(arguments, # parsed `validate` arguments
                     ) -> str:
+    from llm_distill.boundary import check_output, id_text
     from llm_distill.validate import save_report, validate
+    from llm_distill.boundary import claim_folder
+    check_output(arguments.output, [arguments.file, arguments.annotations])
+    claim_folder(arguments.output, "--output")   # the report's files go into a folder of its own
     corpus = _corpus(arguments)
-    predicted = _aligned(corpus, _read_labels(arguments.annotations))
-    report = validate(corpus.data["human_label"], predicted, corpus.codebook, name=f"{Path(arguments.annotations).name} vs human")
+    rows = _labels_by_id(arguments.annotations, corpus)
+    notes = []
+    if "status" in rows:   # the texts shown as few-shot examples are not scored: their answers were in the prompt
+        examples = rows["status"].eq(FEW_SHOT_STATUS).to_numpy()
+        if examples.any(): notes.append(f"{int(examples.sum())} few-shot example(s) left out: their labels were in the prompt")
+        rows, corpus = rows[~examples], corpus.subset([i for i, e in zip(corpus.ids, examples) if not e])
+    if "trained_on" in rows and rows["trained_on"].astype(str).str.lower().eq("true").any():
+        seen = int(rows["trained_on"].astype(str).str.lower().eq("true").sum())
+        notes.append(f"warning: {seen} of {len(rows)} predictions are of texts the student was trained on, so these scores are not held out "
+                     "and overstate it; score it on texts it never saw (or use `llm-distill run`, which cross-fits)")
+    report = validate(corpus.data["human_label"], rows["label"].tolist(), corpus.codebook, name=f"{Path(arguments.annotations).name} vs human")
     save_report(report, arguments.output)
-    return report.to_markdown()
+    for note in notes: print(note, file=sys.stderr)
+    return "\n".join([report.to_markdown(), *notes])
 
 # %% ../nbs/09_cli.ipynb #cf561cd5
 def command_train(arguments, # parsed `train` arguments
                  ) -> str:
+    from llm_distill.boundary import check_output, claim_folder
     from llm_distill.export import save_transformers, student_card
+    from llm_distill.boundary import text_fingerprints
     from llm_distill.students import train_student
+    check_output(arguments.output, [arguments.file, arguments.annotations])
+    claim_folder(arguments.output, "--output", force=arguments.force)   # refused before training: never overwrite a user's README.md or config.json
     corpus = _corpus(arguments)
-    labels = _aligned(corpus, _read_labels(arguments.annotations)) if arguments.annotations else corpus.data["human_label"].tolist()
+    labels = _labels_by_id(arguments.annotations, corpus)["label"].tolist() if arguments.annotations else corpus.data["human_label"].tolist()
     keep = [i for i, l in enumerate(labels) if l is not None]
     source = Path(arguments.annotations).name if arguments.annotations else "human"
     finetune = dict(epochs=arguments.epochs, max_length=arguments.max_length, batch_size=arguments.batch_size)
-    student = train_student([corpus.texts[i] for i in keep], [labels[i] for i in keep], corpus.codebook, recipe=arguments.recipe,
+    print(f"training on {len(keep)} texts of {corpus.name} (recipe {arguments.recipe}; the recipe choice cross-validates, which takes a while)",
+          file=sys.stderr, flush=True)
+    texts = [corpus.texts[i] for i in keep]
+    student = train_student(texts, [labels[i] for i in keep], corpus.codebook, recipe=arguments.recipe,
                             settings={"finetune": finetune}, seed=arguments.seed, checkpoint=arguments.checkpoint, label_source=source)
+    student.metadata["training_texts"] = text_fingerprints(texts)   # so `predict` can mark the texts it was trained on
     card = student_card(student, teacher=source, task=corpus.codebook.task, data_hash=corpus.data_hash(), name=Path(arguments.output).name)
     try: save_transformers(student, arguments.output, card); kept = "transformers format, with a model card"
     except ConfigError: student.save(arguments.output); kept = "its own format (a TF-IDF student has no transformers form)"
@@ -209,32 +247,34 @@ def command_train(arguments, # parsed `train` arguments
 # %% ../nbs/09_cli.ipynb #a3de14e7
 def command_predict(arguments, # parsed `predict` arguments
                    ) -> str:
+    from llm_distill.boundary import check_output
     from llm_distill.finetune import predict_file
     from llm_distill.students import load_student
-    written = predict_file(load_student(arguments.student), arguments.input, arguments.output, arguments.text,
-                           arguments.id, progress=sys.stderr.isatty())
+    check_output(arguments.output, [arguments.input])
+    written = predict_file(load_student(arguments.student), arguments.input, arguments.output, arguments.text, arguments.id,
+                           progress=sys.stderr.isatty(), format=arguments.format, sep=arguments.sep, encoding=arguments.encoding)
     return f"wrote {written}"
 
 # %% ../nbs/09_cli.ipynb #9874dea1
 def command_estimate(arguments, # parsed `estimate` arguments
                     ) -> str:
-    from llm_distill.data import read_table
+    from llm_distill.boundary import check_output, read_labels, write_table
+    from llm_distill.data import load_codebook
     from llm_distill.inference import estimate_shares
-    machine = read_table(arguments.annotations)
-    wanted = {"id", "label"} | {c for c in (arguments.group, arguments.probability_column) if c}
-    missing = wanted - set(machine.columns)
-    if missing: raise DataError(f"{arguments.annotations}: missing column(s) {sorted(missing)}")
-    human = {str(k): (None if pd.isna(v) else v) for k, v in _read_labels(arguments.human).items()}
-    ids = [str(i) for i in machine["id"]]
-    strangers = sorted(set(human) - set(ids))
+    output = check_output(arguments.output, [arguments.annotations, arguments.human])
+    codebook = load_codebook(arguments.codebook)
+    extra = [c for c in (arguments.group, arguments.probability_column) if c]
+    machine = read_labels(arguments.annotations, codebook, columns=extra)   # ids as written, labels through the codebook, each id once
+    human = read_labels(arguments.human, codebook).set_index("id")["label"]
+    strangers = sorted(set(human.index) - set(machine["id"]))
     if strangers: raise DataError(f"{arguments.human}: {len(strangers)} id(s) not in {arguments.annotations}, e.g. {strangers[:5]}")
-    labels = arguments.labels or sorted({l for l in machine["label"] if isinstance(l, str)} | {l for l in human.values() if isinstance(l, str)})
-    table = estimate_shares(machine["label"].tolist(), [human.get(i) for i in ids], labels,
-                            groups=machine[arguments.group].tolist() if arguments.group else None,
+    table = estimate_shares(machine["label"].tolist(), [human.get(i) for i in machine["id"]], arguments.labels or codebook, codebook=codebook,
+                            groups=machine[arguments.group].tolist() if arguments.group else None, min_human=arguments.min_human,
                             probabilities=machine[arguments.probability_column].to_numpy(float) if arguments.probability_column else None,
                             level=arguments.level)
-    table.to_csv(arguments.output, index=False)
-    return table.to_markdown(index=False, floatfmt=".3f") + f"\nwrote {arguments.output}"
+    write_table(table, output, [arguments.annotations, arguments.human])
+    notes = sorted({n for n in table["note"] if n})
+    return "\n".join([table.drop(columns="note").to_markdown(index=False, floatfmt=".3f"), *(f"note: {n}" for n in notes), f"wrote {output}"])
 
 # %% ../nbs/09_cli.ipynb #17798d41
 def command_plan(arguments, # parsed `plan` arguments
@@ -261,7 +301,7 @@ def command_run(arguments,   # parsed `run` arguments
     config = config or load_experiment(arguments.config)
     if getattr(arguments, "output", None): config.output = arguments.output
     started = time.monotonic()
-    result = run_experiment(config, progress=True)
+    result = run_experiment(config, progress=True, force=getattr(arguments, "force", False))
     path = write_report(result)
     summary = result.summary()
     lines = [f"{row.condition:>14}: macro-F1 {row.macro_f1:.3f} ({int(row.n_train)} training labels)" for row in summary.itertuples()]

@@ -5,6 +5,7 @@
 # %% ../nbs/00_core.ipynb #c1a05762
 from __future__ import annotations
 
+import base64
 import dataclasses
 import functools
 import hashlib
@@ -108,21 +109,36 @@ def check_fields(instance,              # a dataclass instance: its fields are c
         object.__setattr__(instance, item.name, checked)
 
 # %% ../nbs/00_core.ipynb #d27f1587
+_CREDENTIAL_PARAMETERS = (r"api[_-]?key|apikey|key|token|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|"
+                          r"client[_-]?secret|secret|password|passwd|pwd|sig|signature|x-amz-signature|x-amz-credential|"
+                          r"x-amz-security-token|x-goog-signature|x-goog-credential")
+
+def _basic_credentials(match) -> str:
+    "`Basic <base64>` redacted when the base64 decodes to `user:password` (so 'basic needs' stays)."
+    try: decoded = base64.b64decode(match[2] + "=" * (-len(match[2]) % 4), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError): return match[0]
+    return f"{match[1]} [redacted]" if ":" in decoded and decoded.isprintable() else match[0]
+
 _SECRET_PATTERNS = (
-    (re.compile(r"(?i)\b(bearer)\s+[^\s'\",;}]+"), r"\1 [redacted]"),
+    # the value of an Authorization header, whatever its scheme (Basic, Bearer, Digest, a bare token)
+    (re.compile(r"(?i)(\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)(?!(?:\w+\s+)?\[redacted\])"
+                r"(?:(basic|bearer|digest|token|negotiate|ntlm)\s+)?[^\s'\",;}]+"), lambda m: f"{m[1]}{m[2] + ' ' if m[2] else ''}[redacted]"),
+    (re.compile(r"(?i)\b(bearer)\s+(?!\[redacted\])[^\s'\",;}]+"), r"\1 [redacted]"),
+    (re.compile(r"(?i)\b(basic)\s+([A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+/=])"), _basic_credentials),
     (re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"), "[redacted]"),
-    (re.compile(r"(?i)([?&;](?:api[_-]?key|key|token|access[_-]?token|secret)=)[^&\s'\"]+"), r"\1[redacted]"),
-    (re.compile(r"(?i)((?:api[_-]?key|x-api-key)[\"']?\s*[:=]\s*[\"']?)(?!\[redacted\])[^\s'\",;}&]+"), r"\1[redacted]"),
-    (re.compile(r"(://)[^/@\s:]+:[^/@\s]+@"), r"\1[redacted]@"),
+    (re.compile(rf"(?i)([?&;](?:{_CREDENTIAL_PARAMETERS})=)(?!\[redacted\])[^&#\s'\"]+"), r"\1[redacted]"),
+    (re.compile(r"(?i)((?:api[_-]?key|x-api-key|access[_-]?token|client[_-]?secret|password|passwd)[\"']?\s*[:=]\s*[\"']?)"
+                r"(?!\[redacted\])[^\s'\",;}&]+"), r"\1[redacted]"),
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/?#\s'\"<>]+@"), r"\1[redacted]@"),   # URL userinfo (user:password@, token@)
 )
 
 def redact(text,          # any text: an error body, a response, a URL
-           secrets=(),    # values known to be secret (e.g. the key in use)
+           secrets=(),    # values known to be secret (e.g. the key in use, a URL's password and its Basic credentials)
           ) -> str:
-    "The text with API keys, bearer tokens and URL credentials replaced by [redacted]."
+    "The text with API keys, Authorization values (Basic, Bearer), key-like query parameters and URL credentials replaced by [redacted]."
     text = str(text)
-    for secret in (*secrets, os.environ.get("OPENAI_API_KEY")):
-        if secret and len(str(secret)) >= 6: text = text.replace(str(secret), "[redacted]")
+    for secret in sorted({str(s) for s in (*secrets, os.environ.get("OPENAI_API_KEY")) if s}, key=len, reverse=True):
+        if len(secret) >= 6: text = text.replace(secret, "[redacted]")
     for pattern, replacement in _SECRET_PATTERNS: text = pattern.sub(replacement, text)
     return text
 

@@ -23,6 +23,7 @@ from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt
 from typing_extensions import TypedDict
 
 from .core import ConfigError, DataError, LabelError, LeakError, check_fields, environment_info, redact, find_data_dir, read_yaml, stable_hash
+from .boundary import claim_folder, clear_folder
 from .data import Codebook, Corpus, check_no_leak, cross_fit_folds, frame_from, load_codebook, load_dataset, make_corpus, make_split, read_table
 from .prompts import stratified_examples
 from .llm import BACKENDS, Cache, Decoding, ReplayBackend
@@ -36,9 +37,9 @@ from .validate import MIN_RESAMPLES, NO_LABEL, compare_sources, validate
 # %% auto #0
 __all__ = ['BASELINES', 'MIN_LABELLED_SHARE', 'LEARNING_CURVE', 'BASELINE_SETTINGS', 'CONDITIONS', 'CONDITION_NAMES', 'LLM_KEYS',
            'DATA_KEYS', 'STUDENT_KEYS', 'ESTIMATE_KEYS', 'DEMO_CONFIG', 'DataSection', 'LLMSection', 'StudentSection',
-           'EstimatesSection', 'ExperimentConfig', 'load_experiment', 'load_experiment_data', 'make_backend',
-           'learning_curve_sizes', 'experiment_folds', 'labelling_job', 'run_cell', 'keep_student', 'ExperimentResult',
-           'run_experiment', 'codebook_dict', 'check_estimates', 'run_estimates']
+           'EstimatesSection', 'ExperimentConfig', 'load_experiment', 'sample_ids', 'load_experiment_data',
+           'make_backend', 'learning_curve_sizes', 'experiment_folds', 'labelling_job', 'run_cell', 'keep_student',
+           'ExperimentResult', 'run_experiment', 'codebook_dict', 'check_estimates', 'run_estimates']
 
 # %% ../nbs/07_experiment.ipynb #fa18d6be
 BASELINES = ("baseline_tfidf", "baseline_embed")   # scored beside every student on LLM labels: its floor
@@ -83,6 +84,7 @@ class LLMSection(TypedDict, total=False):
     concurrency: PositiveInt             # requests in flight
     requests_per_minute: PositiveFloat|None
     tokens_per_minute: PositiveFloat|None
+    context_tokens: PositiveInt|None     # the model's context in tokens (default: known models' own; None: not checked)
     gguf_file: str                       # transformers: a GGUF file in the model's repository
     mode: Literal["choice", "generate"]  # transformers: score the labels, or generate an answer
     device_map: str|dict|None
@@ -153,6 +155,7 @@ class ExperimentConfig:
         bad = [c for c in self.conditions if c not in CONDITIONS]
         if bad or not self.conditions: raise ConfigError(f"{where}: unknown condition(s) {bad}; choose from {list(CONDITIONS)}")
         if not self.seeds: raise ConfigError(f"{where}: seeds must list at least one seed")
+        self._check_design()
         if self.folds == 1: raise ConfigError(f"{where}: folds must be 0 (one split) or >= 2, got {self.folds}")
         if not 0 < self.test_fraction < 1: raise ConfigError(f"{where}: test_fraction must be in (0, 1), got {self.test_fraction}")
         TrainingConfig.from_dict(self.student.get("training", {}), where=f"{where}: student.training")
@@ -161,6 +164,22 @@ class ExperimentConfig:
             try: Decoding(**self.llm["decoding"])
             except TypeError as error: raise ConfigError(f"{where}: llm.decoding: {error}") from None
             except ConfigError as error: raise ConfigError(f"{where}: llm.{error}") from None
+
+    def _check_design(self):
+        "The design checked as a whole, before anything is labelled or trained: each seed, size and condition once; a full-size run."
+        where = self.source
+        for key in ("seeds", "conditions") + (("train_sizes",) if self.train_sizes != "auto" else ()):
+            values = [str(v) for v in getattr(self, key)]
+            repeated = sorted({v for v in values if values.count(v) > 1})
+            if repeated: raise ConfigError(f"{where}: {key} lists {repeated} more than once; each must appear once (a repeat would count the same test texts twice)")
+        if self.train_sizes != "auto":
+            if None not in self.train_sizes:
+                raise ConfigError(f"{where}: train_sizes {self.train_sizes} has no null (all training texts): the comparison, the baselines and the kept student "
+                                  f"are at full size; add null, e.g. {[*self.train_sizes, None]}")
+            self.train_sizes = sorted(s for s in self.train_sizes if s is not None) + [None]
+        if self.llm and "llm" not in self.conditions and not ({"human", "llm_direct"} & set(self.conditions)) and "llm_soft" in self.conditions:
+            raise ConfigError(f"{where}: conditions {self.conditions}: llm_soft is dropped when the LLM gives no probabilities, which would leave no condition "
+                              "to run; add 'llm' (the student on hard LLM labels) beside it")
 
     @property
     def output_dir(self) -> Path: return Path(self.output or Path("runs") / self.name)
@@ -225,7 +244,11 @@ bootstrap: 1000
 """
 
 # %% ../nbs/07_experiment.ipynb #4f58312b
-def _sample_ids(corpus:Corpus, limit:int, seed:int, multi_label:bool) -> list:
+def sample_ids(corpus:Corpus,     # the texts
+               limit:int,         # how many to keep
+               seed:int,          # the draw's seed
+               multi_label:bool,  # label sets (drawn at random, not stratified)
+              ) -> list:
     "A seeded sample of `limit` labelled ids, stratified by label (a file sorted by class still gives every class)."
     ids = corpus.ids
     labels = corpus.data["human_label"].astype(str) if "human_label" in corpus.data else pd.Series("", index=corpus.data.index)   # unlabelled: a plain random sample
@@ -235,6 +258,7 @@ def _sample_ids(corpus:Corpus, limit:int, seed:int, multi_label:bool) -> list:
     from sklearn.model_selection import train_test_split
     return list(train_test_split(ids, train_size=limit, random_state=seed, stratify=stratify)[0])
 
+# %% ../nbs/07_experiment.ipynb #a73929dd
 def load_experiment_data(config:ExperimentConfig, # the experiment
                          labelled_only:bool=True, # False: every text, human-labelled or not (what `estimates` label)
                         ) -> tuple[Corpus, Codebook]:
@@ -249,7 +273,8 @@ def load_experiment_data(config:ExperimentConfig, # the experiment
         else:
             path = Path(data["file"])
             if not path.exists(): raise ConfigError(f"{config.source}: data.file {path} does not exist")
-            frame = read_table(path, format=data.get("format"), sep=data.get("sep"), encoding=data.get("encoding", "utf-8"), sheet_name=data.get("sheet", 0))
+            frame = read_table(path, format=data.get("format"), sep=data.get("sep"), encoding=data.get("encoding", "utf-8"), sheet_name=data.get("sheet", 0),
+                               ids=[data.get("id") or "id"])
             name, files = path.name, [path]
         corpus = make_corpus(frame, text=data.get("text", "text"), id=data.get("id"), label=data.get("label"), coders=data.get("coders", ()),
                              codebook=codebook, name=name, files=files, duplicate_ids=data.get("duplicate_ids", "raise"))
@@ -259,7 +284,7 @@ def load_experiment_data(config:ExperimentConfig, # the experiment
         raise ConfigError(f"{config.source}: positive_label {config.positive_label!r} must be one of the two labels of {codebook.task!r}: {codebook.label_names}")
     if not labelled_only: return corpus, codebook
     corpus = corpus.subset(corpus.labelled["id"].tolist())
-    if data.get("limit"): corpus = corpus.subset(_sample_ids(corpus, int(data["limit"]), config.split_seed, codebook.multi_label))
+    if data.get("limit"): corpus = corpus.subset(sample_ids(corpus, int(data["limit"]), config.split_seed, codebook.multi_label))
     if len(corpus) < 10: raise DataError(f"{corpus.name}: only {len(corpus)} human-labelled texts; the comparison needs more")
     if corpus.data["human_label"].nunique() < 2: raise DataError(f"{corpus.name}: the human labels have one class only")
     return corpus, codebook
@@ -426,7 +451,7 @@ def keep_student(config:ExperimentConfig,  # the experiment
     design = f"{config.folds}-fold cross-fitting" if config.folds else "one held-out split"
     card = student_card(student, metrics, f"{int(row['n_test'])} human-labelled texts of {corpus.name} ({design}; students trained as this one "
                         "was, on the other texts' LLM labels)", teacher=teacher, task=codebook.task, data_hash=corpus.data_hash(), name=f"{config.name} student")
-    if folder.exists(): shutil.rmtree(folder)
+    clear_folder(folder, "the kept student's folder")   # only a folder llm_distill wrote is replaced
     try: return save_transformers(student, folder, card)
     except ConfigError:   # TF-IDF: no transformers form
         student.save(folder); card.save(folder / "README.md")
@@ -485,16 +510,18 @@ def _size_text(size): return "all" if size is None or (isinstance(size, float) a
 
 def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its YAML file
                    progress:bool=True,                 # print each cell as it finishes
+                   force:bool=False,                   # write into an output folder llm_distill did not make (never deleting it)
                   ) -> ExperimentResult:
     "Run (or resume) the comparison; finished cells come from the cache."
     config = load_experiment(config) if isinstance(config, (str, Path)) else config
     started = time.monotonic()
     out = config.output_dir
+    claim_folder(out, "the output folder", force)   # a user's own non-empty folder is refused: the run writes many files into it
     try: (out / "cells").mkdir(parents=True, exist_ok=True)
     except OSError as error: raise ConfigError(f"cannot create the output folder {out}: {error.strerror}") from None
     if not os.access(out, os.W_OK): raise ConfigError(f"the output folder {out} is not writable")
     corpus, codebook = load_experiment_data(config)
-    if config.estimates: check_estimates(config, corpus, codebook)   # a typo fails now, not after the comparison
+    if config.estimates: check_estimates(config, load_experiment_data(config, labelled_only=False)[0], codebook)   # fails now, not after the comparison
     reserved, folds = experiment_folds(config, corpus)
     sizes = learning_curve_sizes(config, folds)
     labelling = _label_pool(config, corpus, codebook, reserved, folds, progress) if config.llm else None
@@ -647,6 +674,9 @@ def check_estimates(config:ExperimentConfig, # an experiment with an `estimates`
     if spec.get("group") and spec["group"] not in corpus.data:
         raise ConfigError(f"{config.source}: estimates.group {spec['group']!r} is not a column of {corpus.name} "
                           f"(columns: {[c for c in corpus.data.columns if c not in ('id', 'text')][:12]})")
+    if not spec.get("human_sample") and corpus.data["human_label"].notna().all():
+        raise ConfigError(f"{config.source}: every text of {corpus.name} is human-coded, so the estimates would be the human shares and PPI "
+                          f"has nothing to correct; set estimates.human_sample to a number of texts (e.g. 200) to try it on a random human subset")
     return names
 
 # %% ../nbs/07_experiment.ipynb #92c32e47
@@ -662,12 +692,14 @@ def run_estimates(config:ExperimentConfig,  # an experiment with an `estimates` 
     annotations = annotate(corpus, codebook, backend, cache=config.output_dir / "llm_cache.sqlite", run=f"{config.name}-estimates",
                            progress=progress, **{**requests, "test_ids": ()}, **_annotate_options(config))
     labelled = annotations["label"].map(lambda l: isinstance(l, str)).to_numpy()
-    frame = corpus.data.assign(machine=annotations["label"].to_numpy())[labelled]   # a text the LLM left unlabelled cannot be estimated over
+    # every text stays, its human label with it: a text the LLM left unlabelled has the machine value "no label" (dropping it would
+    # drop its human label too, and the human sample would no longer be a random sample)
+    frame = corpus.data.assign(machine=[l if isinstance(l, str) else None for l in annotations["label"]])
     human = frame["human_label"].where(frame["human_label"].notna(), None).tolist()
     if spec.get("human_sample"):
         coded = [i for i, h in enumerate(human) if h is not None]
         keep = set(np.random.default_rng(config.split_seed).choice(coded, min(spec["human_sample"], len(coded)), replace=False).tolist())
         human = [h if i in keep else None for i, h in enumerate(human)]
     table = estimate_shares(frame["machine"].tolist(), human, names, groups=frame[spec["group"]].tolist() if spec.get("group") else None,
-                            level=spec.get("level", 0.95))
+                            level=spec.get("level", 0.95), codebook=codebook)
     return table.assign(texts_unlabelled_by_llm=int((~labelled).sum()))

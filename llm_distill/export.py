@@ -6,22 +6,23 @@
 from __future__ import annotations
 
 import copy
-import html
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, PreTrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from .core import ConfigError, environment_info
+from .core import ConfigError, environment_info, file_sha256
 from .finetune import MeanPooledClassifier, Student, _quiet_transformers, pool_states
 from .students import EmbeddingRecipe, FinetuneRecipe, Recipe, SetFitRecipe
 
 # %% auto #0
-__all__ = ['NEVER', 'PooledClassifierConfig', 'PooledClassifier', 'head_weights', 'to_transformers', 'student_card',
-           'save_transformers']
+__all__ = ['NEVER', 'PooledClassifierConfig', 'PooledClassifier', 'head_weights', 'to_transformers', 'inert_markdown',
+           'student_card', 'save_transformers']
 
 # %% ../nbs/06b_export.ipynb #e6fb8532
 class PooledClassifierConfig(PreTrainedConfig):
@@ -107,7 +108,9 @@ def _label_fields(names:list[str], multi_label:bool) -> dict:
 def _from_student(student:Student):
     "A fine-tuned student's model and tokenizer (a mean-pooled one becomes a `PooledClassifier`)."
     tokenizer = _truncating(student.tokenizer, student.max_length)
-    if not isinstance(student.model, MeanPooledClassifier): return student.model, tokenizer
+    if not isinstance(student.model, MeanPooledClassifier):
+        student.model.config.update(_label_fields(student.label_names, student.multi_label))   # the pipeline reads sigmoid scores for label sets
+        return student.model, tokenizer
     encoder = student.model.encoder
     model = PooledClassifier(PooledClassifierConfig(encoder.config.to_dict(), "mean", False, **_label_fields(student.label_names, student.multi_label)))
     model.encoder.load_state_dict(encoder.state_dict(), strict=False)
@@ -128,6 +131,15 @@ def to_transformers(student:Recipe|Student,  # a fitted student: `train_student`
     raise ConfigError(f"a {getattr(student, 'name', type(student).__name__)!r} student has no transformers form; keep it with `save` "
                       "(its folder loads with `load_student`)")
 
+# %% ../nbs/06b_export.ipynb #9d6535da
+_MARKUP = re.compile(r"([\\`*_\[\]()#+\-!<>|{}&~])")   # what Markdown or HTML could read as markup
+_LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
+
+def inert_markdown(text, # a name or other text from a user: a label, a model, a file, a run, a task
+                  ) -> str:
+    "`text` as Markdown that renders as itself on one line: markup characters backslash-escaped, line breaks made spaces."
+    return _MARKUP.sub(r"\\\1", _LINE_BREAKS.sub(" ", str(text)))
+
 # %% ../nbs/06b_export.ipynb #167d33aa
 def student_card(student:Recipe|Student,   # the student the card describes
                  metrics:dict|None=None,   # held-out scores: {name: (value, ci_low, ci_high)}
@@ -139,7 +151,8 @@ def student_card(student:Recipe|Student,   # the student the card describes
                 ):
     "A Hugging Face model card for a kept student: teacher, codebook and data hashes, metrics with intervals, intended use."
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
-    meta, esc = student.metadata, lambda text: html.escape(str(text), quote=False)   # no tag survives; apostrophes stay readable
+    meta, md = student.metadata, inert_markdown   # every name from a user shows as text: no tag, link, image or heading
+    code = lambda text: f"`{text}`" if re.fullmatch(r"[\w.-]+", str(text)) else md(text)   # a hash in a code span, anything else inert
     checkpoint = str(meta.get("checkpoint") or getattr(student, "checkpoint", "") or "")
     hub_name = checkpoint if checkpoint.count("/") == 1 and not Path(checkpoint).exists() else None
     results = [EvalResult(task_type="text-classification", dataset_type="custom", dataset_name=evaluated_on or "held-out human labels",
@@ -147,23 +160,27 @@ def student_card(student:Recipe|Student,   # the student the card describes
                for key, value in (metrics or {}).items()]
     data = ModelCardData(library_name="transformers", pipeline_tag="text-classification", base_model=hub_name, model_name=name,
                          tags=["llm_distill", "knowledge-distillation", "text-classification"], eval_results=results or None)
-    scores = "\n".join(f"| {esc(key.replace('_', '-'))} | {v:.3f} | [{lo:.3f}, {hi:.3f}] |" for key, (v, lo, hi) in (metrics or {}).items())
-    labels = ", ".join(f"`{esc(n)}`" for n in student.label_names)
+    scores = "\n".join(f"| {md(key.replace('_', '-'))} | {v:.3f} | [{lo:.3f}, {hi:.3f}] |" for key, (v, lo, hi) in (metrics or {}).items())
+    labels = ", ".join(md(n) for n in student.label_names)
+    thresholds = meta.get("thresholds") or [0.5] * len(student.label_names)
+    label_sets = ("\n\nIt gives label sets: `top_k=None` returns every label's score (a sigmoid each), and a text has each label whose "
+                  "score is at or above its threshold (`thresholds` in `llm_distill.json`): "
+                  + ", ".join(f"{md(n)} {t:g}" for n, t in zip(student.label_names, thresholds)) + ".") if student.multi_label else ""
     body = f"""
-# {esc(name)}
+# {md(name)}
 
-A text classifier distilled with [llm_distill](https://github.com/llm-distill/llm_distill) from the labels of **{esc(teacher or meta.get('label_source', 'unknown'))}**
-for the task *{esc(task or 'unnamed')}*. Labels: {labels}{' (label sets: each label by its own threshold)' if student.multi_label else ''}.
+A text classifier distilled with [llm_distill](https://github.com/llm-distill/llm_distill) from the labels of **{md(teacher or meta.get('label_source', 'unknown'))}**
+for the task *{md(task or 'unnamed')}*. Labels: {labels}{' (label sets: each label by its own threshold)' if student.multi_label else ''}.
 
 ## Training
-- recipe: {esc(meta.get('why') or getattr(student, 'name', 'fine-tuned'))}
-- training texts: {meta.get('train_examples', 'unknown')}; label source: {esc(meta.get('label_source', 'unknown'))}
-- encoder: {esc(checkpoint or 'unknown')}; texts truncated at {meta.get('max_length') or getattr(student, 'settings', {}).get('max_length', 'the tokenizer limit')} tokens
-- codebook hash: `{esc(meta.get('codebook_hash') or 'unknown')}`; training data hash: `{esc(data_hash or 'unknown')}`
-- software: {esc(', '.join(f'{k} {v}' for k, v in (meta.get('versions') or environment_info()).items()))}
+- recipe: {md(meta.get('why') or getattr(student, 'name', 'fine-tuned'))}
+- training texts: {md(meta.get('train_examples', 'unknown'))}; label source: {md(meta.get('label_source', 'unknown'))}
+- encoder: {md(checkpoint or 'unknown')}; texts truncated at {md(meta.get('max_length') or getattr(student, 'settings', {}).get('max_length', 'the tokenizer limit'))} tokens
+- codebook hash: {code(meta.get('codebook_hash') or 'unknown')}; training data hash: {code(data_hash or 'unknown')}
+- software: {md(', '.join(f'{k} {v}' for k, v in (meta.get('versions') or environment_info()).items()))}
 
 ## Evaluation
-{('Scores on ' + esc(evaluated_on) + ' (95% bootstrap intervals).' + chr(10) + chr(10) + '| metric | value | 95% CI |' + chr(10) + '|---|---|---|' + chr(10) + scores) if scores else 'Not evaluated against human labels.'}
+{('Scores on ' + md(evaluated_on) + ' (95% bootstrap intervals).' + chr(10) + chr(10) + '| metric | value | 95% CI |' + chr(10) + '|---|---|---|' + chr(10) + scores) if scores else 'Not evaluated against human labels.'}
 
 ## Intended use
 Classifying texts like those it was trained on, for the codebook's task, in research where the
@@ -177,11 +194,11 @@ decisions about individual people.
 import llm_distill.export            # registers this architecture with transformers
 from transformers import pipeline
 classify = pipeline("text-classification", model="path/to/this/folder")
-classify(["a text"], truncation=True)
+classify(["a text"], truncation=True{', top_k=None' if student.multi_label else ''})
 ```
-or `llm_distill.students.load_student("path/to/this/folder").predict(["a text"])`.
+or `llm_distill.students.load_student("path/to/this/folder").predict(["a text"])`.{label_sets}
 """
-    return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
+    return ModelCard(f"---\n{yaml.safe_dump(data.to_dict(), sort_keys=False, allow_unicode=True)}---\n{body}")
 
 # %% ../nbs/06b_export.ipynb #63f7cf54
 def save_transformers(student:Recipe|Student,  # a fitted student with a transformers form (`to_transformers`)
@@ -192,9 +209,11 @@ def save_transformers(student:Recipe|Student,  # a fitted student with a transfo
     model, tokenizer = to_transformers(student)
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     with _quiet_transformers(): model.save_pretrained(path, safe_serialization=True)   # no progress bar in a run's output
-    tokenizer.save_pretrained(path)
-    meta = {k: v for k, v in student.metadata.items() if k not in ("label_names", "multi_label", "max_length", "pooling")}
+    written = ["config.json"] + [Path(f).name for f in tokenizer.save_pretrained(path)]
+    files = {name: file_sha256(path / name) for name in dict.fromkeys(written) if (path / name).is_file()}   # `Student.load` checks them
+    meta = {k: v for k, v in student.metadata.items() if k not in ("label_names", "multi_label", "max_length", "pooling", "files")}
+    if student.multi_label: meta["thresholds"] = meta.get("thresholds") or [0.5] * len(student.label_names)   # what a pipeline user cuts at
     (path / "llm_distill.json").write_text(json.dumps(dict(meta, format="transformers", recipe_trained=getattr(student, "name", "finetune"),
-        label_names=student.label_names, multi_label=student.multi_label, max_length=tokenizer.model_max_length), indent=1, default=str))
+        label_names=student.label_names, multi_label=student.multi_label, max_length=tokenizer.model_max_length, files=files), indent=1, default=str))
     (card or student_card(student)).save(path / "README.md")
     return path

@@ -24,6 +24,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 from tqdm import tqdm
 
+from .boundary import table_chunks, table_writer, text_fingerprints
 from .core import check_fields, ConfigError, DataError, LabelError, DEFAULT_ENCODER, bundled_minilm_path, environment_info, resolve_encoder, stable_hash
 from .data import Codebook
 
@@ -282,32 +283,64 @@ class Student:
     def save(self,
              path:str|Path,  # the folder to write
             ) -> Path:
-        "Save weights (safetensors), tokenizer and metadata to a folder."
+        "Save weights (safetensors), tokenizer and metadata to a folder: the labels in the model's config, and every file but the weights fingerprinted."
+        from llm_distill.core import file_sha256
         if self.metadata.get("quantized"): raise ConfigError("save the full-precision student; quantise again after loading")
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
+        config = self.model.encoder.config if isinstance(self.model, MeanPooledClassifier) else self.model.config
+        config.id2label, config.label2id = dict(enumerate(self.label_names)), {n: i for i, n in enumerate(self.label_names)}   # beside the weights
+        config.problem_type = "multi_label_classification" if self.multi_label else "single_label_classification"
         self.model.save_pretrained(path, safe_serialization=True)
-        self.tokenizer.save_pretrained(path)
-        meta = dict(self.metadata, label_names=self.label_names, multi_label=self.multi_label, max_length=self.max_length)
+        written = ["config.json", "head.safetensors"] + [Path(f).name for f in self.tokenizer.save_pretrained(path)]
+        files = {name: file_sha256(path / name) for name in dict.fromkeys(written) if (path / name).is_file()}
+        meta = dict(self.metadata, label_names=self.label_names, multi_label=self.multi_label, max_length=self.max_length, files=files)
         (path / "llm_distill.json").write_text(json.dumps(meta, indent=1, default=str))
         return path
 
     @classmethod
-    def load(cls, path:str|Path, device:str|None=None) -> Student:
-        "Load a saved student (safetensors only; no code from the folder is run)."
+    def load(cls,
+             path:str|Path,          # a folder written by `save` (or `export.save_transformers`)
+             device:str|None=None,   # e.g. "cuda"; default the CPU
+            ) -> Student:
+        "Load a saved student (safetensors only; no code from the folder is run), refusing a folder that is not as it was saved."
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from llm_distill.core import file_sha256
         path = Path(path)
         if not (path / "llm_distill.json").exists(): raise ConfigError(f"{path} is not a saved student (no llm_distill.json)")
-        meta = json.loads((path / "llm_distill.json").read_text())
+        try: meta = json.loads((path / "llm_distill.json").read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError): meta = None
+        if not isinstance(meta, dict): raise ConfigError(f"{path / 'llm_distill.json'}: not valid JSON (truncated?); restore it or re-save the student")
+        lacking = [key for key in ("label_names", "multi_label", "max_length") if key not in meta]
+        if lacking: raise ConfigError(f"{path / 'llm_distill.json'}: no {lacking}; restore it or re-save the student")
+        files = meta.get("files") or {}
+        gone = [name for name in files if not (path / name).is_file()]
+        tokenizer_gone = not any((path / name).is_file() for name in ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "tokenizer.model"))
+        if tokenizer_gone or gone and not {"config.json", "head.safetensors"} & set(gone):
+            raise ConfigError(f"{path}: tokenizer files missing ({' / '.join(gone) or 'tokenizer.json / vocab.txt'}); re-save the student")
+        if gone: raise ConfigError(f"{path / gone[0]}: missing; restore it or re-save the student")
+        try: config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        except FileNotFoundError: raise ConfigError(f"{path / 'config.json'}: missing; restore it or re-save the student") from None
+        except (ValueError, UnicodeDecodeError): raise ConfigError(f"{path / 'config.json'}: not valid JSON (truncated?); restore it or re-save the student") from None
+        changed = [name for name, digest in files.items() if file_sha256(path / name) != digest]
+        if not isinstance(config, dict) or "model_type" not in config: changed.insert(0, "config.json")
+        if changed:   # another model's config would load the weights into the wrong layers, silently
+            detail = f" (model_type {config.get('model_type')!r})" if changed[0] == "config.json" and isinstance(config, dict) else ""
+            raise ConfigError(f"{path / changed[0]}: not the file this student was saved with{detail}; restore it or re-save the student")
         if meta.get("format") == "transformers": import llm_distill.export   # registers `PooledClassifier` with the Auto classes
-        if meta.get("pooling") == "mean": model = MeanPooledClassifier.from_pretrained(path, len(meta["label_names"]))
-        else:
-            model = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True, trust_remote_code=False)
-            order = [model.config.id2label[i] for i in range(len(model.config.id2label))]
-            if order != meta["label_names"]:   # an edited llm_distill.json would silently flip the labels
-                raise ConfigError(f"{path}: llm_distill.json lists labels {meta['label_names']} but the model was trained with {order}; restore the file")
+        try:
+            if meta.get("pooling") == "mean": model = MeanPooledClassifier.from_pretrained(path, len(meta["label_names"]))
+            else: model = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True, trust_remote_code=False)
+            tokenizer = AutoTokenizer.from_pretrained(path)
+        except Exception as error:   # missing or truncated weights, a config of another architecture
+            raise ConfigError(f"{path}: the saved model does not load ({type(error).__name__}: {str(error)[:300]}); restore the folder or re-save the student") from None
+        saved = model.encoder.config if isinstance(model, MeanPooledClassifier) else model.config
+        order, sets = [saved.id2label[i] for i in range(len(saved.id2label))], saved.problem_type == "multi_label_classification"
+        if order != meta["label_names"] or (saved.problem_type is not None and sets != bool(meta["multi_label"])):   # an edited llm_distill.json would flip labels
+            raise ConfigError(f"{path}: llm_distill.json lists labels {meta['label_names']}{' as label sets' if meta['multi_label'] else ''} but the model "
+                              f"was saved with {order}{' as label sets' if sets else ''}; restore llm_distill.json (or re-save the student)")
         if device: model.to(device)
-        return cls(model, AutoTokenizer.from_pretrained(path), meta.pop("label_names"), meta.pop("multi_label"), meta, meta.pop("max_length"))
+        return cls(model, tokenizer, meta.pop("label_names"), meta.pop("multi_label"), meta, meta.pop("max_length"))
 
 # %% ../nbs/06_finetune.ipynb #53a3c675
 def _precision(config:TrainingConfig) -> str:
@@ -495,52 +528,40 @@ def fit(texts:Sequence[str],                    # training texts
     return Student(final, tokenizer, names, multi_label, metadata, config.max_length)
 
 # %% ../nbs/06_finetune.ipynb #35a74ca8
-def _chunks(path:Path, text_column:str, chunk_rows:int):
-    "DataFrame chunks of a CSV or Parquet file."
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows): yield batch.to_pandas()
-    else: yield from pd.read_csv(path, chunksize=chunk_rows, dtype={text_column: str}, keep_default_na=False)
-
-def predict_file(student:Student,              # the classifier
-                 source:str|Path,               # CSV or Parquet file with a text column
-                 destination:str|Path,          # output CSV or Parquet: the id column (or row number), label, one probability per label
+def predict_file(student:Student,              # the classifier (any recipe's student)
+                 source:str|Path,               # a table file with a text column (CSV, TSV, JSON Lines, Parquet, Excel, .txt)
+                 destination:str|Path,          # output CSV, TSV or Parquet: the id column (or row number), label, one probability per label
                  text_column:str="text",        # column holding the texts
-                 id_column:str|None=None,       # column to copy to the output; default the row number
+                 id_column:str|None=None,       # column to copy to the output, as written; default the row number
                  chunk_rows:int=10_000,         # rows read and predicted at a time (bounds memory)
                  batch_size:int=64,             # texts per forward pass
                  progress:bool=True,            # progress bar over rows
+                 format:str|None=None,          # the source's format (default: from its extension or content)
+                 sep:str|None=None,             # the source's field separator (CSV, TSV)
+                 encoding:str="utf-8",          # the source's text encoding
                 ) -> Path:
-    "Classify every row of a large file in chunks, writing results as it goes."
-    source, destination = Path(source), Path(destination)
-    if not source.exists(): raise DataError(f"{source} does not exist")
-    if destination.suffix not in (".csv", ".parquet"): raise ConfigError(f"destination must end in .csv or .parquet, not {destination.name}")
-    partial = destination.with_name(destination.name + ".partial")
-    writer, offset = None, 0
+    "Classify every row of a large file in chunks, read and written through the boundary (ids as written; never over the source)."
+    source = Path(source)
+    trained = set((getattr(student, "metadata", None) or {}).get("training_texts") or ())   # fingerprints of the texts it learned from
+    offset = 0
     bar = tqdm(desc=f"classifying {source.name}", unit="texts", disable=not progress)
     try:
-        for chunk in _chunks(source, text_column, chunk_rows):
-            if text_column not in chunk: raise DataError(f"{source.name}: no column {text_column!r} (columns: {list(chunk.columns)[:10]})")
-            if id_column is not None and id_column not in chunk: raise DataError(f"{source.name}: no column {id_column!r}")
-            texts = chunk[text_column].fillna("").astype(str)
-            empty = (texts.str.strip() == "").to_numpy()            # reported, never labelled as if it were a text
-            probabilities = np.full((len(chunk), len(student.label_names)), np.nan, dtype=np.float32)
-            if (~empty).any(): probabilities[~empty] = student.predict_proba(texts[~empty].tolist(), batch_size)
-            out = pd.DataFrame({"id": chunk[id_column].values if id_column else np.arange(offset, offset + len(chunk))})
-            out["label"] = [None if e else label for e, label in zip(empty, student.labels_from(np.nan_to_num(probabilities)))]
-            out["status"] = np.where(empty, "empty text: not labelled", "ok")
-            for i, name in enumerate(student.label_names): out[f"p_{name}"] = probabilities[:, i]
-            if destination.suffix == ".csv": out.to_csv(partial, mode="a" if offset else "w", header=not offset, index=False)
-            else:
-                import pyarrow as pa, pyarrow.parquet as pq
-                table = pa.Table.from_pandas(out, preserve_index=False)
-                writer = writer or pq.ParquetWriter(partial, table.schema)
-                writer.write_table(table)
-            offset += len(chunk)
-            bar.update(len(chunk))
-    finally:
-        bar.close()
-        if writer is not None: writer.close()
-    if not offset: raise DataError(f"{source.name} has no rows")
-    os.replace(partial, destination)
-    return destination
+        with table_writer(destination, [source]) as writer:
+            for chunk in table_chunks(source, chunk_rows, format=format, sep=sep, encoding=encoding, ids=[id_column or "id"]):
+                if text_column not in chunk: raise DataError(f"{source.name}: no column {text_column!r} (columns: {list(chunk.columns)[:10]})")
+                if id_column is not None and id_column not in chunk: raise DataError(f"{source.name}: no column {id_column!r}")
+                texts = chunk[text_column].map(lambda t: "" if t is None or (isinstance(t, float) and np.isnan(t)) else str(t))
+                empty = (texts.str.strip() == "").to_numpy()            # reported, never labelled as if it were a text
+                probabilities = np.full((len(chunk), len(student.label_names)), np.nan, dtype=np.float32)
+                if (~empty).any(): probabilities[~empty] = student.predict_proba(texts[~empty].tolist(), batch_size)
+                out = pd.DataFrame({"id": chunk[id_column].to_numpy(object) if id_column else np.arange(offset, offset + len(chunk))})
+                out["label"] = [None if e else label for e, label in zip(empty, student.labels_from(np.nan_to_num(probabilities)))]
+                out["status"] = np.where(empty, "empty text: not labelled", "ok")
+                for i, name in enumerate(student.label_names): out[f"p_{name}"] = probabilities[:, i]
+                if trained: out["trained_on"] = [f in trained for f in text_fingerprints(texts)]   # `validate` warns on these rows
+                writer.write(out)
+                offset += len(chunk)
+                bar.update(len(chunk))
+            if not offset: raise DataError(f"{source.name} has no rows")
+    finally: bar.close()
+    return Path(destination)

@@ -13,11 +13,12 @@ import ppi_py
 from scipy import stats
 
 from .core import ConfigError, DataError
-from .data import LABEL_SEPARATOR, Codebook
+from .codebook import LABEL_SEPARATOR, Codebook, label_key
+from .boundary import as_codebook, labels_as_names
 
 # %% auto #0
-__all__ = ['METHODS', 'coded_mask', 'indicator', 'estimate_shares', 'estimate_regression', 'estimate_outcome_on_label',
-           'uncertainty_sampling', 'draw_sample', 'plan_human_sample']
+__all__ = ['METHODS', 'MIN_HUMAN', 'coded_mask', 'indicator', 'share_labels', 'estimate_shares', 'estimate_regression',
+           'estimate_outcome_on_label', 'uncertainty_sampling', 'draw_sample', 'plan_human_sample']
 
 # %% ../nbs/10_inference.ipynb #4fe777f6
 METHODS = ("ppi", "human", "naive")   # the intervals every estimate shows side by side
@@ -34,56 +35,104 @@ def indicator(labels:Sequence,  # label names (label sets joined by `|`), None w
     "1.0 where the label (or label set) is `name`, else 0.0."
     return np.array([float(isinstance(l, str) and name in l.split(LABEL_SEPARATOR)) for l in labels])
 
-# %% ../nbs/10_inference.ipynb #495f1c43
-def _check_inputs(machine, human, probabilities):
+# %% ../nbs/10_inference.ipynb #6e61790c
+MIN_HUMAN = 30   # fewest human-coded texts (per group) an interval is given for: below it the normal approximation is not to be trusted
+
+def _in_one_form(values:list, names:list[str]) -> list:
+    "Values spelled as one of `names` (case, spaces, punctuation aside) in that name's spelling; others unchanged."
+    keys = {label_key(n): n for n in names}
+    one = lambda v: v if not isinstance(v, str) else LABEL_SEPARATOR.join(keys.get(label_key(p), p) for p in v.split(LABEL_SEPARATOR)) if v else v
+    return [one(v) for v in values]
+
+def share_labels(machine:Sequence,                   # machine labels of every text
+                 human:Sequence,                     # human labels, missing where not coded
+                 labels:Sequence[str]|Codebook,      # the labels whose shares are estimated (a codebook: all of them)
+                 codebook:Codebook|None=None,        # the codebook both sides are read through (codes, spellings)
+                ) -> tuple[list, list, list[str]]:
+    "Machine and human labels in the codebook's normal form, and the label names to estimate; a label the codebook lacks, or that occurs nowhere without one, is an error."
+    codebook = labels if isinstance(labels, Codebook) else codebook
+    names = codebook.label_names if labels is codebook else [str(n) for n in labels]
+    if codebook is not None:
+        names = labels_as_names(names, codebook.label_names, "labels to estimate")   # refuses a name the codebook lacks
+        return labels_as_names(machine, codebook, "machine labels"), labels_as_names(human, codebook, "human labels"), names
+    machine, human = _in_one_form(list(machine), names), _in_one_form(list(human), names)
+    seen = {p for v in machine + human if isinstance(v, str) for p in v.split(LABEL_SEPARATOR)}
+    nowhere = [n for n in names if n not in seen]
+    if nowhere: raise DataError(f"label(s) {nowhere} occur in no machine or human label (labels seen: {sorted(seen)[:10]}); check the spelling, "
+                                "or pass the codebook so that a label no text has is estimated as such")
+    return machine, human, names
+
+# %% ../nbs/10_inference.ipynb #50a57ac4
+def _check_inputs(machine, human, probabilities, min_human:int=MIN_HUMAN):
     "Machine labels, human labels and the coded mask as arrays; errors name the rows."
     machine, human = list(machine), list(human)
     if len(machine) != len(human): raise DataError(f"machine labels ({len(machine)}) and human labels ({len(human)}) must cover the same texts")
     coded = coded_mask(human)
-    if coded.sum() < 2: raise DataError(f"only {int(coded.sum())} text(s) have a human label; an interval needs a random subset of at least a few dozen")
-    missing = [i for i, m in enumerate(machine) if not isinstance(m, str)]
-    if missing: raise DataError(f"the machine gave no label at row(s) {missing[:5]}: label them, or leave them out of both inputs")
+    if coded.sum() < min_human:
+        raise DataError(f"only {int(coded.sum())} text(s) have a human label; an interval needs a random human-coded subset of at least {min_human} "
+                        f"texts (min_human), better a few hundred")
+    # A text the machine left unlabelled (refused, failed) keeps its own value, "no label" (0 for every label): dropping it would drop its
+    # human label too, and the human sample would no longer be a random sample, which is all PPI's guarantee rests on.
+    machine = [m if isinstance(m, str) else None for m in machine]
     if probabilities is not None:
         probabilities = np.asarray(probabilities, dtype=float)
         if probabilities.shape != (len(machine),) or not ((probabilities > 0).all() and (probabilities <= 1).all()):
             raise DataError("probabilities must give each text's inclusion probability in (0, 1], one per text (a text that could never be coded breaks the estimate)")
     return machine, human, coded, probabilities
 
+# %% ../nbs/10_inference.ipynb #222f739e
+def _exact_interval(y:np.ndarray, alpha:float) -> tuple[float, float]:
+    "Clopper-Pearson interval of a share of 0/1 values (valid when the values do not vary)."
+    result = stats.binomtest(int(y.sum()), len(y)).proportion_ci(confidence_level=1 - alpha, method="exact")
+    return float(result.low), float(result.high)
+
 def _share_rows(machine, human, coded, probabilities, name, alpha) -> list[tuple]:
-    "(method, estimate, low, high) for one label's share."
+    "(method, estimate, low, high, note) for one label's share."
     y, yhat = indicator([h for h, c in zip(human, coded) if c], name), indicator(machine, name)
     if probabilities is None: w, unlabeled = None, yhat[~coded]
     else: w, unlabeled = 1.0 / probabilities[coded], yhat   # inverse-probability weights; machine mean over every text
-    ppi_low, ppi_high = (float(np.ravel(v)[0]) for v in ppi_py.ppi_mean_ci(y, yhat[coded], unlabeled, alpha=alpha, w=w))
     human_mean = float(np.average(y, weights=w))
-    human_ci = ppi_py.classical_mean_ci(y, w=w, alpha=alpha)
+    human_ci, note = tuple(map(float, np.ravel(ppi_py.classical_mean_ci(y, w=w, alpha=alpha)))), ""
+    if len(unlabeled) == 0:   # every text is human-coded: the human estimate is the answer
+        ppi, note = (human_mean, *human_ci), "every text is human-coded: PPI is the human-only estimate"
+    elif y.min() == y.max():   # the coded texts do not vary: no variance for PPI or the normal interval to use
+        human_ci = _exact_interval(y, alpha)
+        ppi, note = (human_mean, *human_ci), (f"{'no' if y.max() == 0 else 'every'} human-coded text has this label: "
+                                              "PPI and human rows show the exact (Clopper-Pearson) interval of the human labels")
+    else:
+        low, high = (float(np.ravel(v)[0]) for v in ppi_py.ppi_mean_ci(y, yhat[coded], unlabeled, alpha=alpha, w=w))
+        ppi = ((low + high) / 2, low, high)
     naive_ci = ppi_py.classical_mean_ci(yhat, alpha=alpha)
-    return [("ppi", (ppi_low + ppi_high) / 2, ppi_low, ppi_high), ("human", human_mean, *map(float, np.ravel(human_ci))),
-            ("naive", float(yhat.mean()), *map(float, np.ravel(naive_ci)))]
+    return [("ppi", *ppi, note), ("human", human_mean, *human_ci, note), ("naive", float(yhat.mean()), *map(float, np.ravel(naive_ci)), "")]
 
-# %% ../nbs/10_inference.ipynb #8272acc2
-def estimate_shares(machine:Sequence,                 # machine labels (LLM or student) of every text
+# %% ../nbs/10_inference.ipynb #90b6319d
+def estimate_shares(machine:Sequence,                 # machine labels (LLM or student) of every text, missing where it gave none
                     human:Sequence,                   # human labels, missing where no human coded the text
                     labels:Sequence[str]|Codebook,    # the labels whose shares are estimated (a codebook: all of them)
                     groups:Sequence|None=None,        # a group per text (party, year, ...): shares within each group
                     probabilities:Sequence[float]|None=None,  # each text's probability of being coded, if not uniform
                     level:float=0.95,                 # confidence level
+                    codebook:Codebook|None=None,      # read both sides through it (codes, spellings); implied when `labels` is one
+                    min_human:int=MIN_HUMAN,          # fewest human-coded texts per group
                    ) -> pd.DataFrame:
     "The share of each label (per group) by prediction-powered inference, beside the human-only and naive estimates."
-    machine, human, coded, probabilities = _check_inputs(machine, human, probabilities)
-    names = labels.label_names if isinstance(labels, Codebook) else list(labels)
     if not 0 < level < 1: raise ConfigError(f"level must be in (0, 1), got {level}")
+    machine, human, names = share_labels(machine, human, labels, codebook)
+    machine, human, coded, probabilities = _check_inputs(machine, human, probabilities, min_human)
     keys = np.zeros(len(machine), dtype=object) if groups is None else np.asarray(list(groups), dtype=object)
+    if len(keys) != len(machine): raise DataError(f"groups ({len(keys)}) and machine labels ({len(machine)}) must cover the same texts")
     rows = []
     for group in pd.unique(keys):
         inside = keys == group
-        if coded[inside].sum() < 2: raise DataError(f"group {group!r}: {int(coded[inside].sum())} human-coded text(s); each group needs a random subset")
+        if coded[inside].sum() < min_human:
+            raise DataError(f"group {group!r}: {int(coded[inside].sum())} human-coded text(s); each group needs a random subset of at least {min_human}")
         part = lambda values: [v for v, keep in zip(values, inside) if keep]
         for name in names:
-            for method, estimate, low, high in _share_rows(part(machine), part(human), coded[inside],
-                                                           None if probabilities is None else probabilities[inside], name, 1 - level):
+            for method, estimate, low, high, note in _share_rows(part(machine), part(human), coded[inside],
+                                                                 None if probabilities is None else probabilities[inside], name, 1 - level):
                 rows.append(dict(group=group, label=name, method=method, estimate=estimate, ci_low=max(low, 0.0), ci_high=min(high, 1.0),
-                                 n_human=int(coded[inside].sum()), n_texts=int(inside.sum())))
+                                 n_human=int(coded[inside].sum()), n_texts=int(inside.sum()),
+                                 n_machine_unlabelled=int(sum(m is None for m in part(machine))), note=note))
     table = pd.DataFrame(rows)
     return table.drop(columns="group") if groups is None else table
 

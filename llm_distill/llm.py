@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import contextlib
 import email.utils
 import functools
+import glob
 import hashlib
 import io
 import json
@@ -19,9 +21,11 @@ import platform
 import random
 import re
 import sqlite3
+import stat
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
 import warnings
 from dataclasses import asdict, dataclass, field, replace
@@ -36,11 +40,12 @@ from .data import label_for
 from .prompts import count_tokens
 
 # %% auto #0
-__all__ = ['PRICES', 'BATCH_DISCOUNT', 'SCHEMA_VERSION', 'BACKENDS', 'RETRYABLE_STATUS', 'ROW_LEVEL_400', 'Decoding', 'Request',
-           'Completion', 'json_schema_format', 'price_for', 'call_cost', 'CacheWriteError', 'Cache', 'request_keys',
-           'key_prefix', 'sample_keys', 'LLMBackend', 'register_backend', 'retry_after_seconds', 'backoff_seconds',
-           'label_probabilities', 'OpenAIBackend', 'BatchBackend', 'completion_from_body', 'asyncio_run',
-           'TransformersBackend', 'bundled_smollm2', 'ReplayBackend']
+__all__ = ['PRICES', 'BATCH_DISCOUNT', 'CONTEXT_TOKENS', 'SCHEMA_VERSION', 'BACKENDS', 'RETRYABLE_STATUS', 'ROW_LEVEL_400',
+           'Decoding', 'Request', 'Completion', 'json_schema_format', 'price_for', 'call_cost', 'context_tokens_for',
+           'CacheWriteError', 'recovery_folder', 'Cache', 'request_keys', 'key_prefix', 'sample_keys', 'LLMBackend',
+           'register_backend', 'retry_after_seconds', 'backoff_seconds', 'label_probabilities', 'OpenAIBackend',
+           'BatchBackend', 'completion_from_body', 'asyncio_run', 'TransformersBackend', 'bundled_smollm2',
+           'ReplayBackend']
 
 # %% ../nbs/03_llm.ipynb #11a4c9d0
 @dataclass(frozen=True)
@@ -132,6 +137,20 @@ def call_cost(model:str,                # the model billed
     cost = (prompt_tokens * price[0] + completion_tokens * price[1]) / 1e6
     return cost * BATCH_DISCOUNT if batch else cost
 
+# %% ../nbs/03_llm.ipynb #5e6748af
+CONTEXT_TOKENS = {  # context windows in tokens (prompt and answer together), OpenAI's published figures; override per backend
+    "gpt-4o": 128_000, "gpt-4o-mini": 128_000, "gpt-4.1": 1_047_576, "gpt-4.1-mini": 1_047_576, "gpt-4.1-nano": 1_047_576,
+    "gpt-4-turbo": 128_000, "gpt-4": 8_192, "gpt-3.5-turbo": 16_385, "o3-mini": 200_000, "o4-mini": 200_000}
+
+def context_tokens_for(model:str,                  # model name, e.g. "gpt-4o-2024-08-06"
+                       table:Mapping|None=None,    # your table; default `CONTEXT_TOKENS`
+                      ) -> int|None:
+    "The context window of `model` in tokens, matching dated snapshots to their family; None if unknown (a self-hosted model)."
+    table = CONTEXT_TOKENS if table is None else table
+    if model in table: return int(table[model])
+    family = max((name for name in table if model.startswith(name + "-")), key=len, default=None)
+    return int(table[family]) if family else None
+
 # %% ../nbs/03_llm.ipynb #419c2722
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT);
@@ -144,8 +163,47 @@ CREATE TABLE IF NOT EXISTS claims(key TEXT PRIMARY KEY, owner TEXT, expires REAL
 """
 SCHEMA_VERSION = "1"
 
+def _schema_columns() -> dict[str, list[str]]:
+    "Each cache table's columns, in order, as `_SCHEMA` makes them."
+    with contextlib.closing(sqlite3.connect(":memory:")) as db:
+        db.executescript(_SCHEMA)
+        return {name: [column[1] for column in db.execute(f"PRAGMA table_info({name})")]
+                for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+_CACHE_COLUMNS = _schema_columns()   # what tells a cache from another program's SQLite file
+
 class CacheWriteError(ConfigError):
     "The cache could not be written (disk full, read-only): the answers in hand went to a recovery file."
+
+# %% ../nbs/03_llm.ipynb #2a73bbde
+def _not_private(stats:os.stat_result,  # `os.lstat` or `os.fstat` of the path
+                 folder:bool=False,     # the path should be a folder (else a plain file)
+                ) -> str|None:
+    "Why a path may hold what someone else wrote (a link, another user's, writable by others), or None when it is this user's own."
+    if folder and not stat.S_ISDIR(stats.st_mode): return "it is not a folder (a link?)"
+    if not folder and not stat.S_ISREG(stats.st_mode): return "it is not a plain file (a link?)"
+    if os.name == "nt": return None   # no owners or modes to check; the temporary folder is the user's own
+    if stats.st_uid != os.getuid(): return f"it belongs to user id {stats.st_uid}, not to you ({os.getuid()})"
+    if stats.st_mode & (0o077 if folder else 0o022): return f"its permissions ({stat.filemode(stats.st_mode)}) let others write it"
+    return None
+
+def recovery_folder(create:bool=True,  # create it (mode 0700) when missing
+                   ) -> Path|None:
+    "This user's private folder (0700, in the temporary folder) for answers a full disk kept out of a cache; None if it is not private."
+    name = f"llm_distill-{os.getuid()}" if hasattr(os, "getuid") else "llm_distill"
+    folder = Path(tempfile.gettempdir()) / name
+    if create:
+        try: os.mkdir(folder, 0o700)
+        except FileExistsError: pass
+        except OSError: return None
+    try: stats = os.lstat(folder)
+    except OSError: return None
+    if stat.S_ISDIR(stats.st_mode) and os.name != "nt" and stats.st_uid == os.getuid() and stats.st_mode & 0o077:
+        os.chmod(folder, 0o700)   # our own folder, left open (an old umask): close it; its files are checked one by one
+        stats = os.lstat(folder)
+    if problem := _not_private(stats, folder=True):
+        warnings.warn(f"{folder} is not used for recovery files: {problem}; remove it", stacklevel=2)
+        return None
+    return folder
 
 # %% ../nbs/03_llm.ipynb #3d889671
 def _owner_alive(owner:str) -> bool:
@@ -162,27 +220,77 @@ class Cache:
     def __init__(self, path:str|Path="llm_cache.sqlite"):  # file; one per project folder
         self.path = Path(path).expanduser()
         self._lock = threading.Lock()
+        self._unsaved = None   # this process's recovery file, once a write has failed
+        if self.path.is_dir():
+            raise ConfigError(f"the cache path {self.path} is a folder, not a file: name a file for the cache, e.g. {self.path / 'llm_cache.sqlite'}")
         try: self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error: raise ConfigError(f"cannot create the cache folder {self.path.parent}: {error.strerror}") from None
         if not self.path.exists():
             try: os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             except OSError as error: raise ConfigError(f"cannot create the cache file {self.path}: {error.strerror}") from None
+        elif not os.access(self.path, os.W_OK) or not os.access(self.path.parent, os.W_OK | os.X_OK):
+            raise ConfigError(self._unwritable())
+        self.db = None
         try:
             self.db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
             check = self.db.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok": raise sqlite3.DatabaseError(check)
-            self.db.executescript(_SCHEMA)
-            version = self.db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
-            if version is None: self.db.execute("INSERT INTO meta VALUES('schema', ?)", (SCHEMA_VERSION,))
-            elif version[0] != SCHEMA_VERSION: raise ConfigError(f"cache {self.path} has schema {version[0]}, this version reads {SCHEMA_VERSION}")
+            self._check_is_cache()   # before anything is written: another program's file stays as it was
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            if self._missing_schema():
+                with self._transaction() as db:
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip(): db.execute(statement)
+                    db.execute("INSERT OR IGNORE INTO meta VALUES('schema', ?)", (SCHEMA_VERSION,))
+                    db.execute("INSERT OR IGNORE INTO meta VALUES('id', ?)", (uuid.uuid4().hex,))
+            version = self.db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()[0]
+            if version != SCHEMA_VERSION: raise ConfigError(f"cache {self.path} has schema {version}, this version reads {SCHEMA_VERSION}")
+            self.id = self.db.execute("SELECT value FROM meta WHERE name='id'").fetchone()[0]   # names this cache in its recovery files
             self._recover()
-        except sqlite3.DatabaseError as error:
-            raise ConfigError(f"the cache file {self.path} is damaged or not a cache ({error}). Move it aside and rerun: "
-                              "answers in it will be asked for (and paid for) again; or restore it from a backup") from None
-        except sqlite3.OperationalError as error:
-            raise ConfigError(f"cannot open the cache file {self.path}: {error}") from None
+        except sqlite3.Error as error:
+            if self.db is not None: self.db.close()
+            raise ConfigError(self._open_error(error)) from None
+        except BaseException:
+            if self.db is not None: self.db.close()
+            raise
+
+    def _unwritable(self, error=None) -> str:
+        "The message for a cache that can be read but not written: read-only, never damaged."
+        where = self.path.parent if os.access(self.path, os.W_OK) else self.path
+        return (f"the cache {'folder' if where == self.path.parent else 'file'} {where} is read-only (a read-only disk, or "
+                f"permissions){f' ({error})' if error else ''}: the cache cannot be written. The file is not damaged: make it "
+                "writable, or copy it to a writable place and use the copy")
+
+    def _open_error(self, error:sqlite3.Error) -> str:
+        "What went wrong opening the cache, truly: read-only, full, locked, unopenable, or (only then) damaged."
+        code, text = getattr(error, "sqlite_errorname", ""), str(error).lower()
+        if code == "SQLITE_READONLY" or "readonly" in text or "read-only" in text: return self._unwritable(error)
+        if code == "SQLITE_FULL" or "disk is full" in text:
+            return f"the disk holding the cache file {self.path} is full ({error}): free some space and rerun. The file is not damaged"
+        if code in ("SQLITE_BUSY", "SQLITE_LOCKED") or "locked" in text:
+            return f"the cache file {self.path} is locked by another program ({error}): rerun when it is done. The file is not damaged"
+        if code in ("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_IOERR") or isinstance(error, sqlite3.OperationalError):
+            return f"cannot open the cache file {self.path} ({error})"
+        return (f"the cache file {self.path} is damaged ({error}). Move it aside and rerun: answers in it will be asked for "
+                "(and paid for) again; or restore it from a backup")
+
+    def _check_is_cache(self):
+        "Refuse an SQLite file of another program, leaving it unchanged: tables or columns that are not a cache's."
+        quoted = lambda name: '"' + name.replace('"', '""') + '"'
+        tables = {name: [column[1] for column in self.db.execute(f"PRAGMA table_info({quoted(name)})")]
+                  for (name,) in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'") if not name.startswith("sqlite_")}
+        if not tables: return   # a new, empty file
+        foreign = any(_CACHE_COLUMNS.get(name) != columns for name, columns in tables.items())
+        if foreign or "meta" not in tables or not self.db.execute("SELECT 1 FROM meta WHERE name='schema'").fetchone():
+            raise ConfigError(f"{self.path} is an SQLite database of another program (tables: {', '.join(sorted(tables))}), "
+                              "not an llm_distill cache; it was left unchanged: name another file for the cache")
+
+    def _missing_schema(self) -> bool:
+        "Whether the cache lacks a table or its schema version or id (a new file, or one a crash left half made)."
+        tables = {name for (name,) in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not set(_CACHE_COLUMNS) <= tables: return True
+        return len(self.db.execute("SELECT name FROM meta WHERE name IN ('schema', 'id')").fetchall()) < 2
 
     def __repr__(self): return f"Cache({str(self.path)!r})"
     def close(self): self.db.close()
@@ -247,34 +355,80 @@ class Cache:
             db.execute("INSERT OR IGNORE INTO calls VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", call)
             db.executemany("DELETE FROM claims WHERE key = ?", [(row[0],) for row in rows])
 
-    def _unsaved_paths(self) -> list[Path]:
-        "Where answers that could not be written wait: beside the cache, or in the temporary folder when that is full too."
-        return [self.path.with_name(self.path.name + ".unsaved.jsonl"),
-                Path(tempfile.gettempdir()) / f"llm_distill-unsaved-{stable_hash(str(self.path.resolve()))}.jsonl"]
+    def _recovery_places(self) -> list[tuple[Path, str]]:
+        "Folders (with file name prefixes) for answers that could not be written: beside the cache, else this user's `recovery_folder`."
+        places = [(self.path.parent, f"{self.path.name}.unsaved-")]
+        private = recovery_folder()
+        return places + [(private, "llm_distill-unsaved-")] if private is not None else places
+
+    def _recovery_header(self) -> str:
+        "The first line of a recovery file: which cache (path and id) its answers belong to."
+        return json.dumps({"llm_distill": "unsaved answers", "cache": str(self.path.resolve()), "cache_id": self.id}) + "\n"
 
     def _keep_unsaved(self, rows:list, call:tuple) -> Path|str:
-        "Append answers that could not be written to the first recovery file that accepts them."
+        "Append answers that could not be written to this process's recovery file (a new one, 0600 with a random name, at the first failure)."
         line = json.dumps({"responses": rows, "call": call}) + "\n"
-        for path in self._unsaved_paths():
+        if self._unsaved is not None:
             try:
-                with open(path, "a", encoding="utf-8") as stream: stream.write(line); stream.flush(); os.fsync(stream.fileno())
-                return path
+                with open(self._unsaved, "a", encoding="utf-8") as stream: stream.write(line); stream.flush(); os.fsync(stream.fileno())
+                return self._unsaved
+            except OSError: self._unsaved = None   # full too: a new file elsewhere (a cut line at its end is skipped when read)
+        for folder, prefix in self._recovery_places():
+            try: descriptor, name = tempfile.mkstemp(prefix=prefix, suffix=".jsonl", dir=folder)   # O_EXCL, mode 0600
             except OSError: continue
+            try:
+                with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+                    stream.write(self._recovery_header() + line); stream.flush(); os.fsync(stream.fileno())
+            except OSError:
+                with contextlib.suppress(OSError): os.unlink(name)
+                continue
+            self._unsaved = Path(name)
+            return self._unsaved
         return f"no writable place (the answer text was: {line[:500]})"
+
+    def _read_recovery(self, path:Path, folder:Path) -> list[str]|None:
+        "The answer lines of a recovery file, or None (with a warning, when it is not another cache's) if it fails a check."
+        def refuse(problem):
+            warnings.warn(f"{path}: not read back into the cache {self.path}: {problem}", stacklevel=4)
+        try: descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError as error: return refuse(f"cannot open it ({error.strerror}; a link?)")
+        with open(descriptor, encoding="utf-8", errors="replace") as stream:
+            if problem := _not_private(os.fstat(stream.fileno())): return refuse(problem)
+            if path.resolve().parent != folder.resolve(): return refuse(f"it is not inside {folder}")
+            lines = stream.read().split("\n")
+        try: header = json.loads(lines[0])
+        except ValueError: header = None
+        if not isinstance(header, dict) or header.get("llm_distill") != "unsaved answers":
+            return refuse("it does not say which cache it belongs to (written by someone else, or by an older llm_distill)")
+        if header.get("cache") != str(self.path.resolve()) or header.get("cache_id") != self.id:
+            if header.get("cache") == str(self.path.resolve()) or folder == self.path.parent:
+                return refuse(f"it belongs to another cache ({header.get('cache')}, id {header.get('cache_id')}; this one's id is {self.id})")
+            return None   # another cache's answers in the shared folder: that cache reads them
+        return lines[1:]
 
     def _recover(self):
         "Read answers a full disk kept out of the cache back into it, then remove their recovery files (kept while the disk is still full)."
-        for path in self._unsaved_paths():
-            if not path.exists(): continue
-            try:
-                for line in path.read_text(encoding="utf-8").splitlines():
-                    if line.strip():
-                        record = json.loads(line)
+        places = [(self.path.parent, f"{self.path.name}.unsaved")]
+        if (private := recovery_folder(create=False)) is not None: places.append((private, "llm_distill-unsaved-"))
+        for folder, prefix in places:
+            for path in sorted(folder.glob(glob.escape(prefix) + "*.jsonl")):
+                lines = self._read_recovery(path, folder)
+                if lines is None: continue
+                try:
+                    for number, line in enumerate(lines):
+                        if not line.strip(): continue
+                        try: record = json.loads(line)
+                        except ValueError:
+                            if number == len(lines) - 1: continue   # a line cut short by the full disk: kept in full elsewhere
+                            raise
                         self._write([tuple(row) for row in record["responses"]], tuple(record["call"]))
-            except sqlite3.Error as error:
-                warnings.warn(f"{path}: answers not yet read back into {self.path} ({error}); they stay there until it can be written")
-                continue
-            path.unlink()
+                except sqlite3.Error as error:
+                    warnings.warn(f"{path}: answers not yet read back into {self.path} ({error}); they stay there until it can be written")
+                    continue
+                except (ValueError, KeyError, TypeError) as error:
+                    warnings.warn(f"{path}: not read back into {self.path}: a line cannot be read ({error!r}); the file is kept")
+                    continue
+                path.unlink()
 
     def claim(self,
               key:str,        # the request's first sample key
@@ -410,7 +564,7 @@ def label_probabilities(token_logprobs:Sequence,   # per answer token: (token, [
     "Probability of each choice from the top log-probabilities at the token where the answer begins."
     text = ""
     for position, (token, _) in enumerate(token_logprobs):   # skip a JSON prefix such as {"label": "
-        if re.fullmatch(r'\s*(\{\s*"labels?"\s*:\s*\[?\s*")?\s*', text) and re.search(r"\w", token): break
+        if re.fullmatch(r'\s*(\{\s*"labels?"\s*:\s*\[?\s*")?\s*', text) and re.search(r'[^\s{}\[\]":,]', token): break   # a word, or an emoji
         text += token
     else: return None
     alternatives = token_logprobs[position][1]
@@ -430,6 +584,18 @@ def _warn_once(message:str):
         _warned.add(message)
         warnings.warn(message, stacklevel=3)
 
+def _url_secrets(url:str|None) -> tuple:
+    "The secrets a base URL carries: its password, `user:password` and their Basic-auth base64, and credential-like query values."
+    if not url: return ()
+    parts, secrets = urllib.parse.urlsplit(url), []
+    if parts.username is not None or parts.password is not None:
+        raw = (parts.username or "", parts.password or "")
+        for user, password in {raw, tuple(urllib.parse.unquote(p) for p in raw)}:
+            pair = f"{user}:{password}"
+            secrets += [password, pair, base64.b64encode(pair.encode()).decode(), base64.b64encode(pair.encode()).decode().rstrip("=")]
+    secrets += [value for name, value in urllib.parse.parse_qsl(parts.query) if redact(f"?{name}=x") != f"?{name}=x"]
+    return tuple(dict.fromkeys(s for s in secrets if s))
+
 @register_backend("openai")
 class OpenAIBackend:
     "Chat completions through the official `openai` client: the OpenAI API or any OpenAI-compatible server."
@@ -443,6 +609,7 @@ class OpenAIBackend:
                  use_n:bool=True,             # ask for several samples in one call with `n` (else one call per sample)
                  organization:str|None=None,  # OpenAI organisation, if any
                  max_wait:float=300.0,        # longest server-requested wait (Retry-After) honoured; past it the row fails, the run goes on
+                 context_tokens:int|None=None,# the model's context window; default `context_tokens_for(model)` (None: unknown)
                 ):
         import openai
         self.max_wait = float(max_wait)
@@ -452,7 +619,8 @@ class OpenAIBackend:
             if base_url is None: raise ConfigError("no OpenAI API key: set OPENAI_API_KEY or pass api_key=")
             key = "none"   # local servers accept any key
         self.model, self.base_url, self.timeout, self.max_retries, self.prices, self.use_n = model, base_url, timeout, max_retries, prices, use_n
-        self._secrets = (key,) if key != "none" else ()
+        self._secrets = ((key,) if key != "none" else ()) + _url_secrets(base_url)   # redacted from every answer and error kept
+        self.context_tokens = context_tokens or context_tokens_for(model)
         self.name = "openai" if base_url is None or "api.openai.com" in base_url else f"openai-compatible:{redact(base_url.rstrip('/'))}"
         self._client_args = dict(api_key=key, base_url=base_url, organization=organization, timeout=timeout, max_retries=0)
         self._clients = {}
@@ -463,7 +631,7 @@ class OpenAIBackend:
     @classmethod
     def from_settings(cls, llm:dict, corpus=None, codebook=None, api_key:str|None=None, where:str="llm"):
         "The backend an experiment's `llm` section describes: its model and `base_url`."
-        return cls(llm["model"], base_url=llm.get("base_url"), api_key=api_key)
+        return cls(llm["model"], base_url=llm.get("base_url"), api_key=api_key, context_tokens=llm.get("context_tokens"))
 
     def _told(self, error) -> str:
         "An error's text as it may be shown or stored: secrets redacted, at most 300 characters."
@@ -509,7 +677,8 @@ class OpenAIBackend:
                 # the bottleneck at 300 calls/s)
                 response = await self._client().post("/chat/completions", body=body, cast_to=object,
                                                      options={"headers": headers} if headers else {})
-                if not isinstance(response, dict) or not response.get("choices"): raise ValueError(f"the response has no choices: {str(response)[:200]}")
+                if not isinstance(response, dict) or not response.get("choices"):
+                    raise ValueError(f"the response has no choices: {redact(str(response), self._secrets)[:200]}")
                 return response, attempt
             except openai.APIStatusError as error:
                 if error.status_code == 400 and ROW_LEVEL_400.search(str(error.message)):   # this text, not the run
@@ -543,7 +712,7 @@ class OpenAIBackend:
             response, tries = await self._call(self.body(request, decoding, wanted), key and f"{key}+{len(texts)}")
             retries += tries
             answered = completion_from_body(response)
-            model = answered.model or self.model
+            model = redact(answered.model, self._secrets) if answered.model else self.model
             prompt_tokens += answered.prompt_tokens
             completion_tokens += answered.completion_tokens
             choices = sorted(response["choices"], key=lambda c: c.get("index", 0))
@@ -551,7 +720,7 @@ class OpenAIBackend:
                 _warn_once(f"{self.name} returned {len(choices)} of n={wanted} samples; asking again for the rest")
             keep = request.samples - len(texts)
             texts += [redact(t, self._secrets) if t else t for t in answered.texts[:keep]]
-            finish += answered.finish_reasons[:keep]
+            finish += [redact(f, self._secrets) if f else f for f in answered.finish_reasons[:keep]]
             for choice in choices[:keep]:
                 probability = None
                 if decoding.logprobs and request.choices:
@@ -601,6 +770,12 @@ class BatchBackend(OpenAIBackend):
             ids.append(batch.id)
         return ids
 
+    def _redacted(self, completion:Completion) -> Completion:
+        "The completion with secrets the server echoed removed from its texts, model and finish reasons."
+        clean = lambda value: redact(value, self._secrets) if value else value
+        return replace(completion, texts=[clean(t) for t in completion.texts], model=clean(completion.model),
+                       finish_reasons=[clean(f) for f in completion.finish_reasons or []] or None)
+
     def open_keys(self,
                   cache:Cache,  # the cache that records the submitted batches
                  ) -> set:
@@ -634,7 +809,7 @@ class BatchBackend(OpenAIBackend):
                         sample_keys = keys[record["custom_id"]]
                     except (ValueError, KeyError, TypeError) as error:
                         raise LabelError(f"batch {batch_id} output line {line_number}: cannot read it ({error!r})") from None
-                    completion = completion_from_body(body)
+                    completion = self._redacted(completion_from_body(body))
                     usage = body.get("usage") or {}
                     cost = self.cost(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), batch=True)
                     cache.put(sample_keys[:len(completion.texts)], replace(completion, texts=completion.texts[:len(sample_keys)]),
@@ -689,6 +864,8 @@ class TransformersBackend:
                                                             use_safetensors=None, **arguments).eval()
         except OSError as error: raise ConfigError(f"cannot load the model {model!r}{f' ({gguf_file})' if gguf_file else ''}: {error}") from None
         if self.tokenizer.pad_token is None: self.tokenizer.pad_token = self.tokenizer.eos_token
+        limits = [getattr(self.llm.config, "max_position_embeddings", None), getattr(self.tokenizer, "model_max_length", None)]
+        self.context_tokens = min((int(n) for n in limits if isinstance(n, int) and 0 < n < 10**8), default=None)   # prompt + answer
         self.torch = torch
 
     def __repr__(self): return f"TransformersBackend(model={self.model!r}, mode={self.mode!r})"
@@ -790,6 +967,7 @@ class ReplayBackend:
     batch = False
     keyed_by_id = True   # the answer depends on the text's id, not only its messages: two rows with one text may differ
     prompted = False     # the answers were not given to our prompt: a bare number is a code, never a place in the prompt's list
+    context_tokens = None   # no prompt is sent: any length will do
     def __init__(self,
                  answers:Mapping|pd.Series|pd.DataFrame,  # text id -> answer; a DataFrame's columns are samples
                  model:str,                               # the LLM that produced them, for the record

@@ -5,6 +5,8 @@
 # %% ../nbs/02_prompts.ipynb #30588035
 from __future__ import annotations
 
+import contextvars
+import dataclasses
 import functools
 import json
 import re
@@ -13,6 +15,9 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import jinja2
+from jinja2.compiler import CodeGenerator, optimizeconst
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 import numpy as np
 import pandas as pd
 import tiktoken
@@ -21,9 +26,9 @@ from .core import DataError, ConfigError, resolve_encoder, stable_hash
 from .data import LABEL_SEPARATOR, Codebook, Corpus, check_no_leak, label_key
 
 # %% auto #0
-__all__ = ['DEFAULT_SYSTEM', 'DEFAULT_USER', 'PARSE_STATUSES', 'PromptTemplate', 'Example', 'answer_text', 'build_messages',
-           'fixed_examples', 'stratified_examples', 'NearestExamples', 'ParsedLabel', 'parse_label', 'encoding_for',
-           'count_tokens']
+__all__ = ['DEFAULT_SYSTEM', 'DEFAULT_USER', 'MAX_RENDERED_CHARS', 'PARSE_STATUSES', 'PromptTemplate', 'Example', 'answer_text',
+           'build_messages', 'fixed_examples', 'stratified_examples', 'NearestExamples', 'ParsedLabel', 'parse_label',
+           'encoding_for', 'count_tokens', 'check_prompt_size']
 
 # %% ../nbs/02_prompts.ipynb #2874941a
 DEFAULT_SYSTEM = """You are an expert research assistant coding texts for a social science study.
@@ -56,19 +61,164 @@ class PromptTemplate:
     @property
     def hash(self) -> str: return stable_hash([self.system, self.user])
 
-from jinja2.sandbox import SandboxedEnvironment
-_jinja = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)   # templates can be shared files: no attribute tricks
+# %% ../nbs/02_prompts.ipynb #430eb64a
+MAX_RENDERED_CHARS = 200_000   # characters one render of a template may add to the values it is given (text, metadata, codebook)
+
+class _TooLarge(SecurityError):
+    "A template would build a string, list or prompt past its render's limit."
+
+_limit = contextvars.ContextVar("llm_distill_template_limit", default=MAX_RENDERED_CHARS)   # this render's limit
+
+def _sized(value):
+    "`value`, or _TooLarge when it is a string or collection longer than this render's limit."
+    if isinstance(value, (str, bytes, list, tuple, dict, set, frozenset)) and len(value) > _limit.get():
+        raise _TooLarge(f"it would build {len(value):,} characters or items, over the limit of {_limit.get():,}")
+    return value
+
+def _no_more_than(count, what:str):
+    "Refuse an operation that would build `count` characters or items, over this render's limit."
+    if count > _limit.get(): raise _TooLarge(f"{what} would build {count:,} characters or items, over the limit of {_limit.get():,}")
+
+_PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\d+|\*)?(?:\.(\d+|\*))?")   # %-format width and precision
+_BRACE_FIELD = re.compile(r"\{[^{}]*?:([^{}]*)\}")                                  # str.format spec
+
+def _check_widths(fmt:str, args=(), percent:bool=True):
+    "Refuse a format string whose widths or precisions (or, for `*` and nested fields, whose int arguments) pass the limit."
+    if percent: fields = [part for match in _PERCENT_FIELD.finditer(fmt) for part in match.groups() if part]
+    else: fields = [digits for match in _BRACE_FIELD.finditer(fmt) for digits in re.findall(r"\d+", match[1])]
+    for width in fields:
+        digits = width.lstrip("0")
+        if width != "*" and (len(digits) > len(str(_limit.get())) or int(digits or 0) > _limit.get()):
+            raise _TooLarge(f"the format width {digits[:12]} is over the limit of {_limit.get():,}")
+    if "*" in fields or (not percent and re.search(r"\{[^{}]*\{", fmt)):
+        values = args.values() if isinstance(args, dict) else args if isinstance(args, (tuple, list)) else [args]
+        for value in values:
+            if isinstance(value, int) and value > _limit.get(): raise _TooLarge(f"the format width {value:,} is over the limit of {_limit.get():,}")
+
+def _length(value) -> int: return len(value) if isinstance(value, (str, list, tuple)) else len(str(value))
+
+_AMPLIFIERS = {"center", "ljust", "rjust", "zfill", "expandtabs", "indent", "slice", "batch", "wordwrap"}   # an int argument sets the size
+
+def _precheck(name:str, value, args, kwargs, method:bool=False):
+    "Refuse a call (a filter, or with `method` a string's method) whose arguments would build more than the limit."
+    if name in _AMPLIFIERS:
+        for argument in [*args, *kwargs.values()]:
+            if isinstance(argument, int) and argument > _limit.get(): raise _TooLarge(f"{name}({argument:,}) is over the limit of {_limit.get():,}")
+    if name in ("format", "format_map") and isinstance(value, str):
+        _check_widths(value, [*args, *kwargs.values()], percent=not method)   # the format filter is %-style
+    if name == "replace" and isinstance(value, str) and len(args) >= 2:
+        old, new = str(args[0]), str(args[1])
+        _no_more_than(len(value) + (value.count(old) if old else len(value) + 1) * max(len(new) - len(old), 0), "replace")
+    if name == "indent" and isinstance(value, str):
+        width = args[0] if args else kwargs.get("width", 4)
+        _no_more_than(len(value) + (value.count("\n") + 1) * (width if isinstance(width, int) else len(str(width))), "indent")
+    if name == "wordwrap" and isinstance(value, str):
+        width = args[0] if args else kwargs.get("width", 79)
+        wrap = args[2] if len(args) > 2 else kwargs.get("wrapstring") or "\n"
+        _no_more_than(len(value) + (len(value) // max(width if isinstance(width, int) else 1, 1) + 1) * len(str(wrap)), "wordwrap")
+
+def _joined(separator, items) -> list:
+    "The items of a join, after checking the joined size."
+    items = list(items)
+    _no_more_than(sum(_length(item) for item in items) + len(str(separator)) * max(len(items) - 1, 0), "join")
+    return items
+
+class _CappedCodeGenerator(CodeGenerator):
+    "Compiles `a ~ b` to a concatenation whose size is checked (jinja's sandbox cannot intercept `~`)."
+    @optimizeconst
+    def visit_Concat(self, node, frame):
+        self.write("environment.checked_concat((")
+        for argument in node.nodes:
+            self.visit(argument, frame)
+            self.write(", ")
+        self.write("))")
+
+class _CappedSandbox(ImmutableSandboxedEnvironment):
+    "A sandbox (no attribute tricks, no changing lists or dicts) that bounds the size of what a template builds."
+    intercepted_binops = frozenset(["*", "**", "+", "%"])
+    code_generator_class = _CappedCodeGenerator
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.filters = {name: self._capped_filter(name, function) for name, function in self.filters.items()}
+
+    def _capped_filter(self, name, function):
+        @functools.wraps(function)
+        def capped(*args, **kwargs):
+            skip = 1 if getattr(function, "jinja_pass_arg", None) is not None else 0   # the context, eval context or environment
+            value, rest = (args[skip], args[skip + 1:]) if len(args) > skip else (None, ())
+            _precheck(name, value, rest, kwargs)
+            if name == "join" and len(args) > skip:
+                separator = rest[0] if rest else kwargs.get("d", "")
+                args = (*args[:skip], _joined(separator, value), *rest)
+            return _sized(function(*args, **kwargs))
+        return capped
+
+    def checked_concat(self, parts) -> str: return _sized("".join(map(str, parts)))
+
+    def call_binop(self, context, operator, left, right):
+        "Bound `*` (repetition), `+` (joining), `**` (huge numbers) and `%` (format widths) before they run."
+        if operator == "*":
+            for sequence, count in ((left, right), (right, left)):
+                if isinstance(sequence, (str, list, tuple)) and isinstance(count, int): _no_more_than(len(sequence) * count, "'*'")
+        elif operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
+            _no_more_than(len(left) + len(right), "'+'")
+        elif operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0:
+            _no_more_than(max(abs(left), 2).bit_length() * right // 3, "'**'")   # about the digits of the result
+        elif operator == "%" and isinstance(left, str):
+            _check_widths(left, right)
+        return _sized(super().call_binop(context, operator, left, right))
+
+    def call(__self, __context, __obj, *args, **kwargs):
+        "Bound the methods of strings that build large ones (`ljust`, `center`, `replace`, `join`, `format`, ...)."
+        owner = getattr(getattr(__obj, "__wrapped__", __obj), "__self__", None)
+        name = getattr(__obj, "__name__", "")
+        if isinstance(owner, str):
+            _precheck(name, owner, args, kwargs, method=True)
+            if name == "join" and args: args = (_joined(owner, args[0]), *args[1:])
+        return _sized(super().call(__context, __obj, *args, **kwargs))
+
+_jinja = _CappedSandbox(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)   # templates can be shared files
 
 @functools.lru_cache(maxsize=256)
 def _compiled(template:str) -> jinja2.Template: return _jinja.from_string(template)
 
+_dataclass_sizes = {}   # id -> (the frozen dataclass, its size): a codebook is walked once, not once per text
+
+def _given_size(value, depth:int=0) -> int:
+    "Characters in the strings of the values a template is given (its text, metadata, the codebook's fields)."
+    if isinstance(value, str): return len(value)
+    if depth > 4: return 0
+    if isinstance(value, dict): return sum(_given_size(k, depth + 1) + _given_size(v, depth + 1) for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)): return sum(_given_size(v, depth + 1) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        known = _dataclass_sizes.get(id(value))
+        if known is not None and known[0] is value: return known[1]
+        size = sum(_given_size(getattr(value, f.name, None), depth + 1) for f in dataclasses.fields(value))
+        if len(_dataclass_sizes) > 256: _dataclass_sizes.clear()
+        if type(value).__dataclass_params__.frozen: _dataclass_sizes[id(value)] = (value, size)
+        return size
+    return 0
+
 def _render(template:str, what:str, **variables) -> str:
-    "Render a Jinja2 template (compiled once), naming the missing variable if there is one."
-    try: return _compiled(template).render(**variables).strip()
+    "Render a Jinja2 template (compiled once), naming the missing variable if there is one, and refusing a prompt past its size limit."
+    limit = MAX_RENDERED_CHARS + _given_size(variables)
+    token = _limit.set(limit)
+    try:
+        pieces, size = [], 0
+        for piece in _compiled(template).generate(**variables):
+            size += len(piece)
+            if size > limit: raise _TooLarge(f"it renders more than {limit:,} characters")
+            pieces.append(piece)
+        return "".join(pieces).strip()
     except jinja2.UndefinedError as error:
         raise DataError(f"{what}: {error.message}; pass it as metadata (a corpus column) or change the template") from None
     except jinja2.TemplateSyntaxError as error: raise ConfigError(f"{what}: template syntax error on line {error.lineno}: {error.message}") from None
-    except jinja2.exceptions.SecurityError as error: raise ConfigError(f"{what}: the template tried something unsafe and was refused ({error})") from None
+    except _TooLarge as error:
+        raise ConfigError(f"{what}: the template would build too large a prompt ({error}); one render may add at most "
+                          f"{MAX_RENDERED_CHARS:,} characters (MAX_RENDERED_CHARS) to the text and values it is given") from None
+    except SecurityError as error: raise ConfigError(f"{what}: the template tried something unsafe and was refused ({error})") from None
+    finally: _limit.reset(token)
 
 # %% ../nbs/02_prompts.ipynb #90ddc0ba
 @dataclass(frozen=True)
@@ -229,6 +379,8 @@ def parse_label(answer:str|None,          # the LLM's raw answer
         if not codebook.multi_label and len(parts) != 1: return ParsedLabel(None, "unparsed", f"expected one label: {value!r}")
     else:
         parts = _split_set(stripped, codebook) if codebook.multi_label else [stripped]
+    if codebook.multi_label and (parts == [] or (len(parts) == 1 and str(parts[0]).strip().casefold() in ("[]", "(none)", "none of them"))):
+        return ParsedLabel("", "ok")   # "no label applies": the empty set is an answer, not a failure
     labels = [_match_one(str(part), codebook, numbered) for part in parts if str(part).strip()]
     if not labels or None in labels: return ParsedLabel(None, "unparsed", f"names no label of {codebook.label_names}: {stripped[:200]}")
     if codebook.multi_label: return ParsedLabel(LABEL_SEPARATOR.join(l for l in codebook.label_names if l in labels), "ok")
@@ -260,3 +412,22 @@ def count_tokens(messages:str|Sequence[dict],  # chat messages, or a plain strin
         tokens += 3 + sum(len(encoding.encode(str(value), disallowed_special=())) for value in message.values())
         if "name" in message: tokens += 1
     return tokens
+
+# %% ../nbs/02_prompts.ipynb #df8ed39a
+def check_prompt_size(messages:Sequence[dict],     # one request's chat messages
+                      context_tokens:int|None,     # the model's context window in tokens (a backend's `context_tokens`); None: unknown, no check
+                      model:str="gpt-4o",          # whose tokenizer counts
+                      reserve:int=0,               # tokens kept for the answer (`Decoding.max_tokens`)
+                      where:str="the prompt",      # the text the prompt is for, for the message (e.g. "corpus: text 'id-7'")
+                     ) -> None:
+    "Raise `DataError` naming `where` when `messages` and `reserve` do not fit in `context_tokens`; counts tokens only for long prompts."
+    if not context_tokens: return
+    room = context_tokens - reserve
+    bound = 3 + sum(4 + sum(len(str(value).encode("utf-8")) for value in message.values()) for message in messages)
+    if bound <= room: return   # a token is at least one byte: no need to count
+    tokens = count_tokens(list(messages), model)
+    if tokens > room:
+        longest = max(len(str(m.get("content", ""))) for m in messages)
+        raise DataError(f"{where}: the prompt is {tokens:,} tokens, more than the {context_tokens:,}-token context of {model}"
+                        f"{f' less {reserve:,} for the answer' if reserve else ''} (its longest message has {longest:,} characters); "
+                        "shorten or drop the text, or use a model with a longer context")

@@ -5,8 +5,10 @@
 # %% ../nbs/08_report.ipynb #22e0bc8f
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import re
 from pathlib import Path
 
 import matplotlib
@@ -19,6 +21,7 @@ import pandas as pd
 from .core import DEFAULT_ENCODER, ConfigError
 from .validate import plot_confusion
 from .experiment import CONDITION_NAMES, ExperimentResult, _size_text
+from .export import inert_markdown
 
 # %% auto #0
 __all__ = ['ESTIMATE_METHODS', 'PER_CLASS_CONDITIONS', 'BIBTEX', 'REPORT_STYLE', 'plot_comparison', 'plot_learning_curves',
@@ -109,6 +112,26 @@ def condition_name(condition:str,   # a name from `CONDITIONS`
     if condition == "llm_direct" and result is not None: return f"the LLM itself ({result.config.llm['model']})"
     return CONDITION_NAMES.get(condition, condition)
 
+_md = inert_markdown   # every name from a user, as it lands in report.md
+
+def _shown(condition:str, result:ExperimentResult|None=None) -> str:
+    "`condition_name` as inert Markdown: the LLM's name and an unknown condition escaped, the package's own names as they are."
+    if condition == "llm_direct" and result is not None: return f"the LLM itself ({_md(result.config.llm['model'])})"
+    return CONDITION_NAMES[condition] if condition in CONDITION_NAMES else _md(condition)
+
+def _code(text) -> str:
+    "A hash or plain name in a code span; anything else as inert text."
+    return f"`{text}`" if re.fullmatch(r"[\w./-]+", str(text)) else _md(text)
+
+def _fenced(text:str, info:str="") -> str:
+    "A fenced block that no line of `text` can close: its fence is longer than any run of backticks inside."
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return f"{fence}{info}\n{text}\n{fence}"
+
+def _inert_table(frame:pd.DataFrame) -> pd.DataFrame:
+    "A table whose column names and text cells (names from the data) are inert Markdown; numbers as they are."
+    return frame.map(lambda v: _md(v) if isinstance(v, str) else v).set_axis([_md(c) for c in frame.columns], axis=1)
+
 # %% ../nbs/08_report.ipynb #85c62624
 def _figures(result:ExperimentResult, folder:Path, results:pd.DataFrame) -> list[tuple[str, str]]:
     "Draw and save every figure of the report; (title, file) pairs."
@@ -125,7 +148,7 @@ def _figures(result:ExperimentResult, folder:Path, results:pd.DataFrame) -> list
             if seed != first or (size is not None and condition != "llm_direct" and size != full): continue
             if "true positive" in report.confusion.columns: continue   # label sets have per-label counts, not a confusion matrix
             file = f"confusion_{condition.replace('+', '_')}.png"
-            keep(plot_confusion(report), f"Confusion matrix: {condition_name(condition, result)}", file)
+            keep(plot_confusion(report), f"Confusion matrix: {_shown(condition, result)}", file)
         if result.estimates is not None: keep(plot_estimates(result.estimates), "Estimated shares: three intervals", "estimates.png")
     return figures
 
@@ -139,11 +162,11 @@ def _summary(results:pd.DataFrame) -> pd.DataFrame:
 
 def _results_table(summary:pd.DataFrame, result:ExperimentResult) -> str:
     "The main table, in plain names."
-    table = pd.DataFrame({"condition": summary["condition"].map(lambda c: condition_name(c, result)), "training size": summary["size"].map(_size_text),
+    table = pd.DataFrame({"condition": summary["condition"].map(lambda c: _shown(c, result)), "training size": summary["size"].map(_size_text),
                           "seeds": summary["seeds"], "training labels": summary["n_train"].round(0).astype(int), "test texts": summary["n_test"],
                           "macro-F1": summary["macro_f1"].map(_fmt), "95% CI": [_interval(l, h) for l, h in zip(summary["macro_f1_low"], summary["macro_f1_high"])],
                           "accuracy": summary["accuracy"].map(_fmt), "no label": summary["unlabelled"],
-                          "student recipe": summary["recipe"], "warnings": summary["flags"]})
+                          "student recipe": summary["recipe"].map(_md), "warnings": summary["flags"].map(_md)})
     return table.to_markdown(index=False, disable_numparse=True)
 
 def _headline(summary:pd.DataFrame, result:ExperimentResult) -> str:
@@ -158,10 +181,10 @@ def _headline(summary:pd.DataFrame, result:ExperimentResult) -> str:
     if "llm" in full.index and baselines:
         best = max(baselines, key=lambda b: full[b])
         verdict = "at or above" if full["llm"] >= full[best] else "BELOW"
-        headline.append(f"The student on LLM labels ({rows.at['llm', 'recipe'] or 'no recipe'}) is {verdict} its best simple baseline, "
-                        f"{condition_name(best)} ({_fmt(full[best])}).")
+        headline.append(f"The student on LLM labels ({_md(rows.at['llm', 'recipe'] or 'no recipe')}) is {verdict} its best simple baseline, "
+                        f"{_shown(best)} ({_fmt(full[best])}).")
     flagged = rows[rows["flags"] != ""]
-    if len(flagged): headline.append("Warnings: " + "; ".join(f"{condition_name(c, result)}: {f}" for c, f in flagged["flags"].items()) + ".")
+    if len(flagged): headline.append("Warnings: " + "; ".join(f"{_shown(c, result)}: {_md(f)}" for c, f in flagged["flags"].items()) + ".")
     return " ".join(headline)
 
 # %% ../nbs/08_report.ipynb #18da1335
@@ -171,7 +194,7 @@ def _comparisons_section(result:ExperimentResult, folder:Path) -> str:
     shown = pd.read_csv(folder / "comparisons.csv")
     def plain(pair):
         first, second = pair.split(" - ")
-        return f"{condition_name(first, result)} minus {condition_name(second, result)}"
+        return f"{_shown(first, result)} minus {_shown(second, result)}"
     shown = shown.assign(comparison=shown["comparison"].map(plain), difference=shown["difference"].map(_fmt),
                          **{"95% CI": [_interval(l, h) for l, h in zip(shown["ci_low"], shown["ci_high"])], "McNemar p": shown["mcnemar_p"].map(lambda p: _fmt(p, 4))})
     return ("## Paired comparisons (first seed, same test texts)\n\n" +
@@ -186,13 +209,13 @@ def _per_class_section(result:ExperimentResult) -> str:
         report = result.reports.get((condition, first, None if condition == "llm_direct" else full))
         if report is None: continue
         table = report.per_class
-        shown = pd.DataFrame({"label": table["label"], "support": table["support"].astype(int),
+        shown = pd.DataFrame({"label": table["label"].map(_md), "support": table["support"].astype(int),
                               **{f"{m}": [f"{_fmt(v)} {_interval(l, h)}" for v, l, h in zip(table[m], table[f"{m}_low"], table[f"{m}_high"])]
                                  for m in ("precision", "recall", "f1")}})
         counts = report.confusion.reset_index()
-        counts.columns = [str(c) for c in counts.columns]
+        counts = _inert_table(counts.astype({counts.columns[0]: str}))   # label names in rows and columns
         what = "counts per label" if "true positive" in report.confusion.columns else "confusion counts (rows: human label; columns: predicted)"
-        parts.append(f"### {condition_name(condition, result)}\n\n{shown.to_markdown(index=False, disable_numparse=True)}\n\n"
+        parts.append(f"### {_shown(condition, result)}\n\n{shown.to_markdown(index=False, disable_numparse=True)}\n\n"
                      f"{what.capitalize()}:\n\n{counts.to_markdown(index=False, disable_numparse=True)}\n")
     if not parts: return ""
     return ("## Per-class scores (first seed, all training texts)\n\nEach score with its 95% bootstrap interval over the test texts.\n\n" +
@@ -226,11 +249,11 @@ def _llm_sentence(result:ExperimentResult) -> str:
     summary, shots = m["llm"]["summary"], int(llm.get("few_shot", 0) or 0)
     missing = summary["texts"] - summary["labelled"]
     if llm["backend"] == "replay":
-        made = (f"The LLM labels are those {llm['model']} gave in {llm.get('source') or llm.get('column') or 'an earlier run'}, replayed "
+        made = (f"The LLM labels are those {_md(llm['model'])} gave in {_md(llm.get('source') or llm.get('column') or 'an earlier run')}, replayed "
                 f"(this analysis did not query the model)")
     else:
         temperature = m["llm"]["decoding"].get("temperature")
-        made = (f"We labelled the texts with {llm['model']} ({m['llm']['backend']}; {m['llm']['samples']} answer(s) per text"
+        made = (f"We labelled the texts with {_md(llm['model'])} ({_md(m['llm']['backend'])}; {m['llm']['samples']} answer(s) per text"
                 f"{'' if temperature is None else f', temperature {temperature:g}'}), prompted "
                 f"{'zero-shot' if not shots else f'with {shots} example(s) per label drawn outside every test fold'} with the codebook's "
                 f"task and label definitions (codebook hash {m['codebook']['hash']})")
@@ -238,8 +261,8 @@ def _llm_sentence(result:ExperimentResult) -> str:
 
 def _recipe_choice(student:dict) -> str:
     "How the student's recipe was chosen, in words (the methods paragraph and the appendix say it the same way)."
-    candidates, folds = student["candidates"], student["folds"]
-    if student["recipe"] != "auto": return f"the {student['recipe']} recipe, set by the user"
+    candidates, folds = [_md(c) for c in student["candidates"]], student["folds"]
+    if student["recipe"] != "auto": return f"the {_md(student['recipe'])} recipe, set by the user"
     if len(candidates) == 1: return (f"the {candidates[0]} recipe, checked against the majority class by {folds}-fold cross-validation on "
                                      "each training set's own labels (never the test texts)")
     return (f"chosen within each training set by {folds}-fold cross-validation on that set's own labels (never the test texts) among "
@@ -247,7 +270,7 @@ def _recipe_choice(student:dict) -> str:
 
 def methods_paragraph(result:ExperimentResult, # from `run_experiment`
                      ) -> str:
-    "The design and the main result as one paragraph of prose a paper can use, with its citations' keys."
+    "The design and the main result as one paragraph of prose a paper can use, with its citations' keys (Markdown: names from the user inert)."
     m, config = result.methods, result.config
     rows = _summary(result.results)
     full = rows[rows["size"].isna()].set_index("condition")
@@ -255,11 +278,11 @@ def methods_paragraph(result:ExperimentResult, # from `run_experiment`
     recipe = _recipe_choice(m["student"])
     design = f"{m['split']['folds']}-fold cross-fitting" if m["split"]["folds"] > 1 else "one held-out split"
     held_out = f"{m['split']['test_texts']:,} held-out human-labelled texts ({design}, so every text is scored once by a student that never saw it)"
-    parts = [f"We used {m['data']['texts']:,} human-labelled texts of {m['data']['name']}."]
+    parts = [f"We used {m['data']['texts']:,} human-labelled texts of {_md(m['data']['name'])}."]
     if m["llm"]: parts += [_llm_sentence(result), f"Following Pangakis and Wolken (2024), we trained a student classifier on the LLM's labels and "
                            f"the same student on the human labels, and scored both, and the LLM's own labels, on the same {held_out}."]
     else: parts.append(f"We trained a student classifier on the human labels and scored it on {held_out}; no LLM labels were used.")
-    parts.append(f"The student (encoder {config.student.get('checkpoint') or DEFAULT_ENCODER}) was {recipe}.")
+    parts.append(f"The student (encoder {_md(config.student.get('checkpoint') or DEFAULT_ENCODER)}) was {recipe}.")
     if {"llm", "human"} <= set(full.index):
         parts.append(f"The student trained on LLM labels reached macro-F1 {score('llm')}, against {score('human')} for the student trained on human labels"
                      + (f"; the LLM's own labels scored {score('llm_direct')}." if "llm_direct" in full.index else "."))
@@ -279,25 +302,23 @@ def _methods(result:ExperimentResult) -> str:
     "The methods appendix: data, codebook, LLM labels (with an example prompt), student training, run and software."
     m = result.methods
     llm = m["llm"]
-    versions = "\n".join(f"- {k}: {v}" for k, v in m["versions"].items())
+    versions = "\n".join(f"- {_md(k)}: {_md(v)}" for k, v in m["versions"].items())
     student = m["student"]
     choice = _recipe_choice(student)
-    settings = "\n".join(f"- {name} settings: {json.dumps(values)}" for name, values in student["settings"].items() if name in student["candidates"])
-    why = "\n".join(f"- {condition_name(c, result)}, first fold: {w}" for c, w in student["why"].items())
+    settings = "\n".join(f"- {_md(name)} settings: {_md(json.dumps(values))}" for name, values in student["settings"].items() if name in student["candidates"])
+    why = "\n".join(f"- {_shown(c, result)}, first fold: {_md(w)}" for c, w in student["why"].items())
     return f"""## Methods appendix
 
 ### Data
-- dataset: {m['data']['name']} ({m['data']['texts']} human-labelled texts; data hash `{m['data']['data_hash']}`)
-- human label counts: {m['data']['label_counts']}
+- dataset: {_md(m['data']['name'])} ({m['data']['texts']} human-labelled texts; data hash {_code(m['data']['data_hash'])})
+- human label counts: {_md(m['data']['label_counts'])}
 - held-out design: {'%d-fold cross-fitting' % m['split']['folds'] if m['split']['folds'] > 1 else 'one split'}; {m['split']['test_texts']} test texts scored in every condition; few-shot examples reserved outside all folds: {len(m['split']['few_shot_ids'])}
 
-### Codebook (`{m['codebook']['hash']}`)
-```yaml
-{m['codebook']['text'].strip()}
-```
+### Codebook ({_code(m['codebook']['hash'])})
+{_fenced(m['codebook']['text'].strip(), 'yaml')}
 {_llm_appendix(result) if llm else ""}
 ### Student training
-- encoder: {result.config.student.get('checkpoint') or DEFAULT_ENCODER}
+- encoder: {_md(result.config.student.get('checkpoint') or DEFAULT_ENCODER)}
 - seeds: {result.config.seeds}; training sizes: {[_size_text(s) for s in m['train_sizes']]}
 - recipe: {choice}
 {settings}
@@ -305,7 +326,7 @@ def _methods(result:ExperimentResult) -> str:
 
 ### Run
 - wall time: {m['wall_seconds']} s (cells: {m['cell_seconds']} s; finished cells are cached and cost nothing on a rerun)
-{chr(10).join('- note: ' + n for n in m['notes'])}
+{chr(10).join('- note: ' + _md(n) for n in m['notes'])}
 
 ### Software
 {versions}
@@ -321,16 +342,14 @@ def _llm_appendix(result:ExperimentResult) -> str:
                     "see their source for the prompt that was." if result.config.llm["backend"] == "replay" else "Example prompt (first text):")
     return f"""
 ### LLM labels
-- backend: {llm['backend']}; model: {llm['model']}; samples per text: {llm['samples']}; answer format: {llm['answer_format']}
-- decoding: {json.dumps({k: v for k, v in llm['decoding'].items() if v not in (None, False)})}
-- prompt hash: `{llm['prompt_hash']}`
-- parse outcomes: {statuses}; texts without a label: {summary['texts'] - summary['labelled']} of {summary['texts']} ({(summary['texts'] - summary['labelled']) / summary['texts']:.1%})
+- backend: {_md(llm['backend'])}; model: {_md(llm['model'])}; samples per text: {llm['samples']}; answer format: {_md(llm['answer_format'])}
+- decoding: {_md(json.dumps({k: v for k, v in llm['decoding'].items() if v not in (None, False)}))}
+- prompt hash: {_code(llm['prompt_hash'])}
+- parse outcomes: {_md(statuses)}; texts without a label: {summary['texts'] - summary['labelled']} of {summary['texts']} ({(summary['texts'] - summary['labelled']) / summary['texts']:.1%})
 - tokens: {summary['prompt_tokens']:,} prompt, {summary['completion_tokens']:,} completion; cost: {_fmt(summary['cost'], 4) if summary['cost'] == summary['cost'] else 'unknown (no price for this model)'} USD; calls made in this run: {llm['calls_this_run']}
 
 {prompt_title}
-```text
-{prompt}
-```
+{_fenced(prompt, 'text')}
 
 """
 
@@ -341,6 +360,7 @@ def _estimates_section(estimates:pd.DataFrame, folder:Path) -> str:
     shown = estimates.assign(method=estimates["method"].map(ESTIMATE_METHODS), estimate=estimates["estimate"].map(_fmt),
                              **{"95% CI": [_interval(l, h) for l, h in zip(estimates["ci_low"], estimates["ci_high"])]})
     columns = [c for c in ("group", "label", "method", "estimate", "95% CI", "n_human", "n_texts") if c in shown]
+    shown = shown.assign(**{c: shown[c].map(_md) for c in ("group", "label") if c in shown})   # names from the data
     return ("## Estimated shares over every text\n\n" + shown[columns].to_markdown(index=False, disable_numparse=True) +
             "\n\nThe LLM labelled every text; humans coded a random subset. Prediction-powered inference (PPI++, `ppi_py`) corrects "
             "the LLM's share by its errors on that subset: its interval is valid however biased the LLM is. The naive interval takes "
@@ -351,12 +371,24 @@ def _kept_section(result:ExperimentResult) -> str:
     kept = result.methods["student"].get("kept")
     if not kept: return ""
     return (f"## The kept student\n\nThe student of the LLM-label condition, trained the same way on every pool text the LLM labelled, is in "
-            f"`{Path(kept).name}/` beside this report, in transformers format with a model card (`README.md`): "
+            f"{_code(Path(kept).name + '/')} beside this report, in transformers format with a model card (`README.md`): "
             "`import llm_distill.export`, then `transformers.pipeline(\"text-classification\", model=...)`, or `llm_distill.students.load_student`.\n")
 
 # %% ../nbs/08_report.ipynb #23e02d32
 REPORT_STYLE = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}table{border-collapse:collapse}"
                 "td,th{border:1px solid #ccc;padding:.2rem .5rem}img{max-width:100%}pre{background:#f6f6f6;padding:.5rem;overflow:auto}")
+
+class _LocalRenderer(mistune.HTMLRenderer):
+    "HTML that fetches nothing: images only from the report's own figure files, links only to the web or within the page, raw HTML escaped."
+    def __init__(self, figures:list[str]):
+        super().__init__(escape=True)
+        self.figures = set(figures)
+    def image(self, text, url, title=None): return super().image(text, url, title) if url in self.figures else text
+    def link(self, text, url, title=None): return super().link(text, url, title) if url.startswith(("https://", "http://", "#")) else text
+
+def _validation_markdown(report) -> str:
+    "The LLM labels' validation report as Markdown, its name and notes (which hold label names) inert."
+    return dataclasses.replace(report, name=_md(report.name), notes=[_md(n) for n in report.notes]).to_markdown()
 
 def write_report(result:ExperimentResult,       # from `run_experiment`
                  folder:str|Path|None=None,     # default: the experiment's output folder
@@ -371,16 +403,16 @@ def write_report(result:ExperimentResult,       # from `run_experiment`
     result.comparisons.to_csv(folder / "comparisons.csv", index=False)
     figures, summary = _figures(result, folder, results), _summary(results)
     estimates = _estimates_section(result.estimates, folder) if result.estimates is not None else ""
-    markdown = "\n".join([f"# {result.config.name}: students trained on LLM labels vs human labels\n", _headline(summary, result) + "\n",
+    markdown = "\n".join([f"# {_md(result.config.name)}: students trained on LLM labels vs human labels\n", _headline(summary, result) + "\n",
                           "## Results on held-out human labels\n", _results_table(summary, result) + "\n",
                           "Every condition is scored on the same held-out human-labelled texts; intervals are percentile bootstrap "
                           f"intervals over texts ({result.config.bootstrap} resamples). Full per-seed rows: `results.csv`.\n",
                           _comparisons_section(result, folder), _per_class_section(result), estimates,
-                          "## Validation of the LLM labels\n" if result.llm_report else "", result.llm_report.to_markdown() if result.llm_report else "",
+                          "## Validation of the LLM labels\n" if result.llm_report else "", _validation_markdown(result.llm_report) if result.llm_report else "",
                           "## Figures\n", "\n".join(f"![{title}]({name})\n" for title, name in figures),
                           _cite_section(result), _kept_section(result), _methods(result)])
     (folder / "report.md").write_text(markdown, encoding="utf-8")
-    html = mistune.create_markdown(escape=True, plugins=["strikethrough", "table"])(markdown)   # texts and names are data, never HTML
+    html = mistune.create_markdown(renderer=_LocalRenderer([name for _, name in figures]), plugins=["strikethrough", "table"])(markdown)
     (folder / "report.html").write_text(f"<!doctype html><meta charset='utf-8'><title>{html_escape(result.config.name)}</title>"
                                         f"<style>{REPORT_STYLE}</style>\n{html}", encoding="utf-8")
     return folder / "report.md"

@@ -20,15 +20,16 @@ from sklearn.metrics import cohen_kappa_score, f1_score
 from sklearn.model_selection import StratifiedKFold, KFold
 from sklearn.multiclass import OneVsRestClassifier
 
-from .core import DEFAULT_ENCODER, ConfigError, LabelError, environment_info, resolve_encoder
+from .core import DEFAULT_ENCODER, ConfigError, LabelError, environment_info, file_sha256, resolve_encoder, stable_hash
 from .data import Codebook
 from .finetune import Student, TrainingConfig, _check_texts, aligned, texts_of, _quiet_transformers, fit, labels_from_probabilities, training_targets
 
 # %% auto #0
 __all__ = ['RECIPES', 'C_GRID', 'C_FOLDS', 'HOLDOUT_ABOVE', 'DEFAULT_CANDIDATES', 'GPU_CANDIDATES', 'CHANCE_KAPPA',
-           'register_recipe', 'Recipe', 'load_student', 'most_regularised_within_one_se', 'chosen_C', 'TfidfRecipe',
-           'SentenceEncoder', 'EmbeddingRecipe', 'CombinedRecipe', 'SetFitRecipe', 'FinetuneRecipe', 'best_thresholds',
-           'training_f1', 'cross_validate_recipes', 'default_candidates', 'train_student']
+           'register_recipe', 'Recipe', 'label_fingerprint', 'load_student', 'most_regularised_within_one_se',
+           'chosen_C', 'TfidfRecipe', 'SentenceEncoder', 'EmbeddingRecipe', 'CombinedRecipe', 'SetFitRecipe',
+           'FinetuneRecipe', 'best_thresholds', 'training_f1', 'cross_validate_recipes', 'default_candidates',
+           'train_student']
 
 # %% ../nbs/06a_students.ipynb #e37a58ae
 RECIPES: dict[str, type] = {}
@@ -69,7 +70,7 @@ class Recipe:
                       texts:Sequence[str],     # the texts to classify
                       batch_size:int=64,       # texts per forward pass (encoder recipes)
                      ) -> np.ndarray: raise NotImplementedError
-    def _save(self, path:Path): raise NotImplementedError
+    def _save(self, path:Path) -> dict|None: raise NotImplementedError   # writes the files; returns any fields for llm_distill.json
     def _load(self, path:Path): raise NotImplementedError
 
     def labels_from(self,
@@ -91,31 +92,66 @@ class Recipe:
     def save(self,
              path:str|Path,  # the folder to write
             ) -> Path:
-        "Save the fitted student to a folder (no pickle: safetensors, skops and JSON)."
+        "Save the fitted student to a folder (no pickle: safetensors, skops and JSON); the head keeps its labels' fingerprint."
         path = Path(path); path.mkdir(parents=True, exist_ok=True)
-        self._save(path)
-        meta = dict(self.metadata, recipe=self.name, label_names=self.label_names, multi_label=self.multi_label, seed=self.seed,
-                    checkpoint=self.checkpoint, settings=self.settings)
+        meta = {**(self._save(path) or {}), **self.metadata, "recipe": self.name, "label_names": self.label_names,
+                "multi_label": self.multi_label, "seed": self.seed, "checkpoint": self.checkpoint, "settings": self.settings}
         (path / "llm_distill.json").write_text(json.dumps(meta, indent=1, default=str))
         return path
 
     def __repr__(self):
         return f"{type(self).__name__}({self.name!r}, labels={self.label_names}, {self.metadata.get('why', 'not chosen by selection')})"
 
+# %% ../nbs/06a_students.ipynb #7462f8a2
+def label_fingerprint(label_names:Sequence[str],  # the labels, in column order
+                      multi_label:bool=False,     # label sets (one probability per label) or one label per text
+                     ) -> str:
+    "A hash binding a saved head to its labels: their names in column order, and whether they form label sets."
+    return stable_hash({"label_names": list(label_names), "multi_label": bool(multi_label)}, 64)
+
 # %% ../nbs/06a_students.ipynb #6ebf3637
 def load_student(path:str|Path  # a folder written by `Recipe.save`, `Student.save` or `export.save_transformers`
                 ) -> Recipe|Student:
     "Load a saved student, whatever its recipe (a folder in transformers format loads as a `Student`)."
     path = Path(path)
-    if not (path / "llm_distill.json").exists(): raise ConfigError(f"{path} is not a saved student (no llm_distill.json)")
-    meta = json.loads((path / "llm_distill.json").read_text())
+    meta = _read_meta(path)
     if meta.get("format") == "transformers": return Student.load(path)
     name = meta.get("recipe", "finetune")
     if name not in RECIPES: raise ConfigError(f"{path}: unknown recipe {name!r}; known: {sorted(RECIPES)}")
+    if name != "finetune": _check_files(path, meta.get("files") or {})   # a fine-tuned student's folder: `Student.load` checks it
     recipe = RECIPES[name](meta["label_names"], meta["multi_label"], meta.get("seed", 0), meta.get("checkpoint"), **meta.get("settings", {}))
     recipe._load(path)
     recipe.metadata = {k: v for k, v in meta.items() if k not in ("label_names", "multi_label", "seed", "checkpoint", "settings", "recipe")}
     return recipe
+
+def _read_meta(path:Path) -> dict:
+    "A saved student's llm_distill.json, refusing one that is missing, half-written or lacks the labels."
+    file = path / "llm_distill.json"
+    if not file.exists(): raise ConfigError(f"{path} is not a saved student (no llm_distill.json)")
+    try: meta = json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError): meta = None   # a JSONDecodeError is a ValueError
+    if not isinstance(meta, dict): raise ConfigError(f"{file}: not valid JSON (truncated?); restore it or re-save the student")
+    names = meta.get("label_names")
+    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)) or not isinstance(meta.get("multi_label"), bool):
+        raise ConfigError(f"{file}: no label_names (a list of names) or multi_label (true or false); restore it or re-save the student")
+    return meta
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "merges.txt", "spiece.model",
+                    "sentencepiece.bpe.model", "tokenizer.model", "special_tokens_map.json", "added_tokens.json")
+
+def _check_files(path:Path, files:dict):
+    "Refuse a folder whose fingerprinted files (every saved file but the weights) are missing or changed since it was saved."
+    gone = [name for name in files if not (path / name).is_file()]
+    if gone and all(Path(name).name in _TOKENIZER_FILES for name in gone):
+        raise ConfigError(f"{path}: tokenizer files missing ({' / '.join(gone)}); re-save the student")
+    if gone: raise ConfigError(f"{path / gone[0]}: missing; restore it or re-save the student")
+    changed = [name for name, digest in files.items() if file_sha256(path / name) != digest]
+    if not changed: return
+    file, detail = path / changed[0], ""
+    if file.suffix == ".json":
+        try: detail = f" (model_type {json.loads(file.read_text(encoding='utf-8')).get('model_type')!r})"
+        except (ValueError, UnicodeDecodeError, AttributeError): raise ConfigError(f"{file}: not valid JSON (truncated?); restore it or re-save the student") from None
+    raise ConfigError(f"{file}: not the file this student was saved with{detail if file.name == 'config.json' else ''}; restore it or re-save the student")
 
 # %% ../nbs/06a_students.ipynb #dde4827e
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)   # regularisation strengths that C="cv" chooses from
@@ -175,16 +211,28 @@ _SKOPS_TRUSTED = ["sklearn.feature_extraction.text.TfidfVectorizer", "sklearn.li
                   "sklearn.feature_extraction.text.TfidfTransformer", "scipy.sparse._csr.csr_matrix", "scipy.sparse._csr.csr_array",
                   "numpy.int64", "numpy.float64", "numpy.dtype", "builtins.slice"]
 
-def _dump(value, path:Path):
+def _dump(value:dict, path:Path, recipe:Recipe):
+    "Write a recipe's fitted parts to a skops file, with the fingerprint of its labels beside the head."
     import skops.io as sio
-    sio.dump(value, path)
+    sio.dump(dict(value, labels={"label_names": recipe.label_names, "multi_label": recipe.multi_label,
+                                 "fingerprint": label_fingerprint(recipe.label_names, recipe.multi_label)}), path)
 
-def _restore(path:Path):
-    "Load a skops file, refusing any type outside the trusted scikit-learn ones."
+def _restore(path:Path, recipe:Recipe) -> dict:
+    "Load a skops file, refusing any type outside the trusted scikit-learn ones, and a head saved with other labels than the recipe's."
     import skops.io as sio
-    untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in _SKOPS_TRUSTED]
+    if not path.is_file(): raise ConfigError(f"{path}: missing; restore it or re-save the student")
+    try: untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in _SKOPS_TRUSTED]
+    except Exception: raise ConfigError(f"{path}: not a readable skops file (truncated?); restore it or re-save the student") from None
     if untrusted: raise ConfigError(f"{path}: refusing to load untrusted type(s) {untrusted}")
-    return sio.load(path, trusted=_SKOPS_TRUSTED)
+    try: parts = sio.load(path, trusted=_SKOPS_TRUSTED)
+    except Exception: raise ConfigError(f"{path}: not a readable skops file (truncated?); restore it or re-save the student") from None
+    saved = parts.get("labels") if isinstance(parts, dict) else None
+    if not isinstance(saved, dict): raise ConfigError(f"{path}: no label fingerprint beside the head (saved by an older llm_distill); re-save the student")
+    if saved.get("fingerprint") != label_fingerprint(recipe.label_names, recipe.multi_label):   # an edited llm_distill.json would flip labels
+        sets = lambda flag: " as label sets" if flag else ""
+        raise ConfigError(f"{path.parent}: llm_distill.json lists labels {recipe.label_names}{sets(recipe.multi_label)} but the head in {path.name} "
+                          f"was saved with {saved.get('label_names')}{sets(saved.get('multi_label'))}; restore llm_distill.json (or re-save the student)")
+    return parts
 
 # %% ../nbs/06a_students.ipynb #d3ac865e
 @register_recipe
@@ -204,9 +252,9 @@ class TfidfRecipe(Recipe):
     def predict_proba(self, texts, batch_size:int=64):
         return _head_proba(self.head, self.vectorizer.transform(_check_texts(texts)), len(self.label_names), self.multi_label)
 
-    def _save(self, path): _dump({"vectorizer": self.vectorizer, "head": self.head}, path / "tfidf.skops")
+    def _save(self, path): _dump({"vectorizer": self.vectorizer, "head": self.head}, path / "tfidf.skops", self)
     def _load(self, path):
-        parts = _restore(path / "tfidf.skops")
+        parts = _restore(path / "tfidf.skops", self)
         self.vectorizer, self.head = parts["vectorizer"], parts["head"]
 
 # %% ../nbs/06a_students.ipynb #fc29c82f
@@ -260,8 +308,8 @@ class EmbeddingRecipe(Recipe):
     def predict_proba(self, texts, batch_size:int=64):
         return _head_proba(self.head, self.encoder(_check_texts(texts)), len(self.label_names), self.multi_label)
 
-    def _save(self, path): _dump({"head": self.head}, path / "head.skops")
-    def _load(self, path): self.head = _restore(path / "head.skops")["head"]
+    def _save(self, path): _dump({"head": self.head}, path / "head.skops", self)
+    def _load(self, path): self.head = _restore(path / "head.skops", self)["head"]
 
 # %% ../nbs/06a_students.ipynb #6ceb71b7
 @register_recipe
@@ -287,9 +335,9 @@ class CombinedRecipe(EmbeddingRecipe):
     def predict_proba(self, texts, batch_size:int=64):
         return _head_proba(self.head, self._features(texts), len(self.label_names), self.multi_label)
 
-    def _save(self, path): _dump({"vectorizer": self.vectorizer, "head": self.head}, path / "combined.skops")
+    def _save(self, path): _dump({"vectorizer": self.vectorizer, "head": self.head}, path / "combined.skops", self)
     def _load(self, path):
-        parts = _restore(path / "combined.skops")
+        parts = _restore(path / "combined.skops", self)
         self.vectorizer, self.head = parts["vectorizer"], parts["head"]
 
 # %% ../nbs/06a_students.ipynb #f6cc778e
@@ -324,11 +372,19 @@ class SetFitRecipe(Recipe):
 
     def _save(self, path):
         self.body.save(str(path / "body"), safe_serialization=True)
-        _dump({"head": self.head}, path / "head.skops")
+        _dump({"head": self.head}, path / "head.skops", self)
+        return {"files": {str(f.relative_to(path)): file_sha256(f) for f in sorted((path / "body").rglob("*"))   # all but weights and card
+                          if f.is_file() and f.suffix != ".safetensors" and f.name != "README.md"}}
 
     def _load(self, path):
         from sentence_transformers import SentenceTransformer
-        self.body, self.head = SentenceTransformer(str(path / "body"), trust_remote_code=False), _restore(path / "head.skops")["head"]
+        self.head = _restore(path / "head.skops", self)["head"]
+        if not any((path / "body" / name).is_file() for name in _TOKENIZER_FILES):
+            raise ConfigError(f"{path / 'body'}: tokenizer files missing (tokenizer.json / vocab.txt); re-save the student")
+        try:
+            with _quiet_transformers(): self.body = SentenceTransformer(str(path / "body"), trust_remote_code=False, local_files_only=True)
+        except Exception as error:
+            raise ConfigError(f"{path / 'body'}: the saved encoder does not load ({type(error).__name__}: {str(error)[:300]}); re-save the student") from None
 
 # %% ../nbs/06a_students.ipynb #977d3d0b
 @register_recipe
@@ -349,7 +405,7 @@ class FinetuneRecipe(Recipe):
         return self
 
     def predict_proba(self, texts, batch_size:int=64): return self.student.predict_proba(list(texts), batch_size)
-    def _save(self, path): self.student.save(path)
+    def _save(self, path): return json.loads(self.student.save(path).joinpath("llm_distill.json").read_text())   # pooling, length, files
     def _load(self, path): self.student = Student.load(path)
 
 # %% ../nbs/06a_students.ipynb #fd629ab4
@@ -530,4 +586,3 @@ def train_student(texts:Sequence[str],                   # training texts
                             thresholds=out_of_fold[chosen]["thresholds"], flags=_flags(student, table, out_of_fold, chosen),
                             fit_seconds=round(time.monotonic() - started, 1), versions=environment_info())
     return student
-

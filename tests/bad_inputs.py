@@ -149,7 +149,249 @@ def cases(folder):
         ("experiment data file missing", lambda: __import__("llm_distill.experiment", fromlist=["x"]).load_experiment_data(
             ExperimentConfig("x", {"file": str(folder / "gone.csv")}, {"backend": "replay", "model": "m"}, codebook="textclass-toxicity")),
          ["gone.csv"]),
+        *boundary_cases(folder, codebook, good_yaml),
     ]
+
+
+def boundary_cases(folder, codebook, good_yaml):
+    "The kinds of issue 21: ids, label spellings and codes, files never lost, experiments checked whole, estimates that keep PPI's guarantee."
+    from llm_distill.boundary import read_table
+    from llm_distill.codebook import codebook_from_dict
+    from llm_distill.experiment import load_experiment
+    from llm_distill.inference import estimate_shares
+    toy = _toy_files(folder)
+    data = ["--file", toy / "data.csv", "--id", "id", "--label", "label", "--codebook", "textclass-toxicity"]
+    return [
+        # estimates
+        ("estimate: human codes 0/1, machine names", lambda: _same_estimates(estimate_shares, codebook, human_as_codes=True), RIGHT),
+        ("estimate: 'Toxic' and 'toxic ' on either side", lambda: _same_estimates(estimate_shares, codebook, spelled=True), RIGHT),
+        ("estimate: a label the codebook lacks", lambda: _cli(["estimate", toy / "machine.csv", "--human", toy / "human.csv", "--codebook",
+                                                               "textclass-toxicity", "--labels", "toxix", "--output", folder / "e.csv"]),
+         ["toxix", "did you mean 'toxic'"]),
+        ("estimate: an id coded twice", lambda: _cli(["estimate", toy / "machine.csv", "--human", toy / "twice.csv", "--codebook",
+                                                      "textclass-toxicity", "--output", folder / "e.csv"]), ["both have id 't003'"]),
+        ("estimate: refused texts keep their human labels", lambda: _refusals_kept(estimate_shares, codebook), RIGHT),
+        ("estimate: 3 human labels for 400 texts", lambda: estimate_shares(["toxic"] * 400, ["toxic"] * 3 + [None] * 397, codebook),
+         ["only 3", "at least 30"]),
+        ("estimate: human labels without variation", lambda: _no_nan(estimate_shares(["toxic", "non-toxic"] * 100, ["non-toxic"] * 60 + [None] * 140,
+                                                                                    codebook)), RIGHT),
+        ("estimate: output onto its input", lambda: _cli(["estimate", toy / "machine.csv", "--human", toy / "human.csv", "--codebook",
+                                                          "textclass-toxicity", "--output", toy / "human.csv"]), ["would replace it"]),
+        ("estimates on fully coded data without human_sample", lambda: _run(folder, good_yaml + "estimates: {labels: [toxic]}\n", "est-full"),
+         ["human_sample"]),
+        # ids
+        ("ids 007, 7 and 0042 in a CSV corpus", lambda: _ids_kept(toy / "data.csv", read_table), RIGHT),
+        ("predict keeps ids as written", lambda: _predict_ids(toy, folder), RIGHT),
+        ("label then validate on ids with leading zeros", lambda: _label_validate(toy, folder), RIGHT),
+        # files never lost
+        ("label --output onto --file", lambda: _cli(["label", *data, "--backend", "replay", "--column", "label", "--model", "m",
+                                                     "--cache", folder / "lc.sqlite", "--output", toy / "data.csv"]), ["would replace it"]),
+        ("predict --output onto --input", lambda: _cli(["predict", "--student", folder / "nostudent", "--input", toy / "data.csv",
+                                                        "--output", toy / "data.csv"]), ["would replace it"]),
+        ("train --output a folder of the user's", lambda: _cli(["train", *data, "--recipe", "tfidf", "--output", toy]), ["did not write"]),
+        ("run --output a folder holding the user's student/", lambda: _run_into_user_folder(folder, good_yaml), ["did not write"]),
+        # experiments checked whole
+        ("experiment seeds [0, 0]", lambda: load_experiment(_csv(folder, "seeds00.yaml", good_yaml + "seeds: [0, 0]\n")), ["seeds", "more than once"]),
+        ("experiment train_sizes without null", lambda: load_experiment(_csv(folder, "sizes20.yaml", good_yaml + "train_sizes: [20]\n")),
+         ["train_sizes", "null"]),
+        ("experiment train_sizes empty", lambda: load_experiment(_csv(folder, "sizes0.yaml", good_yaml + "train_sizes: []\n")), ["train_sizes", "null"]),
+        ("experiment conditions [llm_soft] alone", lambda: load_experiment(_csv(folder, "soft.yaml", good_yaml + "conditions: [llm_soft]\n")),
+         ["llm_soft", "add 'llm'"]),
+        ("codebook multi_label quoted \"false\"", lambda: codebook_from_dict({"task": "t", "multi_label": "false", "labels": [
+            {"name": "a", "definition": "x"}, {"name": "b", "definition": "y"}]}), ["multi_label", "true or false"]),
+        ("replayed column edited between runs", lambda: _replay_edited(folder), RIGHT),
+        # label sets and spellings
+        ("an empty label set is a value, not uncoded", lambda: _empty_set_kept(folder), RIGHT),
+        ("an Excel label literally named NA", lambda: _excel_na(folder), RIGHT),
+        # files
+        ("CSV with two columns named text", lambda: read_table(_csv(folder, "two-text.csv", "id,text,text\n1,a,b\n")), ["both named 'text'"]),
+        ("NUL byte inside a CSV text", lambda: read_table(_csv(folder, "nul.csv", b"id,text\n1,ok\n2,bad\x00text\n")), ["line 3", "NUL"]),
+        ("BOM and Windows line ends", lambda: _bom_crlf(folder, read_table), RIGHT),
+        ("a .PARQUET file through predict's reader", lambda: _upper_parquet(folder), RIGHT),
+        ("a DataFrame with two columns named text", lambda: __import__("llm_distill.data", fromlist=["x"]).make_corpus(
+            pd.DataFrame([["a", "b"]], columns=["text", "text"])), ["'text'", "more than once"]),
+        ("NUL bytes inside a DataFrame's text", lambda: _nul_in_frame(), RIGHT),
+        ("a 2 MB text", lambda: _long_text_recorded(), RIGHT),
+        ("a prompt past the model's context", lambda: _too_long_prompt(folder), RIGHT),
+        ("the LLM answers the empty label set", lambda: _empty_answer(), RIGHT),
+    ]
+
+
+def _empty_answer():
+    from llm_distill.boundary import as_codebook
+    from llm_distill.prompts import parse_label
+    sets = as_codebook(["economy", "crime"], multi_label=True)
+    assert [parse_label(a, sets).label for a in ('{"labels": []}', "[]", "crime")] == ["", "", "crime"]
+    return RIGHT
+
+
+def _nul_in_frame():
+    from llm_distill.data import make_corpus
+    corpus = make_corpus(pd.DataFrame({"text": ["a\x00b", "c"]}))
+    assert corpus.texts == ["ab", "c"] and corpus.issues["problem"].tolist() == ["NUL bytes in the text"], corpus.issues
+    return RIGHT
+
+
+def _long_text_recorded():
+    from llm_distill.data import make_corpus
+    corpus = make_corpus(pd.DataFrame({"text": ["word " * 400_000, "short"]}))
+    assert corpus.issues["problem"].str.contains("2,000,000 characters").any(), corpus.issues
+    return RIGHT
+
+
+def _too_long_prompt(folder):
+    "A 2 MB text: planned with a warning, then failed as its own row, never sent; the other rows run."
+    from llm_distill.annotate import plan, prepare_requests
+    from llm_distill.data import load_codebook, make_corpus
+    from llm_distill.llm import OpenAIBackend
+    codebook = load_codebook("textclass-toxicity")
+    corpus = make_corpus(pd.DataFrame({"id": ["a", "b"], "text": ["short text", "word " * 400_000]}), id="id", codebook=codebook)
+    job = prepare_requests(corpus, codebook, OpenAIBackend("gpt-4o-mini", api_key="sk-none", base_url="http://127.0.0.1:9/v1"))
+    assert list(job.too_long) == ["b"] and "warning: 1 text(s) have prompts past the model's context" in str(plan(job)), str(plan(job))
+    return RIGHT
+
+
+def _toy_files(folder):
+    "A small labelled CSV with ids that look like numbers, and machine/human label files for `estimate`."
+    rng = np.random.default_rng(0)
+    words = {"toxic": ["idiot", "stupid", "hate", "moron"], "non-toxic": ["thanks", "great", "kind", "helpful"]}
+    labels = list(rng.choice(["toxic", "non-toxic"], 60))
+    ids = ["007", "7", "0042"] + [f"t{i:03d}" for i in range(3, 60)]
+    toy = Path(folder) / "toy"
+    toy.mkdir(exist_ok=True)
+    pd.DataFrame({"id": ids, "text": [" ".join(rng.choice(words[l], 4)) + f" {i}" for i, l in enumerate(labels)], "label": labels,
+                  "llm": labels[:-5] + ["toxic"] * 5}).to_csv(toy / "data.csv", index=False)
+    pd.DataFrame({"id": ids, "label": labels}).to_csv(toy / "machine.csv", index=False)
+    pd.DataFrame({"id": ids[:40], "label": [int(l == "toxic") for l in labels[:40]]}).to_csv(toy / "human.csv", index=False)
+    pd.DataFrame({"id": ids[:40] + ["t003"], "label": labels[:40] + ["toxic"]}).to_csv(toy / "twice.csv", index=False)
+    return toy
+
+
+def _planted(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    truth = np.where(rng.random(n) < 0.4, "toxic", "non-toxic")
+    machine = np.where(rng.random(n) < 0.8, truth, "toxic")
+    coded = rng.choice(n, 120, replace=False)
+    return truth, machine, [t if i in set(coded) else None for i, t in enumerate(truth)]
+
+
+def _same_estimates(estimate_shares, codebook, human_as_codes=False, spelled=False):
+    truth, machine, human = _planted()
+    reference = estimate_shares(machine.tolist(), human, codebook)
+    other_human = [None if h is None else {"toxic": 1, "non-toxic": 0}[h] for h in human] if human_as_codes else human
+    other_machine = [m.title() + " " if i % 2 else m for i, m in enumerate(machine)] if spelled else machine.tolist()
+    pd.testing.assert_frame_equal(estimate_shares(other_machine, other_human, codebook), reference)
+    return RIGHT
+
+
+def _refusals_kept(estimate_shares, codebook):
+    truth, machine, human = _planted()
+    machine = machine.astype(object)
+    machine[(truth == "toxic") & (np.arange(len(truth)) % 2 == 0)] = None   # refusals concentrated in one class
+    table = estimate_shares(machine.tolist(), human, codebook)
+    assert (table["n_human"] == 120).all(), table["n_human"].tolist()
+    row = table.query("label == 'toxic' and method == 'ppi'").iloc[0]
+    assert row["ci_low"] <= 0.45 and row["ci_high"] >= 0.33, row.to_dict()   # near the planted share (0.4), not the refusal-biased one
+    return RIGHT
+
+
+def _no_nan(table):
+    assert not table[["estimate", "ci_low", "ci_high"]].isna().any().any(), table
+    assert table["note"].str.contains("Clopper-Pearson").any(), table["note"].tolist()
+    return RIGHT
+
+
+def _ids_kept(path, read_table):
+    from llm_distill.data import load_codebook, make_corpus
+    corpus = make_corpus(read_table(path), id="id", label="label", codebook=load_codebook("textclass-toxicity"))
+    assert corpus.ids[:3] == ["007", "7", "0042"], corpus.ids[:3]
+    return RIGHT
+
+
+def _tfidf_student_folder(toy, folder):
+    path = Path(folder) / "tfidf-student"
+    if not path.exists():
+        _cli(["train", "--file", toy / "data.csv", "--id", "id", "--label", "label", "--codebook", "textclass-toxicity",
+              "--recipe", "tfidf", "--output", path])
+    return path
+
+
+def _predict_ids(toy, folder):
+    student = _tfidf_student_folder(toy, folder)
+    _cli(["predict", "--student", student, "--input", toy / "data.csv", "--id", "id", "--output", Path(folder) / "predicted.csv"])
+    written = pd.read_csv(Path(folder) / "predicted.csv", dtype=str)
+    assert written["id"].tolist()[:3] == ["007", "7", "0042"], written["id"].tolist()[:3]
+    assert (written["trained_on"] == "True").all()   # the student was trained on these very texts: the rows say so
+    return RIGHT
+
+
+def _label_validate(toy, folder):
+    data = ["--file", toy / "data.csv", "--id", "id", "--label", "label", "--codebook", "textclass-toxicity"]
+    _cli(["label", *data, "--backend", "replay", "--column", "llm", "--model", "m", "--cache", Path(folder) / "lv.sqlite",
+          "--few-shot", "1", "--output", Path(folder) / "lv.csv"])
+    out = _cli(["validate", *data, Path(folder) / "lv.csv", "--output", Path(folder) / "lv-report"])
+    assert "2 few-shot example(s) left out" in out, out
+    return RIGHT
+
+
+def _run(folder, yaml_text, name):
+    from llm_distill.experiment import run_experiment
+    path = _csv(folder, f"{name}.yaml", yaml_text.replace("name: x", f"name: {name}") + f"output: {Path(folder) / name}\n")
+    run_experiment(path, progress=False)
+
+
+def _run_into_user_folder(folder, good_yaml):
+    target = Path(folder) / "users-project"
+    (target / "student").mkdir(parents=True, exist_ok=True)
+    (target / "student" / "notes.md").write_text("mine")
+    try: _cli(["run", _csv(folder, "into.yaml", good_yaml), "--output", target])
+    finally: assert (target / "student" / "notes.md").read_text() == "mine"
+
+
+def _replay_edited(folder):
+    "Rerunning into the same folder after editing the replayed column reads the new answers, never the cached old ones."
+    from llm_distill.annotate import annotate
+    from llm_distill.data import load_codebook, make_corpus
+    from llm_distill.llm import ReplayBackend
+    codebook = load_codebook("textclass-toxicity")
+    corpus = make_corpus(pd.DataFrame({"id": ["1", "2"], "text": ["a", "b"]}), id="id", codebook=codebook)
+    first = annotate(corpus, codebook, ReplayBackend({"1": "toxic", "2": "toxic"}, "m"), cache=Path(folder) / "replay.sqlite", progress=False)
+    again = annotate(corpus, codebook, ReplayBackend({"1": "toxic", "2": "non-toxic"}, "m"), cache=Path(folder) / "replay.sqlite", progress=False)
+    assert first["label"].tolist() == ["toxic", "toxic"] and again["label"].tolist() == ["toxic", "non-toxic"], again["label"].tolist()
+    return RIGHT
+
+
+def _empty_set_kept(folder):
+    from llm_distill.codebook import codebook_from_dict
+    from llm_distill.data import make_corpus
+    sets = codebook_from_dict({"task": "frames", "multi_label": True, "require_definitions": False, "labels": ["economy", "crime"]})
+    frame = pd.DataFrame({"id": ["1", "2", "3"], "text": ["a", "b", "c"], "labels": ["economy|crime", "[]", None]})
+    corpus = make_corpus(frame, id="id", label="labels", codebook=sets)
+    assert corpus.data["human_label"].tolist() == ["economy|crime", "", None], corpus.data["human_label"].tolist()
+    assert len(corpus.labelled) == 2
+    return RIGHT
+
+
+def _excel_na(folder):
+    from llm_distill.boundary import read_table
+    path = Path(folder) / "na.xlsx"
+    pd.DataFrame({"id": ["1", "2"], "text": ["a", "b"], "label": ["NA", "EU"]}).to_excel(path, index=False)
+    assert read_table(path)["label"].tolist() == ["NA", "EU"]
+    return RIGHT
+
+
+def _bom_crlf(folder, read_table):
+    frame = read_table(_csv(folder, "bom.csv", "\ufeffid,text\r\n1,a\r\n2,b\r\n"))
+    assert list(frame.columns) == ["id", "text"] and frame["text"].tolist() == ["a", "b"], frame
+    return RIGHT
+
+
+def _upper_parquet(folder):
+    from llm_distill.boundary import table_chunks
+    path = Path(folder) / "UPPER.PARQUET"
+    pd.DataFrame({"id": ["007"], "text": ["a"]}).to_parquet(path)
+    assert [c["id"].tolist() for c in table_chunks(path)] == [["007"]]
+    return RIGHT
 
 
 def _edited_student(folder, fit, Student, TrainingConfig):
@@ -227,11 +469,12 @@ def _cli(argv):
     import contextlib, io
     from llm_distill.cli import main
     from llm_distill.core import ConfigError
-    errors = io.StringIO()
-    with contextlib.redirect_stderr(errors):
-        try: status = main(argv)
+    errors, output = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(output):
+        try: status = main([str(a) for a in argv])
         except SystemExit as exit: status = exit.code
     if status: raise ConfigError(errors.getvalue().strip().splitlines()[-1])
+    return output.getvalue()
 
 
 def _latin1_experiment(folder, ExperimentConfig, encoding=None):

@@ -46,4 +46,4 @@ def test_limit_draws_the_same_stratified_sample_as_an_experiment(tmp_path):
                                            "--id", "id", "--label", "human_label", "--limit", "40", "annotations.csv"])
     corpus = _corpus(arguments)
     assert len(corpus) == 40 and corpus.data["human_label"].value_counts().to_dict() == {"non-toxic": 20, "toxic": 20}
-    assert corpus.ids == [i for i in data["id"] if i in set(corpus.ids)]   # in the file's order
+    assert corpus.ids == [str(i) for i in data["id"] if str(i) in set(corpus.ids)]   # in the file's order (ids as written: text)

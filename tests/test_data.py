@@ -120,7 +120,7 @@ def test_replaced_bytes_are_reported_per_row(tmp_path):
     corpus = make_corpus(read_table(path, encoding_errors="replace"), id="id", name="broken.csv")
     assert len(corpus) == 2
     issue = corpus.issues.iloc[0]
-    assert (issue["id"], issue["problem"], issue["action"]) == (2, "undecodable bytes replaced by U+FFFD", "kept")
+    assert (issue["id"], issue["problem"], issue["action"]) == ("2", "undecodable bytes replaced by U+FFFD", "kept")
 
 
 def test_malformed_jsonl_names_the_line(tmp_path):

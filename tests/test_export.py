@@ -57,7 +57,7 @@ def test_no_local_paths_and_an_escaped_card(tmp_path, tweets):
     card = student_card(student, {"macro_f1": (0.7, 0.6, 0.8)}, "60 held-out tweets", teacher="<script>alert(1)</script>", task="civility")
     folder = save_transformers(student, tmp_path / "kept", card)
     text = (folder / "README.md").read_text()
-    assert "<script>" not in text and "&lt;script&gt;" in text
+    assert "<script>" not in text and r"\<script\>alert\(1\)\</script\>" in text   # inert: shown as text wherever the card is rendered
     assert "base_model: sentence-transformers/all-MiniLM-L6-v2" in text and "[0.600, 0.800]" in text
     for name in ("config.json", "tokenizer_config.json", "llm_distill.json", "README.md"):
         assert "site-packages" not in (folder / name).read_text(), name
@@ -75,3 +75,61 @@ def test_setfit_student_through_pipeline(tmp_path, tweets):
     folder = save_transformers(student, tmp_path / "kept")
     np.testing.assert_allclose(piped_scores(folder, held, student.label_names), student.predict_proba(held), atol=1e-5)
     assert load_student(folder).predict(held) == student.predict(held)
+
+
+def test_label_sets_through_the_plain_pipeline(tmp_path, codebook):
+    "README: `top_k=None` gives every label's score (a sigmoid each); the labels at or above llm_distill.json's thresholds are the student's set."
+    data = davidson_sets(150)
+    for student in (train_student(data["text"].tolist(), data["teacher"].tolist(), codebook, candidates=("embed",)),   # thresholds chosen by CV
+                    train_student(data["text"].tolist(), data["teacher"].tolist(), codebook, recipe="embed")):      # none chosen: 0.5
+        folder = save_transformers(student, tmp_path / student.name / str(student.metadata["thresholds"] is None))
+        meta = json.loads((folder / "llm_distill.json").read_text())
+        assert len(meta["thresholds"]) == len(LABELS)                                    # once: null for a named recipe
+        held = data["text"].tolist()[:40]
+        scores = piped_scores(folder, held, meta["label_names"])
+        sets = ["|".join(n for n, s, t in zip(meta["label_names"], row, meta["thresholds"]) if s >= t) for row in scores]
+        assert sets == student.predict(held)
+        card = (folder / "README.md").read_text()
+        assert "top_k=None" in card and "thresholds" in card                            # the card says how
+
+
+@pytest.fixture(scope="module")
+def kept(tmp_path_factory, tweets):
+    "An embedding student kept in transformers format once; each test tampers with its own copy."
+    train, labels, _, codebook = tweets
+    return save_transformers(train_student(train, labels, codebook, recipe="embed"), tmp_path_factory.mktemp("kept") / "student")
+
+
+def _tampered(kept, tmp_path, change):
+    import shutil
+    folder = tmp_path / "student"
+    shutil.copytree(kept, folder)
+    change(folder)
+    return folder
+
+
+def _edit(file, change):
+    file.write_text(json.dumps(change(json.loads(file.read_text()))))
+
+
+TAMPERED = {
+    "label order edited": (lambda f: _edit(f / "llm_distill.json", lambda m: dict(m, label_names=m["label_names"][::-1])),
+                           r"student: llm_distill\.json lists labels .* restore llm_distill\.json"),
+    "half-written llm_distill.json": (lambda f: (f / "llm_distill.json").write_text((f / "llm_distill.json").read_text()[:80]),
+                                      r"student/llm_distill\.json: not valid JSON \(truncated\?\)"),
+    "tokenizer files deleted": (lambda f: (f / "tokenizer.json").unlink(), r"student: tokenizer files missing \(tokenizer\.json\); re-save the student"),
+    "config.json garbage": (lambda f: (f / "config.json").write_text("{\"model_type\": \"llm_distill_pooled\", \"enc"),
+                            r"student/config\.json: not valid JSON \(truncated\?\)"),
+    "config.json of another model": (lambda f: (f / "config.json").write_text(json.dumps({"model_type": "bert", "num_hidden_layers": 2})),
+                                     r"student/config\.json: not the file this student was saved with \(model_type 'bert'\)"),
+    "config.json with the labels swapped": (lambda f: _edit(f / "config.json", lambda c: dict(c, id2label={"0": c["id2label"]["1"], "1": c["id2label"]["0"]})),
+                                            r"student/config\.json: not the file this student was saved with"),
+}
+
+
+@pytest.mark.parametrize("case", list(TAMPERED))
+def test_a_tampered_transformers_folder_names_the_file(tmp_path, kept, case):
+    change, message = TAMPERED[case]
+    assert load_student(kept).label_names                     # the untouched folder loads
+    with pytest.raises(ConfigError, match=message):
+        load_student(_tampered(kept, tmp_path, change))

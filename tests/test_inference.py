@@ -57,10 +57,25 @@ def test_groups_regression_and_planning():
 def test_bad_inputs_name_the_problem():
     with pytest.raises(DataError, match="same texts"):
         estimate_shares(["yes"] * 3, ["yes"] * 2, ["yes"])
-    with pytest.raises(DataError, match="row"):
-        estimate_shares(["yes", None, "no"], ["yes", "no", None], ["yes"])
+    with pytest.raises(DataError, match="at least 30"):   # 3 human labels: no interval
+        estimate_shares(["yes", None, "no"] * 100, ["yes", "no", None] + [None] * 297, ["yes"])
     with pytest.raises(DataError, match="inclusion probability"):
-        estimate_shares(["yes", "no", "no"], ["yes", "no", None], ["yes"], probabilities=[0.5, 0.5, 0.0])
+        estimate_shares(["yes", "no", "no"], ["yes", "no", None], ["yes"], probabilities=[0.5, 0.5, 0.0], min_human=2)
+    with pytest.raises(DataError, match="occur in no machine or human label"):
+        estimate_shares(["yes", "no"] * 30, ["yes", "no"] * 30, ["yess"])
+
+
+def test_machine_gaps_keep_their_human_labels_and_degenerate_cases_say_so():
+    rng = np.random.default_rng(3)
+    truth, machine = planted(rng, n=600)
+    machine = [None if i % 7 == 0 else m for i, m in enumerate(machine)]   # the machine refused some texts
+    human = [t if i % 4 == 0 else None for i, t in enumerate(truth)]
+    table = estimate_shares(machine, human, ["yes"])
+    assert (table["n_human"] == 150).all() and (table["n_machine_unlabelled"] == 86).all()   # no human label dropped with a refusal
+    nobody = estimate_shares(machine, [("no" if h else None) for h in human], ["yes", "no"]).query("label == 'yes'").set_index("method")
+    assert nobody.loc["ppi", "estimate"] == 0 and 0 < nobody.loc["ppi", "ci_high"] < 0.05 and "Clopper-Pearson" in nobody.loc["ppi", "note"]
+    everyone = estimate_shares(machine, truth, ["yes"]).set_index("method")
+    assert "every text is human-coded" in everyone.loc["ppi", "note"] and not everyone[["estimate", "ci_low", "ci_high"]].isna().any().any()
     with pytest.raises(ConfigError, match="kind"):
         estimate_regression(["yes", "no"], ["yes", "no"], "yes", pd.DataFrame({"x": [1, 2]}), kind="probit")
 
@@ -72,13 +87,26 @@ def test_command_line_estimate(tmp_path, capsys):
     pd.DataFrame({"id": range(600), "label": machine, "party": np.where(np.arange(600) < 300, "left", "right")}).to_csv(tmp_path / "a.csv", index=False)
     coded = rng.choice(600, 120, replace=False)
     pd.DataFrame({"id": coded, "label": [truth[i] for i in coded]}).to_csv(tmp_path / "h.csv", index=False)
+    (tmp_path / "yes-no.yaml").write_text("task: yes or no\nrequire_definitions: false\nlabels: [{name: 'yes', code: 1}, {name: 'no', code: 0}]\n")
+    codebook = ["--codebook", str(tmp_path / "yes-no.yaml")]
     assert main(["estimate", str(tmp_path / "a.csv"), "--human", str(tmp_path / "h.csv"), "--labels", "yes", "--group", "party",
-                 "--out", str(tmp_path / "e.csv")]) == 0
+                 "--out", str(tmp_path / "e.csv"), *codebook]) == 0
     table = pd.read_csv(tmp_path / "e.csv")
     assert set(table["method"]) == {"ppi", "human", "naive"} and set(table["group"]) == {"left", "right"}
     pd.DataFrame({"id": [9999], "label": ["yes"]}).to_csv(tmp_path / "stranger.csv", index=False)
-    assert main(["estimate", str(tmp_path / "a.csv"), "--human", str(tmp_path / "stranger.csv")]) == 2
+    assert main(["estimate", str(tmp_path / "a.csv"), "--human", str(tmp_path / "stranger.csv"), *codebook]) == 2
     assert "9999" in capsys.readouterr().err
+    # human labels as codes, machine labels as names in other spellings: the same estimates
+    pd.DataFrame({"id": coded, "label": [int(truth[i] == "yes") for i in coded]}).to_csv(tmp_path / "codes.csv", index=False)
+    pd.read_csv(tmp_path / "a.csv").assign(label=lambda f: f["label"].str.upper() + " ").to_csv(tmp_path / "A.csv", index=False)
+    assert main(["estimate", str(tmp_path / "A.csv"), "--human", str(tmp_path / "codes.csv"), "--labels", "yes", "--group", "party",
+                 "--out", str(tmp_path / "e2.csv"), *codebook]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "e2.csv"), table)
+    assert main(["estimate", str(tmp_path / "a.csv"), "--human", str(tmp_path / "h.csv"), "--labels", "yess", *codebook]) == 2
+    assert "did you mean 'yes'" in capsys.readouterr().err
+    pd.concat([pd.read_csv(tmp_path / "h.csv")] * 2).to_csv(tmp_path / "twice.csv", index=False)   # an id coded twice: refused, never "last wins"
+    assert main(["estimate", str(tmp_path / "a.csv"), "--human", str(tmp_path / "twice.csv"), *codebook]) == 2
+    assert "both have id" in capsys.readouterr().err
 
 
 def test_outcome_on_a_predicted_label_is_corrected():

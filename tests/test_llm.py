@@ -1,4 +1,5 @@
 """The labelling engine against a real HTTP server that speaks the OpenAI API, driven by the real `openai` client."""
+import contextlib
 import json
 import math
 import os
@@ -229,6 +230,16 @@ table[["id", "label"]].to_csv(sys.argv[3], index=False)
 """
 
 
+def _stored(path):
+    "Answers in a cache file, read without taking part in its writes (0 while it does not exist yet)."
+    import sqlite3
+    if not path.exists(): return 0
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.1)) as db:
+            return db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+    except sqlite3.Error: return 0
+
+
 def test_sigkill_then_rerun_gives_identical_labels_paid_once(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
@@ -239,7 +250,10 @@ def test_sigkill_then_rerun_gives_identical_labels_paid_once(tmp_path):
         process = subprocess.Popen([sys.executable, script, server.base_url, tmp_path / "c.sqlite", tmp_path / "x.csv"],
                                    stdout=subprocess.PIPE, text=True)
         assert process.stdout.readline().strip() == "start"
-        time.sleep(random.Random().uniform(0.2, 0.8))
+        # kill on an event, not at a moment: once the cache holds some answers (a loaded machine only makes this slower)
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and process.poll() is None and _stored(tmp_path / "c.sqlite") < 20:
+            time.sleep(0.01)
         process.send_signal(signal.SIGKILL)
         process.wait()
         done_before = Cache(tmp_path / "c.sqlite").__len__()
@@ -357,3 +371,52 @@ def test_two_runs_sharing_a_cache_never_pay_twice(tmp_path):
         stats = server.stats()
     assert stats["billed"] == 60 and stats["billed_twice"] == 0, stats
     assert all((t["status"] != "failed").all() for t in tables) and sum(t.attrs["run"]["shared"] for t in tables) > 0
+
+
+def _not_damaged(message):
+    assert "is damaged" not in message and "paid for" not in message and "Move it aside" not in message, message
+
+
+def test_cache_path_that_is_a_folder_says_so(tmp_path):
+    with pytest.raises(ConfigError, match=r"the cache path .* is a folder, not a file") as error:
+        Cache(tmp_path)
+    _not_damaged(str(error.value))
+
+
+def test_foreign_sqlite_file_is_named_and_left_unchanged(tmp_path):
+    import contextlib
+    import sqlite3
+    for name, script in [("zotero.sqlite", "CREATE TABLE items(id INTEGER, title TEXT); CREATE TABLE meta(k, v); INSERT INTO items VALUES(1, 'x');"),
+                         ("lookalike.sqlite", "CREATE TABLE responses(key TEXT, other TEXT);")]:   # a cache's table name, not its columns
+        path = tmp_path / name
+        with contextlib.closing(sqlite3.connect(path)) as db: db.executescript(script)
+        before = path.read_bytes()
+        with pytest.raises(ConfigError, match=rf"{name} is an SQLite database of another program \(tables: ") as error:
+            Cache(path)
+        _not_damaged(str(error.value))
+        assert "items, meta" in str(error.value) if name == "zotero.sqlite" else "responses" in str(error.value)
+        assert path.read_bytes() == before and not path.with_name(name + "-wal").exists()   # not even switched to WAL
+
+
+def test_read_only_cache_is_named_read_only_not_damaged():
+    import shutil
+    from llm_distill.llm import Completion
+    folder = Path(tempfile.mkdtemp(prefix="llm-distill-ro-"))   # not under pytest's folders, which other runs may rename
+    mounted = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)],
+                                                   capture_output=True).returncode == 0
+    try:
+        cache = Cache(folder / "cache.sqlite")
+        cache.put(["k0"], Completion(["favor"]), "openai", "gpt-4o", 0.0)
+        cache.close()
+        if mounted: subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)   # a read-only disk
+        else:
+            (folder / "cache.sqlite").chmod(0o444)
+            if os.access(folder / "cache.sqlite", os.W_OK): pytest.skip("this user can write read-only files and cannot mount")
+        with pytest.raises(ConfigError, match=r"cache\.sqlite is read-only .* cannot be written") as error:
+            Cache(folder / "cache.sqlite")
+        _not_damaged(str(error.value))
+        assert "The file is not damaged" in str(error.value)
+    finally:
+        if mounted: subprocess.run(["umount", str(folder)], check=False)
+        elif (folder / "cache.sqlite").exists(): (folder / "cache.sqlite").chmod(0o600)
+        shutil.rmtree(folder, ignore_errors=True)

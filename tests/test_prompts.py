@@ -78,3 +78,37 @@ def test_token_counts_grow_with_text():
         short = count_tokens(build_messages(INCIVILITY, "hi"), "gpt-4o")
         long = count_tokens(build_messages(INCIVILITY, "hi " * 100), "gpt-4o")
     assert long - short == 99  # " hi" is one token; the render strips the trailing space
+
+
+@pytest.mark.parametrize("instructions", [
+    "{{ 'A' * 5000000 }}",                                                                   # repetition
+    "{% for i in range(100000) %}{{ 'AAAAAAAAAA' }}{% endfor %}",                            # a loop
+    "{% set ns = namespace(s='A') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",   # doubling
+    "{{ 'a'.ljust(10 ** 9) }}", "{{ 'a' | center(10 ** 9) }}", "{{ '%0999999999d' % 1 }}", "{{ 9 ** (9 ** 9) }}",
+    "{{ ('a' * 100000) | replace('a', 'a' * 100000) }}", "{{ range(100000) | join('a' * 100000) }}",
+])
+def test_codebook_templates_cannot_build_huge_prompts(instructions):
+    import dataclasses, time
+    from llm_distill.prompts import MAX_RENDERED_CHARS
+    codebook = dataclasses.replace(INCIVILITY, instructions=instructions)
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match=r"codebook instructions: the template would build too large a prompt"):
+        build_messages(codebook, "hi")
+    assert time.monotonic() - started < 2 and MAX_RENDERED_CHARS == 200_000
+
+
+def test_long_texts_are_not_the_templates_doing_but_are_checked_against_the_context():
+    "A 2 MB text renders (the cap bounds what a template adds), and `check_prompt_size` refuses it for a 128k-token model."
+    from llm_distill.llm import OpenAIBackend
+    from llm_distill.prompts import check_prompt_size
+    text = "word " * 400_000
+    messages = build_messages(INCIVILITY, text)
+    assert messages[-1]["content"] == f"Text: {text.strip()}"
+    backend = OpenAIBackend("gpt-4o-mini", api_key="sk-test-fake", base_url="http://127.0.0.1:9/v1")
+    assert backend.context_tokens == 128_000
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(DataError, match=r"tweets: text 7: the prompt is [\d,]+ tokens, more than the 128,000-token context"):
+            check_prompt_size(messages, backend.context_tokens, backend.model, reserve=32, where="tweets: text 7")
+        check_prompt_size(build_messages(INCIVILITY, "hi"), backend.context_tokens, backend.model, reserve=32)
+        check_prompt_size(messages, None)                                                 # unknown window: not checked

@@ -1,8 +1,13 @@
 """Secrets never leak; files are private; prompt injection cannot create labels; no unsafe deserialisation."""
+import base64
 import inspect
+import json
+import os
 import re
 import stat
 import sys
+import tempfile
+import warnings
 from pathlib import Path
 
 import pytest
@@ -127,3 +132,148 @@ def test_keys_in_error_bodies_and_base_urls_are_redacted(tmp_path, monkeypatch):
     keyed = OpenAIBackend("m", api_key="x" * 12, base_url="https://user:pa55word-secret@llm.example.org/v1?api_key=abcdef123")
     for shown in (repr(keyed), keyed.name):
         assert "pa55word" not in shown and "abcdef123" not in shown and "llm.example.org" in shown
+
+
+def _recovery_line(key, text="favor"):
+    return json.dumps({"responses": [[key, f"call-{key}", "openai", "gpt-4o", 0, text, None, "stop", 0.0]],
+                       "call": [f"call-{key}", None, "openai", "gpt-4o", 1, 0, 0, 0.0, 0, 0, 0.0, 0.0]}) + "\n"
+
+
+@pytest.fixture
+def shared_tmp(tmp_path, monkeypatch):
+    "A world-writable temporary folder, as /tmp is, standing in for the system's."
+    folder = tmp_path / "shared-tmp"
+    folder.mkdir()
+    folder.chmod(0o1777)
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def test_forged_recovery_files_are_never_read(tmp_path, shared_tmp):
+    "Recovery files that someone else planted (shared folder, other owner, writable by others, a link, another cache's) put nothing in the cache."
+    from llm_distill.core import stable_hash
+    from llm_distill.llm import recovery_folder
+    path = tmp_path / "project" / "cache.sqlite"
+    cache = Cache(path)
+    header = lambda **changes: json.dumps({"llm_distill": "unsaved answers", "cache": str(path.resolve()), "cache_id": cache.id, **changes}) + "\n"
+    cache.close()
+    planted = {  # the old predictable names, in the shared folder and beside the cache, without a header
+        shared_tmp / f"llm_distill-unsaved-{stable_hash(str(path.resolve()))}.jsonl": _recovery_line("shared-0"),
+        path.with_name("cache.sqlite.unsaved.jsonl"): _recovery_line("legacy-0")}
+    private = recovery_folder()
+    planted[private / "llm_distill-unsaved-wrongid.jsonl"] = header(cache_id="0" * 32) + _recovery_line("wrongid-0")
+    planted[private / "llm_distill-unsaved-open.jsonl"] = header() + _recovery_line("open-0")
+    outside = tmp_path / "outside.jsonl"
+    outside.write_text(header() + _recovery_line("link-0"))
+    for file, text in planted.items(): file.write_text(text)
+    (private / "llm_distill-unsaved-open.jsonl").chmod(0o666)                       # writable by anyone
+    (private / "llm_distill-unsaved-link.jsonl").symlink_to(outside)                # a link out of the folder
+    other_owner = path.with_name("cache.sqlite.unsaved-other.jsonl")
+    other_owner.write_text(header() + _recovery_line("owner-0"))
+    other_owner.chmod(0o600)
+    chowned = os.getuid() == 0
+    if chowned: os.chown(other_owner, 4242, 4242)                                  # another user's file beside the cache
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reopened = Cache(path)
+    keys = ["shared-0", "legacy-0", "wrongid-0", "open-0", "link-0", "owner-0"]
+    read = set(reopened.get_many(keys))
+    assert read == set() if chowned else read <= {"owner-0"}   # without root, "another user's" file is really the user's own
+    messages = " ".join(str(w.message) for w in caught)
+    for reason in ("does not say which cache", "belongs to another cache", "let others write it", "a link?"):
+        assert reason in messages, reason
+    if chowned: assert "belongs to user id 4242" in messages
+    assert all(file.exists() for file in planted)                                  # ignored, never removed
+    reopened.close()
+
+
+def test_recovery_files_are_private_with_random_names(tmp_path, shared_tmp, monkeypatch):
+    "When the cache's own folder is full too, the answers go to a 0600 file with a random name in the user's 0700 folder, and come back."
+    import sqlite3
+    from llm_distill.llm import Completion
+    path = tmp_path / "project" / "cache.sqlite"
+    class FullDisk(Cache):
+        def _write(self, rows, call): raise sqlite3.OperationalError("database or disk is full")
+    real_mkstemp = tempfile.mkstemp
+    def full_beside_cache(*args, dir=None, **kwargs):
+        if Path(dir) == path.parent: raise OSError(28, "No space left on device")
+        return real_mkstemp(*args, dir=dir, **kwargs)
+    monkeypatch.setattr(tempfile, "mkstemp", full_beside_cache)
+    full = FullDisk(path)
+    with pytest.raises(ConfigError, match="kept in"):
+        full.put(["k-0"], Completion(["favor"]), "openai", "gpt-4o", 0.0)
+    with pytest.raises(ConfigError, match="kept in"):
+        full.put(["k-1"], Completion(["against"]), "openai", "gpt-4o", 0.0)
+    full.close()
+    folders = [p for p in shared_tmp.iterdir()]
+    assert len(folders) == 1 and folders[0].name == f"llm_distill-{os.getuid()}"
+    assert stat.S_IMODE(folders[0].stat().st_mode) == 0o700 and folders[0].stat().st_uid == os.getuid()
+    kept = list(folders[0].iterdir())
+    assert len(kept) == 1                                                          # one file per process, appended to
+    assert stat.S_IMODE(kept[0].stat().st_mode) == 0o600
+    from llm_distill.core import stable_hash
+    assert re.fullmatch(r"llm_distill-unsaved-\w{8,}\.jsonl", kept[0].name)                    # mkstemp's random name ...
+    assert kept[0].name != f"llm_distill-unsaved-{stable_hash(str(path.resolve()))}.jsonl"  # ... not the old predictable one
+    header = json.loads(kept[0].read_text().splitlines()[0])
+    assert header["cache"] == str(path.resolve()) and header["cache_id"] == full.id
+    monkeypatch.setattr(tempfile, "mkstemp", real_mkstemp)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                                            # the user's own file: read without a word
+        reopened = Cache(path)
+    assert {k: v["text"] for k, v in reopened.get_many(["k-0", "k-1"]).items()} == {"k-0": "favor", "k-1": "against"}
+    assert not kept[0].exists()
+    reopened.close()
+
+
+def test_every_credential_form_is_redacted():
+    from llm_distill.core import redact
+    basic = base64.b64encode(b"user:pa55word").decode()
+    assert redact(f"upstream failed for request with Authorization: Basic {basic}") == "upstream failed for request with Authorization: Basic [redacted]"
+    assert redact(f'{{"headers": {{"authorization": "Basic {basic}"}}}}') == '{"headers": {"authorization": "Basic [redacted]"}}'
+    assert redact(f"sent Basic {basic}") == "sent Basic [redacted]"
+    assert redact("Authorization: Bearer tok-123456789") == "Authorization: Bearer [redacted]"
+    assert redact("http://user:pw@host/v1 https://tok3n@host:8/v1") == "http://[redacted]@host/v1 https://[redacted]@host:8/v1"
+    for name in ("api_key", "key", "token", "access_token", "sig", "signature", "password", "secret", "API_KEY", "Signature"):
+        assert redact(f"GET https://h/v1?x=1&{name}=s3cr3tvalue&y=2") == f"GET https://h/v1?x=1&{name}=[redacted]&y=2", name
+    assert redact("key sk-proj-abcdefghijkl1234 leaked") == "key [redacted] leaked"
+    for fine in ("toxic", "non-toxic | toxic", "basic needs", "a monkey=1 test", '{"label": "favor"}'):
+        assert redact(fine) == fine
+
+
+def test_basic_credentials_of_a_base_url_never_reach_cache_or_annotations(tmp_path, monkeypatch):
+    "A base_url with user:password@ sends Basic credentials; a server that echoes them, in errors or in answers, leaves no trace."
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    password = "pa55word-secret"
+    basic = base64.b64encode(f"user:{password}".encode()).decode()
+    corpus = load_dataset("textclass-toxicity").subset(load_dataset("textclass-toxicity").ids[:6])
+    url = lambda server: server.base_url.replace("http://", f"http://user:{password}@")
+    with LoopbackServer(echo_authorization=True) as server:                       # echoed in its errors
+        backend = OpenAIBackend("gpt-4o-mini", api_key=FAKE_KEY, base_url=url(server), max_retries=1)
+        failed = annotate(corpus, backend=backend, cache=tmp_path / "errors.sqlite", progress=False)
+    assert (failed["status"] == "failed").all() and failed["detail"].str.contains("Authorization: Basic").all()
+    echo = {text: f"toxic (seen Authorization: Basic {basic})" for text in corpus.data["text"]}
+    with LoopbackServer(answers=echo) as server:                                   # echoed in its answers
+        backend = OpenAIBackend("gpt-4o-mini", api_key=FAKE_KEY, base_url=url(server))
+        answered = annotate(corpus, backend=backend, cache=tmp_path / "answers.sqlite", progress=False)
+    assert answered["raw"].map(lambda raw: "[redacted]" in raw[0]).all()
+    failed.to_csv(tmp_path / "failed.csv", index=False)
+    answered.to_csv(tmp_path / "answered.csv", index=False)
+    written = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    for secret in (basic, basic.rstrip("="), password, FAKE_KEY):
+        assert secret.encode() not in written, secret
+    assert password not in repr(backend) and password not in backend.name
+
+
+def test_a_file_planted_in_the_shared_temporary_folder_is_not_read(tmp_path, shared_tmp):
+    "The tester's attack: a forged file under the old predictable name in /tmp came back as `ok` labels of the next user's cache."
+    from llm_distill.core import stable_hash
+    path = tmp_path / "project" / "cache.sqlite"
+    Cache(path).close()
+    planted = shared_tmp / f"llm_distill-unsaved-{stable_hash(str(path.resolve()))}.jsonl"
+    planted.write_text(_recovery_line("forged-0", "toxic"))
+    planted.chmod(0o666)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cache = Cache(path)
+    assert cache.get_many(["forged-0"]) == {} and len(cache) == 0 and planted.exists()
+    cache.close()

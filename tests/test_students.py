@@ -1,5 +1,6 @@
 "Student recipes: the interface every recipe keeps, the choice on training labels, large-data holdout, saving without pickle."
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,3 +103,100 @@ def test_one_standard_error_rule_prefers_the_stronger_regularisation():
     assert most_regularised_within_one_se(results) == 1          # 0.63 is within 0.05/2 of 0.64; 0.60 is not
     results["std_test_score"] = np.array([0.0, 0.0, 0.0])
     assert most_regularised_within_one_se(results) == 2          # no spread: the best
+
+
+# --- saved folders: labels bound to the head, and a folder that is not as it was saved refused by name ---
+
+def _reversed_labels(folder):
+    "Swap the label order in a saved student's llm_distill.json (what would silently flip every prediction)."
+    meta = json.loads((folder / "llm_distill.json").read_text())
+    (folder / "llm_distill.json").write_text(json.dumps(dict(meta, label_names=meta["label_names"][::-1])))
+
+
+def _fine_tuned(tweets, pooling):
+    texts, labels, codebook = tweets
+    return train_student(texts[:40], labels[:40], codebook, recipe="finetune",
+                         settings={"finetune": {"epochs": 1, "min_steps": 1, "max_length": 16, "validation_fraction": 0.0, "pooling": pooling}})
+
+
+@pytest.mark.parametrize("name", ["tfidf", "embed", "tfidf+embed"])
+def test_an_edited_label_order_is_refused_for_every_cheap_recipe(tmp_path, tweets, encoder, name):
+    texts, labels, codebook = tweets
+    targets = np.eye(2)[[codebook.label_names.index(l) for l in labels]]
+    options = {"encoder": encoder} if issubclass(RECIPES[name], students.EmbeddingRecipe) else {}
+    folder = RECIPES[name](codebook.label_names, **options).fit(texts, targets).save(tmp_path / "s")
+    _reversed_labels(folder)
+    with pytest.raises(ConfigError, match=r"llm_distill\.json.*restore llm_distill\.json"):
+        load_student(folder)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "native"])
+def test_a_fine_tuned_student_round_trips_and_refuses_an_edited_label_order(tmp_path, tweets, pooling):
+    "Both save routes: `train_student(recipe='finetune')` through `load_student`, and the bare `Student` through `Student.load`."
+    from llm_distill.finetune import Student
+    recipe = _fine_tuned(tweets, pooling)
+    texts = tweets[0][40:60]
+    kept, bare = recipe.save(tmp_path / "recipe"), recipe.student.save(tmp_path / "student")
+    assert load_student(kept).predict(texts) == recipe.predict(texts)          # once: KeyError 'max_length' (and a mean-pooled one read at random)
+    assert Student.load(bare).predict(texts) == recipe.predict(texts)
+    for folder, load in ((kept, load_student), (bare, Student.load)):
+        _reversed_labels(folder)
+        with pytest.raises(ConfigError, match=r"llm_distill\.json.*restore llm_distill\.json"):
+            load(folder)
+
+
+@pytest.fixture(scope="module")
+def mean_pooled(tmp_path_factory, tweets):
+    "A fine-tuned mean-pooled student saved once; each test tampers with its own copy."
+    return _fine_tuned(tweets, "mean").save(tmp_path_factory.mktemp("kept") / "student")
+
+
+def _copy(folder, tmp_path):
+    import shutil
+    return Path(shutil.copytree(folder, tmp_path / "student"))
+
+
+def _another_architecture(folder):
+    "A real configuration of another architecture (a two-layer BERT: it would load six layers' weights into two, silently)."
+    from transformers import BertConfig
+    (folder / "config.json").write_text(BertConfig(num_hidden_layers=2, hidden_size=384, intermediate_size=1536, num_attention_heads=12).to_json_string())
+
+
+TAMPERED = {
+    "half-written llm_distill.json": (lambda f: (f / "llm_distill.json").write_text((f / "llm_distill.json").read_text()[:60]),
+                                      r"student/llm_distill\.json: not valid JSON \(truncated\?\)"),
+    "llm_distill.json without labels": (lambda f: (f / "llm_distill.json").write_text('{"recipe": "tfidf"}'), r"student/llm_distill\.json: no label_names"),
+    "tokenizer files deleted": (lambda f: [(f / n).unlink() for n in ("tokenizer.json", "tokenizer_config.json")],
+                                r"student: tokenizer files missing \(tokenizer_config\.json / tokenizer\.json\); re-save the student"),
+    "config.json replaced by garbage": (lambda f: (f / "config.json").write_text('{"model_type": "bert", "hidd'),
+                                        r"student/config\.json: not valid JSON \(truncated\?\)"),
+    "config.json of another architecture": (_another_architecture, r"student/config\.json: not the file this student was saved with"),
+    "config.json of another model type": (lambda f: (f / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_layer": 2})),
+                                          r"student/config\.json: not the file this student was saved with \(model_type 'gpt2'\)"),
+    "weights truncated": (lambda f: (f / "model.safetensors").write_bytes((f / "model.safetensors").read_bytes()[:1000]),
+                          r"student: the saved model does not load"),
+}
+
+
+@pytest.mark.parametrize("case", list(TAMPERED))
+def test_a_tampered_fine_tuned_student_names_the_file(tmp_path, mean_pooled, case):
+    tamper, message = TAMPERED[case]
+    folder = _copy(mean_pooled, tmp_path)
+    tamper(folder)
+    with pytest.raises(ConfigError, match=message):
+        load_student(folder)
+
+
+def test_a_tampered_tfidf_student_names_the_file(tmp_path, tweets):
+    texts, labels, codebook = tweets
+    targets = np.eye(2)[[codebook.label_names.index(l) for l in labels]]
+    folder = RECIPES["tfidf"](codebook.label_names).fit(texts, targets).save(tmp_path / "student")
+    (folder / "tfidf.skops").write_bytes((folder / "tfidf.skops").read_bytes()[:500])
+    with pytest.raises(ConfigError, match=r"student/tfidf\.skops: not a readable skops file \(truncated\?\)"):
+        load_student(folder)
+    (folder / "tfidf.skops").unlink()
+    with pytest.raises(ConfigError, match=r"student/tfidf\.skops: missing"):
+        load_student(folder)
+    (folder / "llm_distill.json").write_text('{"recipe": "tfidf", "label_na')
+    with pytest.raises(ConfigError, match=r"student/llm_distill\.json: not valid JSON \(truncated\?\)"):
+        load_student(folder)

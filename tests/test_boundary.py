@@ -1,0 +1,45 @@
+"""The boundary by construction: no module but `boundary` reads a user's table or deletes a folder, and no command writes
+its output any way but through `boundary.write_table` / `table_writer` (atomic, never over an input)."""
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "llm_distill"
+READERS = {"read_csv", "read_parquet", "read_excel", "read_json", "read_table", "ParquetFile"}   # pandas / pyarrow table readers
+# Files the package itself wrote and reads back (a run's results.csv, its comparisons.csv) are not user data.
+OWN_FILES = {"report.py": {"read_csv"}}
+
+
+def calls(path):
+    "Every (name, line) called in a module: `f(...)`, `x.f(...)`."
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            owner = getattr(func.value, "id", None) if isinstance(func, ast.Attribute) else None
+            yield name, owner, node.lineno
+
+
+@pytest.mark.parametrize("module", sorted(p.name for p in PACKAGE.glob("*.py") if p.name not in ("boundary.py", "_modidx.py")))
+def test_only_the_boundary_reads_tables_and_deletes_folders(module):
+    allowed = OWN_FILES.get(module, set())
+    for name, owner, line in calls(PACKAGE / module):
+        if name in READERS and name not in allowed and owner in ("pd", "pandas", "pq", None) and name != "read_table":
+            pytest.fail(f"{module}:{line} reads a table with {owner}.{name}; read user data through llm_distill.boundary (read_table, table_chunks, read_labels)")
+        if name == "rmtree": pytest.fail(f"{module}:{line} deletes a folder; use boundary.clear_folder, which never deletes a folder the package did not write")
+
+
+def test_commands_write_outputs_only_through_the_boundary():
+    for name, owner, line in calls(PACKAGE / "cli.py"):
+        assert name not in ("to_csv", "to_parquet", "to_json", "to_excel", "write_text"), \
+            f"cli.py:{line} writes with {name}; use boundary.write_table (atomic, refuses to replace an input)"
+
+
+def test_every_command_that_reads_a_file_offers_the_same_table_options():
+    from llm_distill.cli import build_parser
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for name in ("label", "validate", "train", "predict"):
+        options = {o for action in commands[name]._actions for o in action.option_strings}
+        assert {"--format", "--sep", "--encoding"} <= options, name
