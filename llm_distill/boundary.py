@@ -23,7 +23,8 @@ from .codebook import LABEL_SEPARATOR, Codebook, code_key, label_for, label_key
 # %% auto #0
 __all__ = ['FORMATS', 'TEXT_FORMATS', 'EMPTY_SET', 'EMPTY_SET_WRITTEN', 'OWNED_MARKER', 'id_text', 'table_format', 'read_table',
            'table_chunks', 'as_codebook', 'labels_as_names', 'read_labels', 'same_path', 'check_output', 'atomic_path',
-           'write_table', 'is_ours', 'claim_folder', 'clear_folder', 'text_fingerprints', 'table_writer']
+           'write_table', 'is_ours', 'claim_folder', 'seal_folder', 'user_files', 'clear_folder', 'text_fingerprints',
+           'table_writer']
 
 # %% ../nbs/01a_boundary.ipynb #63dec5c9
 def id_text(value, # an id as read: a string, an integer, a numpy scalar
@@ -86,7 +87,16 @@ def _first_bad_line(path:Path, encoding:str) -> tuple[int, bytes]:
 # %% ../nbs/01a_boundary.ipynb #dbde2694
 def _text_encoding(encoding:str) -> str:
     "The encoding to read with: UTF-8 as `utf-8-sig`, so a byte-order mark is not read into the first column's name."
-    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    try: name = codecs.lookup(encoding).name
+    except LookupError: raise ConfigError(f"unknown encoding {encoding!r}; use a Python codec name such as 'utf-8', 'latin-1' or 'cp1252'") from None
+    return "utf-8-sig" if name == "utf-8" else encoding
+
+def _separator(sep:str|None, format:str) -> str:
+    "The one-character field separator of a CSV or TSV file (`\\t` as typed in a shell is a tab)."
+    sep = sep or ("\t" if format == "tsv" else ",")
+    sep = {"\\t": "\t", "tab": "\t"}.get(sep, sep)
+    if len(sep) != 1: raise ConfigError(f"sep must be one character (e.g. ',', ';', '|' or a tab), got {sep!r}")
+    return sep
 
 def _header(path:Path, sep:str, encoding:str, quoting:int) -> list[str]:
     "The column names on the first line of a CSV or TSV file."
@@ -102,12 +112,31 @@ def _refuse_duplicate_columns(path:Path, names:Sequence) -> None:
 
 def _csv_options(path:Path, format:str, sep, encoding, encoding_errors, header, names, quoting, dtype, ids) -> dict:
     "`pandas.read_csv` options for a CSV or TSV file: ids and id-like columns as text, only empty cells missing."
-    sep = sep or ("\t" if format == "tsv" else ",")
+    sep = _separator(sep, format)
     if header == 0 and names is None: _refuse_duplicate_columns(path, _header(path, sep, encoding, quoting))
     text_columns = {c: str for c in ids}
     dtype = {**text_columns, **dtype} if isinstance(dtype, dict) else (dtype or text_columns or None)
     return dict(sep=sep, encoding=_text_encoding(encoding), encoding_errors=encoding_errors, header=header, names=names,
-                quoting=quoting, dtype=dtype, keep_default_na=False, na_values=[""])
+                quoting=quoting, dtype=dtype, keep_default_na=False, na_values=[""], index_col=False)   # never a row's first field as its index
+
+def _refuse_extra_fields(path:Path, sep:str, encoding:str, quoting:int) -> None:
+    "Raise `DataError` naming the first row with more fields than the header, unless the extras are empty (a trailing separator)."
+    with path.open(encoding=_text_encoding(encoding), errors="replace", newline="") as stream:
+        rows = csv.reader(stream, delimiter=sep, quoting=quoting)
+        width = len(next(rows, []))
+        for number, row in enumerate(rows, 1):
+            if len(row) > width and any(field.strip() for field in row[width:]):
+                raise DataError(f"{path}: data row {number} has {len(row)} fields but the header has {width} "
+                                f"(extra: {row[width:][:3]}); is a column name missing, or the separator wrong?")
+
+@contextlib.contextmanager
+def _extra_fields_checked(path:Path, sep:str, encoding:str, quoting:int):
+    "Run a pandas read; when pandas warns that rows are longer than the header, refuse them unless the extras are empty."
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        yield
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught): _refuse_extra_fields(path, sep, encoding, quoting)
 
 # %% ../nbs/01a_boundary.ipynb #0b99ee08
 def _read_jsonl(path:Path, encoding:str, encoding_errors:str) -> pd.DataFrame:
@@ -155,7 +184,8 @@ def read_table(path:str|Path,               # file to read
     ids = [c for c in ids if c]
     try:
         if format in ("csv", "tsv"):
-            frame = pd.read_csv(path, **_csv_options(path, format, sep, encoding, encoding_errors, header, names, quoting, dtype, ids))
+            options = _csv_options(path, format, sep, encoding, encoding_errors, header, names, quoting, dtype, ids)
+            with _extra_fields_checked(path, options["sep"], encoding, quoting): frame = pd.read_csv(path, **options)
         elif format == "jsonl": frame = _read_jsonl(path, encoding, encoding_errors)
         elif format == "lines":   # one text a line, numbered from 1 (blank lines are kept here and dropped, recorded, by make_corpus)
             lines = path.read_text(encoding=_text_encoding(encoding), errors=encoding_errors).splitlines()
@@ -193,9 +223,12 @@ def table_chunks(path:str|Path,         # file to read
         import pyarrow.parquet as pq
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows): yield _ids_as_text(batch.to_pandas(), ids)
     elif format in ("csv", "tsv"):
+        options = _csv_options(path, format, sep, encoding, "strict", 0, None, csv.QUOTE_MINIMAL, None, ids)
         try:
-            for chunk in pd.read_csv(path, chunksize=chunk_rows, **_csv_options(path, format, sep, encoding, "strict", 0, None,
-                                                                                 csv.QUOTE_MINIMAL, None, ids)):
+            reader = iter(pd.read_csv(path, chunksize=chunk_rows, **options))
+            while True:
+                with _extra_fields_checked(path, options["sep"], encoding, csv.QUOTE_MINIMAL): chunk = next(reader, None)
+                if chunk is None: break
                 yield _ids_as_text(chunk, ids)
         except UnicodeDecodeError:
             line, bad = _first_bad_line(path, encoding)
@@ -367,12 +400,13 @@ def write_table(frame:pd.DataFrame,             # the table
 
 # %% ../nbs/01a_boundary.ipynb #bb8e701b
 OWNED_MARKER = ".llm_distill"   # written into every folder the package creates; a non-empty folder without it is the user's
-_OWNED_SIGNS = (OWNED_MARKER, "llm_distill.json", "llm_cache.sqlite")   # the marker, or what folders written before it hold
 
 def is_ours(folder:str|Path, # a folder
            ) -> bool:
-    "True when `folder` was written by llm_distill (it holds the marker, or a student or run record from before the marker)."
-    return any((Path(folder) / sign).exists() for sign in _OWNED_SIGNS)
+    "True when `folder` holds the package's marker (a file that merely looks like ours, `llm_distill.json` or a cache, is not enough)."
+    marker = Path(folder) / OWNED_MARKER
+    try: return marker.is_file() and json.loads(marker.read_text()).get("written_by") == "llm_distill"
+    except (OSError, ValueError, AttributeError): return False
 
 # %% ../nbs/01a_boundary.ipynb #0ba2e257
 def claim_folder(folder:str|Path,   # the folder a command writes into
@@ -387,25 +421,50 @@ def claim_folder(folder:str|Path,   # the folder a command writes into
                           "choose a new or empty folder, or pass force (--force) to write into it")
     try: folder.mkdir(parents=True, exist_ok=True)
     except OSError as error: raise ConfigError(f"cannot create {what} {folder}: {error.strerror}") from None
-    if not (folder / OWNED_MARKER).exists() and not any(folder.iterdir()) or is_ours(folder):
-        (folder / OWNED_MARKER).write_text(json.dumps({"written_by": "llm_distill", "what": what}) + "\n")
+    if not is_ours(folder) and not any(folder.iterdir()): _write_marker(folder, what, [])
     return folder
+
+def _write_marker(folder:Path, what:str, files:Sequence[str]) -> None:
+    "The marker: who wrote the folder, for what, and which files (so that only those are ever removed)."
+    (folder / OWNED_MARKER).write_text(json.dumps({"written_by": "llm_distill", "what": what, "files": sorted(files)}, indent=1) + "\n")
+
+def _files_in(folder:Path) -> set[str]:
+    "Every file under `folder`, as paths relative to it (the marker aside)."
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != OWNED_MARKER}
+
+# %% ../nbs/01a_boundary.ipynb #e6ed520c
+def seal_folder(folder:str|Path,             # a folder the package just wrote into (after `claim_folder`)
+                what:str="output",           # what it is for
+                before:Sequence[str]=(),     # files that were there before (the user's): never listed, so never removed
+               ) -> Path:
+    "Record in the folder's marker the files the package wrote, so that `clear_folder` removes exactly those and nothing of the user's."
+    folder = Path(folder)
+    _write_marker(folder, what, sorted(_files_in(folder) - set(before)))
+    return folder
+
+# %% ../nbs/01a_boundary.ipynb #46afc17f
+def user_files(folder:str|Path, # a folder
+              ) -> set[str]:
+    "The files under `folder` that the package did not write: all of them in a folder not ours, else those its marker does not list."
+    folder = Path(folder)
+    if not folder.is_dir(): return set()
+    listed = set(json.loads((folder / OWNED_MARKER).read_text()).get("files", [])) if is_ours(folder) else set()
+    return _files_in(folder) - listed
 
 # %% ../nbs/01a_boundary.ipynb #12a76b1c
 def clear_folder(folder:str|Path,   # a folder to write anew
                  what:str="output", # what it is for, for the message
-                 force:bool=False,  # also clear a folder llm_distill did not write
-                ) -> Path:
-    "Remove `folder` when the package wrote it (so it can be written anew); `ConfigError` for a folder that is the user's."
-    import shutil
+                ) -> set[str]:
+    "Remove the files the package wrote in `folder` (its marker lists them); the files left are the user's, returned. `ConfigError` for a folder not ours."
     folder = Path(folder)
-    if not folder.exists(): return folder
-    if folder.is_dir() and not any(folder.iterdir()): return folder
-    if not (folder.is_dir() and is_ours(folder)) and not force:
-        raise ConfigError(f"{what} {folder} exists and llm_distill did not write it; it is left as it is: move it, "
-                          "or pass force (--force) to replace it")
-    shutil.rmtree(folder) if folder.is_dir() else folder.unlink()
-    return folder
+    if not folder.exists() or (folder.is_dir() and not any(folder.iterdir())): return set()
+    if not (folder.is_dir() and is_ours(folder)):
+        raise ConfigError(f"{what} {folder} exists and llm_distill did not write it; it is left as it is: move it, or choose another folder")
+    for name in json.loads((folder / OWNED_MARKER).read_text()).get("files", []): (folder / name).unlink(missing_ok=True)
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        if not any(sub.iterdir()): sub.rmdir()   # folders the removal emptied
+    _write_marker(folder, what, [])
+    return _files_in(folder)
 
 # %% ../nbs/01a_boundary.ipynb #2568d6bd
 def text_fingerprints(texts:Sequence[str], # the texts

@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = add("validate", "score an annotations CSV against the human labels")
     _add_data_arguments(validate)
     validate.add_argument("annotations", help="CSV with columns id and label (e.g. from `label`)")
-    validate.add_argument("--output", "--out", default="validation", help="folder for the report")
+    validate.add_argument("--output", "--out", default="validation", help="folder for the report (a new or empty folder, or one llm_distill wrote)")
+    validate.add_argument("--force", action="store_true", help="write into a non-empty --output folder llm_distill did not make")
     train = add("train", "train a student (its recipe chosen by cross-validation) on human labels or an annotations CSV")
     _add_data_arguments(train)
     train.add_argument("--annotations", help="train on these LLM labels (CSV: id, label) instead of the human labels")
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.add_argument("--human", required=True, help="human labels of a random subset (CSV: id, label)")
     estimate.add_argument("--codebook", required=True, help="codebook name or YAML path: both files' labels (names in any spelling, or codes) are read through it")
     estimate.add_argument("--min-human", dest="min_human", type=_count(2), default=30, help="fewest human-coded texts (per group) an interval is given for")
+    _add_table_arguments(estimate.add_argument_group("files"), "the annotations and --human files")
     estimate.add_argument("--labels", nargs="+", help="labels whose shares to estimate (default: every label seen)")
     estimate.add_argument("--group", help="column of the annotations file: shares within each group")
     estimate.add_argument("--probability-column", dest="probability_column",
@@ -173,6 +175,7 @@ def command_label(arguments, # parsed `label` arguments
     from llm_distill.llm import Decoding
     from llm_distill.prompts import stratified_examples
     output = check_output(arguments.output, [arguments.file, arguments.cache])
+    check_output(arguments.cache, [arguments.file, arguments.codebook], "--cache")   # the cache is written to: never one of the inputs
     corpus = _corpus(arguments)
     if not (arguments.model or arguments.column): raise ConfigError("label needs --model (and --column for --backend replay)")
     llm = {"backend": arguments.backend, "model": arguments.model or arguments.column, "column": arguments.column,
@@ -199,7 +202,7 @@ def command_validate(arguments, # parsed `validate` arguments
     from llm_distill.validate import save_report, validate
     from llm_distill.boundary import claim_folder
     check_output(arguments.output, [arguments.file, arguments.annotations])
-    claim_folder(arguments.output, "--output")   # the report's files go into a folder of its own
+    claim_folder(arguments.output, "--output", force=arguments.force)   # the report's files go into a folder of its own
     corpus = _corpus(arguments)
     rows = _labels_by_id(arguments.annotations, corpus)
     notes = []
@@ -219,7 +222,7 @@ def command_validate(arguments, # parsed `validate` arguments
 # %% ../nbs/09_cli.ipynb #cf561cd5
 def command_train(arguments, # parsed `train` arguments
                  ) -> str:
-    from llm_distill.boundary import check_output, claim_folder
+    from llm_distill.boundary import check_output, claim_folder, seal_folder, user_files
     from llm_distill.export import save_transformers, student_card
     from llm_distill.boundary import text_fingerprints
     from llm_distill.students import train_student
@@ -237,8 +240,10 @@ def command_train(arguments, # parsed `train` arguments
                             settings={"finetune": finetune}, seed=arguments.seed, checkpoint=arguments.checkpoint, label_source=source)
     student.metadata["training_texts"] = text_fingerprints(texts)   # so `predict` can mark the texts it was trained on
     card = student_card(student, teacher=source, task=corpus.codebook.task, data_hash=corpus.data_hash(), name=Path(arguments.output).name)
+    before = user_files(arguments.output)   # with --force, the user's files: never listed as ours, so never removed
     try: save_transformers(student, arguments.output, card); kept = "transformers format, with a model card"
     except ConfigError: student.save(arguments.output); kept = "its own format (a TF-IDF student has no transformers form)"
+    seal_folder(arguments.output, "a student", before=before)
     history = (getattr(student, "student", None) and student.student.metadata.get("history")) or []
     best = max((h.get("validation_macro_f1", float("nan")) for h in history), default=None)
     held_out = f"; best validation macro-F1 {best:.3f}" if best is not None and best == best else ""
@@ -264,10 +269,16 @@ def command_estimate(arguments, # parsed `estimate` arguments
     output = check_output(arguments.output, [arguments.annotations, arguments.human])
     codebook = load_codebook(arguments.codebook)
     extra = [c for c in (arguments.group, arguments.probability_column) if c]
-    machine = read_labels(arguments.annotations, codebook, columns=extra)   # ids as written, labels through the codebook, each id once
-    human = read_labels(arguments.human, codebook).set_index("id")["label"]
+    table_options = dict(format=arguments.format, sep=arguments.sep, encoding=arguments.encoding)
+    machine = read_labels(arguments.annotations, codebook, columns=extra, **table_options)   # ids as written, labels through the codebook, each id once
+    human = read_labels(arguments.human, codebook, **table_options).set_index("id")["label"]
     strangers = sorted(set(human.index) - set(machine["id"]))
     if strangers: raise DataError(f"{arguments.human}: {len(strangers)} id(s) not in {arguments.annotations}, e.g. {strangers[:5]}")
+    if "trained_on" in machine:   # predictions of a kept student: PPI needs machine labels made without the human-coded texts
+        seen = [i for i, t in zip(machine["id"], machine["trained_on"]) if str(t).strip().lower() == "true" and i in human.index]
+        if seen: raise DataError(f"{arguments.annotations}: {len(seen)} human-coded text(s) were in the student's training set (trained_on, e.g. "
+                                 f"{seen[:5]}): its labels of them are not independent of their human labels, so PPI's interval would not hold; "
+                                 "train the student without the human-coded sample (or use the LLM's labels)")
     table = estimate_shares(machine["label"].tolist(), [human.get(i) for i in machine["id"]], arguments.labels or codebook, codebook=codebook,
                             groups=machine[arguments.group].tolist() if arguments.group else None, min_human=arguments.min_human,
                             probabilities=machine[arguments.probability_column].to_numpy(float) if arguments.probability_column else None,

@@ -139,6 +139,8 @@ def codebook_from_dict(spec:dict,  # the codebook as plain data (as parsed from 
         unknown = sorted(set(label) - set(LABEL_KEYS))
         if unknown: raise CodebookError(f"{where}: labels[{i}]: unknown key(s) {unknown}; known keys: {list(LABEL_KEYS)}")
         if "name" not in label: raise CodebookError(f"{where}: labels[{i}].name: missing")
+        if isinstance(label["name"], bool) or label["name"] is None:   # YAML reads yes/no/on/off/null unquoted as booleans or nothing
+            raise CodebookError(f"{where}: labels[{i}].name: YAML read it as {label['name']!r}, not as text; quote it (name: \"yes\")")
     try: return Codebook(**{**spec, "labels": tuple(Label(**l) for l in labels)})
     except CodebookError as error: raise CodebookError(f"{where}: {error}") from None
 

@@ -23,7 +23,7 @@ from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt
 from typing_extensions import TypedDict
 
 from .core import ConfigError, DataError, LabelError, LeakError, check_fields, environment_info, redact, find_data_dir, read_yaml, stable_hash
-from .boundary import claim_folder, clear_folder
+from .boundary import claim_folder, clear_folder, seal_folder
 from .data import Codebook, Corpus, check_no_leak, cross_fit_folds, frame_from, load_codebook, load_dataset, make_corpus, make_split, read_table
 from .prompts import stratified_examples
 from .llm import BACKENDS, Cache, Decoding, ReplayBackend
@@ -451,11 +451,13 @@ def keep_student(config:ExperimentConfig,  # the experiment
     design = f"{config.folds}-fold cross-fitting" if config.folds else "one held-out split"
     card = student_card(student, metrics, f"{int(row['n_test'])} human-labelled texts of {corpus.name} ({design}; students trained as this one "
                         "was, on the other texts' LLM labels)", teacher=teacher, task=codebook.task, data_hash=corpus.data_hash(), name=f"{config.name} student")
-    clear_folder(folder, "the kept student's folder")   # only a folder llm_distill wrote is replaced
-    try: return save_transformers(student, folder, card)
+    what = "the kept student's folder"
+    users = clear_folder(folder, what)   # only the files llm_distill wrote are removed; any the user added stay
+    claim_folder(folder, what)
+    try: save_transformers(student, folder, card)
     except ConfigError:   # TF-IDF: no transformers form
         student.save(folder); card.save(folder / "README.md")
-        return folder
+    return seal_folder(folder, what, before=users)
 
 # %% ../nbs/07_experiment.ipynb #45b493a6
 def _label_pool(config:ExperimentConfig, corpus:Corpus, codebook:Codebook, reserved:list, folds:list, progress:bool) -> dict:

@@ -24,7 +24,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 from tqdm import tqdm
 
-from .boundary import table_chunks, table_writer, text_fingerprints
+from .boundary import table_chunks, table_format, table_writer, text_fingerprints
 from .core import check_fields, ConfigError, DataError, LabelError, DEFAULT_ENCODER, bundled_minilm_path, environment_info, resolve_encoder, stable_hash
 from .data import Codebook
 
@@ -548,8 +548,12 @@ def predict_file(student:Student,              # the classifier (any recipe's st
     try:
         with table_writer(destination, [source]) as writer:
             for chunk in table_chunks(source, chunk_rows, format=format, sep=sep, encoding=encoding, ids=[id_column or "id"]):
-                if text_column not in chunk: raise DataError(f"{source.name}: no column {text_column!r} (columns: {list(chunk.columns)[:10]})")
-                if id_column is not None and id_column not in chunk: raise DataError(f"{source.name}: no column {id_column!r}")
+                read_as = " (a .txt file is read as one text a line; for a table pass its format, e.g. --format csv --sep ';')" \
+                    if table_format(source, format) == "lines" else ""
+                if text_column not in chunk: raise DataError(f"{source.name}: no column {text_column!r} (columns: {list(chunk.columns)[:10]}){read_as}")
+                if id_column is not None and id_column not in chunk: raise DataError(f"{source.name}: no column {id_column!r}{read_as}")
+                if id_column is not None and chunk[id_column].isna().any():
+                    raise DataError(f"{source.name}: column {id_column!r} is empty at row(s) {[offset + i for i in np.flatnonzero(chunk[id_column].isna())][:5]}")
                 texts = chunk[text_column].map(lambda t: "" if t is None or (isinstance(t, float) and np.isnan(t)) else str(t))
                 empty = (texts.str.strip() == "").to_numpy()            # reported, never labelled as if it were a text
                 probabilities = np.full((len(chunk), len(student.label_names)), np.nan, dtype=np.float32)

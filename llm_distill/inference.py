@@ -53,7 +53,8 @@ def share_labels(machine:Sequence,                   # machine labels of every t
     codebook = labels if isinstance(labels, Codebook) else codebook
     names = codebook.label_names if labels is codebook else [str(n) for n in labels]
     if codebook is not None:
-        names = labels_as_names(names, codebook.label_names, "labels to estimate")   # refuses a name the codebook lacks
+        names = labels_as_names(names, as_codebook(codebook.label_names) if codebook.multi_label else codebook,
+                                f"the labels to estimate ({names})")   # a name in any spelling, or a code; refuses one the codebook lacks
         return labels_as_names(machine, codebook, "machine labels"), labels_as_names(human, codebook, "human labels"), names
     machine, human = _in_one_form(list(machine), names), _in_one_form(list(human), names)
     seen = {p for v in machine + human if isinstance(v, str) for p in v.split(LABEL_SEPARATOR)}
@@ -65,7 +66,7 @@ def share_labels(machine:Sequence,                   # machine labels of every t
 # %% ../nbs/10_inference.ipynb #50a57ac4
 def _check_inputs(machine, human, probabilities, min_human:int=MIN_HUMAN):
     "Machine labels, human labels and the coded mask as arrays; errors name the rows."
-    machine, human = list(machine), list(human)
+    machine, human = _paired(machine, human)
     if len(machine) != len(human): raise DataError(f"machine labels ({len(machine)}) and human labels ({len(human)}) must cover the same texts")
     coded = coded_mask(human)
     if coded.sum() < min_human:
@@ -78,7 +79,19 @@ def _check_inputs(machine, human, probabilities, min_human:int=MIN_HUMAN):
         probabilities = np.asarray(probabilities, dtype=float)
         if probabilities.shape != (len(machine),) or not ((probabilities > 0).all() and (probabilities <= 1).all()):
             raise DataError("probabilities must give each text's inclusion probability in (0, 1], one per text (a text that could never be coded breaks the estimate)")
+        expected, spread = probabilities.sum(), np.sqrt((probabilities * (1 - probabilities)).sum())
+        if abs(coded.sum() - expected) > 4 * spread + 2:   # the draw these probabilities describe would give about `expected` coded texts
+            raise DataError(f"the inclusion probabilities sum to {expected:.0f} expected human-coded texts, but {int(coded.sum())} are coded: "
+                            "they are not the probabilities this sample was drawn with (draw_sample draws with them)")
     return machine, human, coded, probabilities
+
+def _paired(machine, human) -> tuple[list, list]:
+    "Machine and human labels as lists in one order: two pandas Series are matched by their index, never by position."
+    if isinstance(machine, pd.Series) and isinstance(human, pd.Series) and not machine.index.equals(human.index):
+        if set(machine.index) != set(human.index) or not machine.index.is_unique:
+            raise DataError("machine and human labels are pandas Series with different indexes; give both the same index (one row per text)")
+        human = human.reindex(machine.index)
+    return list(machine), list(human)
 
 # %% ../nbs/10_inference.ipynb #222f739e
 def _exact_interval(y:np.ndarray, alpha:float) -> tuple[float, float]:
@@ -117,10 +130,13 @@ def estimate_shares(machine:Sequence,                 # machine labels (LLM or s
                    ) -> pd.DataFrame:
     "The share of each label (per group) by prediction-powered inference, beside the human-only and naive estimates."
     if not 0 < level < 1: raise ConfigError(f"level must be in (0, 1), got {level}")
+    machine, human = _paired(machine, human)   # two Series: matched by index
     machine, human, names = share_labels(machine, human, labels, codebook)
     machine, human, coded, probabilities = _check_inputs(machine, human, probabilities, min_human)
     keys = np.zeros(len(machine), dtype=object) if groups is None else np.asarray(list(groups), dtype=object)
     if len(keys) != len(machine): raise DataError(f"groups ({len(keys)}) and machine labels ({len(machine)}) must cover the same texts")
+    no_group = [i for i, k in enumerate(keys) if k is None or (isinstance(k, float) and np.isnan(k)) or (isinstance(k, str) and not k.strip())]
+    if no_group: raise DataError(f"{len(no_group)} text(s) have no group (rows {no_group[:5]}): give every text its group, or leave those texts out")
     rows = []
     for group in pd.unique(keys):
         inside = keys == group
@@ -132,7 +148,7 @@ def estimate_shares(machine:Sequence,                 # machine labels (LLM or s
                                                                  None if probabilities is None else probabilities[inside], name, 1 - level):
                 rows.append(dict(group=group, label=name, method=method, estimate=estimate, ci_low=max(low, 0.0), ci_high=min(high, 1.0),
                                  n_human=int(coded[inside].sum()), n_texts=int(inside.sum()),
-                                 n_machine_unlabelled=int(sum(m is None for m in part(machine))), note=note))
+                                 n_machine_unlabelled=int(sum(m is None for m in part(machine))), level=level, note=note))
     table = pd.DataFrame(rows)
     return table.drop(columns="group") if groups is None else table
 

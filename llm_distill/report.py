@@ -75,7 +75,7 @@ def plot_estimates(estimates:pd.DataFrame, # from `estimate_shares` (or `Experim
         ax.errorbar(part["estimate"], positions, xerr=[part["estimate"] - part["ci_low"], part["ci_high"] - part["estimate"]],
                     fmt="o", capsize=3, label=name)
     ax.set_yticks(np.arange(len(targets)), targets)
-    ax.set_xlabel("share of texts (95% CI)")
+    ax.set_xlabel(f"share of texts ({float(estimates['level'].iloc[0]) if 'level' in estimates else 0.95:.0%} CI)")
     ax.invert_yaxis()
     ax.legend(fontsize="small", loc="best")
     return ax
@@ -357,10 +357,11 @@ def _llm_appendix(result:ExperimentResult) -> str:
 def _estimates_section(estimates:pd.DataFrame, folder:Path) -> str:
     "The report's table of estimated shares (and estimates.csv beside it)."
     estimates.to_csv(folder / "estimates.csv", index=False)
+    level = f"{float(estimates['level'].iloc[0]):.0%} CI" if "level" in estimates else "95% CI"   # the level the intervals were made at
     shown = estimates.assign(method=estimates["method"].map(ESTIMATE_METHODS), estimate=estimates["estimate"].map(_fmt),
-                             **{"95% CI": [_interval(l, h) for l, h in zip(estimates["ci_low"], estimates["ci_high"])]})
-    columns = [c for c in ("group", "label", "method", "estimate", "95% CI", "n_human", "n_texts") if c in shown]
-    shown = shown.assign(**{c: shown[c].map(_md) for c in ("group", "label") if c in shown})   # names from the data
+                             **{level: [_interval(l, h) for l, h in zip(estimates["ci_low"], estimates["ci_high"])]})
+    columns = [c for c in ("group", "label", "method", "estimate", level, "n_human", "n_texts", "note") if c in shown]
+    shown = shown.assign(**{c: shown[c].map(_md) for c in ("group", "label", "note") if c in shown})   # names from the data
     return ("## Estimated shares over every text\n\n" + shown[columns].to_markdown(index=False, disable_numparse=True) +
             "\n\nThe LLM labelled every text; humans coded a random subset. Prediction-powered inference (PPI++, `ppi_py`) corrects "
             "the LLM's share by its errors on that subset: its interval is valid however biased the LLM is. The naive interval takes "

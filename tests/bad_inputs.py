@@ -156,7 +156,7 @@ def cases(folder):
 def boundary_cases(folder, codebook, good_yaml):
     "The kinds of issue 21: ids, label spellings and codes, files never lost, experiments checked whole, estimates that keep PPI's guarantee."
     from llm_distill.boundary import read_table
-    from llm_distill.codebook import codebook_from_dict
+    from llm_distill.codebook import codebook_from_dict, load_codebook
     from llm_distill.experiment import load_experiment
     from llm_distill.inference import estimate_shares
     toy = _toy_files(folder)
@@ -214,7 +214,103 @@ def boundary_cases(folder, codebook, good_yaml):
         ("a 2 MB text", lambda: _long_text_recorded(), RIGHT),
         ("a prompt past the model's context", lambda: _too_long_prompt(folder), RIGHT),
         ("the LLM answers the empty label set", lambda: _empty_answer(), RIGHT),
+        # found by a new user (fresh eyes) on the first cut of the boundary
+        ("CSV rows longer than the header", lambda: read_table(_csv(folder, "long-rows.csv", "id,text,h\n1,a,x,zzz\n2,b,y\n")),
+         ["data row 1 has 4 fields", "header has 3"]),
+        ("CSV with a trailing separator on every row", lambda: _trailing_separator(folder, read_table), RIGHT),
+        ("estimate on predictions of a student trained on the human sample", lambda: _estimate_trained_on(toy, folder),
+         ["trained_on", "PPI"]),
+        ("estimate_shares with Series in different orders", lambda: _series_aligned(estimate_shares, codebook), RIGHT),
+        ("inclusion probabilities that contradict the sample", lambda: estimate_shares(
+            ["toxic", "non-toxic"] * 100, (["toxic", "non-toxic"] * 40) + [None] * 120, codebook, probabilities=[1.0] * 200),
+         ["sum to 200", "80 are coded"]),
+        ("texts without a group", lambda: estimate_shares(["toxic", "non-toxic"] * 50, ["toxic", "non-toxic"] * 50, codebook,
+                                                          groups=["a"] * 98 + [None, ""]), ["2 text(s) have no group"]),
+        ("estimate --labels given as a code", lambda: _labels_as_code(estimate_shares, codebook), RIGHT),
+        ("a folder holding only a cache is not ours", lambda: _cache_folder_not_ours(toy, folder), ["did not write"]),
+        ("a folder holding a file named llm_distill.json is not ours", lambda: _json_folder_not_ours(toy, folder), ["did not write"]),
+        ("a file the user added to a kept student survives a rerun", lambda: _user_file_in_student(folder), RIGHT),
+        ("an unknown encoding name", lambda: read_table(toy / "data.csv", encoding="foo-99"), ["unknown encoding", "foo-99"]),
+        ("a separator of two characters", lambda: read_table(toy / "data.csv", sep=";;"), ["sep must be one character"]),
+        ("a separator typed as \\t", lambda: _tab_typed(folder, read_table), RIGHT),
+        ("label --cache onto --file", lambda: _cli(["label", *data, "--backend", "replay", "--column", "llm", "--model", "m",
+                                                    "--cache", toy / "data.csv", "--output", folder / "x.csv"]), ["--cache", "would replace it"]),
+        ("codebook labels yes/no unquoted in YAML", lambda: load_codebook(_csv(folder, "yesno.yaml",
+            "task: t\nrequire_definitions: false\nlabels: [{name: yes}, {name: no}]\n")), ["labels[0].name", "quote it"]),
     ]
+
+
+def _trailing_separator(folder, read_table):
+    frame = read_table(_csv(folder, "trailing.csv", "id,text,h,llm\n0001,Workers strike,protest,protest,\n0002,Calm day,no,no,\n"))
+    assert frame["id"].tolist() == ["0001", "0002"] and frame["text"].tolist() == ["Workers strike", "Calm day"], frame
+    return RIGHT
+
+
+def _estimate_trained_on(toy, folder):
+    student = _tfidf_student_folder(toy, folder)
+    _cli(["predict", "--student", student, "--input", toy / "data.csv", "--id", "id", "--output", Path(folder) / "pred-trained.csv"])
+    _cli(["estimate", Path(folder) / "pred-trained.csv", "--human", toy / "human.csv", "--codebook", "textclass-toxicity",
+          "--min-human", "10", "--output", Path(folder) / "est-trained.csv"])
+
+
+def _series_aligned(estimate_shares, codebook):
+    truth, machine, human = _planted()
+    machine, human = pd.Series(machine, index=[f"t{i}" for i in range(len(machine))]), pd.Series(human, index=[f"t{i}" for i in range(len(human))])
+    pd.testing.assert_frame_equal(estimate_shares(machine.sample(frac=1, random_state=0), human, codebook), estimate_shares(machine, human, codebook))
+    return RIGHT
+
+
+def _labels_as_code(estimate_shares, codebook):
+    truth, machine, human = _planted()
+    pd.testing.assert_frame_equal(estimate_shares(machine.tolist(), human, [1], codebook=codebook),
+                                  estimate_shares(machine.tolist(), human, ["toxic"], codebook=codebook))
+    return RIGHT
+
+
+def _cache_folder_not_ours(toy, folder):
+    project = Path(folder) / "project-with-cache"
+    project.mkdir(exist_ok=True)
+    (project / "llm_cache.sqlite").write_bytes(b"")
+    (project / "report.md").write_text("my precious report")
+    try: _cli(["validate", "--file", toy / "data.csv", "--id", "id", "--label", "label", "--codebook", "textclass-toxicity",
+               toy / "machine.csv", "--output", project])
+    finally: assert (project / "report.md").read_text() == "my precious report"
+
+
+def _json_folder_not_ours(toy, folder):
+    mine = Path(folder) / "mine-with-json"
+    mine.mkdir(exist_ok=True)
+    (mine / "llm_distill.json").write_text('{"x": 1}')
+    try: _cli(["train", "--file", toy / "data.csv", "--id", "id", "--label", "label", "--codebook", "textclass-toxicity",
+               "--recipe", "tfidf", "--output", mine])
+    finally: assert (mine / "llm_distill.json").read_text() == '{"x": 1}'
+
+
+def _user_file_in_student(folder):
+    "A rerun that retrains the kept student removes only the files llm_distill wrote there."
+    from llm_distill.experiment import run_experiment
+    rows = pd.DataFrame({"id": range(40), "text": [f"{'awful idiot' if i % 2 else 'kind thanks'} comment {i}" for i in range(40)],
+                         "label": ["toxic" if i % 2 else "non-toxic" for i in range(40)]})
+    rows["llm"], rows["llm2"] = rows["label"], ["toxic"] * 4 + rows["label"].tolist()[4:]
+    path = _csv(folder, "kept.csv", rows.to_csv(index=False))
+    config = lambda column: {"name": "kept", "data": {"file": str(path), "label": "label"}, "codebook": "textclass-toxicity", "folds": 2,
+                             "llm": {"backend": "replay", "model": "m", "column": column}, "student": {"recipe": "tfidf"},
+                             "train_sizes": [None], "bootstrap": 50, "output": str(Path(folder) / "kept-run")}
+    from llm_distill.experiment import ExperimentConfig
+    run_experiment(ExperimentConfig(**config("llm")), progress=False)
+    notes = Path(folder) / "kept-run" / "student" / "my_notes.txt"
+    notes.write_text("mine")
+    run_experiment(ExperimentConfig(**config("llm2")), progress=False)   # other LLM labels: the student is trained anew
+    assert notes.read_text() == "mine"
+    from llm_distill.students import load_student
+    load_student(notes.parent)
+    return RIGHT
+
+
+def _tab_typed(folder, read_table):
+    frame = read_table(_csv(folder, "tabs.tsv.txt", "id\ttext\n1\ta\n"), format="csv", sep="\\t")
+    assert list(frame.columns) == ["id", "text"], frame
+    return RIGHT
 
 
 def _empty_answer():

@@ -40,6 +40,6 @@ def test_every_command_that_reads_a_file_offers_the_same_table_options():
     from llm_distill.cli import build_parser
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    for name in ("label", "validate", "train", "predict"):
+    for name in ("label", "validate", "train", "predict", "estimate"):
         options = {o for action in commands[name]._actions for o in action.option_strings}
         assert {"--format", "--sep", "--encoding"} <= options, name
