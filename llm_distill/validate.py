@@ -27,9 +27,9 @@ from .core import ConfigError, LabelError
 from .data import Codebook, code_key, label_for
 
 # %% auto #0
-__all__ = ['NO_LABEL', 'MIN_RESAMPLES', 'PER_CLASS', 'LabelPair', 'compare_labels', 'agreement_metrics', 'bootstrap_intervals',
-           'per_class_table', 'ValidationReport', 'validate', 'plot_confusion', 'plot_forest', 'save_report',
-           'compare_sources', 'coder_agreement', 'accuracy_by_level', 'calibration', 'plot_reliability',
+__all__ = ['NO_LABEL', 'MIN_RESAMPLES', 'PER_CLASS', 'LABEL_SET_METRICS', 'LabelPair', 'compare_labels', 'agreement_metrics',
+           'bootstrap_intervals', 'per_class_table', 'ValidationReport', 'validate', 'plot_confusion', 'plot_forest',
+           'save_report', 'compare_sources', 'coder_agreement', 'accuracy_by_level', 'calibration', 'plot_reliability',
            'slice_metrics', 'multilabel_metrics', 'validate_label_sets']
 
 # %% ../nbs/05_validate.ipynb #af5021fc
@@ -171,6 +171,7 @@ def bootstrap_intervals(statistic:Callable[[np.ndarray], Sequence[float]],  # it
                         n_resamples:int=1000,      # bootstrap resamples
                         level:float=0.95,          # confidence level
                         seed:int=0,                # seed for the resamples
+                        vectorized:bool=False,     # `statistic` takes resamples x items positions and returns metrics x resamples
                        ) -> np.ndarray:
     "Percentile bootstrap intervals (k x 2) of the k values `statistic` returns on resampled item positions."
     if not isinstance(n_resamples, (int, np.integer)) or n_resamples < MIN_RESAMPLES:
@@ -178,8 +179,9 @@ def bootstrap_intervals(statistic:Callable[[np.ndarray], Sequence[float]],  # it
     if not 0 < level < 1: raise ConfigError(f"level must be in (0, 1), got {level!r}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = stats.bootstrap((np.arange(n_items),), lambda rows: np.asarray(statistic(rows), dtype=float),
-                                 vectorized=False, n_resamples=n_resamples, confidence_level=level,
+        function = (lambda rows, axis=-1: np.asarray(statistic(np.atleast_2d(rows).astype(np.intp)), dtype=float)) if vectorized else \
+                   (lambda rows: np.asarray(statistic(rows), dtype=float))
+        result = stats.bootstrap((np.arange(n_items),), function, vectorized=vectorized, n_resamples=n_resamples, confidence_level=level,
                                  method="percentile", rng=np.random.default_rng(seed))
     return np.column_stack([np.atleast_1d(result.confidence_interval.low), np.atleast_1d(result.confidence_interval.high)])
 
@@ -193,11 +195,12 @@ def per_class_table(labels:Sequence[str],                      # the label set, 
                     n_resamples:int=1000,                      # bootstrap resamples
                     level:float=0.95,                          # confidence level
                     seed:int=0,                                # bootstrap seed
+                    vectorized:bool=False,                     # `scores` takes resamples x items and returns scores x resamples
                    ) -> pd.DataFrame:
     "One row per label: precision, recall and F1, each with its bootstrap interval, and the support."
     k = len(labels)
-    values = np.asarray(scores(np.arange(n_items)), dtype=float).reshape(len(PER_CLASS), k)
-    intervals = bootstrap_intervals(scores, n_items, n_resamples, level, seed).reshape(len(PER_CLASS), k, 2)
+    values = np.asarray(scores(np.arange(n_items)[None] if vectorized else np.arange(n_items)), dtype=float).reshape(len(PER_CLASS), k)
+    intervals = bootstrap_intervals(scores, n_items, n_resamples, level, seed, vectorized).reshape(len(PER_CLASS), k, 2)
     table = {"label": list(labels)}
     for j, metric in enumerate(PER_CLASS): table.update({metric: values[j], f"{metric}_low": intervals[j, :, 0], f"{metric}_high": intervals[j, :, 1]})
     return pd.DataFrame(dict(table, support=np.asarray(support)))
@@ -488,24 +491,43 @@ def _label_set_matrix(values:Sequence, labels:Sequence[str], what:str) -> np.nda
             matrix[row, index[name]] = True
     return matrix
 
+LABEL_SET_METRICS = ("accuracy", "macro_f1", "micro_f1", "weighted_f1", "cohen_kappa")   # accuracy: exact match; kappa: undefined
+
+def _resampled_counts(truth:np.ndarray, predicted:np.ndarray, rows:np.ndarray, chunk_cells:int=20_000_000):
+    "Per resample (rows: resamples x items) and label: true positives, false positives, false negatives, texts with the label on either side; and exact matches. In chunks that bound memory."
+    columns = [c.astype(np.int32) for c in (truth & predicted, ~truth & predicted, truth & ~predicted, truth | predicted)]
+    exact = (truth == predicted).all(1)
+    step = max(1, chunk_cells // max(1, rows.shape[1] * max(truth.shape[1], 1)))
+    for start in range(0, len(rows), step):
+        part = rows[start:start + step]
+        yield (*(c[part].sum(1) for c in columns), exact[part].mean(1))
+
+def _label_set_metric_rows(truth:np.ndarray, predicted:np.ndarray, rows:np.ndarray) -> np.ndarray:
+    "The label-set metrics of each resample of item positions (rows: resamples x items), as metrics x resamples: one pass of array sums, no per-resample call."
+    out = []
+    for tp, fp, fn, seen, exact in _resampled_counts(truth, predicted, np.atleast_2d(rows)):
+        used = seen > 0
+        used[~used.any(1)] = True   # no label occurs in the resample: average over all, as scikit-learn does
+        f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
+        total = [m.sum(1) for m in (tp, fp, fn)]
+        micro = np.where(2 * total[0] + total[1] + total[2] > 0, 2 * total[0] / np.maximum(2 * total[0] + total[1] + total[2], 1), 0.0)
+        support = tp + fn
+        weighted = np.where(support.sum(1) > 0, (f1 * support).sum(1) / np.maximum(support.sum(1), 1), 0.0)
+        out.append(np.vstack([exact, (f1 * used).sum(1) / used.sum(1), micro, weighted, np.full(len(tp), np.nan)]))
+    return np.hstack(out)
+
 def _label_set_metrics(truth:np.ndarray, predicted:np.ndarray) -> dict[str, float]:
     "Exact match, macro-F1 (labels that occur), micro- and weighted F1 of indicator matrices."
-    used = truth.any(0) | predicted.any(0)
-    if not used.any(): used[:] = True
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return {"accuracy": float((truth == predicted).all(1).mean()),
-                "macro_f1": float(f1_score(truth[:, used], predicted[:, used], average="macro", zero_division=0)),
-                "micro_f1": float(f1_score(truth, predicted, average="micro", zero_division=0)),
-                "weighted_f1": float(f1_score(truth, predicted, average="weighted", zero_division=0)),
-                "cohen_kappa": float("nan")}
+    return dict(zip(LABEL_SET_METRICS, map(float, _label_set_metric_rows(truth, predicted, np.arange(len(truth))[None])[:, 0])))
 
-def _label_scores(truth:np.ndarray, predicted:np.ndarray) -> np.ndarray:
-    "Each label's precision, recall and F1 (0 where undefined) from indicator matrices, stacked."
-    hits, false_positive, false_negative = (truth & predicted).sum(0), (~truth & predicted).sum(0), (truth & ~predicted).sum(0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = lambda top, bottom: np.where(bottom > 0, top / bottom, 0.0)
-        return np.concatenate([ratio(hits, hits + false_positive), ratio(hits, hits + false_negative), ratio(2 * hits, 2 * hits + false_positive + false_negative)])
+def _label_scores(truth:np.ndarray, predicted:np.ndarray, rows:np.ndarray) -> np.ndarray:
+    "Each label's precision, recall and F1 (0 where undefined) for each resample (rows: resamples x items), stacked: scores x resamples."
+    out = []
+    for hits, false_positive, false_negative, _, _ in _resampled_counts(truth, predicted, np.atleast_2d(rows)):
+        ratio = lambda top, bottom: np.where(bottom > 0, top / np.maximum(bottom, 1), 0.0)
+        out.append(np.hstack([ratio(hits, hits + false_positive), ratio(hits, hits + false_negative),
+                              ratio(2 * hits, 2 * hits + false_positive + false_negative)]).T)
+    return np.hstack(out)
 
 def validate_label_sets(truth:Sequence,                # human label sets (names joined by `|`)
                         predicted:Sequence,            # predicted label sets (None where there was no answer: the empty set)
@@ -520,12 +542,13 @@ def validate_label_sets(truth:Sequence,                # human label sets (names
     labels = codebook.label_names
     y_true, y_pred = _label_set_matrix(list(truth), labels, "human"), _label_set_matrix(list(predicted), labels, "predicted")
     values = _label_set_metrics(y_true, y_pred)
-    intervals = bootstrap_intervals(lambda rows: list(_label_set_metrics(y_true[rows], y_pred[rows]).values()), len(y_true), n_resamples, level, seed)
+    intervals = bootstrap_intervals(lambda rows: _label_set_metric_rows(y_true, y_pred, rows), len(y_true), n_resamples, level, seed, vectorized=True)
     missing = sum(p is None or (isinstance(p, float) and np.isnan(p)) for p in predicted)
     notes = [f"{missing} item(s) with no predicted label set count as the empty set"] if missing else []
     table = pd.DataFrame({"metric": list(values), "value": list(values.values()), "ci_low": intervals[:, 0], "ci_high": intervals[:, 1],
                           "n": len(y_true), "note": ["exact match: every label of the text right", "", "", "", "not defined for label sets"]})
-    per_class = per_class_table(labels, lambda rows: _label_scores(y_true[rows], y_pred[rows]), len(y_true), y_true.sum(0), n_resamples, level, seed)
+    per_class = per_class_table(labels, lambda rows: _label_scores(y_true, y_pred, rows), len(y_true), y_true.sum(0), n_resamples, level, seed,
+                                vectorized=True)
     counts = pd.DataFrame({"true positive": (y_true & y_pred).sum(0), "false positive": (~y_true & y_pred).sum(0),
                            "false negative": (y_true & ~y_pred).sum(0), "true negative": (~y_true & ~y_pred).sum(0)},
                           index=pd.Index(labels, name="label"))
@@ -538,8 +561,6 @@ def _compare_label_sets(truth, first, second, names, codebook, n_resamples, leve
     y_a, y_b = _label_set_matrix(list(first), labels, names[0]), _label_set_matrix(list(second), labels, names[1])
     values_a, values_b = _label_set_metrics(y_true, y_a), _label_set_metrics(y_true, y_b)
     metrics = list(values_a)
-    def difference(rows):
-        a, b = _label_set_metrics(y_true[rows], y_a[rows]), _label_set_metrics(y_true[rows], y_b[rows])
-        return [a[m] - b[m] for m in metrics]
-    intervals = bootstrap_intervals(difference, len(y_true), n_resamples, level, seed)
+    difference = lambda rows: _label_set_metric_rows(y_true, y_a, rows) - _label_set_metric_rows(y_true, y_b, rows)   # paired: the same resamples
+    intervals = bootstrap_intervals(difference, len(y_true), n_resamples, level, seed, vectorized=True)
     return _paired_table(names, metrics, values_a, values_b, intervals, (y_true == y_a).all(1), (y_true == y_b).all(1))
