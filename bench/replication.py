@@ -6,7 +6,9 @@ labels) trained on the teacher LLM's replayed labels and on the human labels, th
 and the teacher itself, all scored by macro-F1 on the same held-out human labels (k-fold cross-fitting
 over the labelled pool). One JSON object per line:
   {"bench":"replication","task":...,"n_train":...,"classes":...,"multi_label":...,"teacher_f1":...,
-   "student_llm_f1":...,"student_human_f1":...,"tfidf_llm_f1":...,"embed_llm_f1":...,"recipe":...,"seconds":...}
+   "student_llm_f1":...,"student_human_f1":...,"tfidf_llm_f1":...,"embed_llm_f1":...,"recipe":...,"seconds":...,
+   "more_llm_labels":...,"student_llm_more_f1":...,"teacher_more_f1":...}   (a second run: `--more` of the labelled texts' human
+   labels withheld as if never coded, so the LLM-label student learns from more LLM labels than the humans coded)
 and a final {"bench":"replication_summary",...}: the median student/teacher F1 ratio, the median
 human-minus-LLM gap (the paper: 0.039) and the number of tasks where the student on LLM labels is
 below a baseline. `--quick` (under 10 minutes on 2 cores) runs four tasks on 300 texts each with 3
@@ -76,6 +78,8 @@ def main():
     parser.add_argument("--minimum", type=int, default=300, help="tasks with at least this many labelled texts")
     parser.add_argument("--only", nargs="*", help="run only these tasks")
     parser.add_argument("--candidates", nargs="*", help="recipes the automatic choice tries (default: the package's)")
+    parser.add_argument("--more", type=float, default=0.6, help="share of the labelled texts whose human labels a second run withholds, "
+                        "as if never coded: the LLM labels them and only the LLM-label students train on them (0: no second run)")
     args = parser.parse_args()
     output = Path(args.output) / ("quick" if args.quick else "full")
     (output / "codebooks").mkdir(parents=True, exist_ok=True)
@@ -97,6 +101,16 @@ def main():
             bootstrap=200 if args.quick else 1000, output=str(output / name))
         result = run_experiment(config, progress=False)
         row = row_for(name, teacher, result, task_started)
+        if args.more:   # more LLM labels than humans coded: withhold most texts' human labels, as if never coded
+            withheld = int(args.more * row["texts"])
+            more = run_experiment(ExperimentConfig(**{**config.__dict__, "name": f"{name}-more", "output": str(output / f"{name}-more"),
+                                                      "data": {**config.data, "unlabelled": withheld}, "source": "bench"}), progress=False)
+            scores = more.results.set_index("condition")
+            row.update(more_llm_labels=withheld, more_test_texts=int(scores.at["human", "n_test"]),
+                       student_llm_more_f1=round(float(scores.at["llm", "macro_f1"]), 4),
+                       student_llm_pool_only_n_train=int(scores.at["human", "n_train"]),
+                       teacher_more_f1=round(float(scores.at["llm_direct", "macro_f1"]), 4),
+                       student_human_more_f1=round(float(scores.at["human", "macro_f1"]), 4))
         rows.append(row)
         print(json.dumps(row), flush=True)
     if not rows:
@@ -108,6 +122,9 @@ def main():
                       "median_student_teacher_ratio": round(statistics.median(ratios), 3),
                       "median_human_minus_llm_gap": round(statistics.median(gaps), 3), "paper_gap": 0.039,
                       "tasks_below_a_baseline": len(below), "below": below,
+                      **({"median_student_more_teacher_ratio": round(statistics.median(
+                          r["student_llm_more_f1"] / r["teacher_more_f1"] for r in rows if r.get("teacher_more_f1")), 3),
+                          "more_share_withheld": args.more} if args.more else {}),
                       "candidates": args.candidates or "default", "seconds": round(time.monotonic() - started)}), flush=True)
 
 

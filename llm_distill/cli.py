@@ -291,14 +291,16 @@ def command_estimate(arguments, # parsed `estimate` arguments
 def command_plan(arguments, # parsed `plan` arguments
                 ) -> str:
     from llm_distill.annotate import plan, prepare_requests
-    from llm_distill.experiment import experiment_folds, labelling_job, load_experiment, load_experiment_data
+    from llm_distill.experiment import experiment_folds, labelling_job, load_experiment, load_experiment_data, load_unlabelled
     from llm_distill.llm import Cache
     config = load_experiment(arguments.config)
     if not config.llm: return f"{config.source}: no llm section, so nothing is labelled and nothing costs anything (a human-labels-only run)"
     if arguments.output: config.output = arguments.output
     corpus, codebook = load_experiment_data(config)
+    corpus, unlabelled = load_unlabelled(config, corpus, codebook)   # the texts no human coded are priced too
     reserved, folds = experiment_folds(config, corpus)
-    setup = labelling_job(config, corpus, codebook, reserved, folds, api_key=os.environ.get("OPENAI_API_KEY") or "not-needed-to-plan")
+    setup = labelling_job(config, corpus, codebook, reserved, folds, api_key=os.environ.get("OPENAI_API_KEY") or "not-needed-to-plan",
+                          unlabelled=unlabelled)
     cache_file = config.output_dir / "llm_cache.sqlite"
     job = prepare_requests(setup["pool"], codebook, setup["backend"], **setup["requests"])
     return str(plan(job, Cache(cache_file) if cache_file.exists() else None))

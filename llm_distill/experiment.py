@@ -37,9 +37,9 @@ from .validate import MIN_RESAMPLES, NO_LABEL, compare_sources, validate
 # %% auto #0
 __all__ = ['BASELINES', 'MIN_LABELLED_SHARE', 'LEARNING_CURVE', 'BASELINE_SETTINGS', 'CONDITIONS', 'CONDITION_NAMES', 'LLM_KEYS',
            'DATA_KEYS', 'STUDENT_KEYS', 'ESTIMATE_KEYS', 'DEMO_CONFIG', 'DataSection', 'LLMSection', 'StudentSection',
-           'EstimatesSection', 'ExperimentConfig', 'load_experiment', 'sample_ids', 'load_experiment_data',
-           'make_backend', 'learning_curve_sizes', 'experiment_folds', 'labelling_job', 'run_cell', 'keep_student',
-           'ExperimentResult', 'run_experiment', 'codebook_dict', 'check_estimates', 'run_estimates']
+           'EstimatesSection', 'ExperimentConfig', 'load_experiment', 'sample_ids', 'load_experiment_data', 'joined',
+           'load_unlabelled', 'make_backend', 'learning_curve_sizes', 'experiment_folds', 'labelling_job', 'run_cell',
+           'keep_student', 'ExperimentResult', 'run_experiment', 'codebook_dict', 'check_estimates', 'run_estimates']
 
 # %% ../nbs/07_experiment.ipynb #fa18d6be
 BASELINES = ("baseline_tfidf", "baseline_embed")   # scored beside every student on LLM labels: its floor
@@ -56,6 +56,9 @@ class DataSection(TypedDict, total=False):
     file: str|Path                       # a table file (relative to the experiment file)
     frame: Any                           # a pandas DataFrame or `datasets.Dataset` (Python only: a notebook's own table)
     name: str                            # the frame's name in messages and reports (default "DataFrame")
+    unlabelled: bool|PositiveInt|dict    # texts no human coded, labelled by the LLM for the LLM-label students: true (the data's own
+                                         # uncoded texts), a number (withhold that many texts' human labels, as if never coded), or a file
+                                         # {file, text, id, format, sep, encoding}
     format: Literal["csv", "tsv", "jsonl", "parquet", "excel", "lines"]   # default: from the file's extension (.txt: lines, one text a line)
     sep: str                             # csv/tsv field separator
     encoding: str                        # text encoding of csv, tsv, jsonl
@@ -130,6 +133,7 @@ class ExperimentConfig:
     output: str|Path|None = None                # output folder; default runs/<name>
     data_dir: str|Path|None = None              # data directory for registry datasets
     estimates: EstimatesSection = field(default_factory=dict)  # shares with valid intervals over every text (`inference`); empty: none
+    human_train_size: PositiveInt|None = None   # the human-label student's budget: at most this many human labels per fold (the paper: 250 or 1,000)
     source: str = "python"                      # the file the config came from, for messages
 
     def __post_init__(self):
@@ -177,6 +181,8 @@ class ExperimentConfig:
                 raise ConfigError(f"{where}: train_sizes {self.train_sizes} has no null (all training texts): the comparison, the baselines and the kept student "
                                   f"are at full size; add null, e.g. {[*self.train_sizes, None]}")
             self.train_sizes = sorted(s for s in self.train_sizes if s is not None) + [None]
+        if self.data.get("unlabelled") and not self.llm:
+            raise ConfigError(f"{where}: data.unlabelled needs an llm section: the LLM labels the texts no human coded")
         if self.llm and "llm" not in self.conditions and not ({"human", "llm_direct"} & set(self.conditions)) and "llm_soft" in self.conditions:
             raise ConfigError(f"{where}: conditions {self.conditions}: llm_soft is dropped when the LLM gives no probabilities, which would leave no condition "
                               "to run; add 'llm' (the student on hard LLM labels) beside it")
@@ -289,6 +295,44 @@ def load_experiment_data(config:ExperimentConfig, # the experiment
     if corpus.data["human_label"].nunique() < 2: raise DataError(f"{corpus.name}: the human labels have one class only")
     return corpus, codebook
 
+# %% ../nbs/07_experiment.ipynb #b0b00d31
+def joined(labelled:Corpus,  # the human-labelled texts
+           extra:Corpus,     # texts no human coded
+          ) -> Corpus:
+    "One corpus of both (the extra texts without a human label); an id in both is an error."
+    clash = sorted(set(map(str, labelled.ids)) & set(map(str, extra.ids)))
+    if clash: raise DataError(f"{extra.name}: id(s) {clash[:5]} are also human-labelled texts of {labelled.name}; ids must be unique across both")
+    data = pd.concat([labelled.data, extra.data.drop(columns=["human_label"], errors="ignore")], ignore_index=True)
+    return Corpus(data, labelled.name, labelled.codebook, labelled.coder_columns, labelled.issues, labelled.files + extra.files)
+
+# %% ../nbs/07_experiment.ipynb #4fd218b2
+def load_unlabelled(config:ExperimentConfig, # the experiment (its data.unlabelled)
+                    corpus:Corpus,           # its human-labelled texts (`load_experiment_data`)
+                    codebook:Codebook,       # its codebook
+                   ) -> tuple[Corpus, Corpus|None]:
+    "The human-labelled texts (less any withheld) and the texts no human coded that the LLM labels too (None without `data.unlabelled`)."
+    spec, where = config.data.get("unlabelled"), config.source
+    if not spec: return corpus, None
+    if spec is True:
+        every, _ = load_experiment_data(config, labelled_only=False)
+        uncoded = every.data["human_label"].isna() if "human_label" in every.data else pd.Series(True, index=every.data.index)
+        extra = every.subset(every.data.loc[uncoded, "id"].tolist())
+    elif isinstance(spec, int):   # as if never coded: the human labels of `spec` texts are withheld, a stratified sample
+        if spec > len(corpus) - 20: raise ConfigError(f"{where}: data.unlabelled {spec} would leave {len(corpus) - spec} human-labelled texts; the test needs more")
+        withheld = sample_ids(corpus, spec, config.split_seed + 1, codebook.multi_label)
+        extra, corpus = corpus.subset(withheld), corpus.subset([i for i in corpus.ids if i not in set(withheld)])
+    else:
+        unknown = set(spec) - {"file", "text", "id", "format", "sep", "encoding"}
+        if unknown or "file" not in spec: raise ConfigError(f"{where}: data.unlabelled as a mapping needs 'file' (and may give text, id, format, sep, encoding), got {sorted(spec)}")
+        path = Path(spec["file"])
+        if not path.is_absolute() and Path(where).is_file(): path = Path(where).parent / path   # beside the experiment file, as data.file
+        frame = read_table(path, format=spec.get("format"), sep=spec.get("sep"), encoding=spec.get("encoding", "utf-8"), ids=[spec.get("id") or "id"])
+        extra = make_corpus(frame, text=spec.get("text", "text"), id=spec.get("id"), codebook=codebook, name=path.name, files=[path])
+    extra = Corpus(extra.data.drop(columns=["human_label"], errors="ignore"), extra.name, codebook, (), extra.issues, extra.files)
+    if not len(extra): raise DataError(f"{where}: data.unlabelled: {corpus.name} has no text without a human label")
+    joined(corpus, extra)   # ids unique across both
+    return corpus, extra
+
 # %% ../nbs/07_experiment.ipynb #cbc22e30
 def make_backend(llm:dict,               # the `llm` settings of an experiment
                  corpus:Corpus,          # the texts (replay reads its column from here)
@@ -342,6 +386,7 @@ def labelling_job(config:ExperimentConfig, # the experiment
                   reserved:list,           # few-shot example ids, outside every fold
                   folds:list,              # (fold, train ids, test ids) from `experiment_folds`
                   api_key:str|None=None,   # for openai/batch: default OPENAI_API_KEY (`plan` passes a placeholder: it calls nothing)
+                  unlabelled:Corpus|None=None, # texts no human coded (`load_unlabelled`): the LLM labels them too
                  ) -> dict:
     "What the LLM is asked, exactly as `run` asks it and `plan` prices it: the pool, its backend, and the request options."
     llm = config.llm
@@ -350,8 +395,9 @@ def labelling_job(config:ExperimentConfig, # the experiment
                                    test_ids=test_ids) if reserved else ()
     requests = dict(decoding=Decoding(**llm.get("decoding", {})), samples=int(llm.get("samples", 1)), examples=examples,
                     answer_format=llm.get("answer_format", "label"), test_ids=test_ids)   # what `prepare_requests` and `annotate` take
-    return dict(pool=corpus.subset([i for i in corpus.ids if i not in set(reserved)]), requests=requests,
-                backend=make_backend(llm, corpus, codebook, config.source, api_key))
+    pool = corpus.subset([i for i in corpus.ids if i not in set(reserved)])
+    if unlabelled is not None: pool, corpus = joined(pool, unlabelled), joined(corpus, unlabelled)
+    return dict(pool=pool, requests=requests, backend=make_backend(llm, corpus, codebook, config.source, api_key))
 
 def _annotate_options(config:ExperimentConfig) -> dict:
     "How fast `annotate` may ask: concurrency and rate limits."
@@ -360,10 +406,11 @@ def _annotate_options(config:ExperimentConfig) -> dict:
                 tokens_per_minute=llm.get("tokens_per_minute"))
 
 # %% ../nbs/07_experiment.ipynb #377c6f05
-def _train_rows(condition, train_ids, llm_labels, llm_soft, human, size, seed):
-    "Training texts' ids, hard labels and soft labels for one condition."
+def _train_rows(condition, train_ids, llm_labels, llm_soft, human, size, seed, extra_ids=(), human_budget=None):
+    "Training texts' ids, hard labels and soft labels for one condition (LLM-label conditions: the fold's texts and every text no human coded)."
     rng = np.random.default_rng([seed, 7919])
-    ids = list(train_ids)
+    ids = list(train_ids) + ([] if condition in ("human", "human+llm") else list(extra_ids))
+    if condition == "human" and human_budget: size = min(size or len(ids), human_budget)
     if size is not None and size < len(ids): ids = [ids[i] for i in sorted(rng.choice(len(ids), size, replace=False))]
     if condition == "human": return ids, [human[i] for i in ids], None
     if condition == "human+llm":
@@ -401,6 +448,7 @@ def run_cell(config:ExperimentConfig,           # the experiment
              llm_soft:dict,                     # id -> the LLM's label distribution
              key:str,                           # the cell's cache key
              encoder:SentenceEncoder|None=None, # the run's shared encoder (each text embedded once)
+             extra_ids:Sequence=(),             # texts no human coded (in `corpus`, without a human label): LLM-label conditions train on them too
             ) -> dict:
     "Train (or, for llm_direct, look up) and predict one cell."
     started = time.monotonic()
@@ -410,7 +458,8 @@ def run_cell(config:ExperimentConfig,           # the experiment
         predictions = [llm_labels.get(i) for i in test_ids]
         return dict(key=key, condition=condition, seed=seed, size=size, fold=fold, test_ids=list(test_ids), predictions=predictions,
                     n_train=0, seconds=time.monotonic() - started, best_epoch=None)
-    ids, labels, soft = _train_rows("llm" if condition in BASELINES else condition, train_ids, llm_labels, llm_soft, human, size, seed)
+    ids, labels, soft = _train_rows("llm" if condition in BASELINES else condition, train_ids, llm_labels, llm_soft, human, size, seed,
+                                    extra_ids, config.human_train_size)
     student = _train_condition(condition, config.student_plan(), [texts[i] for i in ids], labels, soft, codebook, seed,
                                "human" if condition == "human" else f"{config.llm['model']} ({condition})", encoder)
     predictions = student.predict([texts[i] for i in test_ids])
@@ -460,9 +509,10 @@ def keep_student(config:ExperimentConfig,  # the experiment
     return seal_folder(folder, what, before=users)
 
 # %% ../nbs/07_experiment.ipynb #45b493a6
-def _label_pool(config:ExperimentConfig, corpus:Corpus, codebook:Codebook, reserved:list, folds:list, progress:bool) -> dict:
-    "The LLM's labels of the pool (through the cache): annotations, hard and soft labels by id, and their hash; stops when too few parse."
-    job = labelling_job(config, corpus, codebook, reserved, folds)
+def _label_pool(config:ExperimentConfig, corpus:Corpus, codebook:Codebook, reserved:list, folds:list, progress:bool,
+                unlabelled:Corpus|None=None) -> dict:
+    "The LLM's labels of the pool and of the texts no human coded (through the cache): annotations, hard and soft labels by id, and their hash; stops when too few parse."
+    job = labelling_job(config, corpus, codebook, reserved, folds, unlabelled=unlabelled)
     started = time.monotonic()
     annotations = annotate(job["pool"], codebook, job["backend"], cache=config.output_dir / "llm_cache.sqlite", run=config.name,
                            progress=progress, **job["requests"], **_annotate_options(config))
@@ -524,9 +574,11 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
     if not os.access(out, os.W_OK): raise ConfigError(f"the output folder {out} is not writable")
     corpus, codebook = load_experiment_data(config)
     if config.estimates: check_estimates(config, load_experiment_data(config, labelled_only=False)[0], codebook)   # fails now, not after the comparison
+    corpus, unlabelled = load_unlabelled(config, corpus, codebook)
+    extra_ids = unlabelled.ids if unlabelled is not None else []
     reserved, folds = experiment_folds(config, corpus)
     sizes = learning_curve_sizes(config, folds)
-    labelling = _label_pool(config, corpus, codebook, reserved, folds, progress) if config.llm else None
+    labelling = _label_pool(config, corpus, codebook, reserved, folds, progress, unlabelled) if config.llm else None
     pool = labelling["pool"] if labelling else corpus.subset([i for i in corpus.ids if i not in set(reserved)])
     annotations = labelling["annotations"] if labelling else None
     llm_labels, llm_soft, has_soft = (labelling["hard"], labelling["soft"], labelling["has_soft"]) if labelling else ({}, {}, False)
@@ -539,7 +591,9 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
     plan_ = config.student_plan()
     embedding = any(issubclass(RECIPES[c], EmbeddingRecipe) for c in plan_["candidates"]) or "baseline_embed" in conditions
     encoder = SentenceEncoder(plan_["checkpoint"]) if embedding else None   # one encoder per run: each text embedded once
-    base = stable_hash([corpus.data_hash(), codebook.hash, [(f, t) for f, _, t in folds], plan_, config.split_seed, sorted(reserved)])
+    base = stable_hash([corpus.data_hash(), codebook.hash, [(f, t) for f, _, t in folds], plan_, config.split_seed, sorted(reserved),
+                        sorted(map(str, extra_ids)), config.human_train_size])
+    everything = joined(corpus, unlabelled) if unlabelled is not None else corpus   # the texts of every id a cell may train on
     llm_hash = labelling["hash"] if labelling else "human labels only"
     cells = []
     for seed in config.seeds:
@@ -552,7 +606,8 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
                     path = out / "cells" / f"{key}.json"
                     if path.exists():
                         cells.append(json.loads(path.read_text())); continue
-                    cell = run_cell(config, condition, seed, size, fold, train_ids, test_ids, corpus, codebook, llm_labels, llm_soft, key, encoder)
+                    cell = run_cell(config, condition, seed, size, fold, train_ids, test_ids, everything, codebook, llm_labels, llm_soft, key, encoder,
+                                    extra_ids)
                     _write_json(path, cell)
                     cells.append(cell)
                     if progress: print(f"{condition:>14} seed {seed} size {_size_text(size):>4} fold {fold}: {cell['n_train']} training texts, "
@@ -564,11 +619,12 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
         results, reports, comparisons, llm_report = _score(config, corpus, codebook, cells, annotations, sizes[-1])
         scores_file.parent.mkdir(exist_ok=True)
         _write_json(scores_file, _scores_json(results, reports, comparisons, llm_report))
-    kept = keep_student(config, corpus, codebook, pool.ids, llm_labels, results, stable_hash([base, llm_hash, sizes]), encoder) if "llm" in conditions else None
+    kept = keep_student(config, everything, codebook, pool.ids, llm_labels, results, stable_hash([base, llm_hash, sizes]), encoder) if "llm" in conditions else None
     methods = dict(config=config.to_dict(), codebook=dict(task=codebook.task, hash=codebook.hash, text=yaml.safe_dump(codebook_dict(codebook), sort_keys=False, allow_unicode=True)),
                    data=dict(name=corpus.name, texts=len(corpus), data_hash=corpus.data_hash(), files=[str(f) for f in corpus.files],
                              label_counts=corpus.data["human_label"].value_counts().to_dict()),
-                   train_sizes=sizes, split=dict(folds=config.folds or 1, few_shot_ids=[str(i) for i in reserved], test_texts=sum(len(t) for _, _, t in folds)),
+                   train_sizes=sizes, split=dict(folds=config.folds or 1, few_shot_ids=[str(i) for i in reserved], test_texts=sum(len(t) for _, _, t in folds),
+                              unlabelled_texts=len(extra_ids), human_train_size=config.human_train_size),
                    llm=_llm_record(config, labelling, codebook) if labelling else None,
                    student=dict(plan_, kept=str(kept) if kept else None, why={c["condition"]: c["why"] for c in sorted(cells, key=lambda c: -c["fold"]) if c.get("why")}),
                    notes=notes, versions=environment_info(),
@@ -619,6 +675,7 @@ def _score(config, corpus, codebook, cells, annotations, full):
             comparisons.append(table[table["metric"].isin(["macro_f1", "accuracy"])])
     comparisons = pd.concat(comparisons, ignore_index=True) if comparisons else pd.DataFrame()
     if annotations is None: return results, reports, comparisons, None   # human labels only
+    annotations = annotations[annotations["id"].map(lambda i: i in human)]   # the LLM is validated on the texts humans coded
     pool_truth = [human[i] for i in annotations["id"]]
     llm_report = validate(pool_truth, annotations["label"].tolist(), codebook, name=f"LLM ({llm['model']}) vs human, all {len(annotations)} pool texts",
                           n_resamples=config.bootstrap, seed=first_seed, **positive)

@@ -282,6 +282,11 @@ def methods_paragraph(result:ExperimentResult, # from `run_experiment`
     if m["llm"]: parts += [_llm_sentence(result), f"Following Pangakis and Wolken (2024), we trained a student classifier on the LLM's labels and "
                            f"the same student on the human labels, and scored both, and the LLM's own labels, on the same {held_out}."]
     else: parts.append(f"We trained a student classifier on the human labels and scored it on {held_out}; no LLM labels were used.")
+    extra, budget = m["split"].get("unlabelled_texts", 0), m["split"].get("human_train_size")
+    if extra: parts.append(f"The LLM also labelled {extra:,} texts no human had coded; the students on LLM labels and the baselines trained on "
+                           "them as well as on their fold's texts, the student on human labels on its fold's human labels only"
+                           + (f" (at most {budget:,} of them)." if budget else "."))
+    elif budget: parts.append(f"The student on human labels trained on at most {budget:,} human labels per fold.")
     parts.append(f"The student (encoder {_md(config.student.get('checkpoint') or DEFAULT_ENCODER)}) was {recipe}.")
     if {"llm", "human"} <= set(full.index):
         parts.append(f"The student trained on LLM labels reached macro-F1 {score('llm')}, against {score('human')} for the student trained on human labels"

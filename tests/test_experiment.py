@@ -180,3 +180,49 @@ def test_plan_prices_exactly_what_run_asks(tmp_path, monkeypatch):
     cache = Cache(tmp_path / "run" / "llm_cache.sqlite")
     stored = {row[0] for row in cache.db.execute("SELECT key FROM responses")}
     assert {k for keys in planned.keys for k in keys} == stored
+
+
+def _uncoded_file(tmp_path, n=120, coded=60):
+    "A file of texts of which only the first `coded` have a human label, and an LLM column for all."
+    words = {"toxic": "awful idiot stupid", "non-toxic": "kind thanks helpful"}
+    labels = ["toxic" if i % 2 else "non-toxic" for i in range(n)]
+    frame = pd.DataFrame({"id": [f"p{i:03d}" for i in range(n)], "text": [f"{words[l]} post {i}" for i, l in enumerate(labels)],
+                          "label": [l if i < coded else None for i, l in enumerate(labels)], "llm": labels})
+    frame.to_csv(tmp_path / "posts.csv", index=False)
+    return tmp_path / "posts.csv"
+
+
+def test_texts_no_human_coded_train_the_llm_students_only(tmp_path):
+    path = _uncoded_file(tmp_path)
+    config = ExperimentConfig("uncoded", {"file": str(path), "id": "id", "label": "label", "unlabelled": True}, {"backend": "replay", "model": "m",
+                              "column": "llm"}, codebook="textclass-toxicity", folds=3, train_sizes=[None], bootstrap=20, student={"recipe": "tfidf"},
+                              human_train_size=25, output=str(tmp_path / "run"))
+    result = run_experiment(config, progress=False)
+    rows = result.results.set_index("condition")
+    assert rows.at["llm", "n_train"] == 40 + 60 and rows.at["baseline_tfidf", "n_train"] == 100   # the fold's 40 and all 60 uncoded texts
+    assert rows.at["human", "n_train"] == 25                                                     # the human budget
+    assert (rows["n_test"] == 60).all()                                                           # always the held-out human labels
+    assert result.methods["split"]["unlabelled_texts"] == 60
+    from llm_distill.report import methods_paragraph
+    assert "also labelled 60 texts no human had coded" in methods_paragraph(result)
+    from llm_distill.students import load_student
+    assert (tmp_path / "run" / "student" / "llm_distill.json").exists()   # the kept student, trained on every LLM label
+
+
+def test_withheld_human_labels_and_an_unlabelled_file(tmp_path):
+    from llm_distill.experiment import load_unlabelled
+    path = _uncoded_file(tmp_path, n=60, coded=60)
+    base = dict(name="w", llm={"backend": "replay", "model": "m", "column": "llm"}, codebook="textclass-toxicity")
+    config = ExperimentConfig(data={"file": str(path), "id": "id", "label": "label", "unlabelled": 30}, **base)
+    coded, uncoded = load_unlabelled(config, *load_experiment_data(config))
+    assert (len(coded), len(uncoded)) == (30, 30) and "human_label" not in uncoded.data
+    pd.DataFrame({"id": ["x1", "x2"], "text": ["more text", "and more"], "llm": ["toxic", "non-toxic"]}).to_csv(tmp_path / "more.csv", index=False)
+    config = ExperimentConfig(data={"file": str(path), "id": "id", "label": "label", "unlabelled": {"file": str(tmp_path / "more.csv"), "id": "id"}}, **base)
+    coded, uncoded = load_unlabelled(config, *load_experiment_data(config))
+    assert uncoded.ids == ["x1", "x2"] and len(coded) == 60
+    with pytest.raises(ConfigError, match="needs an llm section"):
+        ExperimentConfig("h", {"file": str(path), "label": "label", "unlabelled": True}, codebook="textclass-toxicity")
+    pd.DataFrame({"id": ["p001"], "text": ["clash"], "llm": ["toxic"]}).to_csv(tmp_path / "clash.csv", index=False)
+    config = ExperimentConfig(data={"file": str(path), "id": "id", "label": "label", "unlabelled": {"file": str(tmp_path / "clash.csv"), "id": "id"}}, **base)
+    with pytest.raises(Exception, match="also human-labelled"):
+        load_unlabelled(config, *load_experiment_data(config))
