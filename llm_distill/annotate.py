@@ -49,8 +49,9 @@ class LabellingJob:
 def _metadata_names(codebook:Codebook, template:PromptTemplate) -> set[str]:
     "Metadata columns that the instructions or templates use."
     names = set()
-    for source in (codebook.instructions, template.system, template.user):
-        names |= jinja2.meta.find_undeclared_variables(_jinja.parse(source))
+    for what, source in (("codebook instructions", codebook.instructions), ("system template", template.system), ("user template", template.user)):
+        try: names |= jinja2.meta.find_undeclared_variables(_jinja.parse(source))
+        except jinja2.TemplateSyntaxError as error: raise ConfigError(f"{what}: template syntax error on line {error.lineno}: {error.message}") from None
     return names - {"codebook", "instructions", "labels", "answer_format", "text", "metadata"}
 
 def prepare_requests(corpus:Corpus,                    # the texts to label

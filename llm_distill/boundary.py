@@ -419,10 +419,22 @@ def claim_folder(folder:str|Path,   # the folder a command writes into
     if folder.exists() and any(folder.iterdir()) and not is_ours(folder) and not force:
         raise ConfigError(f"{what} {folder} is a folder llm_distill did not write and it is not empty ({', '.join(sorted(p.name for p in folder.iterdir())[:5])}); "
                           "choose a new or empty folder, or pass force (--force) to write into it")
+    clash = sorted(name for name in user_files(folder) if _package_writes(name)) if folder.is_dir() and not is_ours(folder) else []
+    if clash:   # even with force: writing would replace the user's file
+        raise ConfigError(f"{what} {folder} holds file(s) of yours that llm_distill would write over: {clash[:5]}; move them, or choose another folder")
     try: folder.mkdir(parents=True, exist_ok=True)
     except OSError as error: raise ConfigError(f"cannot create {what} {folder}: {error.strerror}") from None
     if not is_ours(folder) and not any(folder.iterdir()): _write_marker(folder, what, [])
     return folder
+
+_WRITTEN_NAMES = {"README.md", "config.json", "llm_distill.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                  "special_tokens_map.json", "vocab.txt", "report.md", "report.html", "results.csv", "comparisons.csv", "estimates.csv",
+                  "llm_cache.sqlite", "validation.csv", "validation.md"}
+_WRITTEN_SUFFIXES = (".skops", ".png", ".safetensors", ".partial")
+
+def _package_writes(name:str) -> bool:
+    "True for a file name the package writes into its folders (a student's, a run's, a validation's)."
+    return Path(name).name in _WRITTEN_NAMES or name.endswith(_WRITTEN_SUFFIXES) or name.split("/")[0] in ("body", "cells", "scores")
 
 def _write_marker(folder:Path, what:str, files:Sequence[str]) -> None:
     "The marker: who wrote the folder, for what, and which files (so that only those are ever removed)."
@@ -478,7 +490,9 @@ class _ChunkWriter:
     "Appends DataFrames to a CSV, TSV or Parquet file."
     def __init__(self, path:Path, format:str): self.path, self.format, self.rows, self._parquet = path, format, 0, None
     def write(self, frame:pd.DataFrame):
-        "Append the rows of `frame`."
+        "Append the rows of `frame` (an empty label set in a label column written `(none)`, as `write_table` writes it)."
+        frame = frame.assign(**{c: frame[c].map(lambda v: EMPTY_SET_WRITTEN if isinstance(v, str) and v == EMPTY_SET else v)
+                                for c in ("label", "human_label", "predicted") if c in frame.columns})
         if self.format == "parquet":
             import pyarrow as pa, pyarrow.parquet as pq
             table = pa.Table.from_pandas(frame, preserve_index=False)

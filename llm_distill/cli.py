@@ -192,6 +192,10 @@ def command_label(arguments, # parsed `label` arguments
     write_table(table, output, [arguments.file])
     summary = summarise(table[table["status"] != FEW_SHOT_STATUS])
     held = f"; {len(shown)} few-shot example(s) kept out" if shown else ""
+    if summary["labelled"] == 0:   # written, so the failures can be read; but a run that labelled nothing is not a success
+        failed = table.loc[table["status"] == "failed", "detail"]
+        raise DataError(f"no text was labelled ({summary['statuses']}); wrote {output} with the reasons"
+                        + (f", e.g. {str(failed.iloc[0])[:200]}" if len(failed) else ""))
     return (f"{summary['labelled']} of {summary['texts']} texts labelled ({summary['statuses']}){held}; cost {summary['cost']:.4f} USD; "
             f"wrote {output}")
 
@@ -214,7 +218,10 @@ def command_validate(arguments, # parsed `validate` arguments
         seen = int(rows["trained_on"].astype(str).str.lower().eq("true").sum())
         notes.append(f"warning: {seen} of {len(rows)} predictions are of texts the student was trained on, so these scores are not held out "
                      "and overstate it; score it on texts it never saw (or use `llm-distill run`, which cross-fits)")
-    report = validate(corpus.data["human_label"], rows["label"].tolist(), corpus.codebook, name=f"{Path(arguments.annotations).name} vs human")
+    coded = corpus.data["human_label"].notna().to_numpy()   # only texts a human coded are scored (an empty cell is not coded)
+    if not coded.all(): notes.append(f"{int((~coded).sum())} text(s) without a human label left out")
+    report = validate(corpus.data["human_label"][coded], rows["label"][coded].tolist(), corpus.codebook,
+                      name=f"{Path(arguments.annotations).name} vs human")
     save_report(report, arguments.output)
     for note in notes: print(note, file=sys.stderr)
     return "\n".join([report.to_markdown(), *notes])

@@ -130,6 +130,8 @@ _SECRET_PATTERNS = (
     (re.compile(r"(?i)((?:api[_-]?key|x-api-key|access[_-]?token|client[_-]?secret|password|passwd)[\"']?\s*[:=]\s*[\"']?)"
                 r"(?!\[redacted\])[^\s'\",;}&]+"), r"\1[redacted]"),
     (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/?#\s'\"<>]+@"), r"\1[redacted]@"),   # URL userinfo (user:password@, token@)
+    (re.compile(r"(?i)(;jsessionid=)(?!\[redacted\])[^?#\s'\"<>]+"), r"\1[redacted]"),   # a session in a URL's path
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s?#'\"<>]*)\?(?!\[redacted\])[^\s#'\"<>]+"), r"\1?[redacted]"),   # a URL's whole query: any parameter may be a credential
 )
 
 def redact(text,          # any text: an error body, a response, a URL

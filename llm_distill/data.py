@@ -193,6 +193,10 @@ def make_corpus(frame:pd.DataFrame,            # the table as read (or a `datase
         data["id"] = data["id"].astype(str).where(~repeats, data["id"].astype(str) + "#" + occurrence.astype(str))
     if coders and not label:
         for i in data.index[tie]: issues.append((i, data.at[i, "id"], "human_label", "coders tie: no majority label", "kept unlabelled"))
+    if label and multi:   # an empty cell is "not coded"; "no label applies" must be written as such
+        for i in data.index[data["human_label"].isna()]:
+            issues.append((i, data.at[i, "id"], "human_label", "empty label cell: read as not coded (write (none) or [] where no label applies)",
+                           "kept uncoded"))
     is_text = data["text"].map(lambda t: isinstance(t, str))
     missing = ~is_text & data["text"].isna()
     not_string = ~is_text & ~missing

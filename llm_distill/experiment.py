@@ -24,6 +24,7 @@ from typing_extensions import TypedDict
 
 from .core import ConfigError, DataError, LabelError, LeakError, check_fields, environment_info, redact, find_data_dir, read_yaml, stable_hash
 from .boundary import claim_folder, clear_folder, seal_folder
+from .codebook import label_for
 from .data import Codebook, Corpus, check_no_leak, cross_fit_folds, frame_from, load_codebook, load_dataset, make_corpus, make_split, read_table
 from .prompts import stratified_examples
 from .llm import BACKENDS, Cache, Decoding, ReplayBackend
@@ -286,8 +287,12 @@ def load_experiment_data(config:ExperimentConfig, # the experiment
                              codebook=codebook, name=name, files=files, duplicate_ids=data.get("duplicate_ids", "raise"))
     codebook = codebook or corpus.codebook
     if codebook is None: raise ConfigError(f"{config.source}: dataset {data.get('dataset')!r} has no default codebook; set 'codebook'")
-    if config.positive_label is not None and (codebook.multi_label or config.positive_label not in codebook.label_names or len(codebook.label_names) != 2):
-        raise ConfigError(f"{config.source}: positive_label {config.positive_label!r} must be one of the two labels of {codebook.task!r}: {codebook.label_names}")
+    if config.positive_label is not None:   # in any spelling, or as its code, like every label
+        if codebook.multi_label or len(codebook.label_names) != 2:
+            raise ConfigError(f"{config.source}: positive_label needs a codebook of exactly two labels; {codebook.task!r} has {codebook.label_names}")
+        name = label_for(codebook, config.positive_label)
+        if name is None: raise ConfigError(f"{config.source}: positive_label {config.positive_label!r} must be one of the two labels of {codebook.task!r}: {codebook.label_names}")
+        config.positive_label = name
     if not labelled_only: return corpus, codebook
     corpus = corpus.subset(corpus.labelled["id"].tolist())
     if data.get("limit"): corpus = corpus.subset(sample_ids(corpus, int(data["limit"]), config.split_seed, codebook.multi_label))
@@ -519,8 +524,11 @@ def _label_pool(config:ExperimentConfig, corpus:Corpus, codebook:Codebook, reser
     labelled = annotations["label"].map(lambda l: isinstance(l, str)).mean()
     if labelled < MIN_LABELLED_SHARE:
         statuses = annotations["status"].value_counts().to_dict() if "status" in annotations else {}
-        raise DataError(f"{config.name}: the LLM gave a usable label for only {labelled:.0%} of {len(annotations)} texts (statuses: {statuses}); "
-                        f"check llm.column (replayed values must be the codebook's label names or codes) or the prompt's answer format")
+        failed = annotations.loc[annotations["status"] == "failed", "detail"] if "status" in annotations else pd.Series(dtype=object)
+        advice = ("check llm.column (replayed values must be the codebook's label names or codes)" if config.llm.get("backend") == "replay" else
+                  f"the calls failed (e.g. {redact(str(failed.iloc[0]))[:200]}): check llm.base_url, the network and OPENAI_API_KEY"
+                  if len(failed) > len(annotations) / 2 else "check the prompt's answer format (answers that name no label)")
+        raise DataError(f"{config.name}: the LLM gave a usable label for only {labelled:.0%} of {len(annotations)} texts (statuses: {statuses}); {advice}")
     soft_rows = label_distribution(annotations, codebook)
     return dict(job, annotations=annotations, seconds=time.monotonic() - started,
                 hard={i: (l if isinstance(l, str) else None) for i, l in zip(annotations["id"], annotations["label"])},

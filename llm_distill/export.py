@@ -158,7 +158,8 @@ def student_card(student:Recipe|Student,   # the student the card describes
     results = [EvalResult(task_type="text-classification", dataset_type="custom", dataset_name=evaluated_on or "held-out human labels",
                           metric_type=key, metric_name=key.replace("_", "-"), metric_value=round(float(value[0]), 4))
                for key, value in (metrics or {}).items()]
-    data = ModelCardData(library_name="transformers", pipeline_tag="text-classification", base_model=hub_name, model_name=name,
+    native = getattr(student, "name", "") != "tfidf"   # a TF-IDF student has no transformers form: loaded by llm_distill alone
+    data = ModelCardData(library_name="transformers" if native else "sklearn", pipeline_tag="text-classification", base_model=hub_name, model_name=name,
                          tags=["llm_distill", "knowledge-distillation", "text-classification"], eval_results=results or None)
     scores = "\n".join(f"| {md(key.replace('_', '-'))} | {v:.3f} | [{lo:.3f}, {hi:.3f}] |" for key, (v, lo, hi) in (metrics or {}).items())
     labels = ", ".join(md(n) for n in student.label_names)
@@ -166,10 +167,27 @@ def student_card(student:Recipe|Student,   # the student the card describes
     label_sets = ("\n\nIt gives label sets: `top_k=None` returns every label's score (a sigmoid each), and a text has each label whose "
                   "score is at or above its threshold (`thresholds` in `llm_distill.json`): "
                   + ", ".join(f"{md(n)} {t:g}" for n, t in zip(student.label_names, thresholds)) + ".") if student.multi_label else ""
+    source = teacher or meta.get('label_source', 'unknown')
+    human = str(source).strip().casefold() in ("human", "human labels")   # trained on human coding, not distilled from an LLM
+    origin = ("trained with [llm_distill](https://github.com/llm-distill/llm_distill) on **human** labels" if human else
+              f"distilled with [llm_distill](https://github.com/llm-distill/llm_distill) from the labels of **{md(source)}**")
+    learned = ("It learned human coders' labels, with their disagreements and the codebook's blind spots"
+               if human else "It learned an LLM's labels, with that model's errors and\nbiases")
+    pipeline_use = (f"""```python
+import llm_distill.export            # registers this architecture with transformers
+from transformers import pipeline
+classify = pipeline("text-classification", model="path/to/this/folder")
+classify(["a text"], truncation=True{', top_k=None' if student.multi_label else ''})
+```
+or `llm_distill.students.load_student("path/to/this/folder").predict(["a text"])`.""")
+    how_to = pipeline_use if native else ("""```python
+from llm_distill.students import load_student   # a TF-IDF student: scikit-learn, kept in llm_distill's own format
+load_student("path/to/this/folder").predict(["a text"])
+```""")
     body = f"""
 # {md(name)}
 
-A text classifier distilled with [llm_distill](https://github.com/llm-distill/llm_distill) from the labels of **{md(teacher or meta.get('label_source', 'unknown'))}**
+A text classifier {origin}
 for the task *{md(task or 'unnamed')}*. Labels: {labels}{' (label sets: each label by its own threshold)' if student.multi_label else ''}.
 
 ## Training
@@ -184,19 +202,12 @@ for the task *{md(task or 'unnamed')}*. Labels: {labels}{' (label sets: each lab
 
 ## Intended use
 Classifying texts like those it was trained on, for the codebook's task, in research where the
-labels are checked against human coding. It learned an LLM's labels, with that model's errors and
-biases; it has not been validated on other corpora, languages, platforms or periods. Before using
+labels are checked against human coding. {learned}; it has not been validated on other corpora, languages, platforms or periods. Before using
 it there, code a fresh human sample and validate it (`llm_distill.validate`). Do not use it to make
 decisions about individual people.
 
 ## How to use
-```python
-import llm_distill.export            # registers this architecture with transformers
-from transformers import pipeline
-classify = pipeline("text-classification", model="path/to/this/folder")
-classify(["a text"], truncation=True{', top_k=None' if student.multi_label else ''})
-```
-or `llm_distill.students.load_student("path/to/this/folder").predict(["a text"])`.{label_sets}
+{how_to}{label_sets}
 """
     return ModelCard(f"---\n{yaml.safe_dump(data.to_dict(), sort_keys=False, allow_unicode=True)}---\n{body}")
 

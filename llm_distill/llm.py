@@ -953,7 +953,7 @@ def _replayed_samples(row, codebook) -> list:
     values = []
     for value in row:
         if isinstance(value, str) and value.strip().startswith("["):
-            try: value = json.loads(value)
+            try: value = json.loads(value) or value   # "[]" is one answer, the empty label set, not zero answers
             except ValueError: pass
         values.extend(value if isinstance(value, (list, tuple, np.ndarray)) else [value])
     def answer(value):

@@ -218,6 +218,8 @@ def _render(template:str, what:str, **variables) -> str:
         raise ConfigError(f"{what}: the template would build too large a prompt ({error}); one render may add at most "
                           f"{MAX_RENDERED_CHARS:,} characters (MAX_RENDERED_CHARS) to the text and values it is given") from None
     except SecurityError as error: raise ConfigError(f"{what}: the template tried something unsafe and was refused ({error})") from None
+    except OverflowError as error: raise ConfigError(f"{what}: the template was refused: {error}") from None   # e.g. a range past the sandbox's MAX_RANGE
+    except jinja2.TemplateError as error: raise ConfigError(f"{what}: the template cannot be rendered: {error}") from None
     finally: _limit.reset(token)
 
 # %% ../nbs/02_prompts.ipynb #90ddc0ba

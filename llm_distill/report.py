@@ -376,9 +376,12 @@ def _kept_section(result:ExperimentResult) -> str:
     "Where the kept student is and how to load it."
     kept = result.methods["student"].get("kept")
     if not kept: return ""
-    return (f"## The kept student\n\nThe student of the LLM-label condition, trained the same way on every pool text the LLM labelled, is in "
-            f"{_code(Path(kept).name + '/')} beside this report, in transformers format with a model card (`README.md`): "
-            "`import llm_distill.export`, then `transformers.pipeline(\"text-classification\", model=...)`, or `llm_distill.students.load_student`.\n")
+    how = ("in transformers format with a model card (`README.md`): `import llm_distill.export`, then "
+           "`transformers.pipeline(\"text-classification\", model=...)`, or `llm_distill.students.load_student`"
+           if (Path(kept) / "config.json").exists() else
+           "in llm_distill's own format with a model card (`README.md`; a TF-IDF student has no transformers form): `llm_distill.students.load_student`")
+    return (f"## The kept student\n\nThe student of the LLM-label condition, trained the same way on every text the LLM labelled, is in "
+            f"{_code(Path(kept).name + '/')} beside this report, {how}.\n")
 
 # %% ../nbs/08_report.ipynb #23e02d32
 REPORT_STYLE = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}table{border-collapse:collapse}"

@@ -157,7 +157,7 @@ def boundary_cases(folder, codebook, good_yaml):
     "The kinds of issue 21: ids, label spellings and codes, files never lost, experiments checked whole, estimates that keep PPI's guarantee."
     from llm_distill.boundary import read_table
     from llm_distill.codebook import codebook_from_dict, load_codebook
-    from llm_distill.experiment import load_experiment
+    from llm_distill.experiment import ExperimentConfig, load_experiment
     from llm_distill.inference import estimate_shares
     toy = _toy_files(folder)
     data = ["--file", toy / "data.csv", "--id", "id", "--label", "label", "--codebook", "textclass-toxicity"]
@@ -237,7 +237,76 @@ def boundary_cases(folder, codebook, good_yaml):
                                                     "--cache", toy / "data.csv", "--output", folder / "x.csv"]), ["--cache", "would replace it"]),
         ("codebook labels yes/no unquoted in YAML", lambda: load_codebook(_csv(folder, "yesno.yaml",
             "task: t\nrequire_definitions: false\nlabels: [{name: yes}, {name: no}]\n")), ["labels[0].name", "quote it"]),
+        # found by a second new user
+        ("an empty label-set cell is recorded as not coded", lambda: _empty_set_cell_recorded(), RIGHT),
+        ("replayed [] is the empty label set", lambda: _replayed_empty_set(folder), RIGHT),
+        ("credentials in any query parameter of a URL", lambda: _query_redacted(), RIGHT),
+        ("train --force into a folder holding the user's README.md", lambda: _force_clash(toy, folder), ["would write over", "README.md"]),
+        ("a template looping past the sandbox's range", lambda: _template(codebook, "{% for i in range(100000000) %}x{% endfor %}"), ["refused"]),
+        ("a template with a syntax error in the instructions", lambda: _instructions_syntax(codebook, folder), ["codebook instructions", "syntax error"]),
+        ("positive_label in another spelling", lambda: _positive_spelling(ExperimentConfig), RIGHT),
     ]
+
+
+def _empty_set_cell_recorded():
+    from llm_distill.codebook import codebook_from_dict
+    from llm_distill.data import make_corpus
+    sets = codebook_from_dict({"task": "frames", "multi_label": True, "require_definitions": False, "labels": ["economy", "crime"]})
+    corpus = make_corpus(pd.DataFrame({"id": ["1", "2"], "text": ["a", "b"], "labels": ["economy", None]}), id="id", label="labels", codebook=sets)
+    assert corpus.issues["problem"].str.contains("empty label cell: read as not coded").tolist() == [True], corpus.issues
+    return RIGHT
+
+
+def _replayed_empty_set(folder):
+    from llm_distill.annotate import annotate
+    from llm_distill.codebook import codebook_from_dict
+    from llm_distill.data import make_corpus
+    from llm_distill.llm import ReplayBackend
+    sets = codebook_from_dict({"task": "frames", "multi_label": True, "require_definitions": False, "labels": ["economy", "crime"]})
+    corpus = make_corpus(pd.DataFrame({"id": ["1", "2"], "text": ["a", "b"]}), id="id", codebook=sets)
+    table = annotate(corpus, sets, ReplayBackend({"1": "[]", "2": "crime|economy"}, "m", codes=sets), cache=Path(folder) / "sets.sqlite", progress=False)
+    assert table["label"].tolist() == ["", "economy|crime"] and (table["status"] == "ok").all(), table[["label", "status", "detail"]]
+    return RIGHT
+
+
+def _query_redacted():
+    from llm_distill.core import redact
+    text = redact("openai-compatible:http://127.0.0.1:9/v1?auth=AUTHSECRET11&private_token=PTSECRET12;jsessionid=S3")
+    assert "SECRET" not in text and "S3" not in text, text
+    return RIGHT
+
+
+def _force_clash(toy, folder):
+    mine = Path(folder) / "force-mine"
+    mine.mkdir(exist_ok=True)
+    (mine / "README.md").write_text("my notes")
+    try: _cli(["train", "--file", toy / "data.csv", "--id", "id", "--label", "label", "--codebook", "textclass-toxicity",
+               "--recipe", "tfidf", "--output", mine, "--force"])
+    finally: assert (mine / "README.md").read_text() == "my notes"
+
+
+def _template(codebook, instructions):
+    from dataclasses import replace
+    from llm_distill.prompts import build_messages
+    build_messages(replace(codebook, instructions=instructions), "a text")
+
+
+def _instructions_syntax(codebook, folder):
+    from dataclasses import replace
+    from llm_distill.annotate import prepare_requests
+    from llm_distill.data import make_corpus
+    from llm_distill.llm import ReplayBackend
+    broken = replace(codebook, instructions="{% raw %}{{ x }}{% endraw %} and {{")
+    prepare_requests(make_corpus(pd.DataFrame({"text": ["a"]})), broken, ReplayBackend({0: "toxic"}, "m"))
+
+
+def _positive_spelling(ExperimentConfig):
+    from llm_distill.experiment import load_experiment_data
+    config = ExperimentConfig("p", {"dataset": "textclass-toxicity"}, {"backend": "replay", "model": "m", "column": "llm_gpt-4-0613"},
+                              positive_label="Non-Toxic ")
+    load_experiment_data(config)
+    assert config.positive_label == "non-toxic", config.positive_label
+    return RIGHT
 
 
 def _trailing_separator(folder, read_table):

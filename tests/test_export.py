@@ -133,3 +133,15 @@ def test_a_tampered_transformers_folder_names_the_file(tmp_path, kept, case):
     assert load_student(kept).label_names                     # the untouched folder loads
     with pytest.raises(ConfigError, match=message):
         load_student(_tampered(kept, tmp_path, change))
+
+
+def test_the_card_of_a_student_on_human_labels_says_so():
+    "A student trained on human coding is not 'distilled from the labels of human', and is not warned of an LLM's errors."
+    from llm_distill.codebook import load_codebook
+    from llm_distill.export import student_card
+    from llm_distill.students import train_student
+    student = train_student([f"{w} text {i}" for i, w in enumerate(["awful", "kind"] * 10)], ["toxic", "non-toxic"] * 10,
+                            load_codebook("textclass-toxicity"), recipe="tfidf", label_source="human")
+    card = str(student_card(student, teacher="human", task="toxicity"))
+    assert "on **human** labels" in card and "distilled" not in card and "an LLM's labels" not in card
+    assert "distilled" in str(student_card(student, teacher="gpt-4o (replay)", task="toxicity"))
