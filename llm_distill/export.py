@@ -17,7 +17,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassificati
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from .core import ConfigError, environment_info, file_sha256
-from .finetune import MeanPooledClassifier, Student, _quiet_transformers, pool_states
+from .finetune import MeanPooledClassifier, Student, _quiet_transformers, check_student_folder, pool_states
 from .students import EmbeddingRecipe, FinetuneRecipe, Recipe, SetFitRecipe
 
 # %% auto #0
@@ -51,6 +51,13 @@ class PooledClassifier(PreTrainedModel):
         if getattr(self.encoder, "pooler", None) is not None: self.encoder.pooler = None   # unused: the head reads the pooled token states
         self.head = torch.nn.Linear(self.encoder.config.hidden_size, config.num_labels)
         self.post_init()
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        "As transformers loads it; a folder llm_distill saved is first checked file by file, so the plain `pipeline` refuses a damaged student too."
+        folder = Path(str(pretrained_model_name_or_path))
+        if (folder / "llm_distill.json").is_file(): check_student_folder(folder)
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, **inputs) -> SequenceClassifierOutput:
         "Logits: softmax gives one label's probabilities, sigmoid each label's (`problem_type` says which)."

@@ -30,7 +30,8 @@ from .data import Codebook
 
 # %% auto #0
 __all__ = ['TrainingConfig', 'training_targets', 'length_grouped_batches', 'encoder_pooling', 'pool_states',
-           'MeanPooledClassifier', 'labels_from_probabilities', 'aligned', 'texts_of', 'Student', 'fit', 'predict_file']
+           'MeanPooledClassifier', 'labels_from_probabilities', 'aligned', 'texts_of', 'check_student_folder',
+           'Student', 'fit', 'predict_file']
 
 # %% ../nbs/06_finetune.ipynb #93d44466
 @dataclass
@@ -222,6 +223,34 @@ def texts_of(texts,  # texts, or a DataFrame or `datasets.Dataset` with a `text`
     if "text" not in columns: raise DataError(f"the table has no 'text' column (columns: {list(columns)}); pass the texts themselves")
     return texts["text"]
 
+# %% ../nbs/06_finetune.ipynb #fd999eb3
+def check_student_folder(path:str|Path, # a folder written by `Student.save` or `export.save_transformers`
+                        ) -> dict:
+    "The folder's llm_distill.json, once every file saved beside it is there and unchanged (`ConfigError` naming the file otherwise)."
+    from llm_distill.core import file_sha256
+    path = Path(path)
+    if not (path / "llm_distill.json").exists(): raise ConfigError(f"{path} is not a saved student (no llm_distill.json)")
+    try: meta = json.loads((path / "llm_distill.json").read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError): meta = None
+    if not isinstance(meta, dict): raise ConfigError(f"{path / 'llm_distill.json'}: not valid JSON (truncated?); restore it or re-save the student")
+    lacking = [key for key in ("label_names", "multi_label", "max_length") if key not in meta]
+    if lacking: raise ConfigError(f"{path / 'llm_distill.json'}: no {lacking}; restore it or re-save the student")
+    files = meta.get("files") or {}
+    gone = [name for name in files if not (path / name).is_file()]
+    tokenizer_gone = not any((path / name).is_file() for name in ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "tokenizer.model"))
+    if tokenizer_gone or gone and not {"config.json", "head.safetensors"} & set(gone):
+        raise ConfigError(f"{path}: tokenizer files missing ({' / '.join(gone) or 'tokenizer.json / vocab.txt'}); re-save the student")
+    if gone: raise ConfigError(f"{path / gone[0]}: missing; restore it or re-save the student")
+    try: config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except FileNotFoundError: raise ConfigError(f"{path / 'config.json'}: missing; restore it or re-save the student") from None
+    except (ValueError, UnicodeDecodeError): raise ConfigError(f"{path / 'config.json'}: not valid JSON (truncated?); restore it or re-save the student") from None
+    changed = [name for name, digest in files.items() if file_sha256(path / name) != digest]
+    if not isinstance(config, dict) or "model_type" not in config: changed.insert(0, "config.json")
+    if changed:   # another model's config would load the weights into the wrong layers, silently
+        detail = f" (model_type {config.get('model_type')!r})" if changed[0] == "config.json" and isinstance(config, dict) else ""
+        raise ConfigError(f"{path / changed[0]}: not the file this student was saved with{detail}; restore it or re-save the student")
+    return meta
+
 # %% ../nbs/06_finetune.ipynb #23902436
 class Student:
     "A fine-tuned classifier: predict labels or probabilities, save and load."
@@ -305,28 +334,8 @@ class Student:
             ) -> Student:
         "Load a saved student (safetensors only; no code from the folder is run), refusing a folder that is not as it was saved."
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
-        from llm_distill.core import file_sha256
         path = Path(path)
-        if not (path / "llm_distill.json").exists(): raise ConfigError(f"{path} is not a saved student (no llm_distill.json)")
-        try: meta = json.loads((path / "llm_distill.json").read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError): meta = None
-        if not isinstance(meta, dict): raise ConfigError(f"{path / 'llm_distill.json'}: not valid JSON (truncated?); restore it or re-save the student")
-        lacking = [key for key in ("label_names", "multi_label", "max_length") if key not in meta]
-        if lacking: raise ConfigError(f"{path / 'llm_distill.json'}: no {lacking}; restore it or re-save the student")
-        files = meta.get("files") or {}
-        gone = [name for name in files if not (path / name).is_file()]
-        tokenizer_gone = not any((path / name).is_file() for name in ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "tokenizer.model"))
-        if tokenizer_gone or gone and not {"config.json", "head.safetensors"} & set(gone):
-            raise ConfigError(f"{path}: tokenizer files missing ({' / '.join(gone) or 'tokenizer.json / vocab.txt'}); re-save the student")
-        if gone: raise ConfigError(f"{path / gone[0]}: missing; restore it or re-save the student")
-        try: config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        except FileNotFoundError: raise ConfigError(f"{path / 'config.json'}: missing; restore it or re-save the student") from None
-        except (ValueError, UnicodeDecodeError): raise ConfigError(f"{path / 'config.json'}: not valid JSON (truncated?); restore it or re-save the student") from None
-        changed = [name for name, digest in files.items() if file_sha256(path / name) != digest]
-        if not isinstance(config, dict) or "model_type" not in config: changed.insert(0, "config.json")
-        if changed:   # another model's config would load the weights into the wrong layers, silently
-            detail = f" (model_type {config.get('model_type')!r})" if changed[0] == "config.json" and isinstance(config, dict) else ""
-            raise ConfigError(f"{path / changed[0]}: not the file this student was saved with{detail}; restore it or re-save the student")
+        meta = check_student_folder(path)   # every saved file as it was saved, before anything is loaded
         if meta.get("format") == "transformers": import llm_distill.export   # registers `PooledClassifier` with the Auto classes
         try:
             if meta.get("pooling") == "mean": model = MeanPooledClassifier.from_pretrained(path, len(meta["label_names"]))

@@ -145,3 +145,27 @@ def test_the_card_of_a_student_on_human_labels_says_so():
     card = str(student_card(student, teacher="human", task="toxicity"))
     assert "on **human** labels" in card and "distilled" not in card and "an LLM's labels" not in card
     assert "distilled" in str(student_card(student, teacher="gpt-4o (replay)", task="toxicity"))
+
+
+def test_the_plain_pipeline_refuses_a_damaged_student(tmp_path):
+    "Without llm_distill's loader too: a deleted tokenizer (transformers would build an empty one) or an edited config is refused, naming the file."
+    import json
+    import shutil
+    from transformers import pipeline
+    import llm_distill.export  # noqa: F401  (registers the architecture)
+    from llm_distill.codebook import load_codebook
+    from llm_distill.export import save_transformers, student_card
+    from llm_distill.students import train_student
+    texts = [f"{w} text {i}" for i, w in enumerate(["awful idiot", "kind thanks"] * 10)]
+    student = train_student(texts, ["toxic", "non-toxic"] * 10, load_codebook("textclass-toxicity"), recipe="embed")
+    folder = save_transformers(student, tmp_path / "student", student_card(student, teacher="t", task="t"))
+    assert [r["label"] for r in pipeline("text-classification", model=str(folder))(["awful idiot", "kind thanks"])] == list(student.predict(["awful idiot", "kind thanks"]))
+    no_tokenizer = shutil.copytree(folder, tmp_path / "no-tokenizer")
+    (no_tokenizer / "tokenizer.json").unlink()
+    swapped = shutil.copytree(folder, tmp_path / "swapped")
+    config = json.loads((swapped / "config.json").read_text())
+    config["id2label"] = {"0": config["id2label"]["1"], "1": config["id2label"]["0"]}
+    (swapped / "config.json").write_text(json.dumps(config))
+    for damaged, words in ((no_tokenizer, "tokenizer files missing"), (swapped, "config.json: not the file this student was saved with")):
+        with pytest.raises(ValueError, match=words):
+            pipeline("text-classification", model=str(damaged))
