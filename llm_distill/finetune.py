@@ -223,7 +223,7 @@ def texts_of(texts,  # texts, or a DataFrame or `datasets.Dataset` with a `text`
     if "text" not in columns: raise DataError(f"the table has no 'text' column (columns: {list(columns)}); pass the texts themselves")
     return texts["text"]
 
-# %% ../nbs/06_finetune.ipynb #fd999eb3
+# %% ../nbs/06_finetune.ipynb #b303c0ca
 def check_student_folder(path:str|Path, # a folder written by `Student.save` or `export.save_transformers`
                         ) -> dict:
     "The folder's llm_distill.json, once every file saved beside it is there and unchanged (`ConfigError` naming the file otherwise)."

@@ -195,10 +195,16 @@ def _comparisons_section(result:ExperimentResult, folder:Path) -> str:
     def plain(pair):
         first, second = pair.split(" - ")
         return f"{_shown(first, result)} minus {_shown(second, result)}"
+    same = shown.groupby("comparison")[["difference", "ci_low", "ci_high"]].apply(lambda g: bool((g.abs() < 1e-12).all().all()))
+    identical = [pair for pair, is_same in same.items() if is_same]   # one prediction on every test text: a difference of zero by construction
+    upper = lambda text: text[:1].upper() + text[1:]
+    note = "".join(f"\n{upper(plain(pair).replace(' minus ', ' and ', 1))} gave the same label on every test text (the recipe choice picked the "
+                   "baseline itself), so their difference is zero by construction and is not shown.\n" for pair in identical)
+    shown = shown[~shown["comparison"].isin(identical)]
     shown = shown.assign(comparison=shown["comparison"].map(plain), difference=shown["difference"].map(_fmt),
                          **{"95% CI": [_interval(l, h) for l, h in zip(shown["ci_low"], shown["ci_high"])], "McNemar p": shown["mcnemar_p"].map(lambda p: _fmt(p, 4))})
     return ("## Paired comparisons (first seed, same test texts)\n\n" +
-            shown[["comparison", "metric", "difference", "95% CI", "McNemar p"]].to_markdown(index=False, disable_numparse=True) + "\n")
+            shown[["comparison", "metric", "difference", "95% CI", "McNemar p"]].to_markdown(index=False, disable_numparse=True) + "\n" + note)
 
 PER_CLASS_CONDITIONS = ("llm", "human", "llm_direct")   # the three the paper compares, in the per-class section
 

@@ -226,3 +226,12 @@ def test_withheld_human_labels_and_an_unlabelled_file(tmp_path):
     config = ExperimentConfig(data={"file": str(path), "id": "id", "label": "label", "unlabelled": {"file": str(tmp_path / "clash.csv"), "id": "id"}}, **base)
     with pytest.raises(Exception, match="also human-labelled"):
         load_unlabelled(config, *load_experiment_data(config))
+
+
+def test_a_student_that_is_its_baseline_is_said_to_be(tmp_path):
+    "When the recipe choice picks the embeddings baseline itself, the report says so instead of a 0.000 [0.000, 0.000] paired test."
+    from llm_distill.report import write_report
+    result = run_experiment(tiny(tmp_path, student={"recipe": "embed"}, train_sizes=[None]), progress=False)
+    report = write_report(result).read_text()
+    paired = report[report.index("## Paired comparisons"):].split("\n## ")[0]
+    assert "gave the same label on every test text" in paired and "baseline: embeddings + LR, LLM labels | " not in paired
