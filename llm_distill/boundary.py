@@ -156,6 +156,15 @@ def _read_jsonl(path:Path, encoding:str, encoding_errors:str) -> pd.DataFrame:
             records.append(record)
     return pd.DataFrame.from_records(records)
 
+def _opened(path:str|Path, format:str|None) -> tuple[Path, str]:
+    "The file and its format, once it exists, is not empty and its bytes agree with its format (`DataError` naming it otherwise)."
+    path = Path(path)
+    if not path.is_file(): raise DataError(f"{path}: file not found" + (" (it is a folder)" if path.is_dir() else ""))
+    format = table_format(path, format)
+    if path.stat().st_size == 0: raise DataError(f"{path}: the file is empty")
+    _check_bytes(path, format)
+    return path, format
+
 def _ids_as_text(frame:pd.DataFrame, ids:Sequence[str]) -> pd.DataFrame:
     "The frame with each column of `ids` that it has as text (`id_text`)."
     for column in ids:
@@ -176,11 +185,7 @@ def read_table(path:str|Path,               # file to read
                ids:Sequence[str]=("id",),   # columns read as text exactly as written (ids: `007` stays `007`)
               ) -> pd.DataFrame:
     "Read a CSV, TSV, JSONL, Parquet, Excel or plain-text (one text a line) file into a DataFrame, or raise `DataError` naming the file."
-    path = Path(path)
-    if not path.is_file(): raise DataError(f"{path}: file not found" + (" (it is a folder)" if path.is_dir() else ""))
-    format = table_format(path, format)
-    if path.stat().st_size == 0: raise DataError(f"{path}: the file is empty")
-    _check_bytes(path, format)
+    path, format = _opened(path, format)
     ids = [c for c in ids if c]
     try:
         if format in ("csv", "tsv"):
@@ -213,11 +218,7 @@ def table_chunks(path:str|Path,         # file to read
                  ids:Sequence[str]=("id",),  # columns read as text exactly as written
                 ) -> Iterator[pd.DataFrame]:
     "The rows of a table file as DataFrames of at most `chunk_rows` rows, read by the rules of `read_table`."
-    path = Path(path)
-    if not path.is_file(): raise DataError(f"{path}: file not found" + (" (it is a folder)" if path.is_dir() else ""))
-    format = table_format(path, format)
-    if path.stat().st_size == 0: raise DataError(f"{path}: the file is empty")
-    _check_bytes(path, format)
+    path, format = _opened(path, format)
     ids = [c for c in ids if c]
     if format == "parquet":
         import pyarrow.parquet as pq
