@@ -23,7 +23,7 @@ from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt
 from typing_extensions import TypedDict
 
 from .core import ConfigError, DataError, LabelError, LeakError, check_fields, environment_info, redact, find_data_dir, read_yaml, stable_hash
-from .boundary import claim_folder, clear_folder, seal_folder
+from .boundary import claim_folder, clear_folder, seal_folder, text_fingerprints
 from .codebook import label_for
 from .data import Codebook, Corpus, check_no_leak, cross_fit_folds, frame_from, load_codebook, load_dataset, make_corpus, make_split, read_table
 from .prompts import stratified_examples
@@ -500,6 +500,7 @@ def keep_student(config:ExperimentConfig,  # the experiment
     student = _train_condition("llm", config.student_plan(), [texts[i] for i in ids], [llm_labels[i] for i in ids], None, codebook,
                                config.seeds[0], teacher, encoder)
     student.metadata["run_key"] = key
+    student.metadata["training_texts"] = text_fingerprints([texts[i] for i in ids])   # so `predict` marks them and `validate` warns
     row = results[(results["condition"] == "llm") & (results["seed"] == config.seeds[0]) & results["size"].isna()].iloc[0]
     metrics = {m: (row[m], row[f"{m}_low"], row[f"{m}_high"]) for m in ("macro_f1", "accuracy")}
     design = f"{config.folds}-fold cross-fitting" if config.folds else "one held-out split"

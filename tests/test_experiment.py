@@ -235,3 +235,15 @@ def test_a_student_that_is_its_baseline_is_said_to_be(tmp_path):
     report = write_report(result).read_text()
     paired = report[report.index("## Paired comparisons"):].split("\n## ")[0]
     assert "gave the same label on every test text" in paired and "baseline: embeddings + LR, LLM labels | " not in paired
+
+
+def test_the_kept_student_knows_the_texts_it_was_trained_on(tmp_path):
+    "Predictions of a run's kept student mark the texts it learned from, so `validate` warns and `estimate` refuses them."
+    from llm_distill.data import load_dataset
+    from llm_distill.finetune import predict_file
+    from llm_distill.students import load_student
+    run_experiment(tiny(tmp_path, student={"recipe": "tfidf"}, train_sizes=[None]), progress=False)
+    load_dataset("textclass-toxicity").data[["id", "text"]].to_csv(tmp_path / "all.csv", index=False)
+    predicted = pd.read_csv(predict_file(load_student(tmp_path / "run" / "student"), tmp_path / "all.csv", tmp_path / "p.csv", id_column="id",
+                                         progress=False))
+    assert predicted["trained_on"].sum() == 60 and len(predicted) == 750
