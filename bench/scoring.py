@@ -13,7 +13,6 @@ import time
 import warnings
 
 import numpy as np
-from scipy import stats
 from sklearn.metrics import f1_score
 
 from llm_distill.data import load_dataset

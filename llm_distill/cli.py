@@ -202,7 +202,7 @@ def command_label(arguments, # parsed `label` arguments
 # %% ../nbs/09_cli.ipynb #9726458c
 def command_validate(arguments, # parsed `validate` arguments
                     ) -> str:
-    from llm_distill.boundary import check_output, id_text
+    from llm_distill.boundary import check_output
     from llm_distill.validate import save_report, validate
     from llm_distill.boundary import claim_folder
     check_output(arguments.output, [arguments.file, arguments.annotations])

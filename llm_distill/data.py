@@ -5,32 +5,26 @@
 # %% ../nbs/01b_data.ipynb #07d8f5d7
 from __future__ import annotations
 
-import codecs
 import csv
 import difflib
-import hashlib
 import html
-import importlib.resources
 import json
 import os
-import re
 import tempfile
-import unicodedata
 import urllib.request
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-import yaml
 from sklearn.model_selection import StratifiedKFold, KFold, train_test_split
 
-from .core import (CodebookError, ConfigError, DataError, LabelError, LeakError, file_sha256,
-                              find_data_dir, read_yaml, stable_hash)
-from .codebook import (CODEBOOK_DIR, CODEBOOK_KEYS, LABEL_KEYS, LABEL_SEPARATOR, Codebook, Label, code_key,
+from .core import ConfigError, DataError, LabelError, LeakError, file_sha256, find_data_dir, stable_hash
+from .codebook import (  # noqa: F401  (re-exported: `from llm_distill.data import load_codebook` keeps working)
+    CODEBOOK_DIR, CODEBOOK_KEYS, LABEL_KEYS, LABEL_SEPARATOR, Codebook, Label, code_key,
                                   codebook_from_dict, label_for, label_key, list_codebooks, load_codebook, save_codebook)
-from .boundary import FORMATS, id_text, labels_as_names, read_table
+from .boundary import FORMATS, id_text, labels_as_names, read_table  # noqa: F401  (FORMATS, read_table: re-exported)
 
 # %% auto #0
 __all__ = ['ISSUE_COLUMNS', 'LONG_TEXT_CHARS', 'DATASETS', 'SALT_TASKS', 'SPLIT_ROLES', 'Corpus', 'frame_from', 'make_corpus',
@@ -118,7 +112,7 @@ def _check_columns(frame:pd.DataFrame, wanted:Sequence[tuple[str, str|None]], na
             raise DataError(f"{name}: {role} column {column!r} not found; columns are {list(frame.columns)}{hint}")
 
 # %% ../nbs/01b_data.ipynb #cadd440e
-def _check_labels(frame:pd.DataFrame, column:str, codebook:Codebook|None, name:str, multi_label:bool=False) -> pd.Series:
+def _check_labels(frame:pd.DataFrame, column:str, codebook:Codebook|None, name:str) -> pd.Series:
     "Labels of `column` as codebook label names (or unchanged without a codebook), or `LabelError` naming rows."
     values = frame[column]
     present = values.notna()
@@ -171,8 +165,8 @@ def make_corpus(frame:pd.DataFrame,            # the table as read (or a `datase
     keep = [c for c in (metadata if metadata is not None else frame.columns) if c not in used and c not in ("id", "text", "human_label")]
     data = pd.DataFrame({"id": _one_id_type(frame[id]) if id else pd.Series(range(len(frame))), "text": frame[text]})
     multi = bool(codebook and codebook.multi_label)
-    if label: data["human_label"] = _check_labels(pd.DataFrame({"id": data["id"], label: frame[label]}), label, codebook, name, multi)
-    for coder in coders: data[coder] = _check_labels(pd.DataFrame({"id": data["id"], coder: frame[coder]}), coder, codebook, name, multi)
+    if label: data["human_label"] = _check_labels(pd.DataFrame({"id": data["id"], label: frame[label]}), label, codebook, name)
+    for coder in coders: data[coder] = _check_labels(pd.DataFrame({"id": data["id"], coder: frame[coder]}), coder, codebook, name)
     if coders and not label:
         votes = data[list(coders)]
         modes = votes.mode(axis=1)

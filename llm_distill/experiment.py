@@ -9,7 +9,6 @@ import json
 import math
 import re
 import os
-import shutil
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, fields
