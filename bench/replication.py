@@ -7,11 +7,13 @@ and the teacher itself, all scored by macro-F1 on the same held-out human labels
 over the labelled pool). One JSON object per line:
   {"bench":"replication","task":...,"n_train":...,"classes":...,"multi_label":...,"teacher_f1":...,
    "student_llm_f1":...,"student_human_f1":...,"tfidf_llm_f1":...,"embed_llm_f1":...,"recipe":...,"seconds":...,
-   "more_llm_labels":...,"student_llm_more_f1":...,"teacher_more_f1":...}   (a second run: `--more` of the labelled texts' human
-   labels withheld as if never coded, so the LLM-label student learns from more LLM labels than the humans coded)
+   "deferred_f1":...,"deferred_share":...,"more_llm_labels":...,"student_llm_more_f1":...,"teacher_more_f1":...}
+   (deferred: the student on LLM labels sending its least confident texts to the LLM, the threshold chosen on each fold's
+   training labels by the default rule; more: a second run with `--more` of the labelled texts' human labels withheld as if
+   never coded, so the LLM-label student learns from more LLM labels than the humans coded)
 and a final {"bench":"replication_summary",...}: the median student/teacher F1 ratio, the median
 human-minus-LLM gap (the paper: 0.039) and the number of tasks where the student on LLM labels is
-below a baseline. `--quick` (under 10 minutes on 2 cores) runs four tasks on 300 texts each with 3
+below a baseline, and the medians of the deferring student's F1 against the teacher's and of its share sent. `--quick` (under 10 minutes on 2 cores) runs four tasks on 300 texts each with 3
 folds; the full run uses every task and text, 5 folds. `--candidates` widens the recipes tried
 (default: the package's default, which adds SetFit and fine-tuning only on a GPU). Results are cached
 under --output, so a rerun only scores.
@@ -66,6 +68,7 @@ def row_for(name, teacher, result, started):
             "multi_label": bool(yaml.safe_load(result.methods["codebook"]["text"]).get("multi_label", False)),
             "teacher_f1": f1("llm_direct"), "student_llm_f1": f1("llm"), "student_human_f1": f1("human"),
             "tfidf_llm_f1": f1("baseline_tfidf"), "embed_llm_f1": f1("baseline_embed"),
+            "deferred_f1": f1("llm_deferred"), "deferred_share": round(float(scores.at["llm_deferred", "deferred_share"]), 3),
             "recipe": scores.at["llm", "recipe"], "recipe_human": scores.at["human", "recipe"],
             "flags": scores.at["llm", "flags"] or "", "teacher_unlabelled": int(scores.at["llm_direct", "unlabelled"]),
             "seconds": round(time.monotonic() - started, 1)}
@@ -97,14 +100,15 @@ def main():
         config = ExperimentConfig(
             name=name, data={"dataset": name, **({"limit": 300} if args.quick else {})}, codebook=codebook,
             llm={"backend": "replay", "model": teacher, "column": column},
-            student=student, conditions=["human", "llm", "llm_direct"], folds=3 if args.quick else 5, train_sizes=[None],   # the full-size comparison only
+            student=student, conditions=["human", "llm", "llm_direct", "llm_deferred"], folds=3 if args.quick else 5, train_sizes=[None],   # the full-size comparison only
             bootstrap=200 if args.quick else 1000, output=str(output / name))
         result = run_experiment(config, progress=False)
         row = row_for(name, teacher, result, task_started)
         if args.more:   # more LLM labels than humans coded: withhold most texts' human labels, as if never coded
             withheld = int(args.more * row["texts"])
             more = run_experiment(ExperimentConfig(**{**config.__dict__, "name": f"{name}-more", "output": str(output / f"{name}-more"),
-                                                      "data": {**config.data, "unlabelled": withheld}, "source": "bench"}), progress=False)
+                                                      "data": {**config.data, "unlabelled": withheld}, "source": "bench",
+                                                      "conditions": ["human", "llm", "llm_direct"]}), progress=False)
             scores = more.results.set_index("condition")
             row.update(more_llm_labels=withheld, more_test_texts=int(scores.at["human", "n_test"]),
                        student_llm_more_f1=round(float(scores.at["llm", "macro_f1"]), 4),
@@ -122,6 +126,8 @@ def main():
                       "median_student_teacher_ratio": round(statistics.median(ratios), 3),
                       "median_human_minus_llm_gap": round(statistics.median(gaps), 3), "paper_gap": 0.039,
                       "tasks_below_a_baseline": len(below), "below": below,
+                      "median_deferred_teacher_ratio": round(statistics.median(r["deferred_f1"] / r["teacher_f1"] for r in rows if r["teacher_f1"] > 0), 3),
+                      "median_deferred_share": round(statistics.median(r["deferred_share"] for r in rows), 3),
                       **({"median_student_more_teacher_ratio": round(statistics.median(
                           r["student_llm_more_f1"] / r["teacher_more_f1"] for r in rows if r.get("teacher_more_f1")), 3),
                           "more_share_withheld": args.more} if args.more else {}),

@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llm-distill", description=llm_distill.__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--version", action="version", version=f"llm_distill {llm_distill.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    add = lambda name, text: commands.add_parser(name, help=text, description=text, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    common = argparse.ArgumentParser(add_help=False)   # options every subcommand takes
+    common.add_argument("--quiet", "-q", action="store_true", help="no progress bars (they go to stderr; the output files are the same)")
+    add = lambda name, text: commands.add_parser(name, help=text, description=text, parents=[common], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add("info", "print the version, data directory, config file and library versions")
     label = add("label", "label texts with an LLM into an annotations CSV")
     _add_data_arguments(label); _add_llm_arguments(label)
@@ -184,7 +186,7 @@ def command_label(arguments, # parsed `label` arguments
     examples = stratified_examples(corpus, per_label=arguments.few_shot, seed=0) if arguments.few_shot else ()   # from the human-labelled texts
     shown = {e.id for e in examples}   # an example's answer is in its prompt: it is kept out of what is labelled, and so of what is validated
     table = annotate(corpus.subset([i for i in corpus.ids if i not in shown]), corpus.codebook, backend, cache=arguments.cache,
-                     samples=arguments.samples, examples=examples, decoding=Decoding(temperature=arguments.temperature), progress=sys.stderr.isatty())
+                     samples=arguments.samples, examples=examples, decoding=Decoding(temperature=arguments.temperature), progress=not arguments.quiet)
     if shown:
         kept_out = pd.DataFrame({"id": [i for i in corpus.ids if i in shown], "label": None, "status": FEW_SHOT_STATUS,
                                  "detail": "shown to the LLM as a few-shot example: not labelled, left out of validation"})
@@ -244,7 +246,8 @@ def command_train(arguments, # parsed `train` arguments
           file=sys.stderr, flush=True)
     texts = [corpus.texts[i] for i in keep]
     student = train_student(texts, [labels[i] for i in keep], corpus.codebook, recipe=arguments.recipe,
-                            settings={"finetune": finetune}, seed=arguments.seed, checkpoint=arguments.checkpoint, label_source=source)
+                            settings={"finetune": finetune}, seed=arguments.seed, checkpoint=arguments.checkpoint, label_source=source,
+                            progress=not arguments.quiet)
     student.metadata["training_texts"] = text_fingerprints(texts)   # so `predict` can mark the texts it was trained on
     card = student_card(student, teacher=source, task=corpus.codebook.task, data_hash=corpus.data_hash(), name=Path(arguments.output).name)
     before = user_files(arguments.output)   # with --force, the user's files: never listed as ours, so never removed
@@ -264,7 +267,7 @@ def command_predict(arguments, # parsed `predict` arguments
     from llm_distill.students import load_student
     check_output(arguments.output, [arguments.input])
     written = predict_file(load_student(arguments.student), arguments.input, arguments.output, arguments.text, arguments.id,
-                           progress=sys.stderr.isatty(), format=arguments.format, sep=arguments.sep, encoding=arguments.encoding)
+                           progress=not arguments.quiet, format=arguments.format, sep=arguments.sep, encoding=arguments.encoding)
     return f"wrote {written}"
 
 # %% ../nbs/09_cli.ipynb #9874dea1
@@ -321,7 +324,7 @@ def command_run(arguments,   # parsed `run` arguments
     config = config or load_experiment(arguments.config)
     if getattr(arguments, "output", None): config.output = arguments.output
     started = time.monotonic()
-    result = run_experiment(config, progress=True, force=getattr(arguments, "force", False))
+    result = run_experiment(config, progress=not arguments.quiet, force=getattr(arguments, "force", False))
     path = write_report(result)
     summary = result.summary()
     lines = [f"{row.condition:>14}: macro-F1 {row.macro_f1:.3f} ({int(row.n_train)} training labels)" for row in summary.itertuples()]

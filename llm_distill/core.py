@@ -5,14 +5,20 @@
 # %% ../nbs/00_core.ipynb #c1a05762
 from __future__ import annotations
 
+import ast
 import base64
 import dataclasses
 import functools
 import hashlib
+import inspect
+import io
 import json
+import linecache
 import os
 import platform
 import re
+import textwrap
+import tokenize
 import typing
 from dataclasses import dataclass
 from importlib import metadata
@@ -23,8 +29,8 @@ import yaml
 # %% auto #0
 __all__ = ['CONFIG_ENV', 'DATA_DIR_ENV', 'CONFIG_KEYS', 'DEFAULT_ENCODER', 'REPORTED_PACKAGES', 'LLMDistillError', 'ConfigError',
            'DataError', 'CodebookError', 'LeakError', 'LabelError', 'stable_hash', 'file_sha256', 'read_yaml',
-           'check_fields', 'redact', 'user_config_path', 'read_user_config', 'DataDirectory', 'find_data_dir',
-           'bundled_minilm_path', 'resolve_encoder', 'environment_info']
+           'check_fields', 'field_docs', 'redact', 'user_config_path', 'read_user_config', 'DataDirectory',
+           'find_data_dir', 'bundled_minilm_path', 'resolve_encoder', 'environment_info']
 
 # %% ../nbs/00_core.ipynb #995dc07e
 class LLMDistillError(Exception):
@@ -107,6 +113,43 @@ def check_fields(instance,              # a dataclass instance: its fields are c
             key = ".".join(str(part) for part in (item.name, *problem["loc"]) if not str(part).startswith(("function-", "union[")) and "[" not in str(part))
             raise ConfigError(f"{where}: {key}: {problem['msg'][0].lower() + problem['msg'][1:]}, got {problem.get('input', value)!r}") from None
         object.__setattr__(instance, item.name, checked)
+
+# %% ../nbs/00_core.ipynb #d5ee41c3
+def field_docs(cls:type  # a dataclass or TypedDict whose fields carry trailing comments
+              ) -> dict[str, dict]:
+    "Each field of a settings class: its type as written, its default ('required' or '' when it has none) and its comment, continued lines joined."
+    source = _class_source(cls)
+    comments = {t.start[0]: t.string.lstrip("#").strip() for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type == tokenize.COMMENT}
+    lines, declared = source.splitlines(), {f.name: f for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else {}
+    result = {}
+    for node in ast.parse(source).body[0].body:
+        if not isinstance(node, ast.AnnAssign): continue
+        text, line = [comments.get(node.end_lineno, "")], node.end_lineno + 1
+        while line in comments and lines[line - 1].lstrip().startswith("#"): text.append(comments[line]); line += 1
+        result[node.target.id] = dict(type=ast.get_source_segment(source, node.annotation), default=_default_text(declared.get(node.target.id)),
+                                      doc=" ".join(t for t in text if t))
+    return result
+
+def _class_source(cls) -> str:
+    "A class's source: from its module's file, or for a class defined in a notebook, from the cell IPython recorded in `linecache`."
+    try: return textwrap.dedent(inspect.getsource(cls))
+    except (OSError, TypeError):
+        for entry in reversed(list(linecache.cache.values())):   # the latest cell that defines it
+            text = "".join(entry[2]) if len(entry) > 2 else ""
+            if f"class {cls.__name__}" not in text: continue
+            try: tree = ast.parse(text)
+            except SyntaxError: continue
+            found = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls.__name__]
+            if found: return ast.get_source_segment(text, found[-1])
+        raise ConfigError(f"no source for {cls.__qualname__}: its fields' comments cannot be read") from None
+
+def _default_text(declared) -> str:
+    "A dataclass field's default as YAML writes it; 'required' without one; '' for a TypedDict key."
+    if declared is None: return ""
+    if declared.default is not dataclasses.MISSING: value = declared.default
+    elif declared.default_factory is not dataclasses.MISSING: value = declared.default_factory()
+    else: return "required"
+    return json.dumps(value, default=str)
 
 # %% ../nbs/00_core.ipynb #d27f1587
 _CREDENTIAL_PARAMETERS = (r"api[_-]?key|apikey|key|token|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|"

@@ -21,7 +21,7 @@ import yaml
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt
 from typing_extensions import TypedDict
 
-from .core import ConfigError, DataError, LabelError, LeakError, check_fields, environment_info, redact, find_data_dir, read_yaml, stable_hash
+from .core import ConfigError, DataError, LabelError, LeakError, check_fields, environment_info, field_docs, redact, find_data_dir, read_yaml, stable_hash
 from .boundary import claim_folder, clear_folder, seal_folder, text_fingerprints
 from .codebook import label_for
 from .data import Codebook, Corpus, check_no_leak, cross_fit_folds, frame_from, load_codebook, load_dataset, make_corpus, make_split, read_table
@@ -32,23 +32,26 @@ from .finetune import TrainingConfig, _targets
 from .export import save_transformers, student_card
 from .students import RECIPES, EmbeddingRecipe, FinetuneRecipe, SentenceEncoder, default_candidates, train_student
 from .inference import estimate_shares
+from .defer import DEFAULT_DEFERRAL, choose_deferral, curve_from, defer_labels, deferral_curve, text_confidence
 from .validate import MIN_RESAMPLES, NO_LABEL, compare_sources, validate
 
 # %% auto #0
 __all__ = ['BASELINES', 'MIN_LABELLED_SHARE', 'LEARNING_CURVE', 'BASELINE_SETTINGS', 'CONDITIONS', 'CONDITION_NAMES', 'LLM_KEYS',
-           'DATA_KEYS', 'STUDENT_KEYS', 'ESTIMATE_KEYS', 'DEMO_CONFIG', 'DataSection', 'LLMSection', 'StudentSection',
-           'EstimatesSection', 'ExperimentConfig', 'load_experiment', 'sample_ids', 'load_experiment_data', 'joined',
+           'DATA_KEYS', 'STUDENT_KEYS', 'ESTIMATE_KEYS', 'DEFERRAL_KEYS', 'DEMO_CONFIG', 'SECTIONS', 'DEFERRAL_GRID',
+           'DataSection', 'LLMSection', 'StudentSection', 'EstimatesSection', 'DeferralSection', 'ExperimentConfig',
+           'load_experiment', 'settings_table', 'settings_reference', 'sample_ids', 'load_experiment_data', 'joined',
            'load_unlabelled', 'make_backend', 'learning_curve_sizes', 'experiment_folds', 'labelling_job', 'run_cell',
-           'keep_student', 'ExperimentResult', 'run_experiment', 'codebook_dict', 'check_estimates', 'run_estimates']
+           'deferral_results', 'keep_student', 'ExperimentResult', 'run_experiment', 'codebook_dict', 'check_estimates',
+           'run_estimates']
 
 # %% ../nbs/07_experiment.ipynb #fa18d6be
 BASELINES = ("baseline_tfidf", "baseline_embed")   # scored beside every student on LLM labels: its floor
 MIN_LABELLED_SHARE = 0.5                            # below this share of usable LLM labels a run stops: something is misconfigured
 LEARNING_CURVE = (50, 3)                            # "auto" training sizes: doubling from 50, the largest 3 below the training set, then all
 BASELINE_SETTINGS = {"C": 1.0}                      # scikit-learn's default strength, as a researcher would fit them (classes balanced)
-CONDITIONS = ("human", "llm", "llm_soft", "llm_direct", "human+llm") + BASELINES
+CONDITIONS = ("human", "llm", "llm_soft", "llm_direct", "human+llm", "llm_deferred") + BASELINES
 CONDITION_NAMES = {"human": "student, human labels", "llm": "student, LLM labels", "llm_soft": "student, LLM soft labels",
-                   "llm_direct": "LLM itself", "human+llm": "student, human + LLM labels",
+                   "llm_direct": "LLM itself", "human+llm": "student, human + LLM labels", "llm_deferred": "student, LLM on its least confident texts",
                    "baseline_tfidf": "baseline: TF-IDF + LR, LLM labels", "baseline_embed": "baseline: embeddings + LR, LLM labels"}
 class DataSection(TypedDict, total=False):
     "The `data` section: a registry dataset, or a file and its columns."
@@ -112,7 +115,15 @@ class EstimatesSection(TypedDict, total=False):
     level: Annotated[float, Field(gt=0, lt=1)]   # confidence level (default 0.95)
 
 # %% ../nbs/07_experiment.ipynb #3ab77166
-LLM_KEYS, DATA_KEYS, STUDENT_KEYS, ESTIMATE_KEYS = (set(section.__annotations__) for section in (LLMSection, DataSection, StudentSection, EstimatesSection))
+class DeferralSection(TypedDict, total=False):
+    "The `deferral` section: when the `llm_deferred` student sends a text to the LLM (`defer`); chosen on each fold's training labels."
+    share: Annotated[float, Field(ge=0, le=1)]       # send this share of texts, the student's least confident
+    target: Annotated[float, Field(ge=0, le=1)]      # or: the smallest share whose lower bound of agreement with the teacher on the
+                                                     # kept texts reaches this (default 0.95)
+    max_share: Annotated[float, Field(ge=0, le=1)]   # never send more than this share (default 0.3)
+
+# %% ../nbs/07_experiment.ipynb #b2d20817
+LLM_KEYS, DATA_KEYS, STUDENT_KEYS, ESTIMATE_KEYS, DEFERRAL_KEYS = (set(section.__annotations__) for section in (LLMSection, DataSection, StudentSection, EstimatesSection, DeferralSection))
 
 @dataclass
 class ExperimentConfig:
@@ -134,6 +145,7 @@ class ExperimentConfig:
     data_dir: str|Path|None = None              # data directory for registry datasets
     estimates: EstimatesSection = field(default_factory=dict)  # shares with valid intervals over every text (`inference`); empty: none
     human_train_size: PositiveInt|None = None   # the human-label student's budget: at most this many human labels per fold (the paper: 250 or 1,000)
+    deferral: DeferralSection = field(default_factory=dict)   # the `llm_deferred` condition's rule: {share} or {target, max_share}; default {target: 0.95, max_share: 0.3}
     source: str = "python"                      # the file the config came from, for messages
 
     def __post_init__(self):
@@ -144,7 +156,7 @@ class ExperimentConfig:
         if not isinstance(self.data, dict) or not isinstance(self.llm, dict): raise ConfigError(f"{where}: data and llm must be mappings")
         if "api_key" in json.dumps(self.llm, default=str): raise ConfigError(f"{where}: never put API keys in a config file; set OPENAI_API_KEY")
         unknown("data", self.data, DATA_KEYS); unknown("llm", self.llm, LLM_KEYS); unknown("student", self.student, STUDENT_KEYS)
-        unknown("estimates", self.estimates or {}, ESTIMATE_KEYS)
+        unknown("estimates", self.estimates or {}, ESTIMATE_KEYS); unknown("deferral", self.deferral or {}, DEFERRAL_KEYS)
         check_fields(self, where)
         if sum(k in self.data for k in ("dataset", "file", "frame")) != 1: raise ConfigError(f"{where}: data needs exactly one of 'dataset', 'file' or 'frame'")
         if not isinstance(self.name, str) or not re.fullmatch(r"[\w.-]+", self.name) or set(self.name) == {"."}:
@@ -163,6 +175,7 @@ class ExperimentConfig:
         if self.folds == 1: raise ConfigError(f"{where}: folds must be 0 (one split) or >= 2, got {self.folds}")
         if not 0 < self.test_fraction < 1: raise ConfigError(f"{where}: test_fraction must be in (0, 1), got {self.test_fraction}")
         TrainingConfig.from_dict(self.student.get("training", {}), where=f"{where}: student.training")
+        self.deferral_rule()
         self.student_plan()
         if "decoding" in self.llm:
             try: Decoding(**self.llm["decoding"])
@@ -189,6 +202,12 @@ class ExperimentConfig:
 
     @property
     def output_dir(self) -> Path: return Path(self.output or Path("runs") / self.name)
+    def deferral_rule(self) -> dict:
+        "The `llm_deferred` student's rule: {share, max_share} or {target, max_share}, the defaults filled in."
+        rule = dict(self.deferral or {})
+        if "share" in rule and "target" in rule: raise ConfigError(f"{self.source}: deferral: give share or target, not both")
+        if "share" not in rule: rule.setdefault("target", DEFAULT_DEFERRAL["target"])
+        return {"share": None, "target": None, "max_share": DEFAULT_DEFERRAL["max_share"] if "share" not in rule else 1.0, **rule}
     def student_plan(self) -> dict:
         "The student settings resolved: recipe, candidates (default: `default_candidates()`), per-recipe settings, folds."
         where, student = self.source, self.student
@@ -248,6 +267,29 @@ seeds: [0]
 folds: 3
 bootstrap: 1000
 """
+
+# %% ../nbs/07_experiment.ipynb #8dfc9c95
+SECTIONS = {"data": DataSection, "llm": LLMSection, "student": StudentSection, "estimates": EstimatesSection, "deferral": DeferralSection}   # an experiment file's sections
+
+def settings_table(cls:type  # `ExperimentConfig` or one of `SECTIONS`
+                  ) -> pd.DataFrame:
+    "One row per key of an experiment's settings: its type, default and meaning, from the declaration's own comments."
+    docs = {k: v for k, v in field_docs(cls).items() if not (cls is ExperimentConfig and k == "source")}   # set by `load_experiment`, never written
+    return pd.DataFrame([dict(key=k, type=v["type"], default=v["default"], meaning=v["doc"]) for k, v in docs.items()])
+
+# %% ../nbs/07_experiment.ipynb #ce0fb3ab
+def settings_reference() -> str:
+    "Every key of an experiment file as Markdown tables: the top-level keys with their defaults, then each section's keys."
+    def table(frame, columns):
+        cell = lambda value: str(value).replace("|", " or ") if value != "" else ""
+        rows = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        rows += ["| " + " | ".join(f"`{cell(r[c])}`" if c in ("key", "type", "default") and r[c] != "" else cell(r[c]).replace("*", "\\*").replace("<", "&lt;")
+                                   for c in columns) + " |" for r in frame.to_dict("records")]
+        return "\n".join(rows)
+    parts = ["## Top-level keys", "", table(settings_table(ExperimentConfig), ["key", "type", "default", "meaning"])]
+    for name, section in SECTIONS.items():
+        parts += ["", f"## `{name}`", "", section.__doc__, "", table(settings_table(section), ["key", "type", "meaning"])]
+    return "\n".join(parts)
 
 # %% ../nbs/07_experiment.ipynb #4f58312b
 def sample_ids(corpus:Corpus,     # the texts
@@ -462,16 +504,56 @@ def run_cell(config:ExperimentConfig,           # the experiment
         predictions = [llm_labels.get(i) for i in test_ids]
         return dict(key=key, condition=condition, seed=seed, size=size, fold=fold, test_ids=list(test_ids), predictions=predictions,
                     n_train=0, seconds=time.monotonic() - started, best_epoch=None)
-    ids, labels, soft = _train_rows("llm" if condition in BASELINES else condition, train_ids, llm_labels, llm_soft, human, size, seed,
+    ids, labels, soft = _train_rows("llm" if condition in BASELINES + ("llm_deferred",) else condition, train_ids, llm_labels, llm_soft, human, size, seed,
                                     extra_ids, config.human_train_size)
     student = _train_condition(condition, config.student_plan(), [texts[i] for i in ids], labels, soft, codebook, seed,
                                "human" if condition == "human" else f"{config.llm['model']} ({condition})", encoder)
-    predictions = student.predict([texts[i] for i in test_ids])
+    deferral = None
+    if condition == "llm_deferred":
+        predictions, deferral = _deferred_predictions(config, student, [texts[i] for i in ids], labels, [texts[i] for i in test_ids],
+                                                      [llm_labels.get(i) for i in test_ids], encoder)
+    else: predictions = student.predict([texts[i] for i in test_ids])
     history = student.student.metadata if student.name == "finetune" else {}
     return dict(key=key, condition=condition, seed=seed, size=size, fold=fold, test_ids=list(test_ids), predictions=predictions,
                 n_train=len(ids), seconds=time.monotonic() - started, recipe=student.name, why=student.metadata.get("why"),
                 flags=student.metadata.get("flags", []), recipe_scores=student.metadata.get("recipe_scores"),
-                best_epoch=history.get("best_epoch"), history=history.get("history"))
+                best_epoch=history.get("best_epoch"), history=history.get("history"), deferral=deferral)
+
+DEFERRAL_GRID = tuple(round(s / 10, 1) for s in range(11))   # the shares sent to the LLM that the report's curve draws
+
+def _deferred_predictions(config, student, train_texts, train_labels, test_texts, test_llm, encoder):
+    "The deferring student's test labels at the rule's threshold (chosen on the training labels), and at each share of the report's curve."
+    curve = deferral_curve(student, train_texts, train_labels, folds=config.student_plan()["folds"], encoder=encoder)
+    chosen = choose_deferral(curve, **config.deferral_rule())
+    probabilities = student.predict_proba(test_texts)
+    own = student.labels_from(probabilities)
+    confidence = text_confidence(probabilities, student.multi_label, student.metadata.get("thresholds"))
+    predictions, sent = defer_labels(own, confidence, chosen["threshold"], test_llm)
+    grid = {}
+    for share in DEFERRAL_GRID:
+        labels, sent_here = defer_labels(own, confidence, choose_deferral(curve, share=share)["threshold"], test_llm)
+        grid[str(share)] = dict(predictions=labels, sent=float(np.mean(sent_here)) if len(sent_here) else 0.0)
+    return predictions, dict(chosen, sent=[bool(s) for s in sent], grid=grid)
+
+# %% ../nbs/07_experiment.ipynb #8a9382e5
+def deferral_results(cells:list,          # an experiment's cells (`ExperimentResult.cells`)
+                     corpus:Corpus,       # its human-labelled texts
+                     codebook:Codebook,   # its codebook
+                     seed:int=0,          # the training seed whose students are read
+                    ) -> pd.DataFrame|None:
+    "The deferring student's macro-F1 on the held-out human labels for each share of texts sent to the LLM (each threshold chosen on training labels), pooled over folds."
+    group = [c for c in cells if c["condition"] == "llm_deferred" and c["seed"] == seed]
+    if not group: return None
+    human = dict(zip(corpus.data["id"], corpus.data["human_label"]))
+    truth = [human[i] for c in group for i in c["test_ids"]]
+    rows = []
+    for share in DEFERRAL_GRID:
+        predicted = [p for c in group for p in c["deferral"]["grid"][str(share)]["predictions"]]
+        table = validate(truth, predicted, codebook, n_resamples=MIN_RESAMPLES, seed=seed).table.set_index("metric")
+        sent = float(np.average([c["deferral"]["grid"][str(share)]["sent"] for c in group], weights=[len(c["test_ids"]) for c in group]))
+        rows.append(dict(share=share, sent=sent, macro_f1=table.at["macro_f1", "value"], macro_f1_low=table.at["macro_f1", "ci_low"],
+                         macro_f1_high=table.at["macro_f1", "ci_high"], llm_calls_per_1000=round(1000 * sent)))
+    return pd.DataFrame(rows)
 
 def _write_json(path:Path, value):
     "Write JSON atomically (a kill leaves the old file or the new one)."
@@ -608,9 +690,10 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
         for size in sizes:
             for condition in conditions:
                 if condition == "llm_direct" and (size is not None or seed != config.seeds[0]): continue
-                if condition in BASELINES and size != sizes[-1]: continue   # the floor is drawn at full size only
+                if condition in BASELINES + ("llm_deferred",) and size != sizes[-1]: continue   # the floor and the deferring student: full size only
                 for fold, train_ids, test_ids in folds:
-                    key = stable_hash([base, condition, seed, size, fold, None if condition == "human" else llm_hash])
+                    key = stable_hash([base, condition, seed, size, fold, None if condition == "human" else llm_hash]
+                                      + ([config.deferral_rule()] if condition == "llm_deferred" else []))
                     path = out / "cells" / f"{key}.json"
                     if path.exists():
                         cells.append(json.loads(path.read_text())); continue
@@ -637,6 +720,11 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
                    student=dict(plan_, kept=str(kept) if kept else None, why={c["condition"]: c["why"] for c in sorted(cells, key=lambda c: -c["fold"]) if c.get("why")}),
                    notes=notes, versions=environment_info(),
                    wall_seconds=round(time.monotonic() - started, 1), cell_seconds=round(sum(c["seconds"] for c in cells), 1))
+    deferral = deferral_results(cells, corpus, codebook, config.seeds[0])
+    if deferral is not None:
+        methods["deferral"] = dict(rule=config.deferral_rule(), curve=deferral.to_dict(orient="records"),
+                                   chosen=[{k: c["deferral"][k] for k in ("share", "threshold", "agreement", "agreement_low", "met")} | {"fold": c["fold"]}
+                                           for c in cells if c["condition"] == "llm_deferred" and c["seed"] == config.seeds[0]])
     estimates = run_estimates(config, labelling["requests"], progress) if config.estimates else None
     return ExperimentResult(config, results, reports, comparisons, annotations, llm_report, cells, methods, out, estimates)
 
@@ -663,14 +751,15 @@ def _score(config, corpus, codebook, cells, annotations, full):
                          accuracy=table.at["accuracy", "value"], accuracy_low=table.at["accuracy", "ci_low"], accuracy_high=table.at["accuracy", "ci_high"],
                          cohen_kappa=table.at["cohen_kappa", "value"], unlabelled=int(sum(p is None for p in predicted)),
                          recipe=_recipes_text(group), flags="; ".join(_cell_flags(group, predicted)),
-                         seconds=float(sum(c["seconds"] for c in group))))
+                         seconds=float(sum(c["seconds"] for c in group)),
+                         deferred_share=float(np.mean([s for c in group for s in c["deferral"]["sent"]])) if condition == "llm_deferred" else np.nan))
     results = pd.DataFrame(rows).sort_values(["size", "condition", "seed"], na_position="last", key=lambda s: s.astype(str)).reset_index(drop=True)
     results["size"] = results["size"].astype(float)   # NaN: all training texts
     comparisons = []
     first_seed = config.seeds[0]
     llm = config.llm
     pairs = [("llm", "human"), ("llm_soft", "human"), ("llm", "llm_direct"), ("human", "llm_direct"), ("human+llm", "human"),
-             ("llm", "baseline_tfidf"), ("llm", "baseline_embed")]
+             ("llm", "baseline_tfidf"), ("llm", "baseline_embed"), ("llm_deferred", "llm_direct"), ("llm_deferred", "llm")]
     for a, b in pairs:
         key_a = (a, first_seed, None if a == "llm_direct" else full)
         key_b = (b, first_seed, None if b == "llm_direct" else full)

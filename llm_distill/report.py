@@ -25,7 +25,8 @@ from .export import inert_markdown
 
 # %% auto #0
 __all__ = ['ESTIMATE_METHODS', 'PER_CLASS_CONDITIONS', 'BIBTEX', 'REPORT_STYLE', 'plot_comparison', 'plot_learning_curves',
-           'plot_estimates', 'plot_training_curves', 'condition_name', 'methods_paragraph', 'write_report']
+           'plot_estimates', 'plot_training_curves', 'plot_deferral', 'condition_name', 'methods_paragraph',
+           'write_report']
 
 # %% ../nbs/08_report.ipynb #bfe607c5
 def plot_comparison(result:ExperimentResult, # from `run_experiment`
@@ -98,6 +99,23 @@ def plot_training_curves(result:ExperimentResult, # from `run_experiment` with f
     ax.set_xlabel("epoch"); ax.set_ylabel("loss / macro-F1"); ax.legend(fontsize="x-small")
     return ax
 
+# %% ../nbs/08_report.ipynb #40e08cc9
+def plot_deferral(result:ExperimentResult,  # from `run_experiment` with the `llm_deferred` condition
+                  ax=None,                  # matplotlib axes to draw on; default a new figure
+                 ):
+    "Macro-F1 against the share of texts sent to the LLM (0%: the student alone, 100%: the LLM), with the rule's choice."
+    curve = pd.DataFrame(result.methods["deferral"]["curve"])
+    ax = ax or plt.subplots(figsize=(6, 4))[1]
+    ax.plot(100 * curve["sent"], curve["macro_f1"], marker="o", label="student, LLM on its least confident texts")
+    ax.fill_between(100 * curve["sent"], curve["macro_f1_low"], curve["macro_f1_high"], alpha=0.2)
+    chosen = result.results[(result.results["condition"] == "llm_deferred") & (result.results["seed"] == result.config.seeds[0])]
+    if len(chosen): ax.plot(100 * chosen["deferred_share"], chosen["macro_f1"], marker="*", markersize=14, linestyle="none", label="the rule's threshold")
+    ends = [(0, "student alone"), (100, "LLM alone")]
+    for x, text in ends: ax.annotate(text, (x, float(curve.loc[curve["sent"].sub(x / 100).abs().idxmin(), "macro_f1"])), textcoords="offset points", xytext=(0, -14), ha="center", fontsize=8)
+    ax.set_xlabel("texts sent to the LLM (%; LLM calls per 1,000 texts / 10)"); ax.set_ylabel("macro-F1 (held-out human labels)")
+    ax.legend(loc="lower right")
+    return ax
+
 # %% ../nbs/08_report.ipynb #47bca882
 def _fmt(value, digits=3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)): return "–"
@@ -150,6 +168,7 @@ def _figures(result:ExperimentResult, folder:Path, results:pd.DataFrame) -> list
             file = f"confusion_{condition.replace('+', '_')}.png"
             keep(plot_confusion(report), f"Confusion matrix: {_shown(condition, result)}", file)
         if result.estimates is not None: keep(plot_estimates(result.estimates), "Estimated shares: three intervals", "estimates.png")
+        if result.methods.get("deferral"): keep(plot_deferral(result), "Deferring to the LLM", "deferral.png")
     return figures
 
 # %% ../nbs/08_report.ipynb #ede183cd
@@ -378,6 +397,21 @@ def _estimates_section(estimates:pd.DataFrame, folder:Path) -> str:
             "the LLM's share by its errors on that subset: its interval is valid however biased the LLM is. The naive interval takes "
             "the LLM's labels as truth and is shown only for contrast (`estimates.csv`).\n")
 
+def _deferral_section(result:ExperimentResult) -> str:
+    "The deferring student: the rule, the share each fold's training labels chose, and macro-F1 at each share sent."
+    deferral = result.methods.get("deferral")
+    if not deferral: return ""
+    rule, curve = deferral["rule"], pd.DataFrame(deferral["curve"])
+    said = (f"the least confident {rule['share']:.0%} of texts" if rule.get("share") is not None else
+            f"the smallest share whose lower 95% bound of agreement with the teacher reaches {rule['target']:.0%}, at most {rule['max_share']:.0%}")
+    chosen = ", ".join(f"fold {c['fold']}: {c['share']:.0%}" + ("" if c["met"] else " (target not reached)") for c in deferral["chosen"])
+    table = pd.DataFrame({"sent to the LLM": [f"{s:.0%}" for s in curve["sent"]], "macro-F1": curve["macro_f1"].map(_fmt),
+                          "95% CI": [_interval(l, h) for l, h in zip(curve["macro_f1_low"], curve["macro_f1_high"])],
+                          "LLM calls per 1,000 texts": curve["llm_calls_per_1000"].astype(int)})
+    return ("## Deferring to the LLM\n\nThe student on LLM labels sends its least confident texts to the LLM. The threshold is chosen on each "
+            f"fold's training labels only (out-of-fold confidence): {said}. Chosen: {chosen}. Macro-F1 on the held-out human labels for each "
+            "share sent, each threshold chosen the same way:\n\n" + table.to_markdown(index=False, disable_numparse=True) + "\n")
+
 def _kept_section(result:ExperimentResult) -> str:
     "Where the kept student is and how to load it."
     kept = result.methods["student"].get("kept")
@@ -422,7 +456,7 @@ def write_report(result:ExperimentResult,       # from `run_experiment`
                           "## Results on held-out human labels\n", _results_table(summary, result) + "\n",
                           "Every condition is scored on the same held-out human-labelled texts; intervals are percentile bootstrap "
                           f"intervals over texts ({result.config.bootstrap} resamples). Full per-seed rows: `results.csv`.\n",
-                          _comparisons_section(result, folder), _per_class_section(result), estimates,
+                          _comparisons_section(result, folder), _per_class_section(result), _deferral_section(result), estimates,
                           "## Validation of the LLM labels\n" if result.llm_report else "", _validation_markdown(result.llm_report) if result.llm_report else "",
                           "## Figures\n", "\n".join(f"![{title}]({name})\n" for title, name in figures),
                           _cite_section(result), _kept_section(result), _methods(result)])

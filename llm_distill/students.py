@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import cohen_kappa_score, f1_score
 from sklearn.model_selection import StratifiedKFold, KFold
 from sklearn.multiclass import OneVsRestClassifier
+from tqdm.auto import tqdm
 
 from .core import DEFAULT_ENCODER, ConfigError, LabelError, environment_info, file_sha256, resolve_encoder, stable_hash
 from .data import Codebook
@@ -271,14 +272,15 @@ class SentenceEncoder:
         with _quiet_transformers():
             self.model = SentenceTransformer(resolve_encoder(self.checkpoint), device=device, trust_remote_code=False)
         self.model.max_seq_length = max_length
-        self.batch_size, self.memory = batch_size, {}
+        self.batch_size, self.memory, self.progress = batch_size, {}, False   # progress: a bar while embedding many new texts
 
     def __call__(self, texts:Sequence[str]) -> np.ndarray:
         "Embeddings (one row per text), computing only the texts not seen before."
         texts = list(texts)
         new = list(dict.fromkeys(t for t in texts if t not in self.memory))
         if new:
-            vectors = self.model.encode(new, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+            vectors = self.model.encode(new, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                                       show_progress_bar=self.progress and len(new) > 4 * self.batch_size)
             self.memory.update(zip(new, vectors))
         return np.stack([self.memory[t] for t in texts]) if texts else np.zeros((0, self.model.get_sentence_embedding_dimension()))
 
@@ -468,6 +470,7 @@ def cross_validate_recipes(texts:Sequence[str],            # training texts
                            seed:int=0,                     # folds and training seed
                            checkpoint:str|Path|None=None,  # encoder for the embedding-based recipes; default the bundled MiniLM
                            encoder:SentenceEncoder|None=None,  # a shared encoder (embeds each text once across calls)
+                           progress:bool=False,            # a progress bar over the recipes' folds
                           ) -> tuple[pd.DataFrame, dict]:
     "Each candidate's (and the majority class's) k-fold macro-F1 on the training labels; out-of-fold probabilities."
     texts, settings = _check_texts(texts), settings or {}
@@ -476,15 +479,19 @@ def cross_validate_recipes(texts:Sequence[str],            # training texts
     if encoder is None and any(issubclass(RECIPES[c], EmbeddingRecipe) for c in candidates): encoder = SentenceEncoder(checkpoint)
     splits = _folds(targets, multi_label, folds, seed)
     rows, out_of_fold = [], {"majority": _majority_proba(targets, multi_label)}
+    bar = tqdm(total=len(candidates) * len(splits), desc=f"choosing a recipe on {len(texts)} texts", unit="fit", disable=not progress)
     for name in candidates:
         probabilities, started = np.zeros(targets.shape, dtype=np.float32), time.monotonic()
         for train, held in splits:
+            bar.set_postfix_str(name)
             options = {"encoder": encoder} if issubclass(RECIPES[name], EmbeddingRecipe) else {}
             recipe = RECIPES[name](label_names, multi_label, seed, checkpoint, **settings.get(name, {}), **options)
             recipe.fit([texts[i] for i in train], targets[train], None if weights is None else weights[train])
             probabilities[held] = recipe.predict_proba([texts[i] for i in held])
+            bar.update()
         out_of_fold[name] = probabilities
         rows.append(dict(recipe=name, seconds=round(time.monotonic() - started, 1)))
+    bar.close()
     held = np.concatenate([h for _, h in splits])            # every row, or the holdout's rows
     out_of_fold = {n: p[held] for n, p in out_of_fold.items()}
     table = pd.DataFrame([dict(recipe="majority", seconds=0.0)] + rows)
@@ -492,6 +499,7 @@ def cross_validate_recipes(texts:Sequence[str],            # training texts
     table["cv_macro_f1"] = [training_f1(targets[held], out_of_fold[n], multi_label, thresholds[n]) for n in table["recipe"]]
     result = {n: dict(probabilities=p, thresholds=thresholds[n]) for n, p in out_of_fold.items()}
     result["majority"]["truth"] = targets[held].argmax(1)
+    result["held"] = held                                     # the training rows, in the order of the probabilities
     return table, result
 
 # %% ../nbs/06a_students.ipynb #1e534b5a
@@ -563,6 +571,7 @@ def train_student(texts:Sequence[str],                   # training texts
                   checkpoint:str|Path|None=None,         # encoder of the embedding-based recipes; default the bundled MiniLM
                   label_source:str="unknown",            # where the labels came from, for the record
                   encoder:SentenceEncoder|None=None,     # a shared encoder (embeds each text once across calls)
+                  progress:bool=False,                   # progress bars: embedding the texts, the recipe choice
                  ) -> Recipe:
     "Choose a recipe by cross-validation on the training labels, fit it on all of them, and record why."
     texts, codebook, multi_label, names, targets = training_targets(texts, labels, label_names, soft_labels, multi_label)
@@ -573,9 +582,11 @@ def train_student(texts:Sequence[str],                   # training texts
     if unknown: raise ConfigError(f"unknown recipe(s) {unknown}; known: {sorted(RECIPES)}")
     settings = settings or {}
     if encoder is None and any(issubclass(RECIPES[c], EmbeddingRecipe) for c in candidates): encoder = SentenceEncoder(checkpoint)
+    if encoder is not None and progress: encoder.progress = True
     if recipe != "auto": return _fit_one(recipe, texts, targets, names, multi_label, settings, weights, seed, checkpoint,
                                          encoder, label_source, codebook)
-    table, out_of_fold = cross_validate_recipes(texts, targets, names, multi_label, candidates, settings, weights, folds, seed, checkpoint, encoder)
+    table, out_of_fold = cross_validate_recipes(texts, targets, names, multi_label, candidates, settings, weights, folds, seed, checkpoint, encoder,
+                                                progress)
     chosen = _choose(table, candidates, tolerance)
     student = RECIPES[chosen](names, multi_label, seed, checkpoint, **settings.get(chosen, {}),
                               **({"encoder": encoder} if issubclass(RECIPES[chosen], EmbeddingRecipe) else {}))
