@@ -242,7 +242,9 @@ def command_train(arguments, # parsed `train` arguments
     keep = [i for i, l in enumerate(labels) if l is not None]
     source = Path(arguments.annotations).name if arguments.annotations else "human"
     finetune = dict(epochs=arguments.epochs, max_length=arguments.max_length, batch_size=arguments.batch_size)
-    print(f"training on {len(keep)} texts of {corpus.name} (recipe {arguments.recipe}; the recipe choice cross-validates, which takes a while)",
+    how = "the recipe chosen by cross-validation, which takes a while" if arguments.recipe == "auto" else f"recipe {arguments.recipe}, as chosen"
+    dropped = len(labels) - len(keep)
+    print(f"training on {len(keep)} texts of {corpus.name} ({how})" + (f"; {dropped} texts without a label left out" if dropped else ""),
           file=sys.stderr, flush=True)
     texts = [corpus.texts[i] for i in keep]
     student = train_student(texts, [labels[i] for i in keep], corpus.codebook, recipe=arguments.recipe,
@@ -363,6 +365,7 @@ def main(argv:list[str]|None=None  # arguments without the program name; default
         ) -> int:
     "Run the `llm-distill` command line and return its exit status."
     arguments = build_parser().parse_args(argv)
+    if getattr(arguments, "quiet", False): os.environ.update(TQDM_DISABLE="1", HF_HUB_DISABLE_PROGRESS_BARS="1")   # every library's bars too
     try: print(COMMANDS[arguments.command](arguments))
     except LLMDistillError as error:
         print(f"llm-distill {arguments.command}: {error}", file=sys.stderr)

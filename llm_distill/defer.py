@@ -46,7 +46,8 @@ def curve_from(confidence:np.ndarray,  # each text's confidence
         sent = int(round(share * n))
         kept = agrees[sent:]
         low = proportion_confint(kept.sum(), len(kept), alpha=1 - level, method="wilson")[0] if len(kept) else np.nan
-        rows.append(dict(share=round(float(share), 2), threshold=float(confidence[sent]) if sent < n else np.inf, kept=len(kept),
+        threshold = -np.inf if sent == 0 else float(confidence[sent]) if sent < n else np.inf   # 0%: none sent; 100%: all
+        rows.append(dict(share=round(float(share), 2), threshold=threshold, kept=len(kept),
                          agreement=float(kept.mean()) if len(kept) else np.nan, agreement_low=float(low)))
     return pd.DataFrame(rows)
 
@@ -114,11 +115,14 @@ def predict_deferred(student:Recipe,              # a fitted student
                      cache="llm_cache.sqlite",    # the LLM's cache: a text is never paid twice
                      progress:bool=False,         # a progress bar for the LLM's requests
                     ) -> pd.DataFrame:
-    "Labels for texts: the student's where it is confident, the LLM's for the rest (asked for those alone); columns label, source, confidence."
+    "Labels for texts: the student's where it is confident, the LLM's for the rest (asked for those alone); columns label, source, confidence. The share is of the training texts: on new texts the share sent varies around it."
     from llm_distill.annotate import annotate
+    if isinstance(texts, str): raise ConfigError("predict_deferred: texts must be a list of texts, not one string")
     if curve is None:
         if "deferral_curve" not in student.metadata: raise ConfigError("this student has no deferral curve: pass curve=deferral_curve(student, texts, labels)")
         curve = pd.DataFrame(student.metadata["deferral_curve"])
+    missing = {"share", "threshold", "agreement", "agreement_low"} - set(pd.DataFrame(curve).columns)
+    if missing: raise ConfigError(f"predict_deferred: curve lacks {sorted(missing)}: pass the table `deferral_curve` returns")
     chosen = choose_deferral(curve, share=share, target=target, max_share=max_share)
     texts = list(texts)
     probabilities = student.predict_proba(texts)

@@ -36,18 +36,19 @@ from .defer import DEFAULT_DEFERRAL, choose_deferral, curve_from, defer_labels, 
 from .validate import MIN_RESAMPLES, NO_LABEL, compare_sources, validate
 
 # %% auto #0
-__all__ = ['BASELINES', 'MIN_LABELLED_SHARE', 'LEARNING_CURVE', 'BASELINE_SETTINGS', 'CONDITIONS', 'CONDITION_NAMES', 'LLM_KEYS',
-           'DATA_KEYS', 'STUDENT_KEYS', 'ESTIMATE_KEYS', 'DEFERRAL_KEYS', 'DEMO_CONFIG', 'SECTIONS', 'DEFERRAL_GRID',
-           'DataSection', 'LLMSection', 'StudentSection', 'EstimatesSection', 'DeferralSection', 'ExperimentConfig',
-           'load_experiment', 'settings_table', 'settings_reference', 'sample_ids', 'load_experiment_data', 'joined',
-           'load_unlabelled', 'make_backend', 'learning_curve_sizes', 'experiment_folds', 'labelling_job', 'run_cell',
-           'deferral_results', 'keep_student', 'ExperimentResult', 'run_experiment', 'codebook_dict', 'check_estimates',
-           'run_estimates']
+__all__ = ['BASELINES', 'MIN_LABELLED_SHARE', 'LEARNING_CURVE', 'COSTLY_RECIPES', 'BASELINE_SETTINGS', 'CONDITIONS',
+           'CONDITION_NAMES', 'LLM_KEYS', 'DATA_KEYS', 'STUDENT_KEYS', 'ESTIMATE_KEYS', 'DEFERRAL_KEYS', 'DEMO_CONFIG',
+           'SECTIONS', 'DEFERRAL_GRID', 'DataSection', 'LLMSection', 'StudentSection', 'EstimatesSection',
+           'DeferralSection', 'ExperimentConfig', 'load_experiment', 'settings_table', 'settings_reference',
+           'sample_ids', 'load_experiment_data', 'joined', 'load_unlabelled', 'make_backend', 'learning_curve_sizes',
+           'experiment_folds', 'labelling_job', 'run_cell', 'deferral_results', 'keep_student', 'ExperimentResult',
+           'run_experiment', 'codebook_dict', 'check_estimates', 'run_estimates']
 
 # %% ../nbs/07_experiment.ipynb #fa18d6be
 BASELINES = ("baseline_tfidf", "baseline_embed")   # scored beside every student on LLM labels: its floor
 MIN_LABELLED_SHARE = 0.5                            # below this share of usable LLM labels a run stops: something is misconfigured
 LEARNING_CURVE = (50, 3)                            # "auto" training sizes: doubling from 50, the largest 3 below the training set, then all
+COSTLY_RECIPES = ("setfit", "finetune")             # recipes that train a network: "auto" sizes give them no learning curve (list sizes to ask for one)
 BASELINE_SETTINGS = {"C": 1.0}                      # scikit-learn's default strength, as a researcher would fit them (classes balanced)
 CONDITIONS = ("human", "llm", "llm_soft", "llm_direct", "human+llm", "llm_deferred") + BASELINES
 CONDITION_NAMES = {"human": "student, human labels", "llm": "student, LLM labels", "llm_soft": "student, LLM soft labels",
@@ -86,15 +87,15 @@ class LLMSection(TypedDict, total=False):
     samples: PositiveInt                 # answers per text
     decoding: dict                       # `Decoding` fields
     few_shot: NonNegativeInt             # examples per label, drawn outside every fold
-    answer_format: Literal["label", "json"]
+    answer_format: Literal["label", "json"]   # how the LLM answers: a label name, or JSON ({"label": ...}; structured output where offered)
     concurrency: PositiveInt             # requests in flight
-    requests_per_minute: PositiveFloat|None
-    tokens_per_minute: PositiveFloat|None
+    requests_per_minute: PositiveFloat|None   # rate limit of requests (default: none)
+    tokens_per_minute: PositiveFloat|None     # rate limit of prompt + answer tokens (default: none)
     context_tokens: PositiveInt|None     # the model's context in tokens (default: known models' own; None: not checked)
     gguf_file: str                       # transformers: a GGUF file in the model's repository
     mode: Literal["choice", "generate"]  # transformers: score the labels, or generate an answer
-    device_map: str|dict|None
-    dtype: str|None
+    device_map: str|dict|None            # transformers: where the model's layers go ("auto": every GPU)
+    dtype: str|None                      # transformers: the weights' precision ("bfloat16", "float16"; default the model's)
 
 # %% ../nbs/07_experiment.ipynb #d9c03e28
 class StudentSection(TypedDict, total=False):
@@ -133,7 +134,8 @@ class ExperimentConfig:
     llm: LLMSection = field(default_factory=dict)  # {"backend": "replay"|"openai"|"batch"|"transformers", "model": ..., ...}; empty: a human-labels-only run
     codebook: str|Path|Codebook|None = None     # a `Codebook`, a shipped codebook's name or a YAML path; default the dataset's
     student: StudentSection = field(default_factory=dict) # {"recipe": "auto" or a name, "candidates": [...], "checkpoint": ..., "training": {fine-tuning}, "settings": {recipe: {...}}, "folds": k}
-    conditions: list[str]|None = None           # default: human, llm and llm_direct (without an llm section: human)
+    conditions: list[str]|None = None           # any of human, llm, llm_soft, llm_direct, human+llm, llm_deferred; default: human, llm and
+                                                # llm_direct (without an llm section: human); with llm, both baselines are scored too
     positive_label: str|None = None             # two labels: the class whose precision, recall and F1 are reported (default: the codebook's first)
     seeds: list[NonNegativeInt] = field(default_factory=lambda: [0])   # training seeds: each student is trained once per seed
     train_sizes: list[Annotated[int, Field(ge=2)]|None]|Literal["auto"] = "auto"   # None: all training texts; "auto": a learning curve (`learning_curve_sizes`)
@@ -141,7 +143,7 @@ class ExperimentConfig:
     test_fraction: float = 0.3                  # share of labelled texts held out (when folds = 0)
     split_seed: NonNegativeInt = 0              # seed of the split or folds
     bootstrap: Annotated[int, Field(ge=MIN_RESAMPLES)] = 1000   # bootstrap resamples for confidence intervals
-    output: str|Path|None = None                # output folder; default runs/<name>
+    output: str|Path|None = None                # output folder (relative to the working directory); default runs/<name>
     data_dir: str|Path|None = None              # data directory for registry datasets
     estimates: EstimatesSection = field(default_factory=dict)  # shares with valid intervals over every text (`inference`); empty: none
     human_train_size: PositiveInt|None = None   # the human-label student's budget: at most this many human labels per fold (the paper: 250 or 1,000)
@@ -154,6 +156,9 @@ class ExperimentConfig:
             extra = set(values) - known
             if extra: raise ConfigError(f"{where}: unknown key(s) {sorted(extra)} in {section}; known: {sorted(known)}")
         if not isinstance(self.data, dict) or not isinstance(self.llm, dict): raise ConfigError(f"{where}: data and llm must be mappings")
+        if not isinstance(self.deferral, dict): raise ConfigError(f"{where}: deferral must be a mapping, e.g. {{share: 0.2}} or {{target: 0.95}}, not {self.deferral!r}")
+        for key, value in self.deferral.items():   # before pydantic, which would read true as 1.0
+            if isinstance(value, bool): raise ConfigError(f"{where}: deferral.{key}: YAML read {value!r} (yes/no/true/false); write a number between 0 and 1, e.g. 0.2")
         if "api_key" in json.dumps(self.llm, default=str): raise ConfigError(f"{where}: never put API keys in a config file; set OPENAI_API_KEY")
         unknown("data", self.data, DATA_KEYS); unknown("llm", self.llm, LLM_KEYS); unknown("student", self.student, STUDENT_KEYS)
         unknown("estimates", self.estimates or {}, ESTIMATE_KEYS); unknown("deferral", self.deferral or {}, DEFERRAL_KEYS)
@@ -204,8 +209,12 @@ class ExperimentConfig:
     def output_dir(self) -> Path: return Path(self.output or Path("runs") / self.name)
     def deferral_rule(self) -> dict:
         "The `llm_deferred` student's rule: {share, max_share} or {target, max_share}, the defaults filled in."
+        if not isinstance(self.deferral, dict): raise ConfigError(f"{self.source}: deferral must be a mapping, e.g. {{share: 0.2}} or {{target: 0.95}}, not {self.deferral!r}")
         rule = dict(self.deferral or {})
         if "share" in rule and "target" in rule: raise ConfigError(f"{self.source}: deferral: give share or target, not both")
+        if "share" in rule and "max_share" in rule: raise ConfigError(f"{self.source}: deferral: max_share caps the share a target needs; with share, the share itself is the cap")
+        if rule and "llm_deferred" not in self.conditions:
+            raise ConfigError(f"{self.source}: a deferral section has no effect without the llm_deferred condition; add it to conditions {self.conditions}")
         if "share" not in rule: rule.setdefault("target", DEFAULT_DEFERRAL["target"])
         return {"share": None, "target": None, "max_share": DEFAULT_DEFERRAL["max_share"] if "share" not in rule else 1.0, **rule}
     def student_plan(self) -> dict:
@@ -396,6 +405,7 @@ def learning_curve_sizes(config:ExperimentConfig, # the experiment (its `train_s
                         ) -> list:
     "The training sizes of a run: as set, or for \"auto\" up to three sizes doubling from 50 below the smallest fold's training set, then all."
     if config.train_sizes != "auto": return list(config.train_sizes)
+    if set(config.student_plan()["candidates"]) & set(COSTLY_RECIPES): return [None]   # SetFit or fine-tuning per size: only when asked
     start, keep = LEARNING_CURVE
     smallest = min(len(train) for _, train, _ in folds)
     sizes = [start * 2 ** k for k in range(20) if start * 2 ** k < 0.9 * smallest]
@@ -540,6 +550,7 @@ def deferral_results(cells:list,          # an experiment's cells (`ExperimentRe
                      corpus:Corpus,       # its human-labelled texts
                      codebook:Codebook,   # its codebook
                      seed:int=0,          # the training seed whose students are read
+                     n_resamples:int=1000,  # bootstrap resamples of each interval (an experiment's `bootstrap`)
                     ) -> pd.DataFrame|None:
     "The deferring student's macro-F1 on the held-out human labels for each share of texts sent to the LLM (each threshold chosen on training labels), pooled over folds."
     group = [c for c in cells if c["condition"] == "llm_deferred" and c["seed"] == seed]
@@ -549,7 +560,7 @@ def deferral_results(cells:list,          # an experiment's cells (`ExperimentRe
     rows = []
     for share in DEFERRAL_GRID:
         predicted = [p for c in group for p in c["deferral"]["grid"][str(share)]["predictions"]]
-        table = validate(truth, predicted, codebook, n_resamples=MIN_RESAMPLES, seed=seed).table.set_index("metric")
+        table = validate(truth, predicted, codebook, n_resamples=n_resamples, seed=seed).table.set_index("metric")
         sent = float(np.average([c["deferral"]["grid"][str(share)]["sent"] for c in group], weights=[len(c["test_ids"]) for c in group]))
         rows.append(dict(share=share, sent=sent, macro_f1=table.at["macro_f1", "value"], macro_f1_low=table.at["macro_f1", "ci_low"],
                          macro_f1_high=table.at["macro_f1", "ci_high"], llm_calls_per_1000=round(1000 * sent)))
@@ -582,6 +593,9 @@ def keep_student(config:ExperimentConfig,  # the experiment
                                config.seeds[0], teacher, encoder)
     student.metadata["run_key"] = key
     student.metadata["training_texts"] = text_fingerprints([texts[i] for i in ids])   # so `predict` marks them and `validate` warns
+    if "llm_deferred" in config.conditions:   # `defer.predict_deferred` reads it: the threshold for new texts comes from the training labels
+        student.metadata["deferral_curve"] = deferral_curve(student, [texts[i] for i in ids], [llm_labels[i] for i in ids],
+                                                            folds=config.student_plan()["folds"], encoder=encoder).to_dict(orient="records")
     row = results[(results["condition"] == "llm") & (results["seed"] == config.seeds[0]) & results["size"].isna()].iloc[0]
     metrics = {m: (row[m], row[f"{m}_low"], row[f"{m}_high"]) for m in ("macro_f1", "accuracy")}
     design = f"{config.folds}-fold cross-fitting" if config.folds else "one held-out split"
@@ -720,7 +734,7 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
                    student=dict(plan_, kept=str(kept) if kept else None, why={c["condition"]: c["why"] for c in sorted(cells, key=lambda c: -c["fold"]) if c.get("why")}),
                    notes=notes, versions=environment_info(),
                    wall_seconds=round(time.monotonic() - started, 1), cell_seconds=round(sum(c["seconds"] for c in cells), 1))
-    deferral = deferral_results(cells, corpus, codebook, config.seeds[0])
+    deferral = deferral_results(cells, corpus, codebook, config.seeds[0], config.bootstrap)
     if deferral is not None:
         methods["deferral"] = dict(rule=config.deferral_rule(), curve=deferral.to_dict(orient="records"),
                                    chosen=[{k: c["deferral"][k] for k in ("share", "threshold", "agreement", "agreement_low", "met")} | {"fold": c["fold"]}

@@ -53,7 +53,7 @@ class TrainingConfig:
     threads: int|None = None           # CPU threads; default: all cores
     eval_batch_size: int = 128         # examples per prediction step
     seed: int = 0                      # everything random (split, init of the head, shuffling, dropout)
-    min_steps: int = 0                 # train at least this many optimiser steps (more epochs on few labels); no early stop before
+    min_steps: int = 0                 # a schedule of at least this many optimiser steps (more epochs on few labels); early stopping still applies
     pooling: str = "auto"              # "mean": a head on mean-pooled token states; "native": the model's own head; "auto": the encoder's own
 
     def __post_init__(self):
@@ -488,7 +488,7 @@ def fit(texts:Sequence[str],                    # training texts
                 best = tuple(float(b) for b in state["best"])
         started = time.monotonic()
         for epoch in range(start_epoch, epochs):
-            if stale >= config.patience and (epoch * steps_per_epoch) >= config.min_steps: break
+            if stale >= config.patience: break   # min_steps lengthens the schedule; it never postpones early stopping
             torch.manual_seed(config.seed * 1000 + epoch)         # dropout: the same per epoch, resumed or not
             model.train()
             batches = length_grouped_batches(lengths[indices], config.batch_size, config.seed * 1000 + epoch, config.group_by_length)

@@ -24,9 +24,9 @@ from .experiment import CONDITION_NAMES, ExperimentResult, _size_text
 from .export import inert_markdown
 
 # %% auto #0
-__all__ = ['ESTIMATE_METHODS', 'PER_CLASS_CONDITIONS', 'BIBTEX', 'REPORT_STYLE', 'plot_comparison', 'plot_learning_curves',
-           'plot_estimates', 'plot_training_curves', 'plot_deferral', 'condition_name', 'methods_paragraph',
-           'write_report']
+__all__ = ['ESTIMATE_METHODS', 'GAP_ADVICE', 'PER_CLASS_CONDITIONS', 'BIBTEX', 'REPORT_STYLE', 'plot_comparison',
+           'plot_learning_curves', 'plot_estimates', 'plot_training_curves', 'plot_deferral', 'condition_name',
+           'methods_paragraph', 'write_report']
 
 # %% ../nbs/08_report.ipynb #bfe607c5
 def plot_comparison(result:ExperimentResult, # from `run_experiment`
@@ -188,6 +188,26 @@ def _results_table(summary:pd.DataFrame, result:ExperimentResult) -> str:
                           "student recipe": summary["recipe"].map(_md), "warnings": summary["flags"].map(_md)})
     return table.to_markdown(index=False, disable_numparse=True)
 
+GAP_ADVICE = 0.95   # below this share of the teacher's macro-F1, the headline says what would close the gap
+
+def _teacher_gap(full:pd.Series, rows:pd.DataFrame, result:ExperimentResult) -> list[str]:
+    "The student's gap to its teacher with its paired interval, the deferring student's result, and what would close a large gap."
+    if not {"llm", "llm_direct"} <= set(full.index): return []
+    said, paired = [], result.comparisons
+    found = paired[(paired["comparison"] == "llm - llm_direct") & (paired["metric"] == "macro_f1")] if len(paired) else paired
+    if len(found):
+        gap = found.iloc[0]
+        said.append(f"Against its teacher the student's gap is {_fmt(gap['difference'])} {_interval(gap['ci_low'], gap['ci_high'])} (paired, same texts).")
+    if "llm_deferred" in full.index:
+        share = rows.at["llm_deferred", "deferred_share"] if "deferred_share" in rows else float("nan")
+        said.append(f"Sending its least confident texts to the LLM ({_fmt(100 * share, 0)}% of them, the threshold chosen on training labels) "
+                    f"it reached {_fmt(full['llm_deferred'])}.")
+    if full["llm_direct"] > 0 and full["llm"] / full["llm_direct"] < GAP_ADVICE:
+        said.append(f"The student reaches {full['llm'] / full['llm_direct']:.0%} of the teacher. What would close the gap: more LLM-labelled "
+                    "texts than the humans coded (`data.unlabelled`), deferring the least confident texts to the LLM (the `llm_deferred` "
+                    "condition), or a recipe that learns the representation (SetFit or fine-tuning, on a GPU).")
+    return said
+
 def _headline(summary:pd.DataFrame, result:ExperimentResult) -> str:
     "The findings in sentences: LLM-label student against human-label student, the LLM, and the best simple baseline."
     rows = summary[summary["size"].isna()].set_index("condition")
@@ -196,6 +216,7 @@ def _headline(summary:pd.DataFrame, result:ExperimentResult) -> str:
         headline.append(f"The student trained on LLM labels reached macro-F1 {_fmt(full['llm'])} against {_fmt(full['human'])} for the same "
                         f"student trained on human labels (gap, human minus LLM: {_fmt(full['human'] - full['llm'])}).")
     if "llm_direct" in full.index: headline.append(f"The LLM's own labels scored {_fmt(full['llm_direct'])} on the same test texts.")
+    headline += _teacher_gap(full, rows, result)
     baselines = [b for b in ("baseline_tfidf", "baseline_embed") if b in full.index]
     if "llm" in full.index and baselines:
         best = max(baselines, key=lambda b: full[b])
@@ -452,7 +473,8 @@ def write_report(result:ExperimentResult,       # from `run_experiment`
     result.comparisons.to_csv(folder / "comparisons.csv", index=False)
     figures, summary = _figures(result, folder, results), _summary(results)
     estimates = _estimates_section(result.estimates, folder) if result.estimates is not None else ""
-    markdown = "\n".join([f"# {_md(result.config.name)}: students trained on LLM labels vs human labels\n", _headline(summary, result) + "\n",
+    title = "students trained on LLM labels vs human labels" if result.config.llm else "a student trained on human labels alone"
+    markdown = "\n".join([f"# {_md(result.config.name)}: {title}\n", _headline(summary, result) + "\n",
                           "## Results on held-out human labels\n", _results_table(summary, result) + "\n",
                           "Every condition is scored on the same held-out human-labelled texts; intervals are percentile bootstrap "
                           f"intervals over texts ({result.config.bootstrap} resamples). Full per-seed rows: `results.csv`.\n",

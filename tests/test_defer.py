@@ -59,8 +59,21 @@ def test_bad_rules_are_refused_by_name():
     with pytest.raises(ConfigError, match="share or target, not both"): ExperimentConfig(**base, deferral={"share": 0.2, "target": 0.9})
     with pytest.raises(ConfigError, match="deferral"): ExperimentConfig(**base, deferral={"target": 2})
     with pytest.raises(ConfigError, match="need an llm section"): ExperimentConfig(name="x", data={"dataset": "textclass-toxicity"}, conditions=["llm_deferred"])
+    deferring = dict(base, conditions=["llm", "llm_deferred"])
+    with pytest.raises(ConfigError, match="deferral.share: YAML read True"): ExperimentConfig(**deferring, deferral={"share": True})
+    with pytest.raises(ConfigError, match="with share, the share itself is the cap"): ExperimentConfig(**deferring, deferral={"share": 0.2, "max_share": 0.1})
+    with pytest.raises(ConfigError, match="deferral must be a mapping"): ExperimentConfig(**deferring, deferral=0.2)
+    with pytest.raises(ConfigError, match="no effect without the llm_deferred condition"): ExperimentConfig(**base, deferral={"share": 0.2})
     assert ExperimentConfig(**base).deferral_rule() == {"share": None, "target": 0.95, "max_share": 0.3}
-    assert ExperimentConfig(**base, deferral={"share": 0.2}).deferral_rule() == {"share": 0.2, "target": None, "max_share": 1.0}
+    assert ExperimentConfig(**deferring, deferral={"share": 0.2}).deferral_rule() == {"share": 0.2, "target": None, "max_share": 1.0}
+
+
+def test_sending_none_sends_none_and_all_sends_all():
+    confidence = np.array([0.5, 0.5, 0.7, 0.9])
+    curve = curve_from(confidence, np.ones(4, bool))
+    for share, sent in ((0.0, 0), (1.0, 4)):
+        _, was_sent = defer_labels(["s"] * 4, confidence, choose_deferral(curve, share=share)["threshold"], ["l"] * 4)
+        assert was_sent.sum() == sent
 
 
 def test_label_set_confidence_is_the_least_certain_label():
