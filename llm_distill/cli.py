@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import yaml
 
 import llm_distill
@@ -158,7 +157,7 @@ def _corpus(arguments):
     if corpus.codebook is None: raise ConfigError(f"{corpus.name} has no codebook; pass --codebook")
     return corpus
 
-def _labels_by_id(path:str, corpus) -> pd.DataFrame:
+def _labels_by_id(path:str, corpus) -> "pd.DataFrame":
     "An annotations or predictions file read through the boundary, one row per text of `corpus`, in its order (ids matched as written)."
     from llm_distill.boundary import id_text, read_labels
     frame = read_labels(path, corpus.codebook).set_index("id")
@@ -188,6 +187,7 @@ def command_label(arguments, # parsed `label` arguments
     table = annotate(corpus.subset([i for i in corpus.ids if i not in shown]), corpus.codebook, backend, cache=arguments.cache,
                      samples=arguments.samples, examples=examples, decoding=Decoding(temperature=arguments.temperature), progress=not arguments.quiet)
     if shown:
+        import pandas as pd   # here, not at the top: `--help` answers without loading pandas
         kept_out = pd.DataFrame({"id": [i for i in corpus.ids if i in shown], "label": None, "status": FEW_SHOT_STATUS,
                                  "detail": "shown to the LLM as a few-shot example: not labelled, left out of validation"})
         table = pd.concat([table, kept_out], ignore_index=True)

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .core import check_fields, redact, ConfigError, DataError, LabelError, LLMDistillError, stable_hash
-from .data import label_for
+from .codebook import label_for
 from .prompts import count_tokens
 
 # %% auto #0
