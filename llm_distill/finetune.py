@@ -50,7 +50,7 @@ class TrainingConfig:
     confidence_weighting: bool = False # weight each example's loss by its confidence
     group_by_length: bool = True       # batches of similar length (less padding; ~2x faster on CPU)
     precision: str = "auto"            # "auto", "fp32", "bf16" or "fp16" (mixed precision on GPU)
-    threads: int|None = None           # CPU threads; default: all cores
+    threads: int|None = None           # CPU threads; default torch's (its cores, or OMP_NUM_THREADS when set)
     eval_batch_size: int = 128         # examples per prediction step
     seed: int = 0                      # everything random (split, init of the head, shuffling, dropout)
     min_steps: int = 0                 # a schedule of at least this many optimiser steps (more epochs on few labels); early stopping still applies
@@ -386,9 +386,9 @@ def _quiet_transformers():
 
 @contextlib.contextmanager
 def _threads(threads:int|None):
-    "Set torch's CPU threads for the duration."
+    "Set torch's CPU threads for the duration (None: torch's own setting, which honours OMP_NUM_THREADS)."
     before = torch.get_num_threads()
-    torch.set_num_threads(threads or os.cpu_count() or 1)
+    torch.set_num_threads(threads or before)
     try: yield
     finally: torch.set_num_threads(before)
 
