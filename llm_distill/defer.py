@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
+from .annotate import annotate
 from .core import ConfigError
 from .finetune import training_targets
 from .students import EmbeddingRecipe, Recipe, SentenceEncoder, cross_validate_recipes
@@ -116,7 +117,6 @@ def predict_deferred(student:Recipe,              # a fitted student
                      progress:bool=False,         # a progress bar for the LLM's requests
                     ) -> pd.DataFrame:
     "Labels for texts: the student's where it is confident, the LLM's for the rest (asked for those alone); columns label, source, confidence. The share is of the training texts: on new texts the share sent varies around it."
-    from llm_distill.annotate import annotate
     if isinstance(texts, str): raise ConfigError("predict_deferred: texts must be a list of texts, not one string")
     if curve is None:
         if "deferral_curve" not in student.metadata: raise ConfigError("this student has no deferral curve: pass curve=deferral_curve(student, texts, labels)")
