@@ -62,6 +62,26 @@ def _add_data_arguments(parser):
     group.add_argument("--duplicate-ids", dest="duplicate_ids", choices=["raise", "suffix"], default="raise",
                        help="suffix: keep repeated ids of --file as id#2, id#3")
 
+def _fraction(text:str) -> float:
+    "An argparse type: a number from 0 to 1."
+    try: value = float(text)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    if not 0 <= value <= 1: raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {value}")
+    return value
+
+def _add_deferral_arguments(parser):
+    from llm_distill.llm import BACKENDS
+    group = parser.add_argument_group("deferring: the LLM labels the texts the student is least sure of (column source says whose)")
+    group.add_argument("--defer-to", dest="defer_to", choices=sorted(BACKENDS), help="the LLM backend to ask (see `label --backend`)")
+    group.add_argument("--codebook", help="codebook name or YAML path the LLM is asked with (needed with --defer-to)")
+    group.add_argument("--llm-model", dest="llm_model", help="the LLM's model name (for replay: the model that produced --column)")
+    group.add_argument("--base-url", dest="base_url", help="OpenAI-compatible server (default OPENAI_BASE_URL, else the OpenAI API)")
+    group.add_argument("--column", help="replay: the column of --input holding the LLM's labels")
+    group.add_argument("--share", type=_fraction, help="send this share of texts (the least confident), as measured on the training labels")
+    group.add_argument("--target", type=_fraction, help="or: the smallest share whose agreement with the teacher reaches this (lower 95%% bound)")
+    group.add_argument("--max-share", dest="max_share", type=_fraction, default=1.0, help="with --target: never send more than this share")
+    group.add_argument("--cache", default="llm_cache.sqlite", help="the LLM's cache: a text is never paid twice")
+
 def _add_llm_arguments(parser):
     from llm_distill.llm import BACKENDS   # --backend offers every registered backend
     group = parser.add_argument_group("LLM")
@@ -111,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--text", "--text-column", dest="text", default="text", help="text column of --input")
     predict.add_argument("--id", "--id-column", dest="id", help="id column of --input (default: row number)")
     _add_table_arguments(predict.add_argument_group("input"), "--input")
+    _add_deferral_arguments(predict)
     estimate = add("estimate", "shares of each label with valid intervals from machine labels and a random human-coded subset")
     estimate.add_argument("annotations", help="machine labels of every text (CSV: id, label; e.g. from `label` or `predict`)")
     estimate.add_argument("--human", required=True, help="human labels of a random subset (CSV: id, label)")
@@ -251,6 +272,7 @@ def command_train(arguments, # parsed `train` arguments
                             settings={"finetune": finetune}, seed=arguments.seed, checkpoint=arguments.checkpoint, label_source=source,
                             progress=not arguments.quiet)
     student.metadata["training_texts"] = text_fingerprints(texts)   # so `predict` can mark the texts it was trained on
+    deferring = _record_deferral_curve(student, texts, [labels[i] for i in keep]) if arguments.annotations else ""
     card = student_card(student, teacher=source, task=corpus.codebook.task, data_hash=corpus.data_hash(), name=Path(arguments.output).name)
     before = user_files(arguments.output)   # with --force, the user's files: never listed as ours, so never removed
     try: save_transformers(student, arguments.output, card); kept = "transformers format, with a model card"
@@ -259,18 +281,70 @@ def command_train(arguments, # parsed `train` arguments
     history = (getattr(student, "student", None) and student.student.metadata.get("history")) or []
     best = max((h.get("validation_macro_f1", float("nan")) for h in history), default=None)
     held_out = f"; best validation macro-F1 {best:.3f}" if best is not None and best == best else ""
-    return f"trained on {len(keep)} texts: {student.metadata.get('why')}{held_out}\nsaved to {arguments.output} ({kept})"
+    return f"trained on {len(keep)} texts: {student.metadata.get('why')}{held_out}\nsaved to {arguments.output} ({kept}){deferring}"
+
+# %% ../nbs/09_cli.ipynb #9518b450
+def _record_deferral_curve(student, texts, labels) -> str:
+    "Keep a student's deferral curve on its LLM labels (for `predict --defer-to`), unless its recipe trains a network; say which."
+    from llm_distill.defer import deferral_curve
+    from llm_distill.experiment import COSTLY_RECIPES
+    if student.name in COSTLY_RECIPES: return f"; no deferral curve (recipe {student.name} would train again per fold), so predict --defer-to needs another recipe"
+    student.metadata["deferral_curve"] = deferral_curve(student, texts, labels).to_dict(orient="records")
+    return "; with its deferral curve on the LLM labels (predict --defer-to)"
 
 # %% ../nbs/09_cli.ipynb #a3de14e7
 def command_predict(arguments, # parsed `predict` arguments
                    ) -> str:
-    from llm_distill.boundary import check_output
+    from llm_distill.boundary import check_output, read_table
     from llm_distill.finetune import predict_file
     from llm_distill.students import load_student
     check_output(arguments.output, [arguments.input])
-    written = predict_file(load_student(arguments.student), arguments.input, arguments.output, arguments.text, arguments.id,
-                           progress=not arguments.quiet, format=arguments.format, sep=arguments.sep, encoding=arguments.encoding)
-    return f"wrote {written}"
+    student = load_student(arguments.student)
+    deferral = _deferral(arguments, student)
+    written = predict_file(student, arguments.input, arguments.output, arguments.text, arguments.id, progress=not arguments.quiet,
+                           format=arguments.format, sep=arguments.sep, encoding=arguments.encoding, deferral=deferral)
+    if deferral is None: return f"wrote {written}"
+    sources, chosen = read_table(written)["source"], deferral.chosen
+    sent = int((sources == "llm").sum())
+    return (f"wrote {written}: {sent} of {int(sources.notna().sum())} texts labelled by the LLM ({sent / max(int(sources.notna().sum()), 1):.1%}; "
+            f"on the training labels this threshold sent {chosen['share']:.0%}, agreement with the teacher {chosen['agreement']:.3f}, lower bound {chosen['agreement_low']:.3f})"
+            + ("" if chosen["met"] else f"; the target {chosen['rule']['target']} was not reached within --max-share {chosen['rule']['max_share']}"))
+
+# %% ../nbs/09_cli.ipynb #769f9640
+def _deferral(arguments, student):
+    "The `Deferral` that `predict --defer-to ...` describes, or None without --defer-to."
+    from llm_distill.boundary import check_output
+    from llm_distill.data import load_codebook
+    from llm_distill.defer import Deferral
+    wanted = [n for n in ("codebook", "llm_model", "base_url", "column", "share", "target") if getattr(arguments, n) is not None]
+    if arguments.defer_to is None:
+        if wanted: raise ConfigError(f"--{wanted[0].replace('_', '-')} is for deferring: add --defer-to BACKEND, or leave it out")
+        return None
+    if not arguments.codebook: raise ConfigError("--defer-to needs --codebook: the task and labels the LLM is asked with")
+    if (arguments.share is None) == (arguments.target is None): raise ConfigError("--defer-to needs exactly one of --share or --target")
+    check_output(arguments.cache, [arguments.input, arguments.student], "--cache")
+    codebook = load_codebook(arguments.codebook)
+    if sorted(codebook.label_names) != sorted(student.label_names):
+        raise ConfigError(f"--codebook labels {codebook.label_names} are not the student's {student.label_names}")
+    return Deferral(student, _deferral_backend(arguments, codebook), codebook, share=arguments.share, target=arguments.target,
+                    max_share=arguments.max_share if arguments.target is not None else 1.0, cache=arguments.cache, progress=not arguments.quiet)
+
+# %% ../nbs/09_cli.ipynb #c23780ea
+def _deferral_backend(arguments, codebook):
+    "The LLM backend of `predict --defer-to`: replay reads --column of --input; the others are asked."
+    import pandas as pd   # here, not at the top: `--help` answers without loading pandas
+    from llm_distill.boundary import read_table
+    from llm_distill.llm import BACKENDS, ReplayBackend
+    if arguments.defer_to == "replay":
+        if not arguments.column: raise ConfigError("--defer-to replay needs --column: the column of --input holding the LLM's labels")
+        frame = read_table(arguments.input, format=arguments.format, sep=arguments.sep, encoding=arguments.encoding, ids=[arguments.id or "id"])
+        if arguments.column not in frame: raise ConfigError(f"--column {arguments.column!r} is not a column of {Path(arguments.input).name}")
+        ids = frame[arguments.id].tolist() if arguments.id else list(range(len(frame)))
+        return ReplayBackend(pd.Series(frame[arguments.column].tolist(), index=ids), arguments.llm_model or arguments.column,
+                             arguments.column, codes=codebook)
+    if not arguments.llm_model: raise ConfigError(f"--defer-to {arguments.defer_to} needs --llm-model")
+    return BACKENDS[arguments.defer_to].from_settings({"model": arguments.llm_model, "base_url": arguments.base_url}, None, codebook,
+                                                      where="--defer-to")
 
 # %% ../nbs/09_cli.ipynb #9874dea1
 def command_estimate(arguments, # parsed `estimate` arguments
@@ -315,7 +389,20 @@ def command_plan(arguments, # parsed `plan` arguments
                           unlabelled=unlabelled)
     cache_file = config.output_dir / "llm_cache.sqlite"
     job = prepare_requests(setup["pool"], codebook, setup["backend"], **setup["requests"])
-    return str(plan(job, Cache(cache_file) if cache_file.exists() else None))
+    text = str(plan(job, Cache(cache_file) if cache_file.exists() else None))
+    return text + (_deferral_price(config, plan(job)) if "llm_deferred" in config.conditions else "")
+
+# %% ../nbs/09_cli.ipynb #83a2c54e
+def _deferral_price(config, full) -> str:
+    "The `plan` line for `llm_deferred`: free in the experiment, and what the deferring student costs per million new texts."
+    from llm_distill.defer import deferral_cost
+    rule = config.deferral_rule()
+    share = rule["share"] if rule["share"] is not None else rule["max_share"]
+    cost = deferral_cost(full, share)
+    bound = "" if rule["share"] is not None else "at most "
+    return (f"\nllm_deferred: nothing more in this experiment (its test texts are labelled above); deployed, the student sends {bound}{share:.0%} "
+            f"of new texts to {full.model}: ~${cost['deferred_cost']:,.2f} and {cost['deferred_calls']:,.0f} calls per million texts, "
+            f"against ~${cost['llm_cost']:,.2f} for the LLM alone")
 
 # %% ../nbs/09_cli.ipynb #50b042f0
 def command_run(arguments,   # parsed `run` arguments

@@ -17,6 +17,7 @@ import linecache
 import os
 import platform
 import re
+import sys
 import textwrap
 import tokenize
 import typing
@@ -27,10 +28,11 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['CONFIG_ENV', 'DATA_DIR_ENV', 'CONFIG_KEYS', 'DEFAULT_ENCODER', 'REPORTED_PACKAGES', 'LLMDistillError', 'ConfigError',
-           'DataError', 'CodebookError', 'LeakError', 'LabelError', 'stable_hash', 'file_sha256', 'read_yaml',
-           'check_fields', 'field_docs', 'redact', 'user_config_path', 'read_user_config', 'DataDirectory',
-           'find_data_dir', 'bundled_minilm_path', 'resolve_encoder', 'environment_info']
+__all__ = ['CONFIG_ENV', 'DATA_DIR_ENV', 'CONFIG_KEYS', 'DEFAULT_ENCODER', 'REPORTED_PACKAGES', 'CACHE_FILE', 'LLMDistillError',
+           'ConfigError', 'DataError', 'CodebookError', 'LeakError', 'LabelError', 'stable_hash', 'file_sha256',
+           'read_yaml', 'check_fields', 'field_docs', 'redact', 'user_config_path', 'read_user_config', 'DataDirectory',
+           'find_data_dir', 'bundled_minilm_path', 'resolve_encoder', 'environment_info', 'announce_duration',
+           'default_cache_path']
 
 # %% ../nbs/00_core.ipynb #995dc07e
 class LLMDistillError(Exception):
@@ -274,3 +276,25 @@ def environment_info() -> dict:
         try: info[package] = metadata.version(package.replace("_", "-"))
         except metadata.PackageNotFoundError: info[package] = None
     return info
+
+# %% ../nbs/00_core.ipynb #0898a5e3
+def announce_duration(what:str,            # what is running, e.g. "fine-tuning"
+                      steps:int,           # steps still to run
+                      step_seconds:float,  # seconds the first step took
+                      note:str="",         # appended, e.g. "early stopping may end it sooner"
+                     ) -> str:
+    "Print (to stderr, unless `TQDM_DISABLE` is set) and return how long `steps` steps take at the first step's pace."
+    total = steps * step_seconds
+    pace = f"{total / 3600:.1f} h" if total >= 5400 else f"{total / 60:.0f} min" if total >= 90 else f"{total:.0f} s"
+    message = f"{what}: {steps} steps at {step_seconds:.2f} s each (the first step's pace): about {pace}" + (f"; {note}" if note else "")
+    if not os.environ.get("TQDM_DISABLE"): print(message, file=sys.stderr, flush=True)
+    return message
+
+# %% ../nbs/00_core.ipynb #fa3bee75
+CACHE_FILE = "llm_cache.sqlite"   # the LLM response cache's file name, in whatever folder holds it
+
+def default_cache_path(config:dict|None=None  # the user's settings (default `read_user_config()`)
+                      ) -> Path:
+    "Where a cache goes when a call names none: `cache_dir` of the user's settings, else the working folder."
+    folder = (read_user_config() if config is None else config).get("cache_dir")
+    return Path(folder).expanduser() / CACHE_FILE if folder else Path(CACHE_FILE)

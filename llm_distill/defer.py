@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from .annotate import annotate
+from .annotate import Plan, annotate
 from .core import ConfigError
 from .finetune import training_targets
 from .students import EmbeddingRecipe, Recipe, SentenceEncoder, cross_validate_recipes
 
 # %% auto #0
 __all__ = ['SHARE_STEPS', 'DEFAULT_DEFERRAL', 'text_confidence', 'curve_from', 'deferral_curve', 'choose_deferral',
-           'defer_labels', 'predict_deferred']
+           'defer_labels', 'Deferral', 'predict_deferred', 'deferral_cost']
 
 # %% ../nbs/06c_defer.ipynb #c199c7b9
 def text_confidence(probabilities:np.ndarray,  # texts x labels, from `predict_proba`
@@ -104,10 +104,50 @@ def defer_labels(student_labels:Sequence,  # the student's answers
     return [llm if s else own for own, llm, s in zip(student_labels, llm_labels, sent)], sent
 
 # %% ../nbs/06c_defer.ipynb #f5b493e5
+class Deferral:
+    "A deferring student's rule, applied to any batch of texts: the student's labels above its threshold, the LLM's below."
+    def __init__(self,
+                 student:Recipe,              # a fitted student
+                 defer_to,                    # an LLM backend (`llm.BACKENDS`): labels the texts the student is unsure of
+                 codebook,                    # the task and labels the backend is asked with
+                 curve:pd.DataFrame|None=None,  # from `deferral_curve`; default the one saved with the student
+                 share:float|None=None,       # send this share of texts
+                 target:float|None=None,      # or reach this agreement with the teacher
+                 max_share:float=1.0,         # never send more than this share
+                 cache="llm_cache.sqlite",    # the LLM's cache: a text is never paid twice
+                 progress:bool=False,         # a progress bar for the LLM's requests
+                ):
+        if defer_to is None: raise ConfigError("deferring needs defer_to: the LLM backend that labels the texts the student is unsure of")
+        if curve is None:
+            if "deferral_curve" not in student.metadata: raise ConfigError("this student has no deferral curve: pass curve=deferral_curve(student, texts, labels)")
+            curve = pd.DataFrame(student.metadata["deferral_curve"])
+        missing = {"share", "threshold", "agreement", "agreement_low"} - set(pd.DataFrame(curve).columns)
+        if missing: raise ConfigError(f"deferral: the curve lacks {sorted(missing)}: pass the table `deferral_curve` returns")
+        self.chosen = choose_deferral(pd.DataFrame(curve), share=share, target=target, max_share=max_share)
+        self.student, self.defer_to, self.codebook, self.cache, self.progress = student, defer_to, codebook, cache, progress
+
+    def __call__(self,
+                 ids:Sequence,                # the texts' ids, as the LLM's cache and replayed labels know them
+                 texts:Sequence[str],         # the texts
+                 probabilities:np.ndarray,    # the student's `predict_proba` for them
+                ) -> tuple[list, np.ndarray, np.ndarray]:
+        "Labels, which texts were sent to the LLM, and the student's confidence in each."
+        if len(ids) != len(texts): raise ConfigError(f"deferral: {len(ids)} ids for {len(texts)} texts")
+        own = self.student.labels_from(probabilities)
+        confidence = text_confidence(probabilities, self.student.multi_label, self.student.metadata.get("thresholds"))
+        sent = np.flatnonzero(confidence < self.chosen["threshold"])
+        asked = pd.DataFrame({"id": [ids[i] for i in sent], "text": [texts[i] for i in sent]})
+        answers = annotate(asked, self.codebook, self.defer_to, cache=self.cache, progress=self.progress)["label"].tolist() if len(sent) else []
+        llm = [None] * len(texts)
+        for row, answer in zip(sent, answers): llm[row] = answer
+        labels, was_sent = defer_labels(own, confidence, self.chosen["threshold"], llm)
+        return labels, was_sent, confidence
+
+# %% ../nbs/06c_defer.ipynb #e21315b9
 def predict_deferred(student:Recipe,              # a fitted student
                      texts:Sequence[str],         # the texts to classify
                      ids:Sequence|None=None,      # their ids, as the LLM's cache and replayed labels know them; default their positions
-                     defer_to=None,                    # an LLM backend (`llm.BACKENDS`): labels the texts the student is unsure of
+                     defer_to=None,               # an LLM backend (`llm.BACKENDS`): labels the texts the student is unsure of
                      codebook=None,               # the task and labels the backend is asked with
                      curve:pd.DataFrame|None=None,  # from `deferral_curve`; default the one saved with the student
                      share:float|None=None,       # send this share of texts
@@ -118,22 +158,18 @@ def predict_deferred(student:Recipe,              # a fitted student
                     ) -> pd.DataFrame:
     "Labels for texts: the student's where it is confident, the LLM's for the rest (asked for those alone); columns label, source, confidence. The share is of the training texts: on new texts the share sent varies around it."
     if isinstance(texts, str): raise ConfigError("predict_deferred: texts must be a list of texts, not one string")
-    if curve is None:
-        if "deferral_curve" not in student.metadata: raise ConfigError("this student has no deferral curve: pass curve=deferral_curve(student, texts, labels)")
-        curve = pd.DataFrame(student.metadata["deferral_curve"])
-    missing = {"share", "threshold", "agreement", "agreement_low"} - set(pd.DataFrame(curve).columns)
-    if missing: raise ConfigError(f"predict_deferred: curve lacks {sorted(missing)}: pass the table `deferral_curve` returns")
-    chosen = choose_deferral(curve, share=share, target=target, max_share=max_share)
+    rule = Deferral(student, defer_to, codebook, curve, share=share, target=target, max_share=max_share, cache=cache, progress=progress)
     texts = list(texts)
-    probabilities = student.predict_proba(texts)
-    own, confidence = student.labels_from(probabilities), text_confidence(probabilities, student.multi_label, student.metadata.get("thresholds"))
-    sent = np.flatnonzero(confidence < chosen["threshold"])
-    if defer_to is None: raise ConfigError("predict_deferred needs defer_to: the LLM backend that labels the texts the student is unsure of")
-    ids = list(range(len(texts))) if ids is None else list(ids)
-    if len(ids) != len(texts): raise ConfigError(f"predict_deferred: {len(ids)} ids for {len(texts)} texts")
-    asked = pd.DataFrame({"id": [ids[i] for i in sent], "text": [texts[i] for i in sent]})
-    answers = annotate(asked, codebook, defer_to, cache=cache, progress=progress)["label"].tolist() if len(sent) else []
-    llm = [None] * len(texts)
-    for row, answer in zip(sent, answers): llm[row] = answer
-    labels, was_sent = defer_labels(own, confidence, chosen["threshold"], llm)
-    return pd.DataFrame({"label": labels, "source": np.where(was_sent, "llm", "student"), "confidence": confidence})
+    labels, sent, confidence = rule(list(range(len(texts))) if ids is None else list(ids), texts, student.predict_proba(texts))
+    return pd.DataFrame({"label": labels, "source": np.where(sent, "llm", "student"), "confidence": confidence})
+
+# %% ../nbs/06c_defer.ipynb #ec63fcbd
+def deferral_cost(full:Plan,            # `annotate.plan` of labelling texts with no cache: every text priced
+                  share:float,          # the share of texts the student sends to the LLM
+                  texts:int=1_000_000,  # texts to classify
+                 ) -> dict:
+    "LLM calls and USD for `texts` new texts: the LLM alone, and the student sending `share` of them."
+    priced = max(full.texts - full.too_long, 1)
+    per_text, calls_per_text = full.cost / priced, full.calls / priced
+    return dict(texts=texts, share=share, llm_calls=calls_per_text * texts, llm_cost=per_text * texts,
+                deferred_calls=calls_per_text * texts * share, deferred_cost=per_text * texts * share)

@@ -25,7 +25,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from tqdm import tqdm
 
 from .boundary import table_chunks, table_format, table_writer, text_fingerprints
-from .core import check_fields, ConfigError, DataError, LabelError, DEFAULT_ENCODER, bundled_minilm_path, environment_info, resolve_encoder, stable_hash
+from .core import announce_duration, check_fields, ConfigError, DataError, LabelError, DEFAULT_ENCODER, bundled_minilm_path, environment_info, resolve_encoder, stable_hash
 from .data import Codebook
 
 # %% auto #0
@@ -504,6 +504,9 @@ def fit(texts:Sequence[str],                    # training texts
                 accelerator.backward(loss)
                 optimizer.step(); scheduler.step(); optimizer.zero_grad(set_to_none=True)
                 seen += len(rows); loss_sum += loss.detach() * len(rows)   # no host sync per step
+                if epoch == start_epoch and seen == len(rows):   # the first step: say what the whole run costs at its pace
+                    announce_duration("fine-tuning", (epochs - epoch) * len(batches) - 1, time.monotonic() - epoch_start,
+                                      f"{epochs - epoch} epochs planned, early stopping (patience {config.patience}) may end it sooner")
             seconds = time.monotonic() - epoch_start
             record = dict(epoch=epoch + 1, train_loss=float(loss_sum) / max(seen, 1), seconds=seconds, examples_per_second=seen * processes / seconds,
                           batches=len(batches))
@@ -548,6 +551,7 @@ def predict_file(student:Student,              # the classifier (any recipe's st
                  format:str|None=None,          # the source's format (default: from its extension or content)
                  sep:str|None=None,             # the source's field separator (CSV, TSV)
                  encoding:str="utf-8",          # the source's text encoding
+                 deferral=None,                 # a `defer.Deferral`: the LLM labels the texts the student is unsure of (column `source` says whose)
                 ) -> Path:
     "Classify every row of a large file in chunks, read and written through the boundary (ids as written; never over the source)."
     source = Path(source)
@@ -569,6 +573,12 @@ def predict_file(student:Student,              # the classifier (any recipe's st
                 if (~empty).any(): probabilities[~empty] = student.predict_proba(texts[~empty].tolist(), batch_size)
                 out = pd.DataFrame({"id": chunk[id_column].to_numpy(object) if id_column else np.arange(offset, offset + len(chunk))})
                 out["label"] = [None if e else label for e, label in zip(empty, student.labels_from(np.nan_to_num(probabilities)))]
+                if deferral is not None:   # the same rule as `predict_deferred`, chunk by chunk; an empty text is never sent
+                    kept = np.flatnonzero(~empty)
+                    labels, sent, _ = deferral(out["id"].iloc[kept].tolist(), texts.iloc[kept].tolist(), probabilities[kept])
+                    out.loc[kept, "label"] = pd.Series(labels, index=kept, dtype=object)
+                    out["source"] = None
+                    out.loc[kept, "source"] = np.where(sent, "llm", "student")
                 out["status"] = np.where(empty, "empty text: not labelled", "ok")
                 for i, name in enumerate(student.label_names): out[f"p_{name}"] = probabilities[:, i]
                 if trained: out["trained_on"] = [f in trained for f in text_fingerprints(texts)]   # `validate` warns on these rows

@@ -21,7 +21,7 @@ from sklearn.model_selection import StratifiedKFold, KFold
 from sklearn.multiclass import OneVsRestClassifier
 from tqdm.auto import tqdm
 
-from .core import DEFAULT_ENCODER, ConfigError, LabelError, environment_info, file_sha256, resolve_encoder, stable_hash
+from .core import DEFAULT_ENCODER, ConfigError, announce_duration, LabelError, environment_info, file_sha256, resolve_encoder, stable_hash
 from .data import Codebook
 from .finetune import Student, TrainingConfig, _check_texts, aligned, texts_of, _quiet_transformers, fit, labels_from_probabilities, training_targets
 
@@ -343,6 +343,15 @@ class CombinedRecipe(EmbeddingRecipe):
         self.vectorizer, self.head = parts["vectorizer"], parts["head"]
 
 # %% ../nbs/06a_students.ipynb #f6cc778e
+def _FirstStepPace(what:str):
+    "A `transformers` callback that times the first training step and announces the whole run's duration at that pace."
+    from transformers import TrainerCallback
+    class FirstStepPace(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs): self.started = time.monotonic()
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 1: announce_duration(what, max(state.max_steps - 1, 0), time.monotonic() - self.started)
+    return FirstStepPace()
+
 @register_recipe
 class SetFitRecipe(Recipe):
     "SetFit: contrastive tuning of the sentence encoder on label pairs, then a logistic regression head."
@@ -363,7 +372,8 @@ class SetFitRecipe(Recipe):
                                           num_epochs=1, max_steps=s["max_steps"], body_learning_rate=s["body_learning_rate"],
                                           max_length=s["max_length"], seed=self.seed, report_to="none", save_strategy="no",
                                           logging_strategy="no", show_progress_bar=False)
-            Trainer(model=model, args=arguments, train_dataset=Dataset.from_dict({"text": texts, "label": labels})).train()
+            Trainer(model=model, args=arguments, train_dataset=Dataset.from_dict({"text": texts, "label": labels}),
+                    callbacks=[_FirstStepPace("SetFit")]).train()
         self.body, self.head = model.model_body, model.model_head
         return self
 

@@ -97,3 +97,100 @@ def test_the_deferring_student_is_the_llm_student_with_the_llm_on_the_texts_it_s
     assert deferred["predictions"] == [l if s else o for o, l, s in zip(student["predictions"], llm["predictions"], sent)]
     assert deferred["deferral"]["grid"]["1.0"]["predictions"] == llm["predictions"]
     assert deferred["deferral"]["grid"]["0.0"]["predictions"] == student["predictions"]
+
+
+@pytest.fixture(scope="module")
+def deferring_cli(tmp_path_factory):
+    "A student trained from the command line on 200 replayed GPT-4 labels, and 120 new texts with the LLM's labels beside them."
+    import contextlib, io
+    import pandas as pd
+    from llm_distill.cli import main
+    from llm_distill.data import load_dataset
+    folder = tmp_path_factory.mktemp("cli")
+    with contextlib.redirect_stdout(io.StringIO()) as said, contextlib.redirect_stderr(io.StringIO()):
+        assert main(["label", "-q", "--dataset", "textclass-toxicity", "--limit", "200", "--backend", "replay", "--column", "llm_gpt-4-0613",
+                     "--model", "gpt-4-0613", "--cache", str(folder / "c.sqlite"), "--out", str(folder / "ann.csv")]) == 0
+        assert main(["train", "-q", "--dataset", "textclass-toxicity", "--limit", "200", "--annotations", str(folder / "ann.csv"),
+                     "--recipe", "embed", "--out", str(folder / "student")]) == 0
+    assert "with its deferral curve" in said.getvalue()
+    data = load_dataset("textclass-toxicity").data
+    trained = set(pd.read_csv(folder / "ann.csv", dtype=str)["id"])
+    new = data[~data["id"].astype(str).isin(trained)].head(120).assign(id=lambda d: d["id"].astype(str))   # ids as the file writes them
+    new[["id", "text", "llm_gpt-4-0613"]].rename(columns={"llm_gpt-4-0613": "gpt4"}).to_csv(folder / "new.csv", index=False)
+    return folder, new
+
+
+def _cli(*arguments):
+    import contextlib, io
+    from llm_distill.cli import main
+    with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(io.StringIO()) as err:
+        try: code = main(list(arguments))
+        except SystemExit as stop: code = stop.code   # argparse refuses a bad value this way
+    return code, out.getvalue() + err.getvalue()
+
+
+def test_predict_defer_to_matches_predict_deferred(deferring_cli):
+    "The command line's file path and the Python call send the same texts and give the same labels."
+    import pandas as pd
+    from llm_distill.defer import predict_deferred
+    from llm_distill.llm import ReplayBackend
+    from llm_distill.students import load_student
+    from llm_distill.codebook import load_codebook
+    folder, new = deferring_cli
+    code, said = _cli("predict", "-q", "--student", str(folder / "student"), "--input", str(folder / "new.csv"), "--id", "id",
+                      "--output", str(folder / "out.csv"), "--defer-to", "replay", "--column", "gpt4", "--codebook", "textclass-toxicity",
+                      "--share", "0.25", "--cache", str(folder / "defer.sqlite"))
+    assert code == 0 and "texts labelled by the LLM" in said, said
+    out = pd.read_csv(folder / "out.csv", dtype={"id": str})
+    codebook = load_codebook("textclass-toxicity")
+    replay = ReplayBackend(new.set_index("id")["llm_gpt-4-0613"], "gpt-4-0613", codes=codebook)
+    expected = predict_deferred(load_student(folder / "student"), new["text"].tolist(), new["id"].tolist(), replay, codebook, share=0.25,
+                                cache=folder / "python.sqlite")
+    assert out["id"].tolist() == new["id"].tolist()
+    assert out["label"].tolist() == expected["label"].tolist() and out["source"].tolist() == expected["source"].tolist()
+    assert 0 < (out["source"] == "llm").sum() < len(out)
+    llm = dict(zip(new["id"], new["llm_gpt-4-0613"]))
+    names = {str(label.code): label.name for label in codebook.labels}   # the file holds codes; they map through the codebook
+    sent = out[out["source"] == "llm"]
+    assert [names[str(llm[i])] for i in sent["id"]] == sent["label"].tolist()
+
+
+def test_predict_defer_to_refuses_what_it_cannot_do(deferring_cli):
+    folder, _ = deferring_cli
+    base = ["predict", "-q", "--student", str(folder / "student"), "--input", str(folder / "new.csv"), "--output", str(folder / "bad.csv")]
+    for extra, message in ((["--share", "0.2"], "--share is for deferring"),
+                           (["--defer-to", "replay", "--column", "gpt4", "--share", "0.2"], "needs --codebook"),
+                           (["--defer-to", "replay", "--column", "gpt4", "--codebook", "textclass-toxicity"], "exactly one of --share or --target"),
+                           (["--defer-to", "replay", "--codebook", "textclass-toxicity", "--share", "0.2"], "needs --column"),
+                           (["--defer-to", "replay", "--column", "nope", "--codebook", "textclass-toxicity", "--share", "0.2"], "'nope' is not a column"),
+                           (["--defer-to", "openai", "--codebook", "textclass-toxicity", "--share", "0.2"], "needs --llm-model"),
+                           (["--defer-to", "replay", "--column", "gpt4", "--codebook", "theocharis-incivility", "--share", "0.2"], "not the student's"),
+                           (["--defer-to", "replay", "--column", "gpt4", "--codebook", "textclass-toxicity", "--share", "1.5"], "from 0 to 1"),
+                           (["--defer-to", "replay", "--column", "gpt4", "--codebook", "textclass-toxicity", "--share", "0.2",
+                             "--cache", str(folder / "new.csv")], "--cache")):
+        code, said = _cli(*base, *extra)
+        assert code != 0 and message in said, (extra, said)
+    assert not (folder / "bad.csv").exists()
+    assert (folder / "new.csv").read_text().startswith("id,text,gpt4")   # the input, never overwritten
+
+
+def test_plan_prices_the_deferring_student(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    config = tmp_path / "live.yaml"
+    config.write_text("name: live\ndata: {dataset: textclass-toxicity, limit: 150}\nllm: {backend: openai, model: gpt-4o-mini}\n"
+                      "conditions: [llm, llm_deferred]\ndeferral: {share: 0.2}\n")
+    code, said = _cli("plan", str(config), "--output", str(tmp_path / "out"))
+    assert code == 0 and "llm_deferred: nothing more in this experiment" in said and "sends 20% of new texts" in said, said
+    llm_alone = float(said.split("against ~$")[1].split(" ")[0].replace(",", ""))
+    deferred = float(said.split("new texts to gpt-4o-mini: ~$")[1].split(" ")[0].replace(",", ""))
+    assert deferred == pytest.approx(0.2 * llm_alone, rel=0.01)
+
+
+def test_costly_recipes_announce_their_time_and_quiet_silences_it(monkeypatch, capsys):
+    from llm_distill.core import announce_duration
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    message = announce_duration("fine-tuning", 120, 1.5)
+    assert capsys.readouterr().err.strip() == message and message.endswith("about 3 min")
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    announce_duration("fine-tuning", 120, 1.5)
+    assert capsys.readouterr().err == ""
