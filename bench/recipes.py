@@ -4,7 +4,7 @@ For each task and recipe: k-fold cross-fitting over the labelled pool; the recip
 teacher's labels of k-1 folds and scored (macro-F1) on the human labels of the held-out fold, pooled.
 One JSON object per (task, recipe):
   {"bench":"recipes","task":...,"recipe":...,"n_train":...,"student_llm_f1":...,"seconds":...}
-This is what `06_finetune` and `06a_students` cite for "when each recipe wins". SetFit and fine-tuning
+This is what `06b_finetune` and `06c_students` cite for "when each recipe wins". SetFit and fine-tuning
 take minutes per fold on a CPU; on a GPU they take seconds.
 """
 import argparse

@@ -31,7 +31,8 @@ import yaml
 warnings.filterwarnings("ignore")
 
 from llm_distill.data import Codebook, Label, list_datasets, load_dataset, save_codebook
-from llm_distill.experiment import ExperimentConfig, run_experiment
+from llm_distill.experiment import run_experiment
+from llm_distill.design import ExperimentConfig
 
 QUICK_TASKS = ("salt-semeval-stance", "salt-ibc", "textclass-toxicity", "textclass-misinformation")
 TEXTCLASS = {"textclass-toxicity": "llm_gpt-4o-2024-08-06", "textclass-misinformation": "llm_gpt-4o-2024-08-06"}

@@ -22,10 +22,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .core import redact, ConfigError, DataError, LabelError, LLMDistillError, stable_hash
+from .core import CACHE_FILE, redact, ConfigError, DataError, LabelError, LLMDistillError, stable_hash
 from .data import Codebook, Corpus, check_no_leak, frame_from, make_corpus
-from .prompts import Example, check_prompt_size, PromptTemplate, answer_text, build_messages, count_tokens, parse_label, _jinja
-from .llm import (Cache, CacheWriteError, Completion, Decoding, Request, asyncio_run, backoff_seconds, key_prefix, sample_keys)
+from .prompts import Example, check_prompt_size, PromptTemplate, answer_text, build_messages, count_tokens, parse_label, template_variables
+from .cache import Cache, CacheWriteError, key_prefix, sample_keys
+from .llm import Decoding, Request, asyncio_run, with_defaults
 
 # %% auto #0
 __all__ = ['ANNOTATION_COLUMNS', 'LabellingJob', 'prepare_requests', 'Plan', 'plan', 'RateLimiter', 'RunStats', 'claim_owner',
@@ -50,7 +51,7 @@ def _metadata_names(codebook:Codebook, template:PromptTemplate) -> set[str]:
     "Metadata columns that the instructions or templates use."
     names = set()
     for what, source in (("codebook instructions", codebook.instructions), ("system template", template.system), ("user template", template.user)):
-        try: names |= jinja2.meta.find_undeclared_variables(_jinja.parse(source))
+        try: names |= template_variables(source)
         except jinja2.TemplateSyntaxError as error: raise ConfigError(f"{what}: template syntax error on line {error.lineno}: {error.message}") from None
     return names - {"codebook", "instructions", "labels", "answer_format", "text", "metadata"}
 
@@ -65,6 +66,7 @@ def prepare_requests(corpus:Corpus,                    # the texts to label
                      test_ids:Sequence=(),             # held-out ids that no example may be
                     ) -> LabellingJob:
     "The requests and cache keys for labelling `corpus`."
+    with_defaults(type(backend))   # a backend that was never registered: the defaults of what it does not declare
     if samples < 1: raise ConfigError(f"samples must be >= 1, got {samples}")
     if len(corpus) == 0: raise DataError(f"{corpus.name}: no texts to label")
     data = corpus.data
@@ -72,7 +74,7 @@ def prepare_requests(corpus:Corpus,                    # the texts to label
     missing = [name for name in needed if name not in data.columns]
     if missing: raise DataError(f"{corpus.name}: the prompt uses {missing}, which are not columns of the corpus ({list(data.columns)[:10]})")
     choices = tuple(codebook.label_names)
-    if codebook.multi_label and getattr(backend, "mode", None) == "choice":
+    if codebook.multi_label and backend.mode == "choice":
         raise ConfigError(f"{backend!r} chooses one label per text; the codebook {codebook.task!r} is multi-label: use mode='generate'")
     prefix = key_prefix(backend.name, backend.model, decoding, choices)
     if callable(examples):
@@ -82,8 +84,8 @@ def prepare_requests(corpus:Corpus,                    # the texts to label
         per_text, shown = None, {e.id for e in examples}
     check_no_leak(test_ids, prompt_ids=shown, where="few-shot examples")
     systems, requests, keys, too_long = {}, [], [], {}
-    with_id = getattr(backend, "keyed_by_id", False)
-    replayed = getattr(backend, "answers", None) if with_id else None   # replay: the replayed value is part of its key, so an edited one is read anew
+    with_id = backend.keyed_by_id
+    replayed = backend.answers if with_id else None   # replay: the replayed value is part of its key, so an edited one is read anew
     metadata_rows = data[needed].itertuples(index=False, name=None) if needed else itertools.repeat(())
     for position, (text_id, text, values) in enumerate(zip(data["id"], data["text"], metadata_rows)):
         shots = per_text[position] if per_text is not None else examples
@@ -93,7 +95,7 @@ def prepare_requests(corpus:Corpus,                    # the texts to label
         user = build_messages(codebook, text, (), dict(zip(needed, values)), answer_format, PromptTemplate("", template.user))[-1] \
             if needed or template.user != PromptTemplate().user else {"role": "user", "content": f"Text: {text}"}
         request = Request(systems[head_key] + (user,), samples, text_id, choices)
-        try: check_prompt_size(request.messages, getattr(backend, "context_tokens", None), backend.model, reserve=decoding.max_tokens,
+        try: check_prompt_size(request.messages, backend.context_tokens, backend.model, reserve=decoding.max_tokens,
                                where=f"{corpus.name}: text {text_id!r}")
         except DataError as error: too_long[text_id] = str(error)   # this row fails, named; the others run
         requests.append(request)
@@ -146,12 +148,12 @@ def plan(job:LabellingJob,         # from `prepare_requests`
         missing = sum(k not in found for k in keys)
         if not missing: continue
         tokens = count_tokens(list(request.messages), model)
-        request_calls = 1 if getattr(backend, "use_n", False) else missing
+        request_calls = 1 if backend.use_n else missing
         calls += request_calls
         prompt += tokens * request_calls
         completion += missing * answer
     completion = int(round(completion))
-    cost = backend.cost(prompt, completion, batch=getattr(backend, "batch", False)) if calls else 0.0
+    cost = backend.cost(prompt, completion, batch=backend.batch) if calls else 0.0
     return Plan(len(job.requests), len(flat), len(found), calls, prompt, completion, cost, model, backend.name, len(job.too_long),
                 next(iter(job.too_long.values()), ""))
 
@@ -230,7 +232,7 @@ async def _run_remote(job, todo, cache, stats, concurrency, limiter, run, bar):
     semaphore = asyncio.Semaphore(concurrency)
     backend, decoding, owner = job.backend, job.decoding, claim_owner()
     budget = decoding.max_tokens
-    hold = getattr(backend, "timeout", 60.0) * (getattr(backend, "max_retries", 6) + 1) + 60   # a claim outlives every retry
+    hold = backend.timeout * (backend.max_retries + 1) + 60   # a claim outlives every retry
     async def one(request, keys):
         async with semaphore:
             if stats.write_error is not None: return                     # the disk is full: ask for nothing more
@@ -264,7 +266,7 @@ async def _run_remote(job, todo, cache, stats, concurrency, limiter, run, bar):
     try: await asyncio.gather(*tasks)
     finally:
         for task in tasks: task.cancel()
-        await backend.aclose()
+        if backend.aclose is not None: await backend.aclose()
     if stats.write_error is not None: raise stats.write_error
 
 def _run_local(job, todo, cache, stats, batch_size, run, bar):
@@ -303,13 +305,7 @@ def _table(job:LabellingJob, cache:Cache, failed:dict) -> pd.DataFrame:
     "The annotation table of `job` from what the cache holds."
     found = cache.get_many([k for keys in job.keys for k in keys])
     call_ids = sorted({row["call_id"] for row in found.values()})
-    ledger = {}
-    with cache._lock:
-        for start in range(0, len(call_ids), 900):
-            chunk = call_ids[start:start + 900]
-            for call_id, prompt, completion, cost in cache.db.execute(
-                    f"SELECT call_id, prompt_tokens, completion_tokens, cost FROM calls WHERE call_id IN ({','.join('?' * len(chunk))})", chunk):
-                ledger[call_id] = (prompt, completion, math.nan if cost is None else cost)
+    ledger = cache.call_usage(call_ids)
     parsed_memo, rows = {}, []
     codebook, answer_format, backend = job.codebook, job.answer_format, job.backend
     for text_id, keys in zip(job.ids, job.keys):
@@ -325,7 +321,7 @@ def _table(job:LabellingJob, cache:Cache, failed:dict) -> pd.DataFrame:
         labels, statuses, details = [], [], []
         for answer in present:
             raw = answer["text"]
-            if raw not in parsed_memo: parsed_memo[raw] = parse_label(raw, codebook, answer_format, numbered=getattr(backend, "prompted", True))
+            if raw not in parsed_memo: parsed_memo[raw] = parse_label(raw, codebook, answer_format, numbered=backend.prompted)
             parsed = parsed_memo[raw]
             labels.append(parsed.label); statuses.append(parsed.status); details.append(parsed.detail)
         good = [l for l in labels if l is not None]
@@ -354,7 +350,7 @@ def _table(job:LabellingJob, cache:Cache, failed:dict) -> pd.DataFrame:
 def annotate(corpus:Corpus|pd.DataFrame,        # the texts to label (a DataFrame or `datasets.Dataset`: a `text` column, and `id` if it has one)
              codebook:Codebook|None=None,       # task and labels; default the corpus's own
              backend=None,                      # an `OpenAIBackend`, `BatchBackend`, `TransformersBackend` or `ReplayBackend`
-             cache:Cache|str|None="llm_cache.sqlite",  # the cache (or its file) that makes runs resumable
+             cache:Cache|str|None=CACHE_FILE,  # the cache (or its file) that makes runs resumable
              decoding:Decoding=Decoding(),      # decoding parameters
              samples:int=1,                     # answers per text; >1 measures consistency (use temperature > 0)
              examples:Sequence[Example]|Callable=(),  # few-shot examples, or a function texts -> examples per text
@@ -379,15 +375,15 @@ def annotate(corpus:Corpus|pd.DataFrame,        # the texts to label (a DataFram
     if codebook is None: raise ConfigError(f"{corpus.name}: no codebook given and the corpus has none")
     if backend is None: raise ConfigError("annotate needs a backend")
     if concurrency < 1: raise ConfigError(f"concurrency must be >= 1, got {concurrency}")
-    cache = cache if isinstance(cache, Cache) else Cache(cache or "llm_cache.sqlite")
+    cache = cache if isinstance(cache, Cache) else Cache(cache or CACHE_FILE)
     job = prepare_requests(corpus, codebook, backend, decoding, samples, examples, answer_format, template, test_ids)
     todo, stats, started = _todo(job, cache), RunStats(), time.monotonic()
     run = run or time.strftime("%Y%m%dT%H%M%S")
     bar = tqdm(total=len(todo), desc=f"labelling with {backend.model}", unit="req", disable=not progress or not todo, mininterval=0.5)
     try:
         if not todo: pass
-        elif getattr(backend, "batch", False): _run_batch(job, todo, cache, stats, run, wait, poll_seconds, timeout_seconds, bar)
-        elif hasattr(backend, "acomplete"):
+        elif backend.batch: _run_batch(job, todo, cache, stats, run, wait, poll_seconds, timeout_seconds, bar)
+        elif backend.acomplete is not None:
             limiter = RateLimiter(requests_per_minute, tokens_per_minute) if (requests_per_minute or tokens_per_minute) else None
             asyncio_run(_run_remote(job, todo, cache, stats, concurrency, limiter, run, bar))
         else: _run_local(job, todo, cache, stats, batch_size, run, bar)

@@ -8,27 +8,27 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-from pathlib import Path
-
-import yaml
 
 import llm_distill
-from .core import LLMDistillError, ConfigError, DataError, environment_info, find_data_dir, user_config_path
+from .core import CACHE_FILE, LLMDistillError, ConfigError, environment_info, find_data_dir, user_config_path
+from .commands import command_demo, command_estimate, command_label, command_plan, command_predict, command_run, command_train, command_validate
 
 # %% auto #0
-__all__ = ['FEW_SHOT_STATUS', 'COMMANDS', 'info_text', 'build_parser', 'command_label', 'command_validate', 'command_train',
-           'command_predict', 'command_estimate', 'command_plan', 'command_run', 'demo_config', 'command_demo', 'main']
+__all__ = ['COMMANDS', 'info_text', 'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #81d5adce
 def info_text() -> str:
-    "Version, data directory, config file and library versions, as printable text."
+    "Version, data directory, config file, the registered backends, recipes and metrics, and library versions, as printable text."
     lines = [f"llm_distill {llm_distill.__version__}"]
     try:
         data_dir = find_data_dir()
         lines.append(f"data directory: {data_dir.path} ({data_dir.source})")
     except ConfigError as error: lines.append(f"data directory: not found\n{error}")
     lines.append(f"config file: {user_config_path()}" + ("" if user_config_path().exists() else " (absent)"))
+    from llm_distill.llm import BACKENDS
+    from llm_distill.metrics import METRICS
+    from llm_distill.students import RECIPES
+    lines += [f"backends: {', '.join(sorted(BACKENDS))}", f"recipes: {', '.join(sorted(RECIPES))}", f"metrics: {', '.join(METRICS)}"]
     lines += [f"{name}: {version}" for name, version in environment_info().items()]
     return "\n".join(lines)
 
@@ -80,7 +80,7 @@ def _add_deferral_arguments(parser):
     group.add_argument("--share", type=_fraction, help="send this share of texts (the least confident), as measured on the training labels")
     group.add_argument("--target", type=_fraction, help="or: the smallest share whose agreement with the teacher reaches this (lower 95%% bound)")
     group.add_argument("--max-share", dest="max_share", type=_fraction, default=1.0, help="with --target: never send more than this share")
-    group.add_argument("--cache", default="llm_cache.sqlite", help="the LLM's cache: a text is never paid twice")
+    group.add_argument("--cache", help=f"the LLM's cache: a text is never paid twice (default: {CACHE_FILE} in the cache_dir of your settings, else in the working folder)")
 
 def _add_llm_arguments(parser):
     from llm_distill.llm import BACKENDS   # --backend offers every registered backend
@@ -89,49 +89,72 @@ def _add_llm_arguments(parser):
                        help="replay: labels already in --column; openai/batch: the API or a compatible server; transformers: in-process")
     group.add_argument("--model", help="model name (for replay: the model that produced the labels)")
     group.add_argument("--column", help="replay: the column holding the LLM's labels")
-    group.add_argument("--codes", action="store_true", help="accepted from older scripts, no effect: replayed codes (e.g. 0/1) always map through the codebook")
+    group.add_argument("--codes", action=_Renamed)   # deprecated, no effect: replayed codes (e.g. 0/1) always map through the codebook
     group.add_argument("--base-url", help="OpenAI-compatible server (default OPENAI_BASE_URL, else the OpenAI API); the key comes from OPENAI_API_KEY")
     group.add_argument("--samples", type=_count(1), default=1, help="answers per text (consistency); use with --temperature > 0")
     group.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (0: the most likely answer)")
     group.add_argument("--few-shot", type=_count(0), default=0, help="few-shot examples per label (drawn outside the test texts)")
 
-def build_parser() -> argparse.ArgumentParser:
-    "The `llm-distill` argument parser with one subparser per subcommand."
-    parser = argparse.ArgumentParser(prog="llm-distill", description=llm_distill.__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"llm_distill {llm_distill.__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    common = argparse.ArgumentParser(add_help=False)   # options every subcommand takes
-    common.add_argument("--quiet", "-q", action="store_true", help="no progress bars (they go to stderr; the output files are the same)")
-    add = lambda name, text: commands.add_parser(name, help=text, description=text, parents=[common], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add("info", "print the version, data directory, config file and library versions")
+class _Renamed(argparse.Action):
+    "An option's old spelling: still accepted, with a warning naming the new one (or saying it has no effect)."
+    def __init__(self, option_strings, dest, new:str|None=None, **kwargs):
+        self.new = new
+        super().__init__(option_strings, dest, nargs=0 if new is None else None, help=argparse.SUPPRESS, **kwargs)
+    def __call__(self, parser, namespace, values, option_string=None):
+        if self.new is None: print(f"llm-distill: {option_string} is deprecated and has no effect (replayed codes always map through the codebook); leave it out", file=sys.stderr)
+        else:
+            print(f"llm-distill: {option_string} is deprecated: use {self.new}", file=sys.stderr)
+            setattr(namespace, self.dest, values)
+
+def _renamed(parser, old:str, new:str, dest:str):
+    "Accept `old` for `new` (writing `dest`), with a deprecation warning; hidden from --help."
+    parser.add_argument(old, dest=dest, action=_Renamed, new=new)
+
+def _output_argument(parser, default, text:str, **options):
+    parser.add_argument("--output", default=default, help=text, **options)
+    _renamed(parser, "--out", "--output", "output")
+
+def _label_parser(add):
     label = add("label", "label texts with an LLM into an annotations CSV")
     _add_data_arguments(label); _add_llm_arguments(label)
-    label.add_argument("--cache", default="llm_cache.sqlite", help="the cache that makes runs resumable")
-    label.add_argument("--output", "--out", default="annotations.csv", help="annotations CSV to write")
+    label.add_argument("--cache", help=f"the cache that makes runs resumable (default: {CACHE_FILE} in the cache_dir of your settings, else in the working folder)")
+    _output_argument(label, "annotations.csv", "annotations CSV to write")
+
+def _validate_parser(add):
     validate = add("validate", "score an annotations CSV against the human labels")
     _add_data_arguments(validate)
     validate.add_argument("annotations", help="CSV with columns id and label (e.g. from `label`)")
-    validate.add_argument("--output", "--out", default="validation", help="folder for the report (a new or empty folder, or one llm_distill wrote)")
+    _output_argument(validate, "validation", "folder for the report (a new or empty folder, or one llm_distill wrote)")
     validate.add_argument("--force", action="store_true", help="write into a non-empty --output folder llm_distill did not make")
+
+def _train_parser(add):
     train = add("train", "train a student (its recipe chosen by cross-validation) on human labels or an annotations CSV")
     _add_data_arguments(train)
     train.add_argument("--annotations", help="train on these LLM labels (CSV: id, label) instead of the human labels")
-    train.add_argument("--recipe", default="auto", help="auto (chosen by cross-validation on the training labels), or a recipe: embed, tfidf, setfit, finetune, tfidf+embed")
+    train.add_argument("--recipe", default="auto", help="auto (chosen by cross-validation on the training labels), or a recipe of students.RECIPES "
+                                                        "(`llm-distill info` lists them)")
     train.add_argument("--checkpoint", help="student checkpoint (hub name or folder; default the bundled MiniLM)")
     train.add_argument("--epochs", type=_count(1), default=3, help="fine-tuning: passes over the training labels")
     train.add_argument("--max-length", type=_count(8), default=128, help="fine-tuning: tokens per text")
     train.add_argument("--batch-size", type=_count(1), default=32, help="fine-tuning: texts per optimiser step")
     train.add_argument("--seed", type=_count(0), default=0, help="everything random")
-    train.add_argument("--output", "--out", default="student", help="folder to save the student in (a new or empty folder, or one llm_distill wrote)")
+    _output_argument(train, "student", "folder to save the student in (a new or empty folder, or one llm_distill wrote)")
     train.add_argument("--force", action="store_true", help="write into a non-empty --output folder llm_distill did not make")
+
+def _predict_parser(add):
     predict = add("predict", "classify a CSV or Parquet file with a saved student")
-    predict.add_argument("--student", "--model", dest="student", required=True, help="folder of a saved student")
+    predict.add_argument("--student", help="folder of a saved student (required)")
+    _renamed(predict, "--model", "--student", "student")
     predict.add_argument("--input", required=True, help="CSV, TSV, JSON Lines, Parquet, Excel or .txt file")
-    predict.add_argument("--output", "--out", required=True, help="CSV or Parquet file to write (never the input)")
-    predict.add_argument("--text", "--text-column", dest="text", default="text", help="text column of --input")
-    predict.add_argument("--id", "--id-column", dest="id", help="id column of --input (default: row number)")
+    _output_argument(predict, None, "CSV or Parquet file to write (never the input; required)")
+    predict.add_argument("--text", default="text", help="text column of --input")
+    _renamed(predict, "--text-column", "--text", "text")
+    predict.add_argument("--id", help="id column of --input (default: row number)")
+    _renamed(predict, "--id-column", "--id", "id")
     _add_table_arguments(predict.add_argument_group("input"), "--input")
     _add_deferral_arguments(predict)
+
+def _estimate_parser(add):
     estimate = add("estimate", "shares of each label with valid intervals from machine labels and a random human-coded subset")
     estimate.add_argument("annotations", help="machine labels of every text (CSV: id, label; e.g. from `label` or `predict`)")
     estimate.add_argument("--human", required=True, help="human labels of a random subset (CSV: id, label)")
@@ -143,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.add_argument("--probability-column", dest="probability_column",
                           help="column of the annotations file: each text's probability of being human-coded (default: a uniform sample)")
     estimate.add_argument("--level", type=float, default=0.95, help="confidence level")
-    estimate.add_argument("--output", "--out", default="estimates.csv", help="CSV to write")
+    _output_argument(estimate, "estimates.csv", "CSV to write")
+
+def _experiment_parsers(add):
     for name, text in (("plan", "estimate calls, tokens and cost of an experiment's labelling (no calls)"),
                        ("run", "run (or resume) an experiment and write its report")):
         command = add(name, text)
@@ -156,293 +181,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--model", help="with --backend openai: the model to label with")
     demo.add_argument("--base-url", help="with --backend openai: an OpenAI-compatible server")
     demo.add_argument("--quick", action="store_true", help="150 texts and one epoch (a minute), to check the installation")
+
+def build_parser() -> argparse.ArgumentParser:
+    "The `llm-distill` argument parser with one subparser per subcommand."
+    parser = argparse.ArgumentParser(prog="llm-distill", description=llm_distill.__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"llm_distill {llm_distill.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = argparse.ArgumentParser(add_help=False)   # options every subcommand takes
+    common.add_argument("--quiet", "-q", action="store_true", help="no progress bars (they go to stderr; the output files are the same)")
+    add = lambda name, text: commands.add_parser(name, help=text, description=text, parents=[common], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add("info", "print the version, data directory, config file, the registered backends and recipes, and library versions")
+    for add_commands in (_label_parser, _validate_parser, _train_parser, _predict_parser, _estimate_parser, _experiment_parsers): add_commands(add)
     return parser
-
-# %% ../nbs/09_cli.ipynb #5103a883
-def _corpus(arguments):
-    "The corpus a command's data arguments name, read through the boundary (ids as written, labels through the codebook)."
-    from llm_distill.boundary import read_table
-    from llm_distill.data import load_codebook, load_dataset, make_corpus
-    from llm_distill.experiment import sample_ids
-    if bool(arguments.dataset) == bool(arguments.file): raise ConfigError("give exactly one of --dataset or --file")
-    codebook = load_codebook(arguments.codebook) if arguments.codebook else None
-    if arguments.dataset: corpus = load_dataset(arguments.dataset, codebook=codebook or "default")
-    else:
-        if codebook is None: raise ConfigError("--file needs --codebook")
-        frame = read_table(arguments.file, format=arguments.format, sep=arguments.sep, encoding=arguments.encoding, ids=[arguments.id or "id"])
-        corpus = make_corpus(frame, text=arguments.text, id=arguments.id, label=arguments.label, codebook=codebook,
-                             name=Path(arguments.file).name, files=[Path(arguments.file)], duplicate_ids=arguments.duplicate_ids)
-    if arguments.limit is not None:   # the same seeded, stratified sample as an experiment's data.limit, in the file's order
-        chosen = set(sample_ids(corpus, arguments.limit, 0, getattr(corpus.codebook, "multi_label", False)))
-        corpus = corpus.subset([i for i in corpus.ids if i in chosen])
-    if corpus.codebook is None: raise ConfigError(f"{corpus.name} has no codebook; pass --codebook")
-    return corpus
-
-def _labels_by_id(path:str, corpus) -> "pd.DataFrame":
-    "An annotations or predictions file read through the boundary, one row per text of `corpus`, in its order (ids matched as written)."
-    from llm_distill.boundary import id_text, read_labels
-    frame = read_labels(path, corpus.codebook).set_index("id")
-    ids = [id_text(i) for i in corpus.ids]
-    missing = [i for i in ids if i not in frame.index]
-    if missing: raise DataError(f"{len(missing)} text id(s) of {corpus.name} have no row in {path}, e.g. {missing[:5]}")
-    return frame.loc[ids].reset_index()
-
-FEW_SHOT_STATUS = "few-shot example"   # annotations' status of a text shown to the LLM as an example: not labelled, never validated
-
-def command_label(arguments, # parsed `label` arguments
-                 ) -> str:
-    from llm_distill.annotate import annotate, summarise
-    from llm_distill.boundary import check_output, write_table
-    from llm_distill.experiment import make_backend
-    from llm_distill.llm import Decoding
-    from llm_distill.prompts import stratified_examples
-    output = check_output(arguments.output, [arguments.file, arguments.cache])
-    check_output(arguments.cache, [arguments.file, arguments.codebook], "--cache")   # the cache is written to: never one of the inputs
-    corpus = _corpus(arguments)
-    if not (arguments.model or arguments.column): raise ConfigError("label needs --model (and --column for --backend replay)")
-    llm = {"backend": arguments.backend, "model": arguments.model or arguments.column, "column": arguments.column,
-           "base_url": arguments.base_url}
-    backend = make_backend(llm, corpus, corpus.codebook, "command line")
-    examples = stratified_examples(corpus, per_label=arguments.few_shot, seed=0) if arguments.few_shot else ()   # from the human-labelled texts
-    shown = {e.id for e in examples}   # an example's answer is in its prompt: it is kept out of what is labelled, and so of what is validated
-    table = annotate(corpus.subset([i for i in corpus.ids if i not in shown]), corpus.codebook, backend, cache=arguments.cache,
-                     samples=arguments.samples, examples=examples, decoding=Decoding(temperature=arguments.temperature), progress=not arguments.quiet)
-    if shown:
-        import pandas as pd   # here, not at the top: `--help` answers without loading pandas
-        kept_out = pd.DataFrame({"id": [i for i in corpus.ids if i in shown], "label": None, "status": FEW_SHOT_STATUS,
-                                 "detail": "shown to the LLM as a few-shot example: not labelled, left out of validation"})
-        table = pd.concat([table, kept_out], ignore_index=True)
-    write_table(table, output, [arguments.file])
-    summary = summarise(table[table["status"] != FEW_SHOT_STATUS])
-    held = f"; {len(shown)} few-shot example(s) kept out" if shown else ""
-    if summary["labelled"] == 0:   # written, so the failures can be read; but a run that labelled nothing is not a success
-        failed = table.loc[table["status"] == "failed", "detail"]
-        raise DataError(f"no text was labelled ({summary['statuses']}); wrote {output} with the reasons"
-                        + (f", e.g. {str(failed.iloc[0])[:200]}" if len(failed) else ""))
-    return (f"{summary['labelled']} of {summary['texts']} texts labelled ({summary['statuses']}){held}; cost {summary['cost']:.4f} USD; "
-            f"wrote {output}")
-
-# %% ../nbs/09_cli.ipynb #9726458c
-def command_validate(arguments, # parsed `validate` arguments
-                    ) -> str:
-    from llm_distill.boundary import check_output
-    from llm_distill.validate import save_report, validate
-    from llm_distill.boundary import claim_folder
-    check_output(arguments.output, [arguments.file, arguments.annotations])
-    claim_folder(arguments.output, "--output", force=arguments.force)   # the report's files go into a folder of its own
-    corpus = _corpus(arguments)
-    rows = _labels_by_id(arguments.annotations, corpus)
-    notes = []
-    if "status" in rows:   # the texts shown as few-shot examples are not scored: their answers were in the prompt
-        examples = rows["status"].eq(FEW_SHOT_STATUS).to_numpy()
-        if examples.any(): notes.append(f"{int(examples.sum())} few-shot example(s) left out: their labels were in the prompt")
-        rows, corpus = rows[~examples], corpus.subset([i for i, e in zip(corpus.ids, examples) if not e])
-    if "trained_on" in rows and rows["trained_on"].astype(str).str.lower().eq("true").any():
-        seen = int(rows["trained_on"].astype(str).str.lower().eq("true").sum())
-        notes.append(f"warning: {seen} of {len(rows)} predictions are of texts the student was trained on, so these scores are not held out "
-                     "and overstate it; score it on texts it never saw (or use `llm-distill run`, which cross-fits)")
-    coded = corpus.data["human_label"].notna().to_numpy()   # only texts a human coded are scored (an empty cell is not coded)
-    if not coded.all(): notes.append(f"{int((~coded).sum())} text(s) without a human label left out")
-    report = validate(corpus.data["human_label"][coded], rows["label"][coded].tolist(), corpus.codebook,
-                      name=f"{Path(arguments.annotations).name} vs human")
-    save_report(report, arguments.output)
-    for note in notes: print(note, file=sys.stderr)
-    return "\n".join([report.to_markdown(), *notes])
-
-# %% ../nbs/09_cli.ipynb #cf561cd5
-def command_train(arguments, # parsed `train` arguments
-                 ) -> str:
-    from llm_distill.boundary import check_output, claim_folder, seal_folder, user_files
-    from llm_distill.export import save_transformers, student_card
-    from llm_distill.boundary import text_fingerprints
-    from llm_distill.students import train_student
-    check_output(arguments.output, [arguments.file, arguments.annotations])
-    claim_folder(arguments.output, "--output", force=arguments.force)   # refused before training: never overwrite a user's README.md or config.json
-    corpus = _corpus(arguments)
-    labels = _labels_by_id(arguments.annotations, corpus)["label"].tolist() if arguments.annotations else corpus.data["human_label"].tolist()
-    keep = [i for i, l in enumerate(labels) if l is not None]
-    source = Path(arguments.annotations).name if arguments.annotations else "human"
-    finetune = dict(epochs=arguments.epochs, max_length=arguments.max_length, batch_size=arguments.batch_size)
-    how = "the recipe chosen by cross-validation, which takes a while" if arguments.recipe == "auto" else f"recipe {arguments.recipe}, as chosen"
-    dropped = len(labels) - len(keep)
-    print(f"training on {len(keep)} texts of {corpus.name} ({how})" + (f"; {dropped} texts without a label left out" if dropped else ""),
-          file=sys.stderr, flush=True)
-    texts = [corpus.texts[i] for i in keep]
-    student = train_student(texts, [labels[i] for i in keep], corpus.codebook, recipe=arguments.recipe,
-                            settings={"finetune": finetune}, seed=arguments.seed, checkpoint=arguments.checkpoint, label_source=source,
-                            progress=not arguments.quiet)
-    student.metadata["training_texts"] = text_fingerprints(texts)   # so `predict` can mark the texts it was trained on
-    deferring = _record_deferral_curve(student, texts, [labels[i] for i in keep]) if arguments.annotations else ""
-    card = student_card(student, teacher=source, task=corpus.codebook.task, data_hash=corpus.data_hash(), name=Path(arguments.output).name)
-    before = user_files(arguments.output)   # with --force, the user's files: never listed as ours, so never removed
-    try: save_transformers(student, arguments.output, card); kept = "transformers format, with a model card"
-    except ConfigError: student.save(arguments.output); kept = "its own format (a TF-IDF student has no transformers form)"
-    seal_folder(arguments.output, "a student", before=before)
-    history = (getattr(student, "student", None) and student.student.metadata.get("history")) or []
-    best = max((h.get("validation_macro_f1", float("nan")) for h in history), default=None)
-    held_out = f"; best validation macro-F1 {best:.3f}" if best is not None and best == best else ""
-    return f"trained on {len(keep)} texts: {student.metadata.get('why')}{held_out}\nsaved to {arguments.output} ({kept}){deferring}"
-
-# %% ../nbs/09_cli.ipynb #9518b450
-def _record_deferral_curve(student, texts, labels) -> str:
-    "Keep a student's deferral curve on its LLM labels (for `predict --defer-to`), unless its recipe trains a network; say which."
-    from llm_distill.defer import deferral_curve
-    from llm_distill.experiment import COSTLY_RECIPES
-    if student.name in COSTLY_RECIPES: return f"; no deferral curve (recipe {student.name} would train again per fold), so predict --defer-to needs another recipe"
-    student.metadata["deferral_curve"] = deferral_curve(student, texts, labels).to_dict(orient="records")
-    return "; with its deferral curve on the LLM labels (predict --defer-to)"
-
-# %% ../nbs/09_cli.ipynb #a3de14e7
-def command_predict(arguments, # parsed `predict` arguments
-                   ) -> str:
-    from llm_distill.boundary import check_output, read_table
-    from llm_distill.finetune import predict_file
-    from llm_distill.students import load_student
-    check_output(arguments.output, [arguments.input])
-    student = load_student(arguments.student)
-    deferral = _deferral(arguments, student)
-    written = predict_file(student, arguments.input, arguments.output, arguments.text, arguments.id, progress=not arguments.quiet,
-                           format=arguments.format, sep=arguments.sep, encoding=arguments.encoding, deferral=deferral)
-    if deferral is None: return f"wrote {written}"
-    sources, chosen = read_table(written)["source"], deferral.chosen
-    sent = int((sources == "llm").sum())
-    return (f"wrote {written}: {sent} of {int(sources.notna().sum())} texts labelled by the LLM ({sent / max(int(sources.notna().sum()), 1):.1%}; "
-            f"on the training labels this threshold sent {chosen['share']:.0%}, agreement with the teacher {chosen['agreement']:.3f}, lower bound {chosen['agreement_low']:.3f})"
-            + ("" if chosen["met"] else f"; the target {chosen['rule']['target']} was not reached within --max-share {chosen['rule']['max_share']}"))
-
-# %% ../nbs/09_cli.ipynb #769f9640
-def _deferral(arguments, student):
-    "The `Deferral` that `predict --defer-to ...` describes, or None without --defer-to."
-    from llm_distill.boundary import check_output
-    from llm_distill.data import load_codebook
-    from llm_distill.defer import Deferral
-    wanted = [n for n in ("codebook", "llm_model", "base_url", "column", "share", "target") if getattr(arguments, n) is not None]
-    if arguments.defer_to is None:
-        if wanted: raise ConfigError(f"--{wanted[0].replace('_', '-')} is for deferring: add --defer-to BACKEND, or leave it out")
-        return None
-    if not arguments.codebook: raise ConfigError("--defer-to needs --codebook: the task and labels the LLM is asked with")
-    if (arguments.share is None) == (arguments.target is None): raise ConfigError("--defer-to needs exactly one of --share or --target")
-    check_output(arguments.cache, [arguments.input, arguments.student], "--cache")
-    codebook = load_codebook(arguments.codebook)
-    if sorted(codebook.label_names) != sorted(student.label_names):
-        raise ConfigError(f"--codebook labels {codebook.label_names} are not the student's {student.label_names}")
-    return Deferral(student, _deferral_backend(arguments, codebook), codebook, share=arguments.share, target=arguments.target,
-                    max_share=arguments.max_share if arguments.target is not None else 1.0, cache=arguments.cache, progress=not arguments.quiet)
-
-# %% ../nbs/09_cli.ipynb #c23780ea
-def _deferral_backend(arguments, codebook):
-    "The LLM backend of `predict --defer-to`: replay reads --column of --input; the others are asked."
-    import pandas as pd   # here, not at the top: `--help` answers without loading pandas
-    from llm_distill.boundary import read_table
-    from llm_distill.llm import BACKENDS, ReplayBackend
-    if arguments.defer_to == "replay":
-        if not arguments.column: raise ConfigError("--defer-to replay needs --column: the column of --input holding the LLM's labels")
-        frame = read_table(arguments.input, format=arguments.format, sep=arguments.sep, encoding=arguments.encoding, ids=[arguments.id or "id"])
-        if arguments.column not in frame: raise ConfigError(f"--column {arguments.column!r} is not a column of {Path(arguments.input).name}")
-        ids = frame[arguments.id].tolist() if arguments.id else list(range(len(frame)))
-        return ReplayBackend(pd.Series(frame[arguments.column].tolist(), index=ids), arguments.llm_model or arguments.column,
-                             arguments.column, codes=codebook)
-    if not arguments.llm_model: raise ConfigError(f"--defer-to {arguments.defer_to} needs --llm-model")
-    return BACKENDS[arguments.defer_to].from_settings({"model": arguments.llm_model, "base_url": arguments.base_url}, None, codebook,
-                                                      where="--defer-to")
-
-# %% ../nbs/09_cli.ipynb #9874dea1
-def command_estimate(arguments, # parsed `estimate` arguments
-                    ) -> str:
-    from llm_distill.boundary import check_output, read_labels, write_table
-    from llm_distill.data import load_codebook
-    from llm_distill.inference import estimate_shares
-    output = check_output(arguments.output, [arguments.annotations, arguments.human])
-    codebook = load_codebook(arguments.codebook)
-    extra = [c for c in (arguments.group, arguments.probability_column) if c]
-    table_options = dict(format=arguments.format, sep=arguments.sep, encoding=arguments.encoding)
-    machine = read_labels(arguments.annotations, codebook, columns=extra, **table_options)   # ids as written, labels through the codebook, each id once
-    human = read_labels(arguments.human, codebook, **table_options).set_index("id")["label"]
-    strangers = sorted(set(human.index) - set(machine["id"]))
-    if strangers: raise DataError(f"{arguments.human}: {len(strangers)} id(s) not in {arguments.annotations}, e.g. {strangers[:5]}")
-    if "trained_on" in machine:   # predictions of a kept student: PPI needs machine labels made without the human-coded texts
-        seen = [i for i, t in zip(machine["id"], machine["trained_on"]) if str(t).strip().lower() == "true" and i in human.index]
-        if seen: raise DataError(f"{arguments.annotations}: {len(seen)} human-coded text(s) were in the student's training set (trained_on, e.g. "
-                                 f"{seen[:5]}): its labels of them are not independent of their human labels, so PPI's interval would not hold; "
-                                 "train the student without the human-coded sample (or use the LLM's labels)")
-    table = estimate_shares(machine["label"].tolist(), [human.get(i) for i in machine["id"]], arguments.labels or codebook, codebook=codebook,
-                            groups=machine[arguments.group].tolist() if arguments.group else None, min_human=arguments.min_human,
-                            probabilities=machine[arguments.probability_column].to_numpy(float) if arguments.probability_column else None,
-                            level=arguments.level)
-    write_table(table, output, [arguments.annotations, arguments.human])
-    notes = sorted({n for n in table["note"] if n})
-    return "\n".join([table.drop(columns="note").to_markdown(index=False, floatfmt=".3f"), *(f"note: {n}" for n in notes), f"wrote {output}"])
-
-# %% ../nbs/09_cli.ipynb #17798d41
-def command_plan(arguments, # parsed `plan` arguments
-                ) -> str:
-    from llm_distill.annotate import plan, prepare_requests
-    from llm_distill.experiment import experiment_folds, labelling_job, load_experiment, load_experiment_data, load_unlabelled
-    from llm_distill.llm import Cache
-    config = load_experiment(arguments.config)
-    if not config.llm: return f"{config.source}: no llm section, so nothing is labelled and nothing costs anything (a human-labels-only run)"
-    if arguments.output: config.output = arguments.output
-    corpus, codebook = load_experiment_data(config)
-    corpus, unlabelled = load_unlabelled(config, corpus, codebook)   # the texts no human coded are priced too
-    reserved, folds = experiment_folds(config, corpus)
-    setup = labelling_job(config, corpus, codebook, reserved, folds, api_key=os.environ.get("OPENAI_API_KEY") or "not-needed-to-plan",
-                          unlabelled=unlabelled)
-    cache_file = config.output_dir / "llm_cache.sqlite"
-    job = prepare_requests(setup["pool"], codebook, setup["backend"], **setup["requests"])
-    text = str(plan(job, Cache(cache_file) if cache_file.exists() else None))
-    return text + (_deferral_price(config, plan(job)) if "llm_deferred" in config.conditions else "")
-
-# %% ../nbs/09_cli.ipynb #83a2c54e
-def _deferral_price(config, full) -> str:
-    "The `plan` line for `llm_deferred`: free in the experiment, and what the deferring student costs per million new texts."
-    from llm_distill.defer import deferral_cost
-    rule = config.deferral_rule()
-    share = rule["share"] if rule["share"] is not None else rule["max_share"]
-    cost = deferral_cost(full, share)
-    bound = "" if rule["share"] is not None else "at most "
-    return (f"\nllm_deferred: nothing more in this experiment (its test texts are labelled above); deployed, the student sends {bound}{share:.0%} "
-            f"of new texts to {full.model}: ~${cost['deferred_cost']:,.2f} and {cost['deferred_calls']:,.0f} calls per million texts, "
-            f"against ~${cost['llm_cost']:,.2f} for the LLM alone")
-
-# %% ../nbs/09_cli.ipynb #50b042f0
-def command_run(arguments,   # parsed `run` arguments
-                config=None, # an `ExperimentConfig` instead of the file (`demo` passes one)
-               ) -> str:
-    from llm_distill.experiment import load_experiment, run_experiment
-    from llm_distill.report import write_report
-    config = config or load_experiment(arguments.config)
-    if getattr(arguments, "output", None): config.output = arguments.output
-    started = time.monotonic()
-    result = run_experiment(config, progress=not arguments.quiet, force=getattr(arguments, "force", False))
-    path = write_report(result)
-    summary = result.summary()
-    lines = [f"{row.condition:>14}: macro-F1 {row.macro_f1:.3f} ({int(row.n_train)} training labels)" for row in summary.itertuples()]
-    return "\n".join(lines + [f"report: {path} (and report.html, results.csv, figures) in {time.monotonic() - started:.0f} s"])
-
-# %% ../nbs/09_cli.ipynb #f477f09b
-def demo_config(arguments, # parsed `demo` arguments
-               ) -> "ExperimentConfig":
-    "The demo's experiment, adjusted by the command's options."
-    from llm_distill.experiment import DEMO_CONFIG, ExperimentConfig
-    values = yaml.safe_load(DEMO_CONFIG)
-    if arguments.backend == "openai":
-        if not arguments.model: raise ConfigError("demo --backend openai needs --model (e.g. gpt-4o-mini)")
-        values["llm"] = {"backend": "openai", "model": arguments.model, **({"base_url": arguments.base_url} if arguments.base_url else {})}
-        values["name"] = f"demo-toxicity-{arguments.model}"
-    if arguments.quick:
-        values["data"]["limit"] = 150
-        values["bootstrap"] = 200
-    values["output"] = arguments.output
-    return ExperimentConfig(**values, source="llm-distill demo")
-
-# %% ../nbs/09_cli.ipynb #a66e5d64
-def command_demo(arguments, # parsed `demo` arguments
-                ) -> str:
-    try: data_dir = find_data_dir()
-    except ConfigError as error:
-        raise ConfigError(f"the demo needs the shared data (textclass_benchmark). {error}") from None
-    print(f"data directory: {data_dir.path} ({data_dir.source})", flush=True)
-    return command_run(arguments, demo_config(arguments))
 
 # %% ../nbs/09_cli.ipynb #5a1a2199
 COMMANDS = {"info": lambda arguments: info_text(), "label": command_label, "validate": command_validate, "train": command_train,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -32,7 +33,7 @@ __all__ = ['CONFIG_ENV', 'DATA_DIR_ENV', 'CONFIG_KEYS', 'DEFAULT_ENCODER', 'REPO
            'ConfigError', 'DataError', 'CodebookError', 'LeakError', 'LabelError', 'stable_hash', 'file_sha256',
            'read_yaml', 'check_fields', 'field_docs', 'redact', 'user_config_path', 'read_user_config', 'DataDirectory',
            'find_data_dir', 'bundled_minilm_path', 'resolve_encoder', 'environment_info', 'announce_duration',
-           'default_cache_path']
+           'default_cache_path', 'quiet_transformers']
 
 # %% ../nbs/00_core.ipynb #995dc07e
 class LLMDistillError(Exception):
@@ -298,3 +299,15 @@ def default_cache_path(config:dict|None=None  # the user's settings (default `re
     "Where a cache goes when a call names none: `cache_dir` of the user's settings, else the working folder."
     folder = (read_user_config() if config is None else config).get("cache_dir")
     return Path(folder).expanduser() / CACHE_FILE if folder else Path(CACHE_FILE)
+
+# %% ../nbs/00_core.ipynb #66317b1d
+@contextlib.contextmanager
+def quiet_transformers():
+    "Silence transformers' load reports and progress bars for the duration (restored after)."
+    from transformers.utils import logging
+    before, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    logging.set_verbosity_error(); logging.disable_progress_bar()
+    try: yield
+    finally:
+        logging.set_verbosity(before)
+        if bars: logging.enable_progress_bar()

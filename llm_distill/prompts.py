@@ -26,9 +26,9 @@ from .core import DataError, ConfigError, resolve_encoder, stable_hash
 from .data import LABEL_SEPARATOR, Codebook, Corpus, check_no_leak, label_key
 
 # %% auto #0
-__all__ = ['DEFAULT_SYSTEM', 'DEFAULT_USER', 'MAX_RENDERED_CHARS', 'PARSE_STATUSES', 'PromptTemplate', 'Example', 'answer_text',
-           'build_messages', 'fixed_examples', 'stratified_examples', 'NearestExamples', 'ParsedLabel', 'parse_label',
-           'encoding_for', 'count_tokens', 'check_prompt_size']
+__all__ = ['DEFAULT_SYSTEM', 'DEFAULT_USER', 'MAX_RENDERED_CHARS', 'PARSE_STATUSES', 'PromptTemplate', 'template_variables',
+           'Example', 'answer_text', 'build_messages', 'fixed_examples', 'stratified_examples', 'NearestExamples',
+           'ParsedLabel', 'parse_label', 'encoding_for', 'count_tokens', 'check_prompt_size']
 
 # %% ../nbs/02_prompts.ipynb #2874941a
 DEFAULT_SYSTEM = """You are an expert research assistant coding texts for a social science study.
@@ -221,6 +221,13 @@ def _render(template:str, what:str, **variables) -> str:
     except OverflowError as error: raise ConfigError(f"{what}: the template was refused: {error}") from None   # e.g. a range past the sandbox's MAX_RANGE
     except jinja2.TemplateError as error: raise ConfigError(f"{what}: the template cannot be rendered: {error}") from None
     finally: _limit.reset(token)
+
+# %% ../nbs/02_prompts.ipynb #3a9df463
+def template_variables(source:str  # a Jinja template: a codebook's instructions, a system or a user template
+                      ) -> set[str]:
+    "The names a template reads, parsed by the sandbox that renders it (`jinja2.TemplateSyntaxError` if it is not a template)."
+    import jinja2.meta
+    return jinja2.meta.find_undeclared_variables(_jinja.parse(source))
 
 # %% ../nbs/02_prompts.ipynb #90ddc0ba
 @dataclass(frozen=True)

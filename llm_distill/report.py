@@ -20,7 +20,8 @@ import pandas as pd
 
 from .core import DEFAULT_ENCODER, ConfigError
 from .validate import plot_confusion
-from .experiment import CONDITION_NAMES, ExperimentResult, _size_text
+from .experiment import ExperimentResult, size_text
+from .design import CONDITION_NAMES
 from .export import inert_markdown
 
 # %% auto #0
@@ -181,7 +182,7 @@ def _summary(results:pd.DataFrame) -> pd.DataFrame:
 
 def _results_table(summary:pd.DataFrame, result:ExperimentResult) -> str:
     "The main table, in plain names."
-    table = pd.DataFrame({"condition": summary["condition"].map(lambda c: _shown(c, result)), "training size": summary["size"].map(_size_text),
+    table = pd.DataFrame({"condition": summary["condition"].map(lambda c: _shown(c, result)), "training size": summary["size"].map(size_text),
                           "seeds": summary["seeds"], "training labels": summary["n_train"].round(0).astype(int), "test texts": summary["n_test"],
                           "macro-F1": summary["macro_f1"].map(_fmt), "95% CI": [_interval(l, h) for l, h in zip(summary["macro_f1_low"], summary["macro_f1_high"])],
                           "accuracy": summary["accuracy"].map(_fmt), "no label": summary["unlabelled"],
@@ -292,7 +293,7 @@ BIBTEX = {
 def _llm_sentence(result:ExperimentResult) -> str:
     "How the LLM labels came about, in a sentence or two (replayed labels say where they came from)."
     m, llm = result.methods, result.config.llm
-    summary, shots = m["llm"]["summary"], int(llm.get("few_shot", 0) or 0)
+    summary, shots, shown = m["llm"]["summary"], result.config.few_shot, len(m["split"]["few_shot_ids"])
     missing = summary["texts"] - summary["labelled"]
     if llm["backend"] == "replay":
         made = (f"The LLM labels are those {_md(llm['model'])} gave in {_md(llm.get('source') or llm.get('column') or 'an earlier run')}, replayed "
@@ -301,7 +302,7 @@ def _llm_sentence(result:ExperimentResult) -> str:
         temperature = m["llm"]["decoding"].get("temperature")
         made = (f"We labelled the texts with {_md(llm['model'])} ({_md(m['llm']['backend'])}; {m['llm']['samples']} answer(s) per text"
                 f"{'' if temperature is None else f', temperature {temperature:g}'}), prompted "
-                f"{'zero-shot' if not shots else f'with {shots} example(s) per label drawn outside every test fold'} with the codebook's "
+                f"{'zero-shot' if not shots else f'with {shown} examples ({shots} of each label) drawn outside every fold'} with the codebook's "
                 f"task and label definitions (codebook hash {m['codebook']['hash']})")
     return f"{made}; {missing} of {summary['texts']} texts ({missing / max(summary['texts'], 1):.1%}) received no usable label."
 
@@ -370,7 +371,7 @@ def _methods(result:ExperimentResult) -> str:
 {_llm_appendix(result) if llm else ""}
 ### Student training
 - encoder: {_md(result.config.student.get('checkpoint') or DEFAULT_ENCODER)}
-- seeds: {result.config.seeds}; training sizes: {[_size_text(s) for s in m['train_sizes']]}
+- seeds: {result.config.seeds}; training sizes: {[size_text(s) for s in m['train_sizes']]}
 - recipe: {choice}
 {settings}
 {why}

@@ -27,8 +27,9 @@ def cases(folder):
     """(name, function, expected words) for every bad input."""
     from llm_distill.annotate import annotate, prepare_requests
     from llm_distill.data import codebook_from_dict, load_codebook, load_dataset, make_corpus, make_split, read_table
-    from llm_distill.experiment import ExperimentConfig, load_experiment
-    from llm_distill.finetune import Student, TrainingConfig, fit, predict_file
+    from llm_distill.design import ExperimentConfig, load_experiment
+    from llm_distill.finetune import Student, TrainingConfig, fit
+    from llm_distill.predict import predict_file
     from llm_distill.llm import Cache, Decoding, ReplayBackend
     from llm_distill.prompts import PromptTemplate, build_messages
     from llm_distill.validate import validate
@@ -157,7 +158,7 @@ def boundary_cases(folder, codebook, good_yaml):
     "The kinds of issue 21: ids, label spellings and codes, files never lost, experiments checked whole, estimates that keep PPI's guarantee."
     from llm_distill.boundary import read_table
     from llm_distill.codebook import codebook_from_dict, load_codebook
-    from llm_distill.experiment import ExperimentConfig, load_experiment
+    from llm_distill.design import ExperimentConfig, load_experiment
     from llm_distill.inference import estimate_shares
     toy = _toy_files(folder)
     data = ["--file", toy / "data.csv", "--id", "id", "--label", "label", "--codebook", "textclass-toxicity"]
@@ -301,7 +302,7 @@ def _instructions_syntax(codebook, folder):
 
 
 def _positive_spelling(ExperimentConfig):
-    from llm_distill.experiment import load_experiment_data
+    from llm_distill.inputs import load_experiment_data
     config = ExperimentConfig("p", {"dataset": "textclass-toxicity"}, {"backend": "replay", "model": "m", "column": "llm_gpt-4-0613"},
                               positive_label="Non-Toxic ")
     load_experiment_data(config)
@@ -365,7 +366,7 @@ def _user_file_in_student(folder):
     config = lambda column: {"name": "kept", "data": {"file": str(path), "label": "label"}, "codebook": "textclass-toxicity", "folds": 2,
                              "llm": {"backend": "replay", "model": "m", "column": column}, "student": {"recipe": "tfidf"},
                              "train_sizes": [None], "bootstrap": 50, "output": str(Path(folder) / "kept-run")}
-    from llm_distill.experiment import ExperimentConfig
+    from llm_distill.design import ExperimentConfig
     run_experiment(ExperimentConfig(**config("llm")), progress=False)
     notes = Path(folder) / "kept-run" / "student" / "my_notes.txt"
     notes.write_text("mine")
@@ -615,14 +616,14 @@ def _replayed_runs(corpus, codebook, annotate, ReplayBackend, folder):
 
 
 def _tfidf_student(codebook):
-    from llm_distill.students import train_student
+    from llm_distill.selection import train_student
     texts = [f"{word} text number {i}" for i, word in enumerate(["awful", "kind"] * 10)]
     return train_student(texts, ["toxic", "non-toxic"] * 10, codebook, recipe="tfidf")
 
 
 def _loads_as(folder, extra, key, expected):
     "An experiment whose YAML spells a value laxly loads with the value converted."
-    from llm_distill.experiment import load_experiment
+    from llm_distill.design import load_experiment
     good = "name: x\ndata: {dataset: textclass-toxicity}\nllm: {backend: replay, model: m, column: llm_gpt-4-0613}\n"
     config = load_experiment(_csv(folder, "lax.yaml", good + extra))
     assert getattr(config, key) == expected, getattr(config, key)
@@ -644,7 +645,7 @@ def _cli(argv):
 
 def _latin1_experiment(folder, ExperimentConfig, encoding=None):
     "An experiment on a latin-1 CSV: refused with advice the YAML can follow, and read once that advice is followed."
-    from llm_distill.experiment import load_experiment_data
+    from llm_distill.inputs import load_experiment_data
     rows = "".join(f"{i},caf\xe9 number {i},{'toxic' if i % 2 else 'non-toxic'}\n" for i in range(20))
     path = _csv(folder, "latin.csv", "id,text,label\n" + rows, "latin-1")
     data = {"file": str(path), "id": "id", "label": "label", **({"encoding": encoding} if encoding else {})}

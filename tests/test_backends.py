@@ -3,7 +3,8 @@ import pytest
 
 from llm_distill.cli import build_parser
 from llm_distill.core import ConfigError
-from llm_distill.experiment import ExperimentConfig, run_experiment
+from llm_distill.experiment import run_experiment
+from llm_distill.design import ExperimentConfig
 from llm_distill.llm import BACKENDS, Completion, LLMBackend, OpenAIBackend, ReplayBackend, TransformersBackend, register_backend
 
 

@@ -5,7 +5,8 @@ import pytest
 import yaml
 
 from browser import CHROMIUM, REQUIRED, check_page, drawn, screenshot
-from llm_distill.experiment import DEMO_CONFIG, ExperimentConfig, run_experiment
+from llm_distill.experiment import run_experiment
+from llm_distill.design import DEMO_CONFIG, ExperimentConfig
 from llm_distill.report import write_report
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None and not REQUIRED, reason="no Chromium here (CI installs Debian's chromium)")

@@ -14,11 +14,11 @@ def test_one_flag_per_meaning_across_subcommands():
     flags_of = {}   # destination -> {subcommand: canonical flag}
     for name, sub in subcommands().items():
         for action in sub._actions:
-            if action.option_strings and action.dest != "help":
+            if action.option_strings and action.dest != "help" and action.help != argparse.SUPPRESS:   # hidden: an old spelling, deprecated
                 flags_of.setdefault(action.dest, {})[name] = action.option_strings[0]
     for dest, by_command in flags_of.items():
         assert len(set(by_command.values())) == 1, f"{dest} is spelled {by_command}"
-    assert set(flags_of["output"].values()) == {"--output"}          # --out stays as an alias
+    assert set(flags_of["output"].values()) == {"--output"}          # --out still works, with a deprecation warning
 
 
 def test_every_option_is_documented_and_shows_its_default():
@@ -38,7 +38,8 @@ def test_label_needs_a_backend(capsys):
 
 
 def test_limit_draws_the_same_stratified_sample_as_an_experiment(tmp_path):
-    from llm_distill.cli import _corpus, build_parser
+    from llm_distill.cli import build_parser
+    from llm_distill.commands import _corpus
     from llm_distill.data import load_dataset
     data = load_dataset("textclass-toxicity").data.sort_values("human_label")[["id", "text", "human_label"]]   # sorted by class
     data.to_csv(tmp_path / "sorted.csv", index=False)

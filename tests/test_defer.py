@@ -6,7 +6,7 @@ from hypothesis import given, seed, settings, strategies as st
 
 from llm_distill.core import ConfigError
 from llm_distill.defer import SHARE_STEPS, choose_deferral, curve_from, defer_labels, text_confidence
-from llm_distill.experiment import ExperimentConfig
+from llm_distill.design import ExperimentConfig
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
 

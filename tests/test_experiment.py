@@ -12,7 +12,9 @@ import yaml
 
 from llm_distill.cli import main
 from llm_distill.core import ConfigError
-from llm_distill.experiment import ExperimentConfig, experiment_folds, load_experiment, load_experiment_data, run_experiment
+from llm_distill.experiment import run_experiment
+from llm_distill.design import ExperimentConfig, load_experiment
+from llm_distill.inputs import experiment_folds, load_experiment_data
 
 TINY = dict(name="tiny", data={"dataset": "textclass-toxicity", "limit": 60},
             llm={"backend": "replay", "model": "gpt-4-0613", "column": "llm_gpt-4-0613"},
@@ -96,7 +98,8 @@ def test_cells_cached_and_only_affected_cells_rerun(tmp_path):
 KILL_WORKER = """
 import sys, warnings
 warnings.filterwarnings("ignore")
-from llm_distill.experiment import ExperimentConfig, run_experiment
+from llm_distill.experiment import run_experiment
+from llm_distill.design import ExperimentConfig
 config = ExperimentConfig(name="tiny", data={"dataset": "textclass-toxicity", "limit": 60},
                           llm={"backend": "replay", "model": "gpt-4-0613", "column": "llm_gpt-4-0613"},
                           student={"training": {"epochs": 1, "max_length": 32}}, folds=2, bootstrap=50, output=sys.argv[1])
@@ -139,7 +142,8 @@ def test_python_objects_and_paths_beside_the_yaml(tmp_path):
     "A Codebook object works as the codebook; a codebook file named in a YAML resolves against the YAML's folder; annotate takes a DataFrame."
     from llm_distill.annotate import annotate
     from llm_distill.data import load_codebook, save_codebook
-    from llm_distill.experiment import load_experiment, load_experiment_data
+    from llm_distill.design import load_experiment
+    from llm_distill.inputs import load_experiment_data
     from llm_distill.llm import ReplayBackend
     codebook = load_codebook("textclass-toxicity")
     config = ExperimentConfig("objects", {"dataset": "textclass-toxicity", "limit": 40}, {"backend": "replay", "model": "m", "column": "llm_gpt-4-0613"},
@@ -163,7 +167,8 @@ def test_plan_prices_exactly_what_run_asks(tmp_path, monkeypatch):
     sys.path.insert(0, str(Path(__file__).parent))
     from openai_server import LoopbackServer
     from llm_distill.annotate import prepare_requests
-    from llm_distill.experiment import experiment_folds, labelling_job, load_experiment_data, run_experiment
+    from llm_distill.experiment import run_experiment
+    from llm_distill.inputs import experiment_folds, labelling_job, load_experiment_data
     from llm_distill.llm import Cache
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with LoopbackServer() as server:
@@ -210,7 +215,7 @@ def test_texts_no_human_coded_train_the_llm_students_only(tmp_path):
 
 
 def test_withheld_human_labels_and_an_unlabelled_file(tmp_path):
-    from llm_distill.experiment import load_unlabelled
+    from llm_distill.inputs import load_unlabelled
     path = _uncoded_file(tmp_path, n=60, coded=60)
     base = dict(name="w", llm={"backend": "replay", "model": "m", "column": "llm"}, codebook="textclass-toxicity")
     config = ExperimentConfig(data={"file": str(path), "id": "id", "label": "label", "unlabelled": 30}, **base)
@@ -240,7 +245,7 @@ def test_a_student_that_is_its_baseline_is_said_to_be(tmp_path):
 def test_the_kept_student_knows_the_texts_it_was_trained_on(tmp_path):
     "Predictions of a run's kept student mark the texts it learned from, so `validate` warns and `estimate` refuses them."
     from llm_distill.data import load_dataset
-    from llm_distill.finetune import predict_file
+    from llm_distill.predict import predict_file
     from llm_distill.students import load_student
     run_experiment(tiny(tmp_path, student={"recipe": "tfidf"}, train_sizes=[None]), progress=False)
     load_dataset("textclass-toxicity").data[["id", "text"]].to_csv(tmp_path / "all.csv", index=False)

@@ -9,7 +9,8 @@ from llm_distill.core import ConfigError
 from llm_distill.data import load_dataset
 from llm_distill.export import save_transformers, student_card, to_transformers
 from llm_distill.finetune import TrainingConfig, fit
-from llm_distill.students import load_student, train_student
+from llm_distill.students import load_student
+from llm_distill.selection import train_student
 
 from test_multilabel import LABELS, codebook, davidson_sets  # noqa: F401 (the fixture)
 
@@ -139,7 +140,7 @@ def test_the_card_of_a_student_on_human_labels_says_so():
     "A student trained on human coding is not 'distilled from the labels of human', and is not warned of an LLM's errors."
     from llm_distill.codebook import load_codebook
     from llm_distill.export import student_card
-    from llm_distill.students import train_student
+    from llm_distill.selection import train_student
     student = train_student([f"{w} text {i}" for i, w in enumerate(["awful", "kind"] * 10)], ["toxic", "non-toxic"] * 10,
                             load_codebook("textclass-toxicity"), recipe="tfidf", label_source="human")
     card = str(student_card(student, teacher="human", task="toxicity"))
@@ -155,7 +156,7 @@ def test_the_plain_pipeline_refuses_a_damaged_student(tmp_path):
     import llm_distill.export  # noqa: F401  (registers the architecture)
     from llm_distill.codebook import load_codebook
     from llm_distill.export import save_transformers, student_card
-    from llm_distill.students import train_student
+    from llm_distill.selection import train_student
     texts = [f"{w} text {i}" for i, w in enumerate(["awful idiot", "kind thanks"] * 10)]
     student = train_student(texts, ["toxic", "non-toxic"] * 10, load_codebook("textclass-toxicity"), recipe="embed")
     folder = save_transformers(student, tmp_path / "student", student_card(student, teacher="t", task="t"))

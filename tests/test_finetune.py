@@ -13,7 +13,8 @@ import pytest
 
 from llm_distill.core import ConfigError, DataError, LabelError
 from llm_distill.data import load_dataset
-from llm_distill.finetune import Student, TrainingConfig, fit, predict_file
+from llm_distill.finetune import Student, TrainingConfig, fit
+from llm_distill.predict import predict_file
 
 FAST = TrainingConfig(epochs=1, max_length=32, batch_size=16, validation_fraction=0.0)
 

@@ -6,9 +6,10 @@ import yaml
 
 from llm_distill.core import find_data_dir
 from llm_distill.data import Codebook, Label, cross_fit_folds, make_corpus, make_split, save_codebook
-from llm_distill.experiment import ExperimentConfig, run_experiment
+from llm_distill.experiment import run_experiment
+from llm_distill.design import ExperimentConfig
 from llm_distill.report import write_report
-from llm_distill.students import train_student
+from llm_distill.selection import train_student
 
 LABELS = ("hate_speech", "offensive_language", "neither")
 

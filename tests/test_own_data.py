@@ -5,10 +5,12 @@ import pytest
 from llm_distill.annotate import annotate
 from llm_distill.core import ConfigError
 from llm_distill.data import load_dataset, make_corpus, to_dataset
-from llm_distill.experiment import ExperimentConfig, load_experiment_data, run_experiment
+from llm_distill.experiment import run_experiment
+from llm_distill.design import ExperimentConfig
+from llm_distill.inputs import load_experiment_data
 from llm_distill.llm import ReplayBackend
 from llm_distill.report import write_report
-from llm_distill.students import train_student
+from llm_distill.selection import train_student
 from llm_distill.validate import validate
 
 SMALL = {"dataset": "textclass-toxicity", "limit": 120}

@@ -9,7 +9,8 @@ import pytest
 
 from llm_distill.data import Codebook, Label
 from llm_distill.export import inert_markdown, student_card
-from llm_distill.experiment import ExperimentConfig, run_experiment
+from llm_distill.experiment import run_experiment
+from llm_distill.design import ExperimentConfig
 from llm_distill.report import write_report
 from llm_distill.students import RECIPES
 

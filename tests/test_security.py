@@ -104,7 +104,8 @@ def test_missing_key_is_a_clear_error(monkeypatch):
 def test_report_html_escapes_texts_and_names(tmp_path):
     "A text holding HTML reaches report.html as text, never as markup (the example prompt shows the first text)."
     import pandas as pd
-    from llm_distill.experiment import ExperimentConfig, run_experiment
+    from llm_distill.experiment import run_experiment
+    from llm_distill.design import ExperimentConfig
     from llm_distill.report import write_report
     attack = "<script>alert('x')</script><img src=x onerror=alert(1)>"
     rows = pd.DataFrame({"id": range(40), "text": [attack] + [f"comment {i} {'awful' if i % 2 else 'kind'}" for i in range(1, 40)],

@@ -5,10 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import llm_distill.selection as selection
 import llm_distill.students as students
 from llm_distill.core import ConfigError, LabelError
 from llm_distill.data import load_dataset
-from llm_distill.students import C_GRID, RECIPES, load_student, most_regularised_within_one_se, train_student
+from llm_distill.students import C_GRID, RECIPES, load_student, most_regularised_within_one_se
+from llm_distill.selection import train_student
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,7 @@ def test_soft_labels_and_confidence_weights(tweets, encoder):
 
 def test_large_training_sets_use_one_holdout(tweets, encoder, monkeypatch):
     texts, labels, codebook = tweets
-    monkeypatch.setattr(students, "HOLDOUT_ABOVE", 100)
+    monkeypatch.setattr(selection, "HOLDOUT_ABOVE", 100)
     student = train_student(texts, labels, codebook, candidates=("tfidf", "embed"), encoder=encoder)
     assert "one 80/20 holdout" in student.metadata["why"]
 
