@@ -14,7 +14,7 @@ from .core import CACHE_FILE, LLMDistillError, ConfigError, environment_info, fi
 from .commands import command_demo, command_estimate, command_label, command_plan, command_predict, command_run, command_train, command_validate
 
 # %% auto #0
-__all__ = ['COMMANDS', 'info_text', 'build_parser', 'main']
+__all__ = ['PLUGINS_ENV', 'COMMANDS', 'info_text', 'build_parser', 'load_plugins', 'main']
 
 # %% ../nbs/09_cli.ipynb #81d5adce
 def info_text() -> str:
@@ -77,9 +77,9 @@ def _add_deferral_arguments(parser):
     group.add_argument("--llm-model", dest="llm_model", help="the LLM's model name (for replay: the model that produced --column)")
     group.add_argument("--base-url", dest="base_url", help="OpenAI-compatible server (default OPENAI_BASE_URL, else the OpenAI API)")
     group.add_argument("--column", help="replay: the column of --input holding the LLM's labels")
-    group.add_argument("--share", type=_fraction, help="send this share of texts (the least confident), as measured on the training labels")
+    group.add_argument("--share", type=_fraction, help="send the texts below the threshold that sent this share of the training texts (out of fold); on new texts the share sent is usually a little lower")
     group.add_argument("--target", type=_fraction, help="or: the smallest share whose agreement with the teacher reaches this (lower 95%% bound)")
-    group.add_argument("--max-share", dest="max_share", type=_fraction, default=1.0, help="with --target: never send more than this share")
+    group.add_argument("--max-share", dest="max_share", type=_fraction, help="with --target: never send more than this share (default: the experiments' rule, 0.3)")
     group.add_argument("--cache", help=f"the LLM's cache: a text is never paid twice (default: {CACHE_FILE} in the cache_dir of your settings, else in the working folder)")
 
 def _add_llm_arguments(parser):
@@ -152,6 +152,7 @@ def _predict_parser(add):
     predict.add_argument("--id", help="id column of --input (default: row number)")
     _renamed(predict, "--id-column", "--id", "id")
     _add_table_arguments(predict.add_argument_group("input"), "--input")
+    predict.add_argument("--no-resume", dest="resume", action="store_false", help="start over instead of continuing an interrupted run of the same command")
     _add_deferral_arguments(predict)
 
 def _estimate_parser(add):
@@ -194,6 +195,23 @@ def build_parser() -> argparse.ArgumentParser:
     for add_commands in (_label_parser, _validate_parser, _train_parser, _predict_parser, _estimate_parser, _experiment_parsers): add_commands(add)
     return parser
 
+# %% ../nbs/09_cli.ipynb #e6656e60
+PLUGINS_ENV = "LLM_DISTILL_PLUGINS"   # comma-separated modules to import before the command line reads its arguments
+
+def load_plugins(names:str|None=None  # comma-separated module names; default the PLUGINS_ENV variable
+                ) -> list[str]:
+    "Import the plugin modules (the variable's, and the `llm_distill.plugins` entry points), so their registrations take effect; their names."
+    import importlib
+    from importlib.metadata import entry_points
+    wanted = [n.strip() for n in (os.environ.get(PLUGINS_ENV, "") if names is None else names).split(",") if n.strip()]
+    loaded = []
+    for name in wanted:
+        try: importlib.import_module(name)
+        except ImportError as error: raise ConfigError(f"{PLUGINS_ENV}: cannot import {name!r} ({error})") from None
+        loaded.append(name)
+    for point in entry_points(group="llm_distill.plugins"): point.load(); loaded.append(point.value)
+    return loaded
+
 # %% ../nbs/09_cli.ipynb #5a1a2199
 COMMANDS = {"info": lambda arguments: info_text(), "label": command_label, "validate": command_validate, "train": command_train,
             "predict": command_predict, "estimate": command_estimate, "plan": command_plan, "run": command_run, "demo": command_demo}
@@ -201,6 +219,7 @@ COMMANDS = {"info": lambda arguments: info_text(), "label": command_label, "vali
 def main(argv:list[str]|None=None  # arguments without the program name; default `sys.argv[1:]`
         ) -> int:
     "Run the `llm-distill` command line and return its exit status."
+    load_plugins()   # before the parser: a plugin's backends and recipes are offered by --backend and `info`
     arguments = build_parser().parse_args(argv)
     if getattr(arguments, "quiet", False): os.environ.update(TQDM_DISABLE="1", HF_HUB_DISABLE_PROGRESS_BARS="1")   # every library's bars too
     try: print(COMMANDS[arguments.command](arguments))

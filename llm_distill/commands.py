@@ -59,7 +59,7 @@ def command_label(arguments, # parsed `label` arguments
     from llm_distill.prompts import stratified_examples
     arguments.cache = arguments.cache or str(default_cache_path())
     output = check_output(arguments.output, [arguments.file, arguments.cache])
-    check_output(arguments.cache, [arguments.file, arguments.codebook], "--cache")   # the cache is written to: never one of the inputs
+    check_output(arguments.cache, [arguments.file, arguments.codebook, arguments.output], "--cache")   # the cache is written to: never one of the inputs
     corpus = _corpus(arguments)
     if not (arguments.model or arguments.column): raise ConfigError("label needs --model (and --column for --backend replay)")
     llm = {"backend": arguments.backend, "model": arguments.model or arguments.column, "column": arguments.column,
@@ -161,7 +161,7 @@ def _deferral(arguments, student):
     "The `Deferral` that `predict --defer-to ...` describes, or None without --defer-to."
     from llm_distill.boundary import check_output
     from llm_distill.data import load_codebook
-    from llm_distill.defer import Deferral
+    from llm_distill.defer import DEFAULT_DEFERRAL, Deferral
     wanted = [n for n in ("codebook", "llm_model", "base_url", "column", "share", "target") if getattr(arguments, n) is not None]
     if arguments.defer_to is None:
         if wanted: raise ConfigError(f"--{wanted[0].replace('_', '-')} is for deferring: add --defer-to BACKEND, or leave it out")
@@ -169,12 +169,15 @@ def _deferral(arguments, student):
     if not arguments.codebook: raise ConfigError("--defer-to needs --codebook: the task and labels the LLM is asked with")
     if (arguments.share is None) == (arguments.target is None): raise ConfigError("--defer-to needs exactly one of --share or --target")
     arguments.cache = arguments.cache or str(default_cache_path())
-    check_output(arguments.cache, [arguments.input, arguments.student], "--cache")
+    check_output(arguments.cache, [arguments.input, arguments.student, arguments.output], "--cache")   # the cache holds paid answers: never overwritten by the output
     codebook = load_codebook(arguments.codebook)
     if sorted(codebook.label_names) != sorted(student.label_names):
         raise ConfigError(f"--codebook labels {codebook.label_names} are not the student's {student.label_names}")
+    if "deferral_curve" not in student.metadata:
+        raise ConfigError(f"{arguments.student}: this student has no deferral curve; train it on LLM labels (`llm-distill train --annotations ...`) "
+                          "or keep it from an experiment with the llm_deferred condition")
     return Deferral(student, _deferral_backend(arguments, codebook), codebook, share=arguments.share, target=arguments.target,
-                    max_share=arguments.max_share if arguments.target is not None else 1.0, cache=arguments.cache, progress=not arguments.quiet)
+                    max_share=(DEFAULT_DEFERRAL["max_share"] if arguments.max_share is None else arguments.max_share) if arguments.target is not None else 1.0, cache=arguments.cache, progress=not arguments.quiet)
 
 # %% ../nbs/09a_commands.ipynb #c23780ea
 def _deferral_backend(arguments, codebook):
@@ -206,12 +209,14 @@ def command_predict(arguments, # parsed `predict` arguments
     student = load_student(arguments.student)
     deferral = _deferral(arguments, student)
     written = predict_file(student, arguments.input, arguments.output, arguments.text, arguments.id, progress=not arguments.quiet,
-                           format=arguments.format, sep=arguments.sep, encoding=arguments.encoding, deferral=deferral)
+                           format=arguments.format, sep=arguments.sep, encoding=arguments.encoding, deferral=deferral,
+                           resume=arguments.resume)
     if deferral is None: return f"wrote {written}"
     sources, chosen = read_table(written)["source"], deferral.chosen
     sent = int((sources == "llm").sum())
     return (f"wrote {written}: {sent} of {int(sources.notna().sum())} texts labelled by the LLM ({sent / max(int(sources.notna().sum()), 1):.1%}; "
-            f"on the training labels this threshold sent {chosen['share']:.0%}, agreement with the teacher {chosen['agreement']:.3f}, lower bound {chosen['agreement_low']:.3f})"
+            f"on the training labels this threshold sent {chosen['share']:.0%}" + (f", agreement with the teacher {chosen['agreement']:.3f}, lower bound {chosen['agreement_low']:.3f})"
+                                                                       if chosen["agreement"] == chosen["agreement"] else ": every text, so no agreement is left to measure)")
             + ("" if chosen["met"] else f"; the target {chosen['rule']['target']} was not reached within --max-share {chosen['rule']['max_share']}"))
 
 # %% ../nbs/09a_commands.ipynb #9874dea1

@@ -12,7 +12,7 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from .annotate import Plan, annotate
-from .core import ConfigError, default_cache_path
+from .core import ConfigError, DataError, default_cache_path
 from .targets import training_targets
 from .students import EmbeddingRecipe, Recipe, SentenceEncoder
 from .selection import cross_validate_recipes
@@ -105,6 +105,15 @@ def defer_labels(student_labels:Sequence,  # the student's answers
     return [llm if s else own for own, llm, s in zip(student_labels, llm_labels, sent)], sent
 
 # %% ../nbs/06f_defer.ipynb #f5b493e5
+def _one_request_per_id(ids:Sequence, texts:Sequence[str], rows:np.ndarray) -> pd.DataFrame:
+    "The texts of `rows` to ask the LLM for, once per id; an id that repeats with another text is refused, naming both rows."
+    first = {}
+    for row in rows:
+        seen = first.setdefault(ids[row], row)
+        if texts[seen] != texts[row]:
+            raise DataError(f"id {ids[row]!r} is given to two different texts (rows {seen} and {row}); the LLM is asked by id: make the ids unique")
+    return pd.DataFrame({"id": [ids[r] for r in first.values()], "text": [texts[r] for r in first.values()]})
+
 class Deferral:
     "A deferring student's rule, applied to any batch of texts: the student's labels above its threshold, the LLM's below."
     def __init__(self,
@@ -138,10 +147,11 @@ class Deferral:
         own = self.student.labels_from(probabilities)
         confidence = text_confidence(probabilities, self.student.multi_label, self.student.metadata.get("thresholds"))
         sent = np.flatnonzero(confidence < self.chosen["threshold"])
-        asked = pd.DataFrame({"id": [ids[i] for i in sent], "text": [texts[i] for i in sent]})
+        asked = _one_request_per_id(ids, texts, sent)
         answers = annotate(asked, self.codebook, self.defer_to, cache=self.cache, progress=self.progress)["label"].tolist() if len(sent) else []
+        by_id = dict(zip(asked["id"], answers))
         llm = [None] * len(texts)
-        for row, answer in zip(sent, answers): llm[row] = answer
+        for row in sent: llm[row] = by_id[ids[row]]
         labels, was_sent = defer_labels(own, confidence, self.chosen["threshold"], llm)
         return labels, was_sent, confidence
 

@@ -5,16 +5,20 @@
 # %% ../nbs/10_inference.ipynb #a7530f0a
 from __future__ import annotations
 
+import warnings
+
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
-import ppi_py
 from scipy import stats
 
 from .core import ConfigError, DataError
 from .codebook import LABEL_SEPARATOR, Codebook, label_key
 from .boundary import as_codebook, labels_as_names
+
+with warnings.catch_warnings():   # ppi_py calls warnings.simplefilter("ignore") when imported: every warning of the session would go silent
+    import ppi_py
 
 # %% auto #0
 __all__ = ['METHODS', 'MIN_HUMAN', 'coded_mask', 'indicator', 'share_labels', 'estimate_shares', 'estimate_regression',

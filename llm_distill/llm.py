@@ -170,6 +170,8 @@ def register_backend(kind:str  # the name experiments and the command line use
     "Class decorator: add a backend to `BACKENDS` under `kind`."
     def register(cls):
         if not callable(getattr(cls, "from_settings", None)): raise TypeError(f"{cls.__name__} has no from_settings: see LLMBackend")
+        if not any(callable(getattr(cls, method, None)) for method in ("complete_batch", "acomplete", "submit")):
+            raise TypeError(f"{cls.__name__} has no way to answer: give it complete_batch (texts in one go), acomplete (one request, async) or submit/collect (batch jobs); see LLMBackend")
         BACKENDS[kind] = with_defaults(cls)
         return cls
     return register

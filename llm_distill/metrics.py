@@ -241,12 +241,17 @@ for _metric in (
 HEADLINE_METRICS = ("macro_f1", "accuracy")   # scored per experiment cell and headlined in reports, the first the main one
 
 # %% ../nbs/05_metrics.ipynb #1cc45764
+def _number(name:str, value) -> float:
+    "A metric's value as a float, or an error naming the metric that gave something else."
+    try: return float(value)
+    except (TypeError, ValueError): raise LabelError(f"metric {name!r} returned {value!r}, not a number") from None
+
 def agreement_metrics(pair:LabelPair, # human and predicted labels as codes, from `compare_labels`
                      ) -> dict[str, float]:
     "Every registered metric that applies to `pair` (accuracy, F1s, kappa, alpha, ...), by name, in the order of `METRICS`."
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return {name: float(metric.score(pair)) for name, metric in METRICS.items() if metric.applies(pair)}
+        return {name: _number(name, metric.score(pair)) for name, metric in METRICS.items() if metric.applies(pair)}
 
 # %% ../nbs/05_metrics.ipynb #eff9ac97
 MIN_RESAMPLES = 10   # fewer bootstrap resamples give no usable interval

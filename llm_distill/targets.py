@@ -77,6 +77,9 @@ def labels_from_probabilities(probabilities:np.ndarray,           # texts x labe
                              ) -> list[str]:
     "Label names for rows of probabilities (multi-label: names at or above their threshold joined by `|`)."
     probabilities = np.asarray(probabilities)
+    if probabilities.ndim != 2 or probabilities.shape[1] != len(label_names):
+        raise LabelError(f"probabilities of shape {probabilities.shape} for {len(label_names)} labels {list(label_names)}: "
+                         "a recipe's predict_proba gives one column per label, in label_names order")
     if not multi_label: return [label_names[i] for i in probabilities.argmax(1)]
     cut = np.broadcast_to(np.asarray(0.5 if threshold is None else threshold, dtype=float), (len(label_names),))
     return ["|".join(n for n, keep in zip(label_names, row) if keep) for row in probabilities >= cut]

