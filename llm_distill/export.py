@@ -16,11 +16,13 @@ import yaml
 
 from .core import ConfigError, environment_info, file_sha256, quiet_transformers
 from .finetune import Student
-from .networks import MeanPooledClassifier, PooledClassifier, PooledClassifierConfig
+from .networks import MeanPooledClassifier
+import llm_distill.pooled as pooled
+from .pooled import PooledClassifier, PooledClassifierConfig
 from .students import EmbeddingRecipe, FinetuneRecipe, Recipe, SetFitRecipe
 
 # %% auto #0
-__all__ = ['NEVER', 'head_weights', 'to_transformers', 'inert_markdown', 'student_card', 'save_transformers']
+__all__ = ['NEVER', 'REMOTE_CODE', 'head_weights', 'to_transformers', 'inert_markdown', 'student_card', 'save_transformers']
 
 # %% ../nbs/06e_export.ipynb #dd9c280c
 NEVER = -1e4   # the logit of a class the head never saw, or of a label that never applied in training: probability 0
@@ -130,11 +132,11 @@ def _card_usage(student, native:bool) -> str:
                   "score is at or above its threshold (`thresholds` in `llm_distill.json`): "
                   + ", ".join(f"{md(n)} {t:g}" for n, t in zip(student.label_names, thresholds)) + ".") if student.multi_label else ""
     pipeline_use = (f"""```python
-import llm_distill.export            # registers this architecture with transformers
-from transformers import pipeline
-classify = pipeline("text-classification", model="path/to/this/folder")
+from transformers import pipeline   # no llm_distill needed: the folder carries its architecture (modeling_llm_distill.py)
+classify = pipeline("text-classification", model="path/to/this/folder", trust_remote_code=True)
 classify(["a text"], truncation=True{', top_k=None' if student.multi_label else ''})
 ```
+or, with llm_distill installed, `import llm_distill.export` first and leave out `trust_remote_code` (no code from the folder runs),
 or `llm_distill.students.load_student("path/to/this/folder").predict(["a text"])`.""")
     how_to = pipeline_use if native else ("""```python
 from llm_distill.students import load_student   # a TF-IDF student: scikit-learn, kept in llm_distill's own format
@@ -188,6 +190,8 @@ decisions about individual people.
     return ModelCard(f"---\n{yaml.safe_dump(data.to_dict(), sort_keys=False, allow_unicode=True)}---\n{body}")
 
 # %% ../nbs/06e_export.ipynb #63f7cf54
+REMOTE_CODE = "modeling_llm_distill"   # the module a kept student's folder carries: `pooled`, copied (config.json's auto_map names it)
+
 def save_transformers(student:Recipe|Student,  # a fitted student with a transformers form (`to_transformers`)
                       path:str|Path,           # the folder to write
                       card=None,               # a `ModelCard` (default: `student_card(student)`)
@@ -195,8 +199,12 @@ def save_transformers(student:Recipe|Student,  # a fitted student with a transfo
     "Write the student in `save_pretrained` format with its tokenizer, `llm_distill.json` and a model card (README.md)."
     model, tokenizer = to_transformers(student)
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
+    remote = isinstance(model, PooledClassifier)   # the architecture's code goes with it: the folder alone loads, with trust_remote_code
+    if remote: model.config.auto_map = {"AutoConfig": f"{REMOTE_CODE}.PooledClassifierConfig",
+                                        "AutoModelForSequenceClassification": f"{REMOTE_CODE}.PooledClassifier"}
     with quiet_transformers(): model.save_pretrained(path, safe_serialization=True)   # no progress bar in a run's output
-    written = ["config.json"] + [Path(f).name for f in tokenizer.save_pretrained(path)]
+    if remote: (path / f"{REMOTE_CODE}.py").write_text(Path(pooled.__file__).read_text(encoding="utf-8"), encoding="utf-8")
+    written = ["config.json"] + ([f"{REMOTE_CODE}.py"] if remote else []) + [Path(f).name for f in tokenizer.save_pretrained(path)]
     files = {name: file_sha256(path / name) for name in dict.fromkeys(written) if (path / name).is_file()}   # `Student.load` checks them
     meta = {k: v for k, v in student.metadata.items() if k not in ("label_names", "multi_label", "max_length", "pooling", "files")}
     if student.multi_label: meta["thresholds"] = meta.get("thresholds") or [0.5] * len(student.label_names)   # what a pipeline user cuts at

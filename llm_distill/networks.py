@@ -9,14 +9,13 @@ import json
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, PreTrainedConfig, PreTrainedModel
-from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from .core import ConfigError
+from .pooled import PooledClassifier, PooledClassifierConfig, pool_states
 
 # %% auto #0
-__all__ = ['encoder_pooling', 'pool_states', 'MeanPooledClassifier', 'check_student_folder', 'PooledClassifierConfig',
-           'PooledClassifier']
+__all__ = ['encoder_pooling', 'MeanPooledClassifier', 'check_student_folder']
 
 # %% ../nbs/06a_networks.ipynb #68c68733
 def encoder_pooling(checkpoint:str|Path,  # hub name or folder
@@ -32,19 +31,6 @@ def encoder_pooling(checkpoint:str|Path,  # hub name or folder
         except Exception: pass
     if not config.is_file(): return "native"
     return "mean" if json.loads(config.read_text()).get("pooling_mode_mean_tokens") else "native"
-
-# %% ../nbs/06a_networks.ipynb #270d700b
-def pool_states(states:torch.Tensor,               # token states, batch x tokens x hidden
-                attention_mask:torch.Tensor|None,  # 1 for real tokens, 0 for padding (None: all real)
-                pooling:str="mean",                # "mean" of the real tokens' states, or "cls": the first token's
-                normalize:bool=False,              # scale each pooled vector to unit length (as sentence encoders do)
-               ) -> torch.Tensor:
-    "One vector per text from its token states, as a sentence encoder pools them (padding never counts)."
-    if pooling == "cls": pooled = states[:, 0]
-    else:
-        mask = (torch.ones(states.shape[:2], device=states.device) if attention_mask is None else attention_mask).unsqueeze(-1).to(states.dtype)
-        pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-    return torch.nn.functional.normalize(pooled, p=2, dim=1) if normalize else pooled
 
 # %% ../nbs/06a_networks.ipynb #7cab7aa7
 class MeanPooledClassifier(torch.nn.Module):
@@ -105,46 +91,7 @@ def check_student_folder(path:str|Path, # a folder written by `Student.save` or 
         raise ConfigError(f"{path / changed[0]}: not the file this student was saved with{detail}; restore it or re-save the student")
     return meta
 
-# %% ../nbs/06a_networks.ipynb #e6fb8532
-class PooledClassifierConfig(PreTrainedConfig):
-    "A `PooledClassifier`'s configuration: its encoder's own configuration, how token states are pooled, and the labels."
-    model_type = "llm_distill_pooled"
-    def __init__(self,
-                 encoder:dict|None=None,  # the encoder's configuration (`to_dict()` of a `BertConfig`, ...)
-                 pooling:str="mean",      # "mean" of the token states, or "cls": the first token's
-                 normalize:bool=False,    # scale the pooled vector to unit length (as sentence encoders do)
-                 **kwargs):               # `PreTrainedConfig` fields: id2label, label2id, problem_type, ...
-        if pooling not in ("mean", "cls"): raise ConfigError(f"pooling must be 'mean' or 'cls', not {pooling!r}")
-        self.encoder = {k: v for k, v in (encoder or {}).items() if not k.startswith("_")}   # no local paths of the machine that trained it
-        self.pooling, self.normalize = pooling, bool(normalize)
-        super().__init__(**kwargs)
-
-# %% ../nbs/06a_networks.ipynb #1c323ecf
-class PooledClassifier(PreTrainedModel):
-    "Any transformers encoder pooled as a sentence encoder is (mean or first token, optionally unit length) under a linear head."
-    config_class = PooledClassifierConfig
-    base_model_prefix = "encoder"
-
-    def __init__(self, config:PooledClassifierConfig):
-        super().__init__(config)
-        settings = dict(config.encoder)
-        self.encoder = AutoModel.from_config(AutoConfig.for_model(settings.pop("model_type"), **settings))
-        if getattr(self.encoder, "pooler", None) is not None: self.encoder.pooler = None   # unused: the head reads the pooled token states
-        self.head = torch.nn.Linear(self.encoder.config.hidden_size, config.num_labels)
-        self.post_init()
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        "As transformers loads it; a folder llm_distill saved is first checked file by file, so the plain `pipeline` refuses a damaged student too."
-        folder = Path(str(pretrained_model_name_or_path))
-        if (folder / "llm_distill.json").is_file(): check_student_folder(folder)
-        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
-
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, **inputs) -> SequenceClassifierOutput:
-        "Logits: softmax gives one label's probabilities, sigmoid each label's (`problem_type` says which)."
-        extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
-        states = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
-        return SequenceClassifierOutput(logits=self.head(pool_states(states, attention_mask, self.config.pooling, self.config.normalize)))
-
+# %% ../nbs/06a_networks.ipynb #37f2d7ca
+PooledClassifier.folder_check = staticmethod(check_student_folder)
 AutoConfig.register(PooledClassifierConfig.model_type, PooledClassifierConfig)
 AutoModelForSequenceClassification.register(PooledClassifierConfig, PooledClassifier)

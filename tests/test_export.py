@@ -170,3 +170,36 @@ def test_the_plain_pipeline_refuses_a_damaged_student(tmp_path):
     for damaged, words in ((no_tokenizer, "tokenizer files missing"), (swapped, "config.json: not the file this student was saved with")):
         with pytest.raises(ValueError, match=words):
             pipeline("text-classification", model=str(damaged))
+
+
+def test_a_collaborator_loads_the_folder_without_llm_distill(tmp_path):
+    "The folder carries its architecture (auto_map -> modeling_llm_distill.py): a fresh process that never imports llm_distill gets the student's labels and probabilities."
+    import json
+    import subprocess
+    import sys
+    from llm_distill.codebook import load_codebook
+    from llm_distill.export import REMOTE_CODE, save_transformers, student_card
+    from llm_distill.selection import train_student
+    texts = [f"{w} text {i}" for i, w in enumerate(["awful idiot", "kind thanks", "you moron", "lovely day"] * 8)]
+    labels = ["toxic", "non-toxic", "toxic", "non-toxic"] * 8
+    student = train_student(texts, labels, load_codebook("textclass-toxicity"), recipe="embed")
+    folder = save_transformers(student, tmp_path / "student", student_card(student, teacher="t", task="t"))
+    config = json.loads((folder / "config.json").read_text())
+    assert config["auto_map"]["AutoModelForSequenceClassification"] == f"{REMOTE_CODE}.PooledClassifier" and (folder / f"{REMOTE_CODE}.py").is_file()
+    import ast
+    imported = {(n.module or "") if isinstance(n, ast.ImportFrom) else a.name for n in ast.walk(ast.parse((folder / f"{REMOTE_CODE}.py").read_text()))
+                if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    assert not [m for m in imported if m.startswith("llm_distill") or m.startswith(".")], imported   # it imports nothing of ours
+    probe = ["awful idiot", "lovely day", "what a moron"]
+    code = (f"import json, sys\nfrom transformers import pipeline\n"
+            f"classify = pipeline('text-classification', model={str(folder)!r}, trust_remote_code=True)\n"
+            f"out = classify({probe!r}, truncation=True, top_k=None)\n"
+            f"assert not [m for m in sys.modules if m.startswith('llm_distill')], 'llm_distill was imported'\n"
+            f"print(json.dumps([{{s['label']: s['score'] for s in r}} for r in out]))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                         env={**__import__("os").environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""})
+    assert run.returncode == 0, run.stderr[-2000:]
+    scores = json.loads(run.stdout.strip().splitlines()[-1])
+    expected = student.predict_proba(probe)
+    assert np.allclose([[row[n] for n in student.label_names] for row in scores], expected, atol=1e-5)
+    assert "trust_remote_code=True" in (folder / "README.md").read_text()
