@@ -7,6 +7,7 @@ its peak memory is its own. One JSON line per precision, then the checks and the
   {"bench":"predict","precision":"resume","identical":true}   (a run SIGKILLed part-way, rerun: the bytes of one never stopped)
   {"bench":"predict","precision":"dask","identical":true}     (map_partitions on a 2-worker LocalCluster: the labels of predict_file)
   {"bench":"predict","precision":"fp32","projected_hours":...,"for_texts":6200000}
+int8 is the same student's network exported to ONNX and quantised by onnxruntime (`quantize.quantize_student`).
 Another precision is a row more: add `name: function(folder) -> a loaded predictor` to `PRECISIONS`
 (and, when it needs its own training, a recipe to `TRAINED`).
 """
@@ -36,8 +37,21 @@ from llm_distill.students import RECIPES, load_student
 def _fp32(folder): return load_student(folder)
 
 
-PRECISIONS = {"fp32": _fp32}          # precision name -> function(saved student folder) -> a loaded predictor
-TRAINED = {"fp32": "embed"}           # precision name -> the recipe its student is trained with
+def _int8(folder):
+    "The same embedding student kept in transformers format, quantised to int8 once (agreement measured on its 300 training texts)."
+    from llm_distill.export import save_transformers, student_card
+    from llm_distill.quantize import load_for_prediction, quantize_student
+    kept = Path(folder).with_name(Path(folder).name + "-kept")
+    if not (kept / "onnx").is_dir():
+        student = load_student(folder)
+        save_transformers(student, kept, student_card(student))
+        data = load_dataset("theocharis-incivility").data.dropna(subset=["human_label"])
+        quantize_student(kept, data["text"].iloc[:300].tolist())
+    return load_for_prediction(kept, "int8")
+
+
+PRECISIONS = {"fp32": _fp32, "int8": _int8}   # precision name -> function(saved student folder) -> a loaded predictor
+TRAINED = {"fp32": "embed", "int8": "embed"}  # precision name -> the recipe its student is trained with
 if "static" in RECIPES: PRECISIONS["static"], TRAINED["static"] = _fp32, "static"
 PROJECTED = 6_200_000                 # texts in the corpus the projection is for
 CHUNK = 2_000

@@ -138,6 +138,7 @@ def _train_parser(add):
     train.add_argument("--max-length", type=_count(8), default=128, help="fine-tuning: tokens per text")
     train.add_argument("--batch-size", type=_count(1), default=32, help="fine-tuning: texts per optimiser step")
     train.add_argument("--seed", type=_count(0), default=0, help="everything random")
+    train.add_argument("--int8", action="store_true", help="also keep an int8 network for CPU prediction, with its agreement with fp32 on the training texts")
     _output_argument(train, "student", "folder to save the student in (a new or empty folder, or one llm_distill wrote)")
     train.add_argument("--force", action="store_true", help="write into a non-empty --output folder llm_distill did not make")
 
@@ -153,6 +154,8 @@ def _predict_parser(add):
     _renamed(predict, "--id-column", "--id", "id")
     _add_table_arguments(predict.add_argument_group("input"), "--input")
     predict.add_argument("--no-resume", dest="resume", action="store_false", help="start over instead of continuing an interrupted run of the same command")
+    predict.add_argument("--precision", choices=["auto", "fp32", "int8"], default="auto",
+                         help="int8: the student's onnxruntime int8 network (`train --int8`); auto: int8 only where its labels agreed with fp32 on 99.5%% of the training texts")
     _add_deferral_arguments(predict)
 
 def _estimate_parser(add):

@@ -150,6 +150,10 @@ def command_train(arguments, # parsed `train` arguments
     before = user_files(arguments.output)   # with --force, the user's files: never listed as ours, so never removed
     try: save_transformers(student, arguments.output, card); kept = "transformers format, with a model card"
     except ConfigError: student.save(arguments.output); kept = "its own format (a TF-IDF student has no transformers form)"
+    if arguments.int8 and kept.startswith("transformers"):
+        from llm_distill.quantize import quantize_student
+        record = quantize_student(arguments.output, texts)
+        kept += f"; int8 network agrees with fp32 on {record['agreement']:.1%} of the training texts, {'used' if record['chosen'] else 'not used'} by default"
     seal_folder(arguments.output, "a student", before=before)
     history = (getattr(student, "student", None) and student.student.metadata.get("history")) or []
     best = max((h.get("validation_macro_f1", float("nan")) for h in history), default=None)
@@ -206,7 +210,8 @@ def command_predict(arguments, # parsed `predict` arguments
     lacking = [f"--{name}" for name in ("student", "output") if not getattr(arguments, name)]
     if lacking: raise ConfigError(f"predict needs {' and '.join(lacking)}")
     check_output(arguments.output, [arguments.input])
-    student = load_student(arguments.student)
+    from llm_distill.quantize import load_for_prediction
+    student = load_for_prediction(arguments.student, arguments.precision)
     deferral = _deferral(arguments, student)
     written = predict_file(student, arguments.input, arguments.output, arguments.text, arguments.id, progress=not arguments.quiet,
                            format=arguments.format, sep=arguments.sep, encoding=arguments.encoding, deferral=deferral,
