@@ -29,8 +29,8 @@ import pandas as pd
 from .core import CACHE_FILE, ConfigError, stable_hash
 
 # %% auto #0
-__all__ = ['SCHEMA_VERSION', 'Completion', 'CacheWriteError', 'recovery_folder', 'Cache', 'request_keys', 'key_prefix',
-           'sample_keys']
+__all__ = ['SCHEMA_VERSION', 'SQLITE_VARIABLES', 'Completion', 'CacheWriteError', 'recovery_folder', 'Cache', 'request_keys',
+           'key_prefix', 'sample_keys']
 
 # %% ../nbs/03_cache.ipynb #d880b66c
 @dataclass
@@ -295,20 +295,26 @@ def _write(self:Cache, rows:list, call:tuple):
         db.executemany("DELETE FROM claims WHERE key = ?", [(row[0],) for row in rows])
 
 # %% ../nbs/03_cache.ipynb #b2511cbd
+SQLITE_VARIABLES = 900   # values bound in one `IN (...)`: below SQLite's oldest limit (999)
+
+@patch
+def _rows_where_in(self:Cache, select:str, column:str, values:Sequence) -> list[tuple]:
+    "Rows of `select` (a SELECT ... FROM ...) whose `column` is one of `values`, asked in chunks SQLite accepts."
+    rows = []
+    with self._lock:
+        for start in range(0, len(values), SQLITE_VARIABLES):
+            chunk = list(values[start:start + SQLITE_VARIABLES])
+            rows += self.db.execute(f"{select} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+    return rows
+
 @patch
 def get_many(self:Cache,
              keys:Sequence[str],  # sample keys (`sample_keys`)
             ) -> dict[str, dict]:
     "Stored answers for `keys` (those present), as dicts with text, probabilities, call_id, ..."
-    found = {}
-    with self._lock:
-        for start in range(0, len(keys), 900):
-            chunk = list(keys[start:start + 900])
-            rows = self.db.execute(f"SELECT key, text, probabilities, finish_reason, call_id, model FROM responses WHERE key IN ({','.join('?' * len(chunk))})", chunk)
-            for key, text, probabilities, finish, call_id, model in rows:
-                found[key] = dict(text=text, probabilities=json.loads(probabilities) if probabilities else None,
-                                  finish_reason=finish, call_id=call_id, model=model)
-    return found
+    rows = self._rows_where_in("SELECT key, text, probabilities, finish_reason, call_id, model FROM responses", "key", keys)
+    return {key: dict(text=text, probabilities=json.loads(probabilities) if probabilities else None, finish_reason=finish, call_id=call_id, model=model)
+            for key, text, probabilities, finish, call_id, model in rows}
 
 # %% ../nbs/03_cache.ipynb #0f0d94f6
 @patch
@@ -326,14 +332,8 @@ def call_usage(self:Cache,
                call_ids:Sequence[str],  # ids of calls, as `get_many` gives them
               ) -> dict[str, tuple]:
     "{call id: (prompt tokens, completion tokens, cost)} of those of `call_ids` in the ledger; an unknown cost is NaN."
-    usage = {}
-    with self._lock:
-        for start in range(0, len(call_ids), 900):
-            chunk = list(call_ids[start:start + 900])
-            for call_id, prompt, completion, cost in self.db.execute(
-                    f"SELECT call_id, prompt_tokens, completion_tokens, cost FROM calls WHERE call_id IN ({','.join('?' * len(chunk))})", chunk):
-                usage[call_id] = (prompt, completion, math.nan if cost is None else cost)
-    return usage
+    rows = self._rows_where_in("SELECT call_id, prompt_tokens, completion_tokens, cost FROM calls", "call_id", call_ids)
+    return {call_id: (prompt, completion, math.nan if cost is None else cost) for call_id, prompt, completion, cost in rows}
 
 # %% ../nbs/03_cache.ipynb #1466695c
 @patch

@@ -161,18 +161,13 @@ def predict_deferred(student:Recipe,              # a fitted student
                      ids:Sequence|None=None,      # their ids, as the LLM's cache and replayed labels know them; default their positions
                      defer_to=None,               # an LLM backend (`llm.BACKENDS`): labels the texts the student is unsure of
                      codebook=None,               # the task and labels the backend is asked with
-                     curve:pd.DataFrame|None=None,  # from `deferral_curve`; default the one saved with the student
-                     share:float|None=None,       # send this share of texts
-                     target:float|None=None,      # or reach this agreement with the teacher
-                     max_share:float=1.0,         # never send more than this share
-                     cache=None,                  # the LLM's cache (a file or `Cache`): a text is never paid twice; default `core.default_cache_path()`
-                     progress:bool=False,         # a progress bar for the LLM's requests
+                     **rule,                      # the rest of `Deferral`'s settings: curve, share or target, max_share, cache, progress
                     ) -> pd.DataFrame:
     "Labels for texts: the student's where it is confident, the LLM's for the rest (asked for those alone); columns label, source, confidence. The share is of the training texts: on new texts the share sent varies around it."
     if isinstance(texts, str): raise ConfigError("predict_deferred: texts must be a list of texts, not one string")
-    rule = Deferral(student, defer_to, codebook, curve, share=share, target=target, max_share=max_share, cache=cache, progress=progress)
+    deferral = Deferral(student, defer_to, codebook, **rule)
     texts = list(texts)
-    labels, sent, confidence = rule(list(range(len(texts))) if ids is None else list(ids), texts, student.predict_proba(texts))
+    labels, sent, confidence = deferral(list(range(len(texts))) if ids is None else list(ids), texts, student.predict_proba(texts))
     return pd.DataFrame({"label": labels, "source": np.where(sent, "llm", "student"), "confidence": confidence})
 
 # %% ../nbs/06f_defer.ipynb #ec63fcbd

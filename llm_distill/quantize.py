@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from scipy.special import expit, softmax
 
 from .core import ConfigError, file_sha256
 from .students import Recipe, load_student
@@ -55,7 +56,7 @@ class Int8Student(Recipe):
             rows = order[start:start + batch_size]
             encoded = self.tokenizer([texts[r] for r in rows], truncation=True, max_length=self.max_length, padding=True, return_tensors="np")
             logits = self.session.run(None, {n: encoded[n].astype(np.int64) for n in self.inputs})[0].astype(np.float64)
-            out[rows] = 1 / (1 + np.exp(-logits)) if self.multi_label else np.exp(logits - logits.max(1, keepdims=True)) / np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)
+            out[rows] = expit(logits) if self.multi_label else softmax(logits, axis=1)
         return out
 
 # %% ../nbs/06h_quantize.ipynb #aa4c1605
