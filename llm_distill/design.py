@@ -41,6 +41,8 @@ CONDITIONS = ("human", "llm", "llm_soft", "llm_direct", "human+llm", "llm_deferr
 CONDITION_NAMES = {"human": "student, human labels", "llm": "student, LLM labels", "llm_soft": "student, LLM soft labels",
                    "llm_direct": "LLM itself", "human+llm": "student, human + LLM labels", "llm_deferred": "student, LLM on its least confident texts",
                    "baseline_tfidf": "baseline: TF-IDF + LR, LLM labels", "baseline_embed": "baseline: embeddings + LR, LLM labels"}
+
+# %% ../nbs/07_design.ipynb #b921658b
 class DataSection(TypedDict, total=False):
     "The `data` section: a registry dataset, or a file and its columns."
     dataset: str                         # a name from `list_datasets()`
