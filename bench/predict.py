@@ -1,7 +1,7 @@
 """Throughput and memory of `predict_file` with a saved student, and whether a killed run resumes and Dask agree.
 
-Trains an embedding student on 300 human-labelled incivility comments, saves it, and classifies 20,000 texts
-(the shared dataset's texts repeated) from Parquet with `predict_file`, each precision in a fresh process so
+Trains an embedding student on 300 human-labelled incivility comments, saves it, and classifies 20,000 distinct tweets
+(from the shared datasets: none repeats, so the encoder's memory of embeddings gives no free answers) from Parquet with `predict_file`, each precision in a fresh process so
 its peak memory is its own. One JSON line per precision, then the checks and the projection:
   {"bench":"predict","precision":"fp32","texts_per_s":...,"peak_mb":...,"agreement_with_fp32":1.0}
   {"bench":"predict","precision":"resume","identical":true}   (a run SIGKILLed part-way, rerun: the bytes of one never stopped)
@@ -65,10 +65,14 @@ def _train(recipe, folder):
     return student.save(folder)
 
 
+CORPUS = ("tweeteval-offensive", "davidson-hate-offensive", "olid")   # distinct tweets: no text is seen twice, so nothing is remembered
+
+
 def _corpus(path, texts):
-    "The shared dataset's texts repeated to `texts` rows, as Parquet with an id column."
-    pool = load_dataset("theocharis-incivility").data["text"].astype(str).tolist()
-    pd.DataFrame({"id": [f"t{i}" for i in range(texts)], "text": [pool[i % len(pool)] for i in range(texts)]}).to_parquet(path, index=False)
+    "`texts` distinct tweets from the shared datasets, as Parquet with an id column."
+    pool = list(dict.fromkeys(t for name in CORPUS for t in load_dataset(name).data["text"].astype(str) if t.strip()))
+    if len(pool) < texts: raise SystemExit(f"the shared datasets hold {len(pool)} distinct tweets; ask for at most that many")
+    pd.DataFrame({"id": [f"t{i}" for i in range(texts)], "text": pool[:texts]}).to_parquet(path, index=False)
     return path
 
 

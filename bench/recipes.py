@@ -19,7 +19,8 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
 from llm_distill.data import load_dataset
-from llm_distill.students import RECIPES, EmbeddingRecipe, SentenceEncoder
+from llm_distill.encoder import SentenceEncoder
+from llm_distill.students import RECIPES, EmbeddingRecipe
 
 TEACHERS = {"textclass-toxicity": "llm_gpt-4o-2024-08-06", "textclass-misinformation": "llm_gpt-4o-2024-08-06"}
 

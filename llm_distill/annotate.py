@@ -8,13 +8,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
-import json
 import math
 import os
 import platform
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import jinja2.meta
@@ -22,7 +21,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .core import CACHE_FILE, redact, ConfigError, DataError, LabelError, LLMDistillError, stable_hash
+from .core import CACHE_FILE, redact, ConfigError, DataError, LabelError, stable_hash
 from .data import Codebook, Corpus, check_no_leak, frame_from, make_corpus
 from .prompts import Example, check_prompt_size, PromptTemplate, answer_text, build_messages, count_tokens, parse_label, template_variables
 from .cache import Cache, CacheWriteError, key_prefix, sample_keys

@@ -153,7 +153,7 @@ def _predict_parser(add):
     predict.add_argument("--id", help="id column of --input (default: row number)")
     _renamed(predict, "--id-column", "--id", "id")
     _add_table_arguments(predict.add_argument_group("input"), "--input")
-    predict.add_argument("--no-resume", dest="resume", action="store_false", help="start over instead of continuing an interrupted run of the same command")
+    predict.add_argument("--no-resume", action="store_true", help="start over instead of continuing an interrupted run of the same command")
     predict.add_argument("--precision", choices=["auto", "fp32", "int8"], default="auto",
                          help="int8: the student's onnxruntime int8 network (`train --int8`); auto: int8 only where its labels agreed with fp32 on 99.5%% of the training texts")
     _add_deferral_arguments(predict)

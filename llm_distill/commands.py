@@ -149,7 +149,9 @@ def command_train(arguments, # parsed `train` arguments
     card = student_card(student, teacher=source, task=corpus.codebook.task, data_hash=corpus.data_hash(), name=Path(arguments.output).name)
     before = user_files(arguments.output)   # with --force, the user's files: never listed as ours, so never removed
     try: save_transformers(student, arguments.output, card); kept = "transformers format, with a model card"
-    except ConfigError: student.save(arguments.output); kept = "its own format (a TF-IDF student has no transformers form)"
+    except ConfigError:
+        student.save(arguments.output); card.save(Path(arguments.output) / "README.md")
+        kept = "its own format (a TF-IDF student has no transformers form), with a model card"
     if arguments.int8 and kept.startswith("transformers"):
         from llm_distill.quantize import quantize_student
         record = quantize_student(arguments.output, texts)
@@ -215,7 +217,7 @@ def command_predict(arguments, # parsed `predict` arguments
     deferral = _deferral(arguments, student)
     written = predict_file(student, arguments.input, arguments.output, arguments.text, arguments.id, progress=not arguments.quiet,
                            format=arguments.format, sep=arguments.sep, encoding=arguments.encoding, deferral=deferral,
-                           resume=arguments.resume)
+                           resume=not arguments.no_resume)
     if deferral is None: return f"wrote {written}"
     sources, chosen = read_table(written)["source"], deferral.chosen
     sent = int((sources == "llm").sum())

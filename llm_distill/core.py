@@ -15,6 +15,7 @@ import inspect
 import io
 import json
 import linecache
+import math
 import os
 import platform
 import re
@@ -30,10 +31,10 @@ import yaml
 
 # %% auto #0
 __all__ = ['CONFIG_ENV', 'DATA_DIR_ENV', 'CONFIG_KEYS', 'DEFAULT_ENCODER', 'REPORTED_PACKAGES', 'CACHE_FILE', 'LLMDistillError',
-           'ConfigError', 'DataError', 'CodebookError', 'LeakError', 'LabelError', 'stable_hash', 'file_sha256',
-           'read_yaml', 'check_fields', 'field_docs', 'redact', 'user_config_path', 'read_user_config', 'DataDirectory',
-           'find_data_dir', 'bundled_minilm_path', 'resolve_encoder', 'environment_info', 'announce_duration',
-           'default_cache_path', 'quiet_transformers']
+           'ConfigError', 'DataError', 'CodebookError', 'LeakError', 'LabelError', 'stable_hash', 'json_text',
+           'file_sha256', 'read_yaml', 'check_fields', 'field_docs', 'redact', 'user_config_path', 'read_user_config',
+           'DataDirectory', 'find_data_dir', 'bundled_minilm_path', 'resolve_encoder', 'environment_info',
+           'announce_duration', 'default_cache_path', 'quiet_transformers']
 
 # %% ../nbs/00_core.ipynb #995dc07e
 class LLMDistillError(Exception):
@@ -66,6 +67,18 @@ def stable_hash(value,  # any JSON-serialisable value (dicts, lists, strings, nu
     "Short SHA-256 hex digest of `value`'s canonical JSON."
     payload = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:length]
+
+# %% ../nbs/00_core.ipynb #f6071713
+def json_text(value,               # dicts, lists, strings, numbers (NaN and infinities included), None; anything else written as its str
+              indent:int|None=1,   # JSON's indent (None: one line)
+             ) -> str:
+    "Strict JSON of `value`: NaN as null, infinities as the strings \"inf\" and \"-inf\"."
+    def finite(v):
+        if isinstance(v, float) and not math.isfinite(v): return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        if isinstance(v, dict): return {k: finite(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)): return [finite(x) for x in v]
+        return v
+    return json.dumps(finite(value), indent=indent, default=str, allow_nan=False)
 
 # %% ../nbs/00_core.ipynb #a3e6c8f9
 def file_sha256(path:str|Path,  # file to fingerprint

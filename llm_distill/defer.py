@@ -14,7 +14,8 @@ from statsmodels.stats.proportion import proportion_confint
 from .annotate import Plan, annotate
 from .core import ConfigError, DataError, default_cache_path
 from .targets import training_targets
-from .students import EmbeddingRecipe, Recipe, SentenceEncoder
+from .encoder import SentenceEncoder
+from .students import EmbeddingRecipe, Recipe
 from .selection import cross_validate_recipes
 
 # %% auto #0
@@ -133,7 +134,9 @@ class Deferral:
             curve = pd.DataFrame(student.metadata["deferral_curve"])
         missing = {"share", "threshold", "agreement", "agreement_low"} - set(pd.DataFrame(curve).columns)
         if missing: raise ConfigError(f"deferral: the curve lacks {sorted(missing)}: pass the table `deferral_curve` returns")
-        self.chosen = choose_deferral(pd.DataFrame(curve), share=share, target=target, max_share=max_share)
+        try: curve = pd.DataFrame(curve)[["share", "threshold", "agreement", "agreement_low"]].apply(pd.to_numeric)   # as saved: "inf", null
+        except (TypeError, ValueError) as error: raise ConfigError(f"deferral: the curve holds a value that is not a number ({error})") from None
+        self.chosen = choose_deferral(curve, share=share, target=target, max_share=max_share)
         self.student, self.defer_to, self.codebook, self.progress = student, defer_to, codebook, progress
         self.cache = default_cache_path() if cache is None else cache
 

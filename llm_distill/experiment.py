@@ -17,14 +17,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .core import ConfigError, DataError, environment_info, redact, stable_hash
+from .core import ConfigError, DataError, environment_info, redact, stable_hash, json_text
 from .boundary import claim_folder, clear_folder, seal_folder, text_fingerprints
 from .data import Codebook, Corpus
 from .llm import Cache
 from .annotate import annotate, label_distribution, prepare_requests, summarise
 from .targets import target_matrix
 from .export import save_transformers, student_card
-from .students import RECIPES, EmbeddingRecipe, SentenceEncoder
+from .encoder import SentenceEncoder
+from .students import RECIPES, EmbeddingRecipe
 from .selection import train_student
 from .inference import estimate_shares
 from .defer import choose_deferral, defer_labels, deferral_curve, text_confidence
@@ -145,7 +146,7 @@ def deferral_results(cells:list,          # an experiment's cells (`ExperimentRe
 def _write_json(path:Path, value):
     "Write JSON atomically (a kill leaves the old file or the new one)."
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(value, default=str))
+    partial.write_text(json_text(value, None))
     os.replace(partial, path)
 
 # %% ../nbs/07b_experiment.ipynb #45b493a6

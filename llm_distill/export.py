@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import re
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import numpy as np
 import torch
 import yaml
 
-from .core import ConfigError, environment_info, file_sha256, quiet_transformers
+from .core import ConfigError, environment_info, file_sha256, quiet_transformers, json_text
 from .finetune import Student
 from .networks import MeanPooledClassifier
 import llm_distill.pooled as pooled
@@ -208,7 +207,7 @@ def save_transformers(student:Recipe|Student,  # a fitted student with a transfo
     files = {name: file_sha256(path / name) for name in dict.fromkeys(written) if (path / name).is_file()}   # `Student.load` checks them
     meta = {k: v for k, v in student.metadata.items() if k not in ("label_names", "multi_label", "max_length", "pooling", "files")}
     if student.multi_label: meta["thresholds"] = meta.get("thresholds") or [0.5] * len(student.label_names)   # what a pipeline user cuts at
-    (path / "llm_distill.json").write_text(json.dumps(dict(meta, format="transformers", recipe_trained=getattr(student, "name", "finetune"),
-        label_names=student.label_names, multi_label=student.multi_label, max_length=tokenizer.model_max_length, files=files), indent=1, default=str))
+    (path / "llm_distill.json").write_text(json_text(dict(meta, format="transformers", recipe_trained=getattr(student, "name", "finetune"),
+        label_names=student.label_names, multi_label=student.multi_label, max_length=tokenizer.model_max_length, files=files)))
     (card or student_card(student)).save(path / "README.md")
     return path

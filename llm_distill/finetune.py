@@ -25,7 +25,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from tqdm import tqdm
 
 from .codebook import Codebook
-from .core import announce_duration, check_fields, ConfigError, LabelError, DEFAULT_ENCODER, environment_info, quiet_transformers, resolve_encoder, stable_hash
+from .core import announce_duration, check_fields, ConfigError, LabelError, DEFAULT_ENCODER, environment_info, quiet_transformers, resolve_encoder, stable_hash, json_text
 from .networks import MeanPooledClassifier, check_student_folder, encoder_pooling
 from .targets import aligned, check_texts, labels_from_probabilities, texts_of, training_targets
 
@@ -163,7 +163,7 @@ class Student:
         written = ["config.json", "head.safetensors"] + [Path(f).name for f in self.tokenizer.save_pretrained(path)]
         files = {name: file_sha256(path / name) for name in dict.fromkeys(written) if (path / name).is_file()}
         meta = dict(self.metadata, label_names=self.label_names, multi_label=self.multi_label, max_length=self.max_length, files=files)
-        (path / "llm_distill.json").write_text(json.dumps(meta, indent=1, default=str))
+        (path / "llm_distill.json").write_text(json_text(meta))
         return path
 
     @classmethod

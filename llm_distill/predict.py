@@ -16,7 +16,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from .boundary import read_table, table_chunks, table_format, table_writer, text_fingerprints
-from .core import DataError, stable_hash
+from .core import DataError, stable_hash, json_text
 from .folders import OWNED_MARKER, atomic_path, check_output, claim_folder, clear_folder, is_ours, seal_folder, user_files
 
 # %% auto #0
@@ -85,7 +85,7 @@ class _Parts:
         "Keep one chunk's output (atomically: a part is whole or absent)."
         if not self.started:
             claim_folder(self.folder, self.what)
-            with atomic_path(self.folder / _MANIFEST) as partial: partial.write_text(json.dumps(self.manifest, indent=1, default=str) + "\n")
+            with atomic_path(self.folder / _MANIFEST) as partial: partial.write_text(json_text(self.manifest) + "\n")
             self._seal(); self.started = True
         with atomic_path(self._path(index)) as partial: frame.to_parquet(partial, index=False)
         self.done[index] = len(frame)
@@ -116,7 +116,8 @@ def _label_chunk(student, chunk:pd.DataFrame, where:str, read_as:str, text_colum
     texts = chunk[text_column].map(lambda t: "" if t is None or (isinstance(t, float) and np.isnan(t)) else str(t))
     empty = (texts.str.strip() == "").to_numpy()            # reported, never labelled as if it were a text
     probabilities = np.full((len(chunk), len(student.label_names)), np.nan, dtype=np.float32)
-    if (~empty).any(): probabilities[~empty] = student.predict_proba(texts[~empty].tolist(), batch_size)
+    if (~empty).any():
+        with _this_chunk_alone(student): probabilities[~empty] = student.predict_proba(texts[~empty].tolist(), batch_size)
     out = pd.DataFrame({"id": chunk[id_column].to_numpy(object) if id_column else np.arange(offset, offset + len(chunk))})
     out["label"] = [None if e else label for e, label in zip(empty, student.labels_from(np.nan_to_num(probabilities)))]
     if deferral is not None:   # the same rule as `predict_deferred`, chunk by chunk; an empty text is never sent
@@ -130,6 +131,10 @@ def _label_chunk(student, chunk:pd.DataFrame, where:str, read_as:str, text_colum
     for i, name in enumerate(student.label_names): out[f"p_{name}"] = probabilities[:, i]
     if trained: out["trained_on"] = [f in trained for f in text_fingerprints(texts)]   # `validate` warns on these rows
     return out
+
+def _this_chunk_alone(student):
+    "Within it, the student's encoder answers no text from memory: a chunk's probabilities depend on that chunk alone, so a resumed run is byte-identical."
+    return student.encoder.forgetting() if getattr(student, "uses_encoder", False) else contextlib.nullcontext()
 
 def _trained_on(student) -> set:
     "The fingerprints of the texts a student learned from (empty when it keeps none)."

@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 from scipy.special import expit, softmax
 
-from .core import ConfigError, file_sha256
+from .core import ConfigError, file_sha256, json_text
 from .students import Recipe, load_student
 from .targets import check_texts
 
@@ -29,9 +29,14 @@ def _export_onnx(network, path:Path):
     import torch
     encoded = network.tokenizer(["a short text", "and another one"], return_tensors="pt", padding=True)
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in encoded]
-    with torch.inference_mode():
-        torch.onnx.export(network.model.eval(), tuple(encoded[n] for n in names), str(path), input_names=names, output_names=["logits"],
-                          dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "logits": {0: "batch"}}, opset_version=17, dynamo=False)
+    encoder = network.model.encoder
+    attention = encoder.config._attn_implementation
+    encoder.set_attn_implementation("eager")   # plain MatMul and Softmax: faster under onnxruntime than exported SDPA (2.7x against 2.2x fp32 in one run)
+    try:
+        with torch.inference_mode():
+            torch.onnx.export(network.model.eval(), tuple(encoded[n] for n in names), str(path), input_names=names, output_names=["logits"],
+                              dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "logits": {0: "batch"}}, opset_version=17, dynamo=False)
+    finally: encoder.set_attn_implementation(attention)
 
 # %% ../nbs/06h_quantize.ipynb #04b289b0
 class Int8Student(Recipe):
@@ -79,7 +84,7 @@ def quantize_student(folder:str|Path,          # a student kept in transformers 
     agreement = float(np.mean(np.array(student.predict(texts)) == np.array(int8.predict(texts))))
     record = dict(file=INT8_FILE, agreement=round(agreement, 4), texts=len(texts), threshold=threshold, chosen=agreement >= threshold)
     meta["int8"], meta["files"] = record, {**meta.get("files", {}), INT8_FILE: file_sha256(folder / INT8_FILE)}
-    meta_file.write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
+    meta_file.write_text(json_text(meta), encoding="utf-8")
     _card_note(folder / "README.md", record)
     return record
 

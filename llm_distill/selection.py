@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 
 from .codebook import Codebook
 from .core import ConfigError, LabelError, environment_info
-from .students import RECIPES, Recipe, SentenceEncoder, make_recipe
+from .encoder import SentenceEncoder
+from .students import RECIPES, Recipe, make_recipe
 from .targets import check_texts, training_targets
 
 # %% auto #0

@@ -21,14 +21,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.multiclass import OneVsRestClassifier
 
-from .core import DEFAULT_ENCODER, ConfigError, announce_duration, file_sha256, quiet_transformers, resolve_encoder, stable_hash
+from .core import DEFAULT_ENCODER, ConfigError, announce_duration, file_sha256, quiet_transformers, resolve_encoder, stable_hash, json_text
+from .encoder import SentenceEncoder
 from .finetune import Student, TrainingConfig, fit
 from .targets import aligned, check_texts, labels_from_probabilities, texts_of
 
 # %% auto #0
 __all__ = ['RECIPES', 'C_GRID', 'C_FOLDS', 'register_recipe', 'Recipe', 'label_fingerprint', 'load_student',
-           'most_regularised_within_one_se', 'chosen_C', 'TfidfRecipe', 'SentenceEncoder', 'EmbeddingRecipe',
-           'make_recipe', 'CombinedRecipe', 'StaticRecipe', 'SetFitRecipe', 'FinetuneRecipe']
+           'most_regularised_within_one_se', 'chosen_C', 'TfidfRecipe', 'EmbeddingRecipe', 'make_recipe',
+           'CombinedRecipe', 'StaticRecipe', 'SetFitRecipe', 'FinetuneRecipe']
 
 # %% ../nbs/06c_students.ipynb #e37a58ae
 RECIPES: dict[str, type] = {}
@@ -97,7 +98,7 @@ class Recipe:
         path = Path(path); path.mkdir(parents=True, exist_ok=True)
         meta = {**(self._save(path) or {}), **self.metadata, "recipe": self.name, "label_names": self.label_names,
                 "multi_label": self.multi_label, "seed": self.seed, "checkpoint": self.checkpoint, "settings": self.settings}
-        (path / "llm_distill.json").write_text(json.dumps(meta, indent=1, default=str))
+        (path / "llm_distill.json").write_text(json_text(meta))
         return path
 
     def __repr__(self):
@@ -257,32 +258,6 @@ class TfidfRecipe(Recipe):
     def _load(self, path):
         parts = _restore(path / "tfidf.skops", self)
         self.vectorizer, self.head = parts["vectorizer"], parts["head"]
-
-# %% ../nbs/06c_students.ipynb #fc29c82f
-class SentenceEncoder:
-    "A sentence-transformers encoder that remembers the embeddings it computed."
-    def __init__(self,
-                 checkpoint:str|Path|None=None,  # hub name or folder; default `DEFAULT_ENCODER` (the bundled copy when installed)
-                 batch_size:int=64,              # texts per forward pass
-                 max_length:int=256,             # tokens per text; longer texts are truncated
-                 device:str|None=None,           # e.g. "cuda"; default sentence-transformers' choice
-                ):
-        from sentence_transformers import SentenceTransformer
-        self.checkpoint = str(checkpoint or DEFAULT_ENCODER)   # the name results record; loaded from the bundled copy when installed
-        with quiet_transformers():
-            self.model = SentenceTransformer(resolve_encoder(self.checkpoint), device=device, trust_remote_code=False)
-        self.model.max_seq_length = max_length
-        self.batch_size, self.memory, self.progress = batch_size, {}, False   # progress: a bar while embedding many new texts
-
-    def __call__(self, texts:Sequence[str]) -> np.ndarray:
-        "Embeddings (one row per text), computing only the texts not seen before."
-        texts = list(texts)
-        new = list(dict.fromkeys(t for t in texts if t not in self.memory))
-        if new:
-            vectors = self.model.encode(new, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                                       show_progress_bar=self.progress and len(new) > 4 * self.batch_size)
-            self.memory.update(zip(new, vectors))
-        return np.stack([self.memory[t] for t in texts]) if texts else np.zeros((0, self.model.get_sentence_embedding_dimension()))
 
 # %% ../nbs/06c_students.ipynb #f93d493a
 @register_recipe

@@ -152,3 +152,33 @@ def test_dask_partitions_give_the_labels_of_predict_file(corpus):
     assert got["status"].tolist() == expected["status"].tolist()
     for column in [c for c in expected.columns if c.startswith("p_")]:
         np.testing.assert_array_equal(got[column].to_numpy(np.float32), expected[column].to_numpy(np.float32))
+
+
+def test_an_embedding_student_streams_in_bounded_memory(tmp_path):
+    "The encoder forgets its oldest embeddings beyond its limit, so a corpus of millions never piles up in memory; the labels do not change."
+    from llm_distill.encoder import SentenceEncoder
+    data = load_dataset("theocharis-incivility").data.dropna(subset=["human_label"])
+    encoder = SentenceEncoder(memory_limit=50)
+    student = train_student(data["text"].iloc[:120].tolist(), data["human_label"].iloc[:120].astype(str).tolist(), recipe="embed", encoder=encoder)
+    assert len(encoder.memory) <= 50
+    pd.DataFrame({"id": range(200), "text": data["text"].iloc[120:320].tolist()}).to_csv(tmp_path / "new.csv", index=False)
+    predict_file(student, tmp_path / "new.csv", tmp_path / "labels.csv", id_column="id", chunk_rows=40, progress=False)
+    assert len(encoder.memory) <= 50
+    unbounded = SentenceEncoder()
+    expected = student.head.predict_proba(unbounded(data["text"].iloc[120:320].tolist())).argmax(1)
+    assert pd.read_csv(tmp_path / "labels.csv")["label"].tolist() == [student.label_names[i] for i in expected]
+
+
+def test_an_embedding_students_labels_do_not_depend_on_earlier_chunks(tmp_path):
+    "A chunk whose texts were met in earlier chunks gets the bits it gets in a fresh process: so a resumed run is byte-identical."
+    data = load_dataset("theocharis-incivility").data.dropna(subset=["human_label"])
+    student = train_student(data["text"].iloc[:120].tolist(), data["human_label"].iloc[:120].astype(str).tolist(), recipe="embed")
+    folder = student.save(tmp_path / "student")
+    new = data["text"].iloc[120:400].tolist()
+    rows = new[:100] + new[100:200] + new[:30] + new[200:270]   # the third chunk repeats 30 texts of the first: its batches differ if they are skipped
+    pd.DataFrame({"id": range(300), "text": rows}).to_parquet(tmp_path / "all.parquet", index=False)
+    pd.DataFrame({"id": range(200, 300), "text": rows[200:]}).to_parquet(tmp_path / "last.parquet", index=False)
+    whole = pd.read_parquet(predict_file(load_student(folder), tmp_path / "all.parquet", tmp_path / "a.parquet", id_column="id", chunk_rows=100, progress=False))
+    alone = pd.read_parquet(predict_file(load_student(folder), tmp_path / "last.parquet", tmp_path / "b.parquet", id_column="id", chunk_rows=100, progress=False))
+    columns = [c for c in whole.columns if c.startswith("p_")]
+    assert whole.iloc[200:][columns].reset_index(drop=True).equals(alone[columns])
