@@ -1,6 +1,7 @@
 """Throughput and memory of `predict_file` with a saved student, and whether a killed run resumes and Dask agree.
 
-Trains an embedding student on 300 human-labelled incivility comments, saves it, and classifies 20,000 distinct tweets
+Trains an embedding student on 300 human-labelled incivility comments (and, for fp32 and int8 only, one on 300 toxicity
+comments: whether int8 keeps a student's labels depends on the student), saves it, and classifies 20,000 distinct tweets
 (from the shared datasets: none repeats, so the encoder's memory of embeddings gives no free answers) from Parquet with `predict_file`, each precision in a fresh process so
 its peak memory is its own. One JSON line per precision, then the checks and the projection:
   {"bench":"predict","precision":"fp32","texts_per_s":...,"peak_mb":...,"agreement_with_fp32":1.0}
@@ -8,7 +9,7 @@ its peak memory is its own. One JSON line per precision, then the checks and the
   {"bench":"predict","precision":"dask","identical":true}     (map_partitions on a 2-worker LocalCluster: the labels of predict_file)
   {"bench":"predict","precision":"fp32","projected_hours":...,"for_texts":6200000}
 int8 is the same student's network exported to ONNX and quantised by onnxruntime (`quantize.quantize_student`).
-Another precision is a row more: add `name: function(folder) -> a loaded predictor` to `PRECISIONS`
+Another precision is a row more: add `name: function(folder, dataset) -> a loaded predictor` to `PRECISIONS`
 (and, when it needs its own training, a recipe to `TRAINED`).
 """
 import argparse
@@ -34,10 +35,10 @@ from llm_distill.predict import parts_folder, partition_meta, predict_file, pred
 from llm_distill.students import RECIPES, load_student
 
 
-def _fp32(folder): return load_student(folder)
+def _fp32(folder, dataset): return load_student(folder)
 
 
-def _int8(folder):
+def _int8(folder, dataset):
     "The same embedding student kept in transformers format, quantised to int8 once (agreement measured on its 300 training texts)."
     from llm_distill.export import save_transformers, student_card
     from llm_distill.quantize import load_for_prediction, quantize_student
@@ -45,24 +46,29 @@ def _int8(folder):
     if not (kept / "onnx").is_dir():
         student = load_student(folder)
         save_transformers(student, kept, student_card(student))
-        data = load_dataset("theocharis-incivility").data.dropna(subset=["human_label"])
-        quantize_student(kept, data["text"].iloc[:300].tolist())
+        quantize_student(kept, _training(dataset)[0])
     return load_for_prediction(kept, "int8")
 
 
 PRECISIONS = {"fp32": _fp32, "int8": _int8}   # precision name -> function(saved student folder) -> a loaded predictor
 TRAINED = {"fp32": "embed", "int8": "embed"}  # precision name -> the recipe its student is trained with
 if "static" in RECIPES: PRECISIONS["static"], TRAINED["static"] = _fp32, "static"
+STUDENTS = {"incivility": "theocharis-incivility", "toxicity": "textclass-toxicity-train"}   # student -> the dataset it learns from
+ALSO = {"toxicity": ("fp32", "int8")}   # the precisions measured for students after the first (int8's agreement depends on the student)
 PROJECTED = 6_200_000                 # texts in the corpus the projection is for
 CHUNK = 2_000
 
 
-def _train(recipe, folder):
-    "Train `recipe` on 300 human-labelled comments and save it to `folder`."
+def _training(dataset):
+    "The first 300 human-labelled texts of `dataset`, and their labels."
+    data = load_dataset(dataset).data.dropna(subset=["human_label"])
+    return data["text"].iloc[:300].tolist(), data["human_label"].iloc[:300].astype(str).tolist()
+
+
+def _train(recipe, folder, dataset):
+    "Train `recipe` on 300 human-labelled texts of `dataset` and save it to `folder`."
     from llm_distill.selection import train_student
-    data = load_dataset("theocharis-incivility").data.dropna(subset=["human_label"])
-    student = train_student(data["text"].iloc[:300].tolist(), data["human_label"].iloc[:300].astype(str).tolist(), recipe=recipe)
-    return student.save(folder)
+    return train_student(*_training(dataset), recipe=recipe).save(folder)
 
 
 CORPUS = ("tweeteval-offensive", "davidson-hate-offensive", "olid")   # distinct tweets: no text is seen twice, so nothing is remembered
@@ -76,19 +82,19 @@ def _corpus(path, texts):
     return path
 
 
-def _timed(precision, folder, source, destination, queue):
+def _timed(precision, folder, dataset, source, destination, queue):
     "In a fresh process: load the predictor, classify the file; texts per second and this process's peak memory."
-    predictor = PRECISIONS[precision](folder)
+    predictor = PRECISIONS[precision](folder, dataset)
     start = time.perf_counter()
     predict_file(predictor, source, destination, id_column="id", chunk_rows=CHUNK, progress=False)
     seconds = time.perf_counter() - start
     queue.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 
 
-def _measure(precision, folder, source, destination):
+def _measure(precision, folder, dataset, source, destination):
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    child = context.Process(target=_timed, args=(precision, folder, source, destination, queue))
+    child = context.Process(target=_timed, args=(precision, folder, dataset, source, destination, queue))
     child.start(); seconds, peak = queue.get(); child.join()
     return seconds, peak
 
@@ -128,16 +134,18 @@ def main():
     work = Path(tempfile.mkdtemp())
     source = _corpus(work / "corpus.parquet", args.texts)
     folders, trained, outputs, speed = {}, {}, {}, {}
-    for precision in PRECISIONS:
-        recipe = TRAINED.get(precision, "embed")
-        trained[recipe] = trained.get(recipe) or _train(recipe, work / f"student-{recipe}")
-        folders[precision] = trained[recipe]
-        outputs[precision] = work / f"labels-{precision}.parquet"
-        seconds, peak = _measure(precision, folders[precision], source, outputs[precision])
-        agreement = (pd.read_parquet(outputs[precision])["label"] == pd.read_parquet(outputs["fp32"])["label"]).mean()
-        speed[precision] = args.texts / seconds
-        print(json.dumps({"bench": "predict", "precision": precision, "texts": args.texts, "texts_per_s": round(speed[precision], 1),
-                          "peak_mb": round(peak), "agreement_with_fp32": round(float(agreement), 4)}), flush=True)
+    for name, dataset in STUDENTS.items():
+        for precision in ALSO.get(name, PRECISIONS):
+            recipe, row = TRAINED.get(precision, "embed"), (name, precision)
+            trained[name, recipe] = trained.get((name, recipe)) or _train(recipe, work / f"student-{name}-{recipe}", dataset)
+            folders[row], outputs[row] = trained[name, recipe], work / f"labels-{name}-{precision}.parquet"
+            seconds, peak = _measure(precision, folders[row], dataset, source, outputs[row])
+            agreement = (pd.read_parquet(outputs[row])["label"] == pd.read_parquet(outputs[name, "fp32"])["label"]).mean()
+            speed[row] = args.texts / seconds
+            print(json.dumps({"bench": "predict", "precision": precision, "student": name, "texts": args.texts, "texts_per_s": round(speed[row], 1),
+                              "peak_mb": round(peak), "agreement_with_fp32": round(float(agreement), 4)}), flush=True)
+    first = next(iter(STUDENTS))
+    folders["fp32"], speed["fp32"] = folders[first, "fp32"], speed[first, "fp32"]
     check = _corpus(work / "check.parquet", args.check_texts)
     reference = predict_file(load_student(folders["fp32"]), check, work / "check-labels.parquet", id_column="id", chunk_rows=500, progress=False)
     print(json.dumps({"bench": "predict", "precision": "resume", "texts": args.check_texts,

@@ -208,7 +208,6 @@ def command_predict(arguments, # parsed `predict` arguments
     "Classify a file with a saved student, deferring to an LLM when asked; the line `predict` prints."
     from llm_distill.boundary import check_output, read_table
     from llm_distill.predict import predict_file
-    from llm_distill.students import load_student
     lacking = [f"--{name}" for name in ("student", "output") if not getattr(arguments, name)]
     if lacking: raise ConfigError(f"predict needs {' and '.join(lacking)}")
     check_output(arguments.output, [arguments.input])

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .core import ConfigError, DataError, environment_info, redact, stable_hash, json_text
+from .core import ConfigError, DataError, environment_info, redact, stable_hash
 from .boundary import claim_folder, clear_folder, seal_folder, text_fingerprints
 from .data import Codebook, Corpus
 from .llm import Cache
@@ -146,7 +146,7 @@ def deferral_results(cells:list,          # an experiment's cells (`ExperimentRe
 def _write_json(path:Path, value):
     "Write JSON atomically (a kill leaves the old file or the new one)."
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(json_text(value, None))
+    partial.write_text(json.dumps(value, default=str))   # the run's own checkpoint: NaN kept as NaN, so a float column reads back as one
     os.replace(partial, path)
 
 # %% ../nbs/07b_experiment.ipynb #45b493a6
