@@ -126,7 +126,7 @@ def command_train(arguments, # parsed `train` arguments
                  ) -> str:
     "Train a student on human labels or an annotations file and save it; the lines `train` prints."
     from llm_distill.boundary import check_output, claim_folder, seal_folder, user_files
-    from llm_distill.export import save_transformers, student_card
+    from llm_distill.export import has_transformers_form, save_transformers, student_card
     from llm_distill.boundary import text_fingerprints
     from llm_distill.selection import train_student
     check_output(arguments.output, [arguments.file, arguments.annotations])
@@ -148,11 +148,12 @@ def command_train(arguments, # parsed `train` arguments
     deferring = _record_deferral_curve(student, texts, [labels[i] for i in keep]) if arguments.annotations else ""
     card = student_card(student, teacher=source, task=corpus.codebook.task, data_hash=corpus.data_hash(), name=Path(arguments.output).name)
     before = user_files(arguments.output)   # with --force, the user's files: never listed as ours, so never removed
-    try: save_transformers(student, arguments.output, card); kept = "transformers format, with a model card"
-    except ConfigError:
+    if has_transformers_form(student): save_transformers(student, arguments.output, card); kept = "transformers format, with a model card"
+    else:
         student.save(arguments.output); card.save(Path(arguments.output) / "README.md")
-        kept = "its own format (a TF-IDF student has no transformers form), with a model card"
-    if arguments.int8 and kept.startswith("transformers"):
+        kept = f"its own format (a {student.name} student has no transformers form), with a model card"
+        if arguments.int8: kept += "; no int8 network: --int8 needs a student with a transformers form (embed, setfit, finetune)"
+    if arguments.int8 and has_transformers_form(student):
         from llm_distill.quantize import quantize_student
         record = quantize_student(arguments.output, texts)
         kept += f"; int8 network agrees with fp32 on {record['agreement']:.1%} of the training texts, {'used' if record['chosen'] else 'not used'} by default"

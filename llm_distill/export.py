@@ -21,7 +21,8 @@ from .pooled import PooledClassifier, PooledClassifierConfig
 from .students import EmbeddingRecipe, FinetuneRecipe, Recipe, SetFitRecipe
 
 # %% auto #0
-__all__ = ['NEVER', 'REMOTE_CODE', 'head_weights', 'to_transformers', 'inert_markdown', 'student_card', 'save_transformers']
+__all__ = ['NEVER', 'REMOTE_CODE', 'head_weights', 'to_transformers', 'has_transformers_form', 'inert_markdown', 'student_card',
+           'save_transformers']
 
 # %% ../nbs/06e_export.ipynb #dd9c280c
 NEVER = -1e4   # the logit of a class the head never saw, or of a label that never applied in training: probability 0
@@ -93,6 +94,12 @@ def to_transformers(student:Recipe|Student,  # a fitted student: `train_student`
     raise ConfigError(f"a {getattr(student, 'name', type(student).__name__)!r} student has no transformers form; keep it with `save` "
                       "(its folder loads with `load_student`)")
 
+# %% ../nbs/06e_export.ipynb #8201a009
+def has_transformers_form(student,  # a fitted student
+                         ) -> bool:
+    "True for the students `to_transformers` converts (fine-tuned, SetFit, frozen embeddings); False for TF-IDF, static and stacked ones."
+    return isinstance(student, (FinetuneRecipe, Student, SetFitRecipe)) or type(student) is EmbeddingRecipe
+
 # %% ../nbs/06e_export.ipynb #9d6535da
 _MARKUP = re.compile(r"([\\`*_\[\]()#+\-!<>|{}&~])")   # what Markdown or HTML could read as markup
 _LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
@@ -123,6 +130,11 @@ def _card_origin(student, teacher:str) -> tuple[str, str]:
                if human else "It learned an LLM's labels, with that model's errors and\nbiases")
     return origin, learned
 
+def _truncation(student) -> str:
+    "The card's words on how long a text may be, where the student truncates."
+    tokens = student.metadata.get("max_length") or getattr(student, "settings", {}).get("max_length")
+    return f"; texts truncated at {tokens} tokens" if tokens else ""
+
 def _card_usage(student, native:bool) -> str:
     "How to load and call the student, and how it answers label sets."
     md = inert_markdown
@@ -138,7 +150,7 @@ classify(["a text"], truncation=True{', top_k=None' if student.multi_label else 
 or, with llm_distill installed, `import llm_distill.export` first and leave out `trust_remote_code` (no code from the folder runs),
 or `llm_distill.students.load_student("path/to/this/folder").predict(["a text"])`.""")
     how_to = pipeline_use if native else ("""```python
-from llm_distill.students import load_student   # a TF-IDF student: scikit-learn, kept in llm_distill's own format
+from llm_distill.students import load_student   # kept in llm_distill's own format (it has no transformers form)
 load_student("path/to/this/folder").predict(["a text"])
 ```""")
     return how_to + label_sets
@@ -157,7 +169,7 @@ def student_card(student:Recipe|Student,   # the student the card describes
     meta, md = student.metadata, inert_markdown   # every name from a user shows as text: no tag, link, image or heading
     code = lambda text: f"`{text}`" if re.fullmatch(r"[\w.-]+", str(text)) else md(text)   # a hash in a code span, anything else inert
     checkpoint = str(meta.get("checkpoint") or getattr(student, "checkpoint", "") or "")
-    native = getattr(student, "name", "") != "tfidf"   # a TF-IDF student has no transformers form: loaded by llm_distill alone
+    native = has_transformers_form(student)   # TF-IDF and static students have none: loaded by llm_distill alone
     data = _card_data(student, metrics, evaluated_on, name, native, checkpoint)
     scores = "\n".join(f"| {md(key.replace('_', '-'))} | {v:.3f} | [{lo:.3f}, {hi:.3f}] |" for key, (v, lo, hi) in (metrics or {}).items())
     origin, learned = _card_origin(student, teacher)
@@ -170,7 +182,7 @@ for the task *{md(task or 'unnamed')}*. Labels: {", ".join(md(n) for n in studen
 ## Training
 - recipe: {md(meta.get('why') or getattr(student, 'name', 'fine-tuned'))}
 - training texts: {md(meta.get('train_examples', 'unknown'))}; label source: {md(meta.get('label_source', 'unknown'))}
-- encoder: {md(checkpoint or 'unknown')}; texts truncated at {md(meta.get('max_length') or getattr(student, 'settings', {}).get('max_length', 'the tokenizer limit'))} tokens
+- encoder: {md(checkpoint or 'none')}{_truncation(student)}
 - codebook hash: {code(meta.get('codebook_hash') or 'unknown')}; training data hash: {code(data_hash or 'unknown')}
 - software: {md(', '.join(f'{k} {v}' for k, v in (meta.get('versions') or environment_info()).items()))}
 

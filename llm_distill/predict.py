@@ -16,7 +16,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from .boundary import read_table, table_chunks, table_format, table_writer, text_fingerprints
-from .core import DataError, stable_hash, json_text
+from .core import DataError, file_sha256, stable_hash, json_text
 from .folders import OWNED_MARKER, atomic_path, check_output, claim_folder, clear_folder, is_ours, seal_folder, user_files
 
 # %% auto #0
@@ -45,10 +45,9 @@ def _deferral_key(deferral) -> dict|None:
     return {"chosen": getattr(deferral, "chosen", None), "llm": type(llm).__name__, "model": getattr(llm, "model", None)}
 
 def _manifest(student, source:Path, arguments:dict) -> dict:
-    "What a part was made from: the student's fingerprint, the source's path, size and modification time, and the arguments."
-    stat = source.stat()
+    "What a part was made from: the student's fingerprint, the source's path, size and content (SHA-256: a file copied over with its old date is not the old file), and the arguments."
     made_from = {"student": _student_key(student), "arguments": arguments,
-                 "source": {"path": str(source.resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}}
+                 "source": {"path": str(source.resolve()), "bytes": source.stat().st_size, "sha256": file_sha256(source)}}
     return {"key": stable_hash(made_from, 32), **made_from}
 
 class _Parts:
@@ -112,8 +111,9 @@ def _label_chunk(student, chunk:pd.DataFrame, where:str, read_as:str, text_colum
     if text_column not in chunk: raise DataError(f"{where}: no column {text_column!r} (columns: {list(chunk.columns)[:10]}){read_as}")
     if id_column is not None and id_column not in chunk: raise DataError(f"{where}: no column {id_column!r}{read_as}")
     if id_column is not None and chunk[id_column].isna().any():
-        raise DataError(f"{where}: column {id_column!r} is empty at row(s) {[offset + i for i in np.flatnonzero(chunk[id_column].isna())][:5]}")
-    texts = chunk[text_column].map(lambda t: "" if t is None or (isinstance(t, float) and np.isnan(t)) else str(t))
+        raise DataError(f"{where}: column {id_column!r} is empty at row(s) {[int(offset + i) for i in np.flatnonzero(chunk[id_column].isna())][:5]} (counted from 0)")
+    missing = chunk[text_column].isna().to_numpy()          # None, NaN and pandas' NA alike: never the text "<NA>"
+    texts = pd.Series(["" if m else str(t) for t, m in zip(chunk[text_column], missing)], index=chunk.index, dtype=object)
     empty = (texts.str.strip() == "").to_numpy()            # reported, never labelled as if it were a text
     probabilities = np.full((len(chunk), len(student.label_names)), np.nan, dtype=np.float32)
     if (~empty).any():
@@ -160,9 +160,10 @@ def _resumed(student, chunks, label, source:Path, destination:Path, bar, argumen
                 parts.write(index, label(chunk, offset)); bar.update(len(chunk))
             offset, count = offset + len(chunk), index + 1
         if offset: parts.assemble(destination, source, count)
-    except DataError:   # the source itself is at fault: a rerun would fail the same way, so nothing is kept
-        if parts is not None: parts.discard()
+    except DataError:   # the source is at fault (or its reading was interrupted): finished parts are kept, a changed source starts over
+        if parts is not None and not parts.done: parts.discard()
         raise
+    if parts is not None and not offset: parts.discard()   # a file of no rows: nothing to keep
     return offset
 
 def _start_bar(bar, done:int, folder:Path):

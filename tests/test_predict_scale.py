@@ -182,3 +182,60 @@ def test_an_embedding_students_labels_do_not_depend_on_earlier_chunks(tmp_path):
     alone = pd.read_parquet(predict_file(load_student(folder), tmp_path / "last.parquet", tmp_path / "b.parquet", id_column="id", chunk_rows=100, progress=False))
     columns = [c for c in whole.columns if c.startswith("p_")]
     assert whole.iloc[200:][columns].reset_index(drop=True).equals(alone[columns])
+
+
+def test_a_changed_source_with_its_old_size_and_date_starts_over(corpus):
+    "A corrected file copied in with its old date (cp -p, rsync -t) and the same size is still a changed file."
+    folder, frame = corpus
+    source, destination = folder / "same-size.csv", folder / "same-size-labels.csv"
+    frame.to_csv(source, index=False)
+    stat = source.stat()
+    _kill_part_way(folder, source, destination)
+    frame.assign(text=frame["text"].iloc[::-1].to_numpy()).to_csv(source, index=False)   # the same bytes, reordered
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert source.stat().st_size == stat.st_size and source.stat().st_mtime_ns == stat.st_mtime_ns
+    err = _rerun(folder, source, destination)
+    assert "starting over" in err and "resuming:" not in err, err[-2000:]
+    reference = predict_file(load_student(folder / "student"), source, folder / "same-size-whole.csv", id_column="id", chunk_rows=CHUNK, progress=False)
+    assert destination.read_bytes() == reference.read_bytes()
+
+
+def test_a_source_that_fails_part_way_keeps_the_finished_parts(corpus, monkeypatch):
+    "An error reading the source after some chunks (a bad row, or a read interrupted by Ctrl-C) loses none of them; a file of no rows leaves nothing."
+    import llm_distill.predict as predict
+    from llm_distill.core import DataError
+    folder, frame = corpus
+    source, destination = folder / "breaks.csv", folder / "breaks-labels.csv"
+    frame.to_csv(source, index=False)
+    chunks = predict.table_chunks
+    def breaking(*args, **kwargs):
+        for i, chunk in enumerate(chunks(*args, **kwargs)):
+            if i == 3: raise DataError("breaks.csv: cannot be parsed as csv: Calling read(nbytes) on source failed")
+            yield chunk
+    monkeypatch.setattr(predict, "table_chunks", breaking)
+    with pytest.raises(DataError, match="read"):
+        predict_file(load_student(folder / "student"), source, destination, id_column="id", chunk_rows=CHUNK, progress=False)
+    assert len(list(parts_folder(destination).glob("part-*.parquet"))) == 3
+    monkeypatch.setattr(predict, "table_chunks", chunks)
+    whole = predict_file(load_student(folder / "student"), source, destination, id_column="id", chunk_rows=CHUNK, progress=False)
+    reference = predict_file(load_student(folder / "student"), source, folder / "breaks-whole.csv", id_column="id", chunk_rows=CHUNK, progress=False)
+    assert whole.read_bytes() == reference.read_bytes() and not parts_folder(destination).exists()
+    (folder / "header.csv").write_text("id,text\n")
+    with pytest.raises(DataError, match="no rows"):
+        predict_file(load_student(folder / "student"), folder / "header.csv", folder / "header-labels.csv", id_column="id", progress=False)
+    assert not parts_folder(folder / "header-labels.csv").exists()
+
+
+def test_a_missing_text_is_never_labelled_whatever_its_kind_of_missing(corpus, tmp_path):
+    "None, NaN and pandas' NA (Parquet read with nullable strings, and Dask's partitions) are all marked, never classified as '<NA>'."
+    from llm_distill.predict import predict_partition
+    folder, _ = corpus
+    frame = pd.DataFrame({"id": ["a", "b", "c", "d"], "text": ["hello there", None, "", "good morning"]}).convert_dtypes()
+    assert frame["text"].iloc[1] is pd.NA
+    frame.to_parquet(tmp_path / "na.parquet", index=False)
+    out = pd.read_csv(predict_file(load_student(folder / "student"), tmp_path / "na.parquet", tmp_path / "na.csv", id_column="id", progress=False),
+                      keep_default_na=False)
+    assert out["status"].tolist() == ["ok", "empty text: not labelled", "empty text: not labelled", "ok"]
+    assert out.loc[1, "label"] == "" and out.loc[0, "label"] != ""
+    partition = predict_partition(frame, folder / "student", id_column="id")
+    assert partition["status"].tolist() == out["status"].tolist() and partition["label"].isna().tolist() == [False, True, True, False]

@@ -98,3 +98,12 @@ def test_distilled_once_then_read_from_the_disk_cache(monkeypatch, fitted):
     model = students._static_model(DEFAULT_ENCODER, 256)
     assert np.array_equal(model.encode(["you are an idiot"]), fitted.model.encode(["you are an idiot"]))
     assert students._static_model(DEFAULT_ENCODER, 256) is model   # then remembered in the process
+
+
+def test_its_model_card_says_how_it_really_loads(fitted):
+    "A static student has no transformers form: its card points to load_student, not to a pipeline it cannot serve."
+    from llm_distill.export import has_transformers_form, student_card
+    card = str(student_card(fitted, task="incivility"))
+    assert not has_transformers_form(fitted)
+    assert "load_student" in card and "trust_remote_code" not in card and "library_name: sklearn" in card
+    assert "the tokenizer limit" not in card
