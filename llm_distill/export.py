@@ -14,6 +14,7 @@ import torch
 import yaml
 
 from .core import ConfigError, environment_info, file_sha256, quiet_transformers, json_text
+from .folders import plain_permissions
 from .finetune import Student
 from .networks import MeanPooledClassifier
 import llm_distill.pooled as pooled
@@ -214,6 +215,7 @@ def save_transformers(student:Recipe|Student,  # a fitted student with a transfo
     if remote: model.config.auto_map = {"AutoConfig": f"{REMOTE_CODE}.PooledClassifierConfig",
                                         "AutoModelForSequenceClassification": f"{REMOTE_CODE}.PooledClassifier"}
     with quiet_transformers(): model.save_pretrained(path, safe_serialization=True)   # no progress bar in a run's output
+    for weights in path.glob("*.safetensors"): plain_permissions(weights)   # written through a temporary file: readable by collaborators
     if remote: (path / f"{REMOTE_CODE}.py").write_text(Path(pooled.__file__).read_text(encoding="utf-8"), encoding="utf-8")
     written = ["config.json"] + ([f"{REMOTE_CODE}.py"] if remote else []) + [Path(f).name for f in tokenizer.save_pretrained(path)]
     files = {name: file_sha256(path / name) for name in dict.fromkeys(written) if (path / name).is_file()}   # `Student.load` checks them

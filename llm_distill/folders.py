@@ -15,8 +15,8 @@ from typing import Iterator, Sequence
 from .core import CACHE_FILE, ConfigError
 
 # %% auto #0
-__all__ = ['OWNED_MARKER', 'same_path', 'check_output', 'atomic_path', 'is_ours', 'claim_folder', 'seal_folder', 'user_files',
-           'clear_folder']
+__all__ = ['OWNED_MARKER', 'same_path', 'check_output', 'plain_permissions', 'atomic_path', 'is_ours', 'claim_folder',
+           'seal_folder', 'user_files', 'clear_folder']
 
 # %% ../nbs/01b_folders.ipynb #2f4945c5
 def same_path(a:str|Path, # one path
@@ -39,6 +39,14 @@ def check_output(destination:str|Path,         # where a command will write
             raise ConfigError(f"{what} {destination} is the input {source}; writing there would replace it: choose another file")
     return destination
 
+# %% ../nbs/01b_folders.ipynb #1208874c
+def plain_permissions(path:str|Path,  # a file the package wrote
+                     ) -> Path:
+    "Give `path` the permissions a plain `open` would (0666 less the umask), not a temporary file's 0600."
+    umask = os.umask(0); os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+    return Path(path)
+
 # %% ../nbs/01b_folders.ipynb #24da491d
 @contextlib.contextmanager
 def atomic_path(destination:str|Path, # the file to write
@@ -51,8 +59,7 @@ def atomic_path(destination:str|Path, # the file to write
     partial = Path(partial)
     try:
         yield partial
-        umask = os.umask(0); os.umask(umask)
-        os.chmod(partial, 0o666 & ~umask)   # the permissions a plain `open` would give
+        plain_permissions(partial)
         os.replace(partial, destination)
     finally: partial.unlink(missing_ok=True)
 

@@ -58,8 +58,18 @@ def test_the_command_line_trains_and_predicts_in_int8(tmp_path):
         assert main(["train", "-q", "--dataset", "textclass-toxicity", "--limit", "150", "--recipe", "embed", "--int8", "--output", str(tmp_path / "s")]) == 0
     assert "int8 network agrees with fp32 on" in said.getvalue()
     pd.DataFrame({"text": ["you are an idiot", "thank you so much", "what a stupid idea"]}).to_csv(tmp_path / "new.csv", index=False)
+    told = {}
     for precision in ("int8", "fp32"):
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()) as said, contextlib.redirect_stderr(io.StringIO()):
             assert main(["predict", "-q", "--student", str(tmp_path / "s"), "--input", str(tmp_path / "new.csv"),
                          "--output", str(tmp_path / f"{precision}.csv"), "--precision", precision]) == 0
+        told[precision] = said.getvalue()
+    assert "(in int8: its labels agreed with fp32 on" in told["int8"] and "int8" not in told["fp32"]   # it says which it used
+    assert oct((tmp_path / "s" / "model.safetensors").stat().st_mode & 0o077) == oct(0o077 & ~_umask() & 0o066)   # readable as a plain file is
     assert pd.read_csv(tmp_path / "int8.csv")["label"].tolist() == pd.read_csv(tmp_path / "fp32.csv")["label"].tolist()
+
+
+def _umask() -> int:
+    import os
+    umask = os.umask(0); os.umask(umask)
+    return umask
