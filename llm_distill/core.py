@@ -69,11 +69,12 @@ def stable_hash(value,  # any JSON-serialisable value (dicts, lists, strings, nu
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:length]
 
 # %% ../nbs/00_core.ipynb #f6071713
-def json_text(value,               # dicts, lists, strings, numbers (NaN and infinities included), None; anything else written as its str
+def json_text(value,               # dicts, lists, strings, numbers (numpy's too; NaN and infinities included), None; anything else written as its str
               indent:int|None=1,   # JSON's indent (None: one line)
              ) -> str:
     "Strict JSON of `value`: NaN as null, infinities as the strings \"inf\" and \"-inf\"."
     def finite(v):
+        if type(v).__module__ == "numpy" and hasattr(v, "tolist"): v = v.tolist()   # numpy scalars and arrays as Python values
         if isinstance(v, float) and not math.isfinite(v): return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
         if isinstance(v, dict): return {k: finite(x) for k, x in v.items()}
         if isinstance(v, (list, tuple)): return [finite(x) for x in v]

@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from .core import ConfigError, environment_info, file_sha256, quiet_transformers, json_text
-from .folders import plain_permissions
+from .folders import readable_weights
 from .finetune import Student
 from .networks import MeanPooledClassifier
 import llm_distill.pooled as pooled
@@ -22,7 +22,7 @@ from .pooled import PooledClassifier, PooledClassifierConfig
 from .students import EmbeddingRecipe, FinetuneRecipe, Recipe, SetFitRecipe
 
 # %% auto #0
-__all__ = ['NEVER', 'REMOTE_CODE', 'head_weights', 'to_transformers', 'has_transformers_form', 'inert_markdown', 'student_card',
+__all__ = ['NEVER', 'REMOTE_CODE', 'head_weights', 'has_transformers_form', 'to_transformers', 'inert_markdown', 'student_card',
            'save_transformers']
 
 # %% ../nbs/06e_export.ipynb #dd9c280c
@@ -81,10 +81,19 @@ def _from_student(student:Student):
     model.head.load_state_dict(student.model.head.state_dict())
     return model.eval(), tokenizer
 
+# %% ../nbs/06e_export.ipynb #8201a009
+def has_transformers_form(student,  # a fitted student
+                         ) -> bool:
+    "True for the students `to_transformers` converts (fine-tuned, SetFit, frozen embeddings); False for TF-IDF, static and stacked ones."
+    return isinstance(student, (FinetuneRecipe, Student, SetFitRecipe)) or type(student) is EmbeddingRecipe
+
 # %% ../nbs/06e_export.ipynb #af63035e
 def to_transformers(student:Recipe|Student,  # a fitted student: `train_student`'s choice, a recipe, or a fine-tuned `Student`
                    ) -> tuple:
     "The student as a transformers sequence classifier and its tokenizer (truncating where the student does)."
+    if not has_transformers_form(student):
+        raise ConfigError(f"a {getattr(student, 'name', type(student).__name__)!r} student has no transformers form; keep it with `save` "
+                          "(its folder loads with `load_student`)")
     if isinstance(student, FinetuneRecipe): student = student.student
     if isinstance(student, Student): return _from_student(student)
     if type(student) is EmbeddingRecipe:   # the recipe reads unit-length vectors whatever the encoder declares
@@ -92,14 +101,6 @@ def to_transformers(student:Recipe|Student,  # a fitted student: `train_student`
     if isinstance(student, SetFitRecipe):
         normalize = any(type(m).__name__ == "Normalize" for m in student.body)
         return _from_sentence_transformer(student.body, student.head, student.label_names, student.multi_label, normalize)
-    raise ConfigError(f"a {getattr(student, 'name', type(student).__name__)!r} student has no transformers form; keep it with `save` "
-                      "(its folder loads with `load_student`)")
-
-# %% ../nbs/06e_export.ipynb #8201a009
-def has_transformers_form(student,  # a fitted student
-                         ) -> bool:
-    "True for the students `to_transformers` converts (fine-tuned, SetFit, frozen embeddings); False for TF-IDF, static and stacked ones."
-    return isinstance(student, (FinetuneRecipe, Student, SetFitRecipe)) or type(student) is EmbeddingRecipe
 
 # %% ../nbs/06e_export.ipynb #9d6535da
 _MARKUP = re.compile(r"([\\`*_\[\]()#+\-!<>|{}&~])")   # what Markdown or HTML could read as markup
@@ -215,7 +216,7 @@ def save_transformers(student:Recipe|Student,  # a fitted student with a transfo
     if remote: model.config.auto_map = {"AutoConfig": f"{REMOTE_CODE}.PooledClassifierConfig",
                                         "AutoModelForSequenceClassification": f"{REMOTE_CODE}.PooledClassifier"}
     with quiet_transformers(): model.save_pretrained(path, safe_serialization=True)   # no progress bar in a run's output
-    for weights in path.glob("*.safetensors"): plain_permissions(weights)   # written through a temporary file: readable by collaborators
+    readable_weights(path)   # written through a temporary file: readable by collaborators
     if remote: (path / f"{REMOTE_CODE}.py").write_text(Path(pooled.__file__).read_text(encoding="utf-8"), encoding="utf-8")
     written = ["config.json"] + ([f"{REMOTE_CODE}.py"] if remote else []) + [Path(f).name for f in tokenizer.save_pretrained(path)]
     files = {name: file_sha256(path / name) for name in dict.fromkeys(written) if (path / name).is_file()}   # `Student.load` checks them

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from .codebook import Codebook
 from .core import announce_duration, check_fields, ConfigError, LabelError, DEFAULT_ENCODER, environment_info, quiet_transformers, resolve_encoder, stable_hash, json_text
-from .folders import plain_permissions
+from .folders import readable_weights
 from .networks import MeanPooledClassifier, check_student_folder, encoder_pooling
 from .targets import aligned, check_texts, labels_from_probabilities, texts_of, training_targets
 
@@ -161,7 +161,7 @@ class Student:
         config.id2label, config.label2id = dict(enumerate(self.label_names)), {n: i for i, n in enumerate(self.label_names)}   # beside the weights
         config.problem_type = "multi_label_classification" if self.multi_label else "single_label_classification"
         self.model.save_pretrained(path, safe_serialization=True)
-        for weights in path.glob("*.safetensors"): plain_permissions(weights)   # written through a temporary file: readable by collaborators
+        readable_weights(path)   # written through a temporary file: readable by collaborators
         written = ["config.json", "head.safetensors"] + [Path(f).name for f in self.tokenizer.save_pretrained(path)]
         files = {name: file_sha256(path / name) for name in dict.fromkeys(written) if (path / name).is_file()}
         meta = dict(self.metadata, label_names=self.label_names, multi_label=self.multi_label, max_length=self.max_length, files=files)

@@ -15,8 +15,8 @@ from typing import Iterator, Sequence
 from .core import CACHE_FILE, ConfigError
 
 # %% auto #0
-__all__ = ['OWNED_MARKER', 'same_path', 'check_output', 'plain_permissions', 'atomic_path', 'is_ours', 'claim_folder',
-           'seal_folder', 'user_files', 'clear_folder']
+__all__ = ['OWNED_MARKER', 'same_path', 'check_output', 'plain_permissions', 'readable_weights', 'atomic_path', 'is_ours',
+           'claim_folder', 'seal_folder', 'user_files', 'clear_folder']
 
 # %% ../nbs/01b_folders.ipynb #2f4945c5
 def same_path(a:str|Path, # one path
@@ -46,6 +46,13 @@ def plain_permissions(path:str|Path,  # a file the package wrote
     umask = os.umask(0); os.umask(umask)
     os.chmod(path, 0o666 & ~umask)
     return Path(path)
+
+# %% ../nbs/01b_folders.ipynb #999eef3b
+def readable_weights(folder:str|Path,              # a folder the package saved a model into
+                     pattern:str="*.safetensors",  # the files a library wrote through a temporary file
+                    ) -> list[Path]:
+    "Give each `pattern` file in `folder` plain permissions, so that collaborators can load the model; the files changed."
+    return [plain_permissions(weights) for weights in sorted(Path(folder).glob(pattern))]
 
 # %% ../nbs/01b_folders.ipynb #24da491d
 @contextlib.contextmanager

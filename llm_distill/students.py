@@ -22,7 +22,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.multiclass import OneVsRestClassifier
 
 from .core import DEFAULT_ENCODER, ConfigError, announce_duration, file_sha256, quiet_transformers, resolve_encoder, stable_hash, json_text
-from .folders import plain_permissions
+from .folders import readable_weights
 from .encoder import SentenceEncoder
 from .finetune import Student, TrainingConfig, fit
 from .targets import aligned, check_texts, labels_from_probabilities, texts_of
@@ -371,7 +371,7 @@ class StaticRecipe(Recipe):
 
     def _save(self, path):
         self.model.save_pretrained(path / "static")   # safetensors, tokenizer and config
-        for weights in (path / "static").glob("*.safetensors"): plain_permissions(weights)   # readable by collaborators
+        readable_weights(path / "static")   # readable by collaborators
         _dump({"head": self.head}, path / "head.skops", self)
         saved = [path / "head.skops", *sorted(f for f in (path / "static").rglob("*") if f.is_file() and f.name != "README.md")]
         return {"files": {str(f.relative_to(path)): file_sha256(f) for f in saved}}   # every file: a changed one is refused
