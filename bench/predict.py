@@ -8,7 +8,8 @@ its peak memory is its own. One JSON line per precision, then the checks and the
   {"bench":"predict","precision":"resume","identical":true}   (a run SIGKILLed part-way, rerun: the bytes of one never stopped)
   {"bench":"predict","precision":"dask","identical":true}     (map_partitions on a 2-worker LocalCluster: the labels of predict_file)
   {"bench":"predict","precision":"fp32","projected_hours":...,"for_texts":6200000}
-int8 is the same student's network exported to ONNX and quantised by onnxruntime (`quantize.quantize_student`).
+fp32 and int8 are one network: the student kept in transformers format, and its ONNX export quantised by onnxruntime
+(`quantize.quantize_student`).
 Another precision is a row more: add `name: function(folder, dataset) -> a loaded predictor` to `PRECISIONS`
 (and, when it needs its own training, a recipe to `TRAINED`).
 """
@@ -35,24 +36,35 @@ from llm_distill.predict import parts_folder, partition_meta, predict_file, pred
 from llm_distill.students import RECIPES, load_student
 
 
-def _fp32(folder, dataset): return load_student(folder)
-
-
-def _int8(folder, dataset):
-    "The same embedding student kept in transformers format, quantised to int8 once (agreement measured on its 300 training texts)."
+def _kept(folder, dataset):
+    "The student kept in transformers format (as `llm-distill train` keeps it) beside its recipe folder, with its int8 network (agreement measured on its 300 training texts); made once."
     from llm_distill.export import save_transformers, student_card
-    from llm_distill.quantize import load_for_prediction, quantize_student
+    from llm_distill.quantize import quantize_student
     kept = Path(folder).with_name(Path(folder).name + "-kept")
     if not (kept / "onnx").is_dir():
         student = load_student(folder)
         save_transformers(student, kept, student_card(student))
         quantize_student(kept, _training(dataset)[0])
-    return load_for_prediction(kept, "int8")
+    return kept
+
+
+def _fp32(folder, dataset):
+    "The kept student in full precision: the network int8 is made from, so the two rows compare one network."
+    return load_student(_kept(folder, dataset))
+
+
+def _int8(folder, dataset):
+    "The same kept student's int8 network."
+    from llm_distill.quantize import load_for_prediction
+    return load_for_prediction(_kept(folder, dataset), "int8")
+
+
+def _recipe(folder, dataset): return load_student(folder)   # a student with no transformers form (static), from its own folder
 
 
 PRECISIONS = {"fp32": _fp32, "int8": _int8}   # precision name -> function(saved student folder) -> a loaded predictor
 TRAINED = {"fp32": "embed", "int8": "embed"}  # precision name -> the recipe its student is trained with
-if "static" in RECIPES: PRECISIONS["static"], TRAINED["static"] = _fp32, "static"
+if "static" in RECIPES: PRECISIONS["static"], TRAINED["static"] = _recipe, "static"
 STUDENTS = {"incivility": "theocharis-incivility", "toxicity": "textclass-toxicity-train"}   # student -> the dataset it learns from
 ALSO = {"toxicity": ("fp32", "int8")}   # the precisions measured for students after the first (int8's agreement depends on the student)
 PROJECTED = 6_200_000                 # texts in the corpus the projection is for

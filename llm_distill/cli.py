@@ -6,15 +6,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import warnings
+from pathlib import Path
 
 import llm_distill
 from .core import CACHE_FILE, LLMDistillError, ConfigError, environment_info, find_data_dir, user_config_path
 from .commands import command_demo, command_estimate, command_label, command_plan, command_predict, command_run, command_train, command_validate
 
 # %% auto #0
-__all__ = ['PLUGINS_ENV', 'COMMANDS', 'info_text', 'build_parser', 'load_plugins', 'main']
+__all__ = ['PLUGINS_ENV', 'PACKAGE_DIR', 'COMMANDS', 'info_text', 'build_parser', 'load_plugins', 'cli_warnings', 'main']
 
 # %% ../nbs/09_cli.ipynb #81d5adce
 def info_text() -> str:
@@ -154,6 +157,8 @@ def _predict_parser(add):
     _renamed(predict, "--id-column", "--id", "id")
     _add_table_arguments(predict.add_argument_group("input"), "--input")
     predict.add_argument("--no-resume", action="store_true", help="start over instead of continuing an interrupted run of the same command")
+    predict.add_argument("--chunk-rows", dest="chunk_rows", type=_count(1), default=10_000,
+                         help="rows read, predicted and kept at a time: bounds memory (a run resumes only with the same value)")
     predict.add_argument("--precision", choices=["auto", "fp32", "int8"], default="auto",
                          help="int8: the student's onnxruntime int8 network (`train --int8`); auto: int8 only where its labels agreed with fp32 on 99.5%% of the training texts")
     _add_deferral_arguments(predict)
@@ -215,6 +220,22 @@ def load_plugins(names:str|None=None  # comma-separated module names; default th
     for point in entry_points(group="llm_distill.plugins"): point.load(); loaded.append(point.value)
     return loaded
 
+# %% ../nbs/09_cli.ipynb #03c70703
+PACKAGE_DIR = Path(llm_distill.__file__).resolve().parent   # a warning raised from a file under it is llm_distill's own
+
+@contextlib.contextmanager
+def cli_warnings(command:str,      # the command, for the prefix of each line
+                 quiet:bool=False, # drop other libraries' warnings (--quiet)
+                ):
+    "During the block, llm_distill's warnings print as `llm-distill <command>: warning: ...`; other libraries' as usual, or not with `quiet`."
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+        def show(message, category, filename, lineno, file=None, line=None):
+            if Path(filename).resolve().is_relative_to(PACKAGE_DIR): print(f"llm-distill {command}: warning: {message}", file=sys.stderr)
+            elif not quiet: shown(message, category, filename, lineno, file, line)
+        warnings.showwarning = show
+        yield
+
 # %% ../nbs/09_cli.ipynb #5a1a2199
 COMMANDS = {"info": lambda arguments: info_text(), "label": command_label, "validate": command_validate, "train": command_train,
             "predict": command_predict, "estimate": command_estimate, "plan": command_plan, "run": command_run, "demo": command_demo}
@@ -225,7 +246,8 @@ def main(argv:list[str]|None=None  # arguments without the program name; default
     load_plugins()   # before the parser: a plugin's backends and recipes are offered by --backend and `info`
     arguments = build_parser().parse_args(argv)
     if getattr(arguments, "quiet", False): os.environ.update(TQDM_DISABLE="1", HF_HUB_DISABLE_PROGRESS_BARS="1")   # every library's bars too
-    try: print(COMMANDS[arguments.command](arguments))
+    try:
+        with cli_warnings(arguments.command, getattr(arguments, "quiet", False)): print(COMMANDS[arguments.command](arguments))
     except LLMDistillError as error:
         print(f"llm-distill {arguments.command}: {error}", file=sys.stderr)
         return 2

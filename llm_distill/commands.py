@@ -217,7 +217,7 @@ def command_predict(arguments, # parsed `predict` arguments
     deferral = _deferral(arguments, student)
     written = predict_file(student, arguments.input, arguments.output, arguments.text, arguments.id, progress=not arguments.quiet,
                            format=arguments.format, sep=arguments.sep, encoding=arguments.encoding, deferral=deferral,
-                           resume=not arguments.no_resume)
+                           resume=not arguments.no_resume, chunk_rows=arguments.chunk_rows)
     int8 = (student.metadata.get("int8") or {}) if student.name == "int8" else {}
     if int8: written = f"{written} (in int8: its labels agreed with fp32 on {int8['agreement']:.1%} of the training texts)"
     if deferral is None: return f"wrote {written}"

@@ -84,13 +84,14 @@ def is_ours(folder:str|Path, # a folder
 def claim_folder(folder:str|Path,   # the folder a command writes into
                  what:str="output", # what it is for, for the message
                  force:bool=False,  # write into a non-empty folder that is not ours
+                 remedy:str="choose a new or empty folder, or pass force (--force) to write into it",  # what the refusal tells the user to do
                 ) -> Path:
     "Create `folder` (or adopt it when empty or ours) and mark it as the package's; `ConfigError` for a user's non-empty folder."
     folder = Path(folder)
     if folder.exists() and not folder.is_dir(): raise ConfigError(f"{what} {folder} is a file, not a folder")
     if folder.exists() and any(folder.iterdir()) and not is_ours(folder) and not force:
         raise ConfigError(f"{what} {folder} is a folder llm_distill did not write and it is not empty ({', '.join(sorted(p.name for p in folder.iterdir())[:5])}); "
-                          "choose a new or empty folder, or pass force (--force) to write into it")
+                          + remedy)
     clash = sorted(name for name in user_files(folder) if _package_writes(name)) if folder.is_dir() and not is_ours(folder) else []
     if clash:   # even with force: writing would replace the user's file
         raise ConfigError(f"{what} {folder} holds file(s) of yours that llm_distill would write over: {clash[:5]}; move them, or choose another folder")

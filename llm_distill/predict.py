@@ -50,6 +50,8 @@ def _manifest(student, source:Path, arguments:dict) -> dict:
                  "source": {"path": str(source.resolve()), "bytes": source.stat().st_size, "sha256": file_sha256(source)}}
     return {"key": stable_hash(made_from, 32), **made_from}
 
+_MOVE_IT = "move it away, or choose another output file (its parts are kept beside it, in a folder of the package's)"
+
 class _Parts:
     "The finished chunks of one resumable run, in the package's own folder beside the destination."
     what = "prediction parts"
@@ -62,7 +64,7 @@ class _Parts:
     def _reusable(self) -> dict:
         "Rows of each part an earlier run with the same student, source and arguments finished; other parts removed, saying so."
         if not self.folder.exists(): return {}
-        claim_folder(self.folder, self.what)   # refuses a user's non-empty folder; adopts an empty one
+        claim_folder(self.folder, self.what, remedy=_MOVE_IT)   # refuses a user's non-empty folder; adopts an empty one
         try: old = json.loads((self.folder / _MANIFEST).read_text()).get("key")
         except (OSError, ValueError, AttributeError): old = None
         if old != self.manifest["key"]:
@@ -83,7 +85,7 @@ class _Parts:
     def write(self, index:int, frame:pd.DataFrame):
         "Keep one chunk's output (atomically: a part is whole or absent)."
         if not self.started:
-            claim_folder(self.folder, self.what)
+            claim_folder(self.folder, self.what, remedy=_MOVE_IT)
             with atomic_path(self.folder / _MANIFEST) as partial: partial.write_text(json_text(self.manifest) + "\n")
             self._seal(); self.started = True
         with atomic_path(self._path(index)) as partial: frame.to_parquet(partial, index=False)

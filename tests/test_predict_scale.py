@@ -127,7 +127,7 @@ def test_the_users_files_are_handled_as_before(corpus):
     theirs = folder / "theirs.csv"
     parts_folder(theirs).mkdir()
     (parts_folder(theirs) / "notes.txt").write_text("keep me")
-    with pytest.raises(ConfigError, match="did not write"):                   # a folder of the user's at the parts' name: refused
+    with pytest.raises(ConfigError, match="did not write.*move it away, or choose another output"):   # a folder of the user's at the parts' name: refused, saying what to do
         predict_file(student, source, theirs, id_column="id", chunk_rows=CHUNK, progress=False)
     assert (parts_folder(theirs) / "notes.txt").read_text() == "keep me" and not theirs.exists()
 
@@ -239,3 +239,21 @@ def test_a_missing_text_is_never_labelled_whatever_its_kind_of_missing(corpus, t
     assert out.loc[1, "label"] == "" and out.loc[0, "label"] != ""
     partition = predict_partition(frame, folder / "student", id_column="id")
     assert partition["status"].tolist() == out["status"].tolist() and partition["label"].isna().tolist() == [False, True, True, False]
+
+
+def test_cli_chunk_rows_keeps_parts_of_that_size_and_says_when_it_starts_over(corpus, tmp_path, capsys):
+    "`predict --chunk-rows N` keeps parts of N rows; a rerun with another N starts over, saying so as the command's own line."
+    from llm_distill.cli import main
+    folder, frame = corpus
+    command = ["predict", "-q", "--student", str(folder / "student"), "--input", str(folder / "comments.parquet"), "--id", "id"]
+    assert main([*command, "--output", str(tmp_path / "whole.csv")]) == 0
+    destination = tmp_path / "chunked.csv"
+    _kill_part_way(folder, folder / "comments.parquet", destination)   # parts of CHUNK rows, from a run stopped part-way
+    capsys.readouterr()
+    assert main([*command, "--output", str(destination), "--chunk-rows", "250"]) == 0
+    err = capsys.readouterr().err
+    assert "llm-distill predict: warning:" in err and "starting over" in err and "UserWarning" not in err, err
+    assert destination.read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    with pytest.raises(SystemExit):   # argparse refuses a chunk of no rows
+        main([*command, "--output", str(tmp_path / "x.csv"), "--chunk-rows", "0"])
+    assert not (tmp_path / "x.csv").exists()
