@@ -22,9 +22,9 @@ from .folders import (  # noqa: F401  (re-exported: `from llm_distill.boundary i
     OWNED_MARKER, claim_folder, clear_folder, is_ours, same_path, seal_folder, user_files)
 
 # %% auto #0
-__all__ = ['FORMATS', 'TEXT_FORMATS', 'EMPTY_SET', 'EMPTY_SET_WRITTEN', 'id_text', 'plain_id', 'table_format', 'read_table',
-           'table_chunks', 'as_codebook', 'labels_as_names', 'read_labels', 'write_table', 'text_fingerprints',
-           'table_writer']
+__all__ = ['FORMATS', 'TEXT_FORMATS', 'EMPTY_SET', 'EMPTY_SET_WRITTEN', 'LABEL_COLUMNS', 'id_text', 'plain_id', 'id_column_of',
+           'table_format', 'read_table', 'table_chunks', 'as_codebook', 'labels_as_names', 'read_labels',
+           'spelled_empty_sets', 'write_table', 'text_fingerprints', 'table_writer']
 
 # %% ../nbs/01a_boundary.ipynb #63dec5c9
 def id_text(value, # an id as read: a string, an integer, a numpy scalar
@@ -41,6 +41,14 @@ def plain_id(value, # an id as stored: a Python value or a numpy scalar
             ):
     "The id as the plain Python value it holds (`np.int64(4)` is `4`), for messages and JSON."
     return value.item() if isinstance(value, np.generic) else value
+
+# %% ../nbs/01a_boundary.ipynb #8850c857
+def id_column_of(columns:Sequence[str],   # the table's columns
+                 id_column:str|None=None, # the id column the user named, if any
+                ) -> str|None:
+    "The table's id column: `id_column` when named, else its `id` column when it has one, else None (ids are row numbers)."
+    if id_column: return id_column
+    return "id" if "id" in list(columns) else None
 
 # %% ../nbs/01a_boundary.ipynb #33604044
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -347,20 +355,28 @@ def read_labels(path:str|Path,                    # a table with an id column an
         if column not in (id, label): out[column] = frame[column].to_numpy()
     return out
 
+# %% ../nbs/01a_boundary.ipynb #3993d4db
+LABEL_COLUMNS = ("label", "human_label", "predicted")   # the columns of the package's tables that hold labels
+
+def spelled_empty_sets(frame:pd.DataFrame,                      # a table of the package's
+                       label_columns:Sequence[str]=LABEL_COLUMNS,  # where `''` is the empty label set
+                      ) -> pd.DataFrame:
+    "`frame` with each empty label set in its label columns spelled `(none)`, as every file the package writes spells it."
+    return frame.assign(**{c: frame[c].map(lambda v: EMPTY_SET_WRITTEN if isinstance(v, str) and v == EMPTY_SET else v)
+                           for c in label_columns if c in frame.columns})
+
 # %% ../nbs/01a_boundary.ipynb #a9a6250a
 def write_table(frame:pd.DataFrame,             # the table
                 destination:str|Path,           # .csv, .tsv, .jsonl or .parquet (any case)
                 inputs:Sequence[str|Path|None]=(), # files the table was made from: never replaced
-                label_columns:Sequence[str]=("label", "human_label", "predicted"),  # where `''` is the empty label set, written `(none)`
+                label_columns:Sequence[str]=LABEL_COLUMNS,  # where `''` is the empty label set, written `(none)`
                ) -> Path:
     "Write `frame` by the destination's extension, atomically, refusing to replace an input; an empty label set is written `(none)`."
     destination = check_output(destination, inputs)
     format = FORMATS.get(destination.suffix.lower())
     if format not in ("csv", "tsv", "jsonl", "parquet"):
         raise ConfigError(f"{destination}: cannot write {destination.suffix!r} files; use .csv, .tsv, .jsonl or .parquet")
-    written = frame.copy()
-    for column in [c for c in label_columns if c in written.columns]:
-        written[column] = written[column].map(lambda v: EMPTY_SET_WRITTEN if isinstance(v, str) and v == EMPTY_SET else v)
+    written = spelled_empty_sets(frame, label_columns)
     with atomic_path(destination) as partial:
         if format == "parquet": written.to_parquet(partial, index=False)
         elif format == "jsonl": written.to_json(partial, orient="records", lines=True, force_ascii=False)
@@ -380,8 +396,7 @@ class _ChunkWriter:
     def __init__(self, path:Path, format:str): self.path, self.format, self.rows, self._parquet = path, format, 0, None
     def write(self, frame:pd.DataFrame):
         "Append the rows of `frame` (an empty label set in a label column written `(none)`, as `write_table` writes it)."
-        frame = frame.assign(**{c: frame[c].map(lambda v: EMPTY_SET_WRITTEN if isinstance(v, str) and v == EMPTY_SET else v)
-                                for c in ("label", "human_label", "predicted") if c in frame.columns})
+        frame = spelled_empty_sets(frame)
         if self.format == "parquet":
             import pyarrow as pa, pyarrow.parquet as pq
             table = pa.Table.from_pandas(frame, preserve_index=False)

@@ -12,6 +12,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from tqdm import tqdm
+
 import llm_distill
 from .core import CACHE_FILE, LLMDistillError, ConfigError, environment_info, find_data_dir, user_config_path
 from .commands import command_demo, command_estimate, command_label, command_plan, command_predict, command_run, command_train, command_validate
@@ -57,7 +59,7 @@ def _add_data_arguments(parser):
     group.add_argument("--dataset", help="registry dataset name (see llm_distill.data.list_datasets())")
     group.add_argument("--file", help="CSV, TSV, JSON Lines, Parquet, Excel or .txt (one text a line) file instead of a dataset")
     group.add_argument("--text", default="text", help="text column of --file")
-    group.add_argument("--id", help="id column of --file (default: row number)")
+    group.add_argument("--id", help="id column of --file (default: its id column if it has one, else the row number)")
     group.add_argument("--label", help="human label column of --file")
     group.add_argument("--codebook", help="codebook name or YAML path (default: the dataset's)")
     group.add_argument("--limit", type=_count(1), help="use a seeded sample of N texts, stratified by the human label (as an experiment's data.limit)")
@@ -153,7 +155,7 @@ def _predict_parser(add):
     _output_argument(predict, None, "CSV or Parquet file to write (never the input; required)")
     predict.add_argument("--text", default="text", help="text column of --input")
     _renamed(predict, "--text-column", "--text", "text")
-    predict.add_argument("--id", help="id column of --input (default: row number)")
+    predict.add_argument("--id", help="id column of --input (default: its id column if it has one, else the row number)")
     _renamed(predict, "--id-column", "--id", "id")
     _add_table_arguments(predict.add_argument_group("input"), "--input")
     predict.add_argument("--no-resume", action="store_true", help="start over instead of continuing an interrupted run of the same command")
@@ -231,7 +233,7 @@ def cli_warnings(command:str,      # the command, for the prefix of each line
     with warnings.catch_warnings():
         shown = warnings.showwarning
         def show(message, category, filename, lineno, file=None, line=None):
-            if Path(filename).resolve().is_relative_to(PACKAGE_DIR): print(f"llm-distill {command}: warning: {message}", file=sys.stderr)
+            if Path(filename).resolve().is_relative_to(PACKAGE_DIR): tqdm.write(f"llm-distill {command}: warning: {message}", file=sys.stderr)   # on its own line, beside a progress bar
             elif not quiet: shown(message, category, filename, lineno, file, line)
         warnings.showwarning = show
         yield

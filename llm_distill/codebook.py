@@ -97,10 +97,10 @@ class Codebook:
         self._check_names_are_not_codes()
 
     def _check_names_are_not_codes(self):
-        "A label name may not be another label's code: a data file's value would be ambiguous."
+        "A label name may not be another label's code (up to the case and spacing in which names match): a data file's value would be ambiguous."
         for i, label in enumerate(self.labels):
             for j, other in enumerate(self.labels):
-                if i != j and other.code is not None and code_key(label.name) == code_key(other.code):
+                if i != j and other.code is not None and label_key(code_key(other.code)) == label_key(label.name):   # names match in any case, so here too
                     raise CodebookError(f"labels[{i}].name: {label.name!r} is also the code of labels[{j}] {other.name!r}, so a value "
                                         f"{other.code!r} in a data file could mean either; give the labels names that are not codes "
                                         f"(e.g. {('label ' + label.name)!r}) or change the codes")

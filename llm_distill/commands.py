@@ -21,7 +21,7 @@ __all__ = ['FEW_SHOT_STATUS', 'command_label', 'command_validate', 'command_trai
 # %% ../nbs/09a_commands.ipynb #5103a883
 def _corpus(arguments):
     "The corpus a command's data arguments name, read through the boundary (ids as written, labels through the codebook)."
-    from llm_distill.boundary import read_table
+    from llm_distill.boundary import id_column_of, read_table
     from llm_distill.data import load_codebook, load_dataset, make_corpus
     from llm_distill.inputs import sample_ids
     if bool(arguments.dataset) == bool(arguments.file): raise ConfigError("give exactly one of --dataset or --file")
@@ -29,8 +29,9 @@ def _corpus(arguments):
     if arguments.dataset: corpus = load_dataset(arguments.dataset, codebook=codebook or "default")
     else:
         if codebook is None: raise ConfigError("--file needs --codebook")
-        frame = read_table(arguments.file, format=arguments.format, sep=arguments.sep, encoding=arguments.encoding, ids=[arguments.id or "id"])
-        corpus = make_corpus(frame, text=arguments.text, id=arguments.id, label=arguments.label, codebook=codebook,
+        as_written = [arguments.id or "id", *([arguments.label] if arguments.label else [])]   # ids and label codes as written ("01" stays "01")
+        frame = read_table(arguments.file, format=arguments.format, sep=arguments.sep, encoding=arguments.encoding, ids=as_written)
+        corpus = make_corpus(frame, text=arguments.text, id=id_column_of(frame.columns, arguments.id), label=arguments.label, codebook=codebook,
                              name=Path(arguments.file).name, files=[Path(arguments.file)], duplicate_ids=arguments.duplicate_ids)
     if arguments.limit is not None:   # the same seeded, stratified sample as an experiment's data.limit, in the file's order
         chosen = set(sample_ids(corpus, arguments.limit, 0, getattr(corpus.codebook, "multi_label", False)))
@@ -138,7 +139,8 @@ def command_train(arguments, # parsed `train` arguments
     finetune = dict(epochs=arguments.epochs, max_length=arguments.max_length, batch_size=arguments.batch_size)
     how = "the recipe chosen by cross-validation, which takes a while" if arguments.recipe == "auto" else f"recipe {arguments.recipe}, as chosen"
     dropped = len(labels) - len(keep)
-    print(f"training on {len(keep)} texts of {corpus.name} ({how})" + (f"; {dropped} texts without a label left out" if dropped else ""),
+    blank_sets = " (a blank cell is a text not coded; write (none) or [] where no label applies)" if dropped and corpus.codebook.multi_label else ""
+    print(f"training on {len(keep)} texts of {corpus.name} ({how})" + (f"; {dropped} texts without a label left out{blank_sets}" if dropped else ""),
           file=sys.stderr, flush=True)
     texts = [corpus.texts[i] for i in keep]
     student = train_student(texts, [labels[i] for i in keep], corpus.codebook, recipe=arguments.recipe,
@@ -190,13 +192,14 @@ def _deferral(arguments, student):
 def _deferral_backend(arguments, codebook):
     "The LLM backend of `predict --defer-to`: replay reads --column of --input; the others are asked."
     import pandas as pd   # here, not at the top: `--help` answers without loading pandas
-    from llm_distill.boundary import read_table
+    from llm_distill.boundary import id_column_of, read_table
     from llm_distill.llm import BACKENDS, ReplayBackend
     if arguments.defer_to == "replay":
         if not arguments.column: raise ConfigError("--defer-to replay needs --column: the column of --input holding the LLM's labels")
         frame = read_table(arguments.input, format=arguments.format, sep=arguments.sep, encoding=arguments.encoding, ids=[arguments.id or "id"])
         if arguments.column not in frame: raise ConfigError(f"--column {arguments.column!r} is not a column of {Path(arguments.input).name}")
-        ids = frame[arguments.id].tolist() if arguments.id else list(range(len(frame)))
+        id_column = id_column_of(frame.columns, arguments.id)   # the ids predict_file gives the rows
+        ids = frame[id_column].tolist() if id_column else list(range(len(frame)))
         return ReplayBackend(pd.Series(frame[arguments.column].tolist(), index=ids), arguments.llm_model or arguments.column,
                              arguments.column, codes=codebook)
     if not arguments.llm_model: raise ConfigError(f"--defer-to {arguments.defer_to} needs --llm-model")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .boundary import read_table, table_chunks, table_format, table_writer, text_fingerprints
+from .boundary import id_column_of, read_table, spelled_empty_sets, table_chunks, table_format, table_writer, text_fingerprints
 from .core import DataError, file_sha256, stable_hash, json_text
 from .folders import OWNED_MARKER, atomic_path, check_output, claim_folder, clear_folder, is_ours, seal_folder, user_files
 
@@ -50,6 +50,14 @@ def _manifest(student, source:Path, arguments:dict) -> dict:
                  "source": {"path": str(source.resolve()), "bytes": source.stat().st_size, "sha256": file_sha256(source)}}
     return {"key": stable_hash(made_from, 32), **made_from}
 
+def _what_changed(old:dict, new:dict) -> str:
+    "What differs between an earlier run's manifest and this run's: the source, the student, or which arguments (then and now)."
+    new = json.loads(json_text(new))   # as the earlier one was written
+    before = old.get("arguments") or {}
+    changed = [name for name in ("source", "student") if old.get(name) != new[name]]
+    changed += [f"{name} ({before.get(name)!r}, now {value!r})" for name, value in new["arguments"].items() if before.get(name) != value]
+    return ", ".join(changed) or "manifest"
+
 _MOVE_IT = "move it away, or choose another output file (its parts are kept beside it, in a folder of the package's)"
 
 class _Parts:
@@ -65,10 +73,11 @@ class _Parts:
         "Rows of each part an earlier run with the same student, source and arguments finished; other parts removed, saying so."
         if not self.folder.exists(): return {}
         claim_folder(self.folder, self.what, remedy=_MOVE_IT)   # refuses a user's non-empty folder; adopts an empty one
-        try: old = json.loads((self.folder / _MANIFEST).read_text()).get("key")
-        except (OSError, ValueError, AttributeError): old = None
-        if old != self.manifest["key"]:
-            if old is not None: warnings.warn(f"{self.folder}: its parts are of another student, source or arguments; starting over", stacklevel=4)
+        try: old = json.loads((self.folder / _MANIFEST).read_text())
+        except (OSError, ValueError): old = None
+        if not isinstance(old, dict) or old.get("key") != self.manifest["key"]:
+            if isinstance(old, dict): warnings.warn(f"{self.folder}: its parts were made with another {_what_changed(old, self.manifest)}; starting over "
+                                                    "(rerun as before to continue that run instead)", stacklevel=4)
             self.discard(keep_folder=True)
             return {}
         import pyarrow.parquet as pq
@@ -96,6 +105,13 @@ class _Parts:
         with table_writer(destination, [source]) as writer:
             for index in range(count): writer.write(read_table(self._path(index), format="parquet", ids=()))   # the package's own file, as written
         self.discard()
+
+    @classmethod
+    def left_over(cls, destination:Path) -> "_Parts":
+        "An earlier run's parts beside `destination`, to discard: a run asked not to resume leaves none that a later run would resume from."
+        parts = cls.__new__(cls)
+        parts.folder, parts.manifest, parts.started, parts.done = parts_folder(destination), None, False, {}
+        return parts
 
     def discard(self, keep_folder:bool=False):
         "Remove the parts and the manifest (never a file of the user's), and the folder itself when nothing else is left in it."
@@ -179,7 +195,7 @@ def predict_file(student,                      # a student (any recipe's, or one
                  source:str|Path,               # a table file with a text column (CSV, TSV, JSON Lines, Parquet, Excel, .txt)
                  destination:str|Path,          # output CSV, TSV or Parquet: the id column (or row number), label, one probability per label
                  text_column:str="text",        # column holding the texts
-                 id_column:str|None=None,       # column to copy to the output, as written; default the row number
+                 id_column:str|None=None,       # column to copy to the output, as written; default the source's `id` column, else the row number
                  chunk_rows:int=10_000,         # rows read and predicted at a time (bounds memory)
                  batch_size:int=64,             # texts per forward pass
                  progress:bool=True,            # progress bar over rows
@@ -195,7 +211,8 @@ def predict_file(student,                      # a student (any recipe's, or one
     read_as = " (a .txt file is read as one text a line; for a table pass its format, e.g. --format csv --sep ';')" \
         if source.exists() and table_format(source, format) == "lines" else ""
     trained = _trained_on(student)
-    label = lambda chunk, offset: _label_chunk(student, chunk, source.name, read_as, text_column, id_column, offset, trained, batch_size, deferral)
+    label = lambda chunk, offset: _label_chunk(student, chunk, source.name, read_as, text_column, id_column_of(chunk.columns, id_column),
+                                               offset, trained, batch_size, deferral)
     chunks = enumerate(table_chunks(source, chunk_rows, format=format, sep=sep, encoding=encoding, ids=[id_column or "id"]))
     bar = tqdm(desc=f"classifying {source.name}", unit="texts", disable=not progress)
     try:
@@ -207,6 +224,7 @@ def predict_file(student,                      # a student (any recipe's, or one
             with table_writer(destination, [source]) as writer:
                 rows = _streamed(chunks, label, writer, bar)
                 if not rows: raise DataError(f"{source.name} has no rows")
+            _Parts.left_over(destination).discard()   # started over: an earlier run's parts are no longer to be resumed
         if not rows: raise DataError(f"{source.name} has no rows")
     finally: bar.close()
     return destination
@@ -236,7 +254,7 @@ def predict_partition(frame:pd.DataFrame,       # one partition of a Dask DataFr
                        _trained_on(student), batch_size, None)
     if id_column is None: out["id"] = frame.index.to_numpy()
     out.index = frame.index
-    return out
+    return spelled_empty_sets(out)   # an empty label set as predict_file writes it: "(none)", never a blank that reads back as missing
 
 # %% ../nbs/06g_predict.ipynb #944ac060
 def partition_meta(student_path:str|Path,    # a saved student's folder

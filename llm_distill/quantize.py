@@ -111,5 +111,8 @@ def load_for_prediction(folder:str|Path,     # a saved student
     student = load_student(folder)
     record = (student.metadata or {}).get("int8")
     if precision == "fp32" or (precision == "auto" and not (record and record.get("chosen"))): return student
+    if not record and (student.metadata or {}).get("format") != "transformers":
+        raise ConfigError(f"{folder}: a {getattr(student, 'name', 'saved')!r} student has no int8 form (int8 needs a student kept in transformers format: "
+                          "recipe embed, setfit or finetune, trained with `--int8`)")
     if not record: raise ConfigError(f"{folder}: no int8 network; make one with `llm-distill train --int8` or quantize.quantize_student")
     return Int8Student(folder, {**student.metadata, "label_names": student.label_names, "multi_label": student.multi_label}, student.student.tokenizer, threads)

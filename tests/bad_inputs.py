@@ -97,6 +97,9 @@ def cases(folder):
         ("label names that are other labels' codes", lambda: codebook_from_dict({"task": "t", "labels": [
             {"name": "1", "code": 0, "definition": "x"}, {"name": "2", "code": 1, "definition": "y"}, {"name": "3", "code": 2, "definition": "z"}]}),
          ["labels[0].name", "is also the code of labels[1]"]),
+        ("a label name that is another's code but for its case", lambda: codebook_from_dict({"task": "t", "require_definitions": False, "labels": [
+            {"name": "neutral", "code": "positive"}, {"name": "Positive", "code": "p"}, {"name": "negative", "code": "n"}]}),
+         ["labels[1].name", "is also the code of labels[0]"]),
         ("label names equal up to Unicode form", lambda: codebook_from_dict({"task": "t", "labels": [
             {"name": "caf\u00e9", "definition": "x"}, {"name": "cafe\u0301", "definition": "y"}]}), ["labels[1].name", "duplicate"]),
         ("label-set name holding the separator", lambda: codebook_from_dict({"task": "t", "multi_label": True, "labels": [

@@ -43,3 +43,19 @@ def test_every_command_that_reads_a_file_offers_the_same_table_options():
         shown = io.StringIO()
         with contextlib.redirect_stdout(shown), pytest.raises(SystemExit): build_parser().parse_args([name, "--help"])
         assert all(option in shown.getvalue() for option in ("--format", "--sep", "--encoding")), name
+
+
+def test_cli_reads_label_codes_as_written(tmp_path):
+    "`train --file` reads the label column as written: codes `01`, `02` (quoted in the codebook) are not the numbers 1 and 2."
+    import pandas as pd
+    from llm_distill.cli import main
+    (tmp_path / "codebook.yaml").write_text("task: sentiment\nrequire_definitions: false\nlabels:\n"
+                                            "  - {name: neutral, code: '01'}\n  - {name: positive, code: '02'}\n")
+    texts = [f"{w} day number {i}" for i in range(30) for w in ("plain", "lovely")]
+    pd.DataFrame({"id": range(60), "text": texts, "code": ["01" if t.startswith("plain") else "02" for t in texts]}).to_csv(tmp_path / "coded.csv", index=False)
+    assert (tmp_path / "coded.csv").read_text().splitlines()[1].endswith(",01")
+    assert main(["train", "-q", "--file", str(tmp_path / "coded.csv"), "--codebook", str(tmp_path / "codebook.yaml"), "--label", "code",
+                 "--recipe", "tfidf", "--output", str(tmp_path / "student")]) == 0
+    assert main(["predict", "-q", "--student", str(tmp_path / "student"), "--input", str(tmp_path / "coded.csv"), "--output", str(tmp_path / "out.csv")]) == 0
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert out["label"].tolist() == ["neutral" if t.startswith("plain") else "positive" for t in texts]

@@ -68,3 +68,19 @@ def test_multilabel_experiment_end_to_end(tmp_path, codebook):
     assert result.llm_report.value("accuracy") < 1                          # the stand-in teacher disagrees on some sets
     report = write_report(result).read_text()
     assert "student, LLM labels" in report and "baseline: TF-IDF" in report
+
+
+def test_partitions_write_empty_label_sets_as_predict_file_does(tmp_path, codebook):
+    "`predict_partition` (Dask's path) spells an empty label set `(none)`, as `predict_file` writes it: never a blank that reads back as missing."
+    from llm_distill.predict import predict_file, predict_partition
+    from llm_distill.students import load_student
+    data = davidson_sets()
+    student = train_student(data["text"].tolist(), data["human"].tolist(), codebook, recipe="tfidf").save(tmp_path / "student")
+    texts = data["text"].tolist()[:60] + ["zq xv wk", "lorem ipsum dolor", "the and of a"]   # texts like no training text: often no label applies
+    frame = pd.DataFrame({"id": [f"r{i}" for i in range(len(texts))], "text": texts})
+    frame.to_parquet(tmp_path / "texts.parquet", index=False)
+    written = pd.read_parquet(predict_file(load_student(student), tmp_path / "texts.parquet", tmp_path / "labels.parquet",
+                                           id_column="id", progress=False))
+    partition = predict_partition(frame, student, id_column="id")
+    assert (written["label"] == "(none)").any(), written["label"].value_counts()   # the case this test is about occurs
+    assert partition["label"].tolist() == written["label"].tolist() and partition["id"].tolist() == written["id"].tolist()

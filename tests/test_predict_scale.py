@@ -253,7 +253,39 @@ def test_cli_chunk_rows_keeps_parts_of_that_size_and_says_when_it_starts_over(co
     assert main([*command, "--output", str(destination), "--chunk-rows", "250"]) == 0
     err = capsys.readouterr().err
     assert "llm-distill predict: warning:" in err and "starting over" in err and "UserWarning" not in err, err
+    assert "chunk_rows (100, now 250)" in err and "id_column" not in err, err   # it says what changed, and only that
     assert destination.read_bytes() == (tmp_path / "whole.csv").read_bytes()
     with pytest.raises(SystemExit):   # argparse refuses a chunk of no rows
         main([*command, "--output", str(tmp_path / "x.csv"), "--chunk-rows", "0"])
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_cli_ids_default_to_the_inputs_id_column(corpus, tmp_path):
+    "Without --id, the output's ids are the input's `id` column when it has one (row numbers only when it has none): a join on `id` is right."
+    from llm_distill.cli import main
+    folder, frame = corpus
+    assert main(["predict", "-q", "--student", str(folder / "student"), "--input", str(folder / "comments.csv"), "--output", str(tmp_path / "a.csv")]) == 0
+    assert pd.read_csv(tmp_path / "a.csv", dtype={"id": str})["id"].tolist() == frame["id"].tolist()
+    frame.rename(columns={"id": "doc"}).to_csv(tmp_path / "no-ids.csv", index=False)   # ids in a column not named id: not taken unasked
+    assert main(["predict", "-q", "--student", str(folder / "student"), "--input", str(tmp_path / "no-ids.csv"), "--output", str(tmp_path / "b.csv")]) == 0
+    assert pd.read_csv(tmp_path / "b.csv")["id"].tolist() == list(range(len(frame)))
+
+
+def test_no_resume_leaves_no_parts_to_resume_from(corpus, tmp_path, capsys):
+    "A run with resume=False discards an earlier run's parts: a later run starts from nothing, not from parts it was told to ignore."
+    folder, frame = corpus
+    destination = tmp_path / "labels.csv"
+    _kill_part_way(folder, folder / "comments.parquet", destination)
+    assert parts_folder(destination).is_dir()
+    student = load_student(folder / "student")
+    predict_file(student, folder / "comments.parquet", destination, id_column="id", chunk_rows=CHUNK, progress=False, resume=False)
+    assert not parts_folder(destination).exists()
+    predict_file(student, folder / "comments.parquet", tmp_path / "again.csv", id_column="id", chunk_rows=CHUNK, progress=True)
+    assert "resuming" not in capsys.readouterr().err and (tmp_path / "again.csv").read_bytes() == destination.read_bytes()
+
+
+def test_int8_asked_of_a_student_with_no_int8_form_says_why(corpus):
+    from llm_distill.quantize import load_for_prediction
+    folder, _ = corpus
+    with pytest.raises(ConfigError, match="'tfidf' student has no int8 form"):
+        load_for_prediction(folder / "student", "int8")
