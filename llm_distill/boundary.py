@@ -216,7 +216,7 @@ def read_table(path:str|Path,               # file to read
             frame = pd.read_excel(path, sheet_name=sheet_name, header=header, names=names, dtype=dtype, keep_default_na=False, na_values=[""])
     except UnicodeDecodeError:
         line, bad = _first_bad_line(path, encoding)
-        raise DataError(f"{path}: line {line} has bytes that are not valid {encoding} ({bad!r}); set the encoding option to the file's real one "
+        raise DataError(f"{path}: line {line} has bytes that are not valid {encoding} ({bad!r}); set the encoding option (--encoding) to the file's real one "
                         f"(often 'latin-1' or 'cp1252')") from None
     except pd.errors.EmptyDataError: raise DataError(f"{path}: the file has no rows or columns") from None
     except pd.errors.ParserError as error: raise DataError(f"{path}: cannot be parsed as {format}: {error}") from None
@@ -247,7 +247,7 @@ def table_chunks(path:str|Path,         # file to read
                 yield _ids_as_text(chunk, ids)
         except UnicodeDecodeError:
             line, bad = _first_bad_line(path, encoding)
-            raise DataError(f"{path}: line {line} has bytes that are not valid {encoding} ({bad!r}); set the encoding option") from None
+            raise DataError(f"{path}: line {line} has bytes that are not valid {encoding} ({bad!r}); set the encoding option (--encoding)") from None
         except pd.errors.ParserError as error: raise DataError(f"{path}: cannot be parsed as {format}: {error}") from None
     else:
         frame = read_table(path, format=format, sep=sep, encoding=encoding, ids=ids)

@@ -161,7 +161,7 @@ def _id_issues(data:pd.DataFrame, id:str|None, duplicate_ids:str, name:str) -> l
     if not duplicated_ids.any(): return []
     if duplicate_ids == "raise":
         raise DataError(f"{name}: id column {id!r} has duplicate ids at {_rows(data, duplicated_ids)}; ids must be unique "
-                        f"(or set the duplicate_ids option to 'suffix' to keep them as id#2, id#3, recorded in issues)")
+                        f"(or set the duplicate_ids option, --duplicate-ids on the command line, to 'suffix' to keep them as id#2, id#3, recorded in issues)")
     occurrence = data.groupby("id").cumcount() + 1
     repeats = occurrence > 1
     issues = [(i, f"{data.at[i, 'id']}#{occurrence[i]}", "id", f"duplicate of id {plain_id(data.at[i, 'id'])!r}", "kept, renamed")

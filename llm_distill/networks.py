@@ -69,7 +69,7 @@ def check_student_folder(path:str|Path, # a folder written by `Student.save` or 
     "The folder's llm_distill.json, once every file saved beside it is there and unchanged (`ConfigError` naming the file otherwise)."
     from llm_distill.core import file_sha256
     path = Path(path)
-    if not (path / "llm_distill.json").exists(): raise ConfigError(f"{path} is not a saved student (no llm_distill.json)")
+    if not (path / "llm_distill.json").exists(): raise ConfigError(f"{path} is not a saved student ({'no llm_distill.json' if path.is_dir() else 'no such folder'})")
     try: meta = json.loads((path / "llm_distill.json").read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError): meta = None
     if not isinstance(meta, dict): raise ConfigError(f"{path / 'llm_distill.json'}: not valid JSON (truncated?); restore it or re-save the student")

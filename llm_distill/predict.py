@@ -127,7 +127,7 @@ def _label_chunk(student, chunk:pd.DataFrame, where:str, read_as:str, text_colum
                  trained:set, batch_size:int, deferral) -> pd.DataFrame:
     "The output rows of one chunk: id, label, status, one probability per label (and `source`, `trained_on` when they apply)."
     if text_column not in chunk: raise DataError(f"{where}: no column {text_column!r} (columns: {list(chunk.columns)[:10]}){read_as}")
-    if id_column is not None and id_column not in chunk: raise DataError(f"{where}: no column {id_column!r}{read_as}")
+    if id_column is not None and id_column not in chunk: raise DataError(f"{where}: no column {id_column!r} (columns: {list(chunk.columns)[:10]}){read_as}")
     if id_column is not None and chunk[id_column].isna().any():
         raise DataError(f"{where}: column {id_column!r} is empty at row(s) {[int(offset + i) for i in np.flatnonzero(chunk[id_column].isna())][:5]} (counted from 0)")
     missing = chunk[text_column].isna().to_numpy()          # None, NaN and pandas' NA alike: never the text "<NA>"

@@ -130,7 +130,7 @@ def load_student(path:str|Path  # a folder written by `Recipe.save`, `Student.sa
 def _read_meta(path:Path) -> dict:
     "A saved student's llm_distill.json, refusing one that is missing, half-written or lacks the labels."
     file = path / "llm_distill.json"
-    if not file.exists(): raise ConfigError(f"{path} is not a saved student (no llm_distill.json)")
+    if not file.exists(): raise ConfigError(f"{path} is not a saved student ({'no llm_distill.json' if path.is_dir() else 'no such folder'})")
     try: meta = json.loads(file.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError): meta = None   # a JSONDecodeError is a ValueError
     if not isinstance(meta, dict): raise ConfigError(f"{file}: not valid JSON (truncated?); restore it or re-save the student")

@@ -91,6 +91,8 @@ def cases(folder):
                                                                       {"backend": "replay", "model": "m"}), ["name", "../outside"]),
         ("codebook name that climbs out of the package", lambda: load_codebook("../codebooks/../../x"), ["no shipped codebook"]),
         ("codebook path that is a folder", lambda: load_codebook("../.."), ["no codebook file", "../.."]),
+        ("a student folder that does not exist", lambda: _missing_student(folder),
+         ["is not a saved student", "no such folder"]),
         ("saved student whose label order was edited", lambda: _edited_student(folder, fit, Student, TrainingConfig), ["llm_distill.json", "restore"]),
         ("replayed labels mostly unusable", lambda: _mostly_unparsed(folder, ExperimentConfig), ["usable label", "llm.column"]),
         # label names and answers: one normal form, ambiguity refused
@@ -631,6 +633,11 @@ def _loads_as(folder, extra, key, expected):
     config = load_experiment(_csv(folder, "lax.yaml", good + extra))
     assert getattr(config, key) == expected, getattr(config, key)
     return RIGHT
+
+
+def _missing_student(folder):
+    from llm_distill.students import load_student
+    return load_student(Path(folder) / "no-such-student")
 
 
 def _cli(argv):
