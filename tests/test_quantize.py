@@ -44,7 +44,12 @@ def test_what_cannot_be_done_is_refused(kept, tmp_path):
     tfidf = TfidfRecipe(student.label_names).fit(texts, np.eye(2)[[student.label_names.index(l) for l in student.predict(texts)]])
     own = tfidf.save(tmp_path / "tfidf")
     with pytest.raises(ConfigError, match="int8 needs a student kept in transformers format"): quantize_student(own, texts)
-    with pytest.raises(ConfigError, match="no int8 network"): load_for_prediction(own, "int8")
+    with pytest.raises(ConfigError, match="'tfidf' student has no int8 form"): load_for_prediction(own, "int8")
+    plain = shutil.copytree(folder, tmp_path / "plain")   # kept in transformers format, never quantised
+    meta = json.loads((plain / "llm_distill.json").read_text())
+    meta.pop("int8"); meta["files"].pop("onnx/model_qint8.onnx")
+    (plain / "llm_distill.json").write_text(json.dumps(meta)); (plain / "onnx" / "model_qint8.onnx").unlink()
+    with pytest.raises(ConfigError, match="no int8 network; make one with `llm-distill train --int8`"): load_for_prediction(plain, "int8")
     tampered = shutil.copytree(folder, tmp_path / "tampered")
     (tampered / "onnx" / "model_qint8.onnx").write_bytes(b"not a model")
     with pytest.raises(ConfigError, match="model_qint8.onnx: not the file this student was saved with"): load_for_prediction(tampered, "int8")
