@@ -63,9 +63,9 @@ _MOVE_IT = "move it away, or choose another output file (its parts are kept besi
 class _Parts:
     "The finished chunks of one resumable run, in the package's own folder beside the destination."
     what = "prediction parts"
-    def __init__(self, destination:Path, manifest:dict):
+    def __init__(self, destination:Path, manifest:dict|None=None):   # no manifest: an earlier run's parts, only to discard
         self.folder, self.manifest, self.started = parts_folder(destination), manifest, False
-        self.done = self._reusable()
+        self.done = self._reusable() if manifest is not None else {}
 
     def _path(self, index:int) -> Path: return self.folder / f"part-{index:06d}.parquet"
 
@@ -105,13 +105,6 @@ class _Parts:
         with table_writer(destination, [source]) as writer:
             for index in range(count): writer.write(read_table(self._path(index), format="parquet", ids=()))   # the package's own file, as written
         self.discard()
-
-    @classmethod
-    def left_over(cls, destination:Path) -> "_Parts":
-        "An earlier run's parts beside `destination`, to discard: a run asked not to resume leaves none that a later run would resume from."
-        parts = cls.__new__(cls)
-        parts.folder, parts.manifest, parts.started, parts.done = parts_folder(destination), None, False, {}
-        return parts
 
     def discard(self, keep_folder:bool=False):
         "Remove the parts and the manifest (never a file of the user's), and the folder itself when nothing else is left in it."
@@ -224,7 +217,7 @@ def predict_file(student,                      # a student (any recipe's, or one
             with table_writer(destination, [source]) as writer:
                 rows = _streamed(chunks, label, writer, bar)
                 if not rows: raise DataError(f"{source.name} has no rows")
-            _Parts.left_over(destination).discard()   # started over: an earlier run's parts are no longer to be resumed
+            _Parts(destination).discard()   # started over: an earlier run's parts are no longer to be resumed
         if not rows: raise DataError(f"{source.name} has no rows")
     finally: bar.close()
     return destination
