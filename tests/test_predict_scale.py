@@ -289,3 +289,13 @@ def test_int8_asked_of_a_student_with_no_int8_form_says_why(corpus):
     folder, _ = corpus
     with pytest.raises(ConfigError, match="'tfidf' student has no int8 form"):
         load_for_prediction(folder / "student", "int8")
+
+
+def test_the_bar_of_a_parquet_source_knows_its_rows(corpus, tmp_path, capsys):
+    "Parquet states its row count, so the bar shows how far a run is (and a time left); a CSV's bar counts rows without a total."
+    folder, frame = corpus
+    student = load_student(folder / "student")
+    predict_file(student, folder / "comments.parquet", tmp_path / "a.csv", id_column="id", chunk_rows=1000, progress=True)
+    assert f"{len(frame)}/{len(frame)}" in capsys.readouterr().err
+    predict_file(student, folder / "comments.csv", tmp_path / "b.csv", id_column="id", chunk_rows=1000, progress=True)
+    assert f"/{len(frame)}" not in capsys.readouterr().err
