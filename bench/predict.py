@@ -1,6 +1,6 @@
 """Throughput and memory of `predict_file` with a saved student, and whether a killed run resumes and Dask agree.
 
-Trains an embedding student on 300 human-labelled incivility comments (and, for fp32 and int8 only, one on 300 toxicity
+Trains an embedding student on 300 human-labelled incivility comments (and, for fp32 and the int8 forms only, one on 300 toxicity
 comments: whether int8 keeps a student's labels depends on the student), saves it, and classifies 20,000 distinct tweets
 (from the shared datasets: none repeats, so the encoder's memory of embeddings gives no free answers) from Parquet with `predict_file`, each precision in a fresh process so
 its peak memory is its own. One JSON line per precision, then the checks and the projection:
@@ -8,8 +8,8 @@ its peak memory is its own. One JSON line per precision, then the checks and the
   {"bench":"predict","precision":"resume","identical":true}   (a run SIGKILLed part-way, rerun: the bytes of one never stopped)
   {"bench":"predict","precision":"dask","identical":true}     (map_partitions on a 2-worker LocalCluster: the labels of predict_file)
   {"bench":"predict","precision":"fp32","projected_hours":...,"for_texts":6200000}
-fp32 and int8 are one network: the student kept in transformers format, and its ONNX export quantised by onnxruntime
-(`quantize.quantize_student`).
+fp32, int8 and int8-checked are one network: the student kept in transformers format, its ONNX export quantised by
+onnxruntime (`quantize.quantize_student`), and that int8 network with the texts near a boundary scored again in fp32.
 Another precision is a row more: add `name: function(folder, dataset) -> a loaded predictor` to `PRECISIONS`
 (and, when it needs its own training, a recipe to `TRAINED`).
 """
@@ -59,14 +59,20 @@ def _int8(folder, dataset):
     return load_for_prediction(_kept(folder, dataset), "int8")
 
 
+def _checked(folder, dataset):
+    "The same kept student's int8 network, with the texts near a boundary scored again in fp32."
+    from llm_distill.quantize import load_for_prediction
+    return load_for_prediction(_kept(folder, dataset), "int8-checked")
+
+
 def _recipe(folder, dataset): return load_student(folder)   # a student with no transformers form (static), from its own folder
 
 
-PRECISIONS = {"fp32": _fp32, "int8": _int8}   # precision name -> function(saved student folder) -> a loaded predictor
-TRAINED = {"fp32": "embed", "int8": "embed"}  # precision name -> the recipe its student is trained with
+PRECISIONS = {"fp32": _fp32, "int8": _int8, "int8-checked": _checked}   # precision name -> function(saved student folder) -> a loaded predictor
+TRAINED = {"fp32": "embed", "int8": "embed", "int8-checked": "embed"}     # precision name -> the recipe its student is trained with
 if "static" in RECIPES: PRECISIONS["static"], TRAINED["static"] = _recipe, "static"
 STUDENTS = {"incivility": "theocharis-incivility", "toxicity": "textclass-toxicity-train"}   # student -> the dataset it learns from
-ALSO = {"toxicity": ("fp32", "int8")}   # the precisions measured for students after the first (int8's agreement depends on the student)
+ALSO = {"toxicity": ("fp32", "int8", "int8-checked")}   # the precisions measured for students after the first (int8's agreement depends on the student)
 PROJECTED = 6_200_000                 # texts in the corpus the projection is for
 CHUNK = 2_000
 
@@ -109,6 +115,14 @@ def _measure(precision, folder, dataset, source, destination):
     child = context.Process(target=_timed, args=(precision, folder, dataset, source, destination, queue))
     child.start(); seconds, peak = queue.get(); child.join()
     return seconds, peak
+
+
+def _rescored(outputs, name, precision):
+    "For int8-checked: the share of texts scored again in fp32 (their probabilities are not int8's)."
+    if precision != "int8-checked" or (name, "int8") not in outputs: return {}
+    mine, int8 = pd.read_parquet(outputs[name, precision]), pd.read_parquet(outputs[name, "int8"])
+    columns = [c for c in mine if c.startswith("p_")]
+    return {"rescored": round(float((mine[columns].to_numpy() != int8[columns].to_numpy()).any(axis=1).mean()), 4)}
 
 
 CHILD = ("import sys; from llm_distill.predict import predict_file; from llm_distill.students import load_student; "
@@ -155,7 +169,8 @@ def main():
             agreement = (pd.read_parquet(outputs[row])["label"] == pd.read_parquet(outputs[name, "fp32"])["label"]).mean()
             speed[row] = args.texts / seconds
             print(json.dumps({"bench": "predict", "precision": precision, "student": name, "texts": args.texts, "texts_per_s": round(speed[row], 1),
-                              "peak_mb": round(peak), "agreement_with_fp32": round(float(agreement), 4)}), flush=True)
+                              "vs_fp32": round(speed[row] / speed[name, "fp32"], 2), "peak_mb": round(peak), "agreement_with_fp32": round(float(agreement), 4),
+                              **_rescored(outputs, name, precision)}), flush=True)
     first = next(iter(STUDENTS))
     folders["fp32"], speed["fp32"] = folders[first, "fp32"], speed[first, "fp32"]
     check = _corpus(work / "check.parquet", args.check_texts)

@@ -23,7 +23,7 @@ from .folders import (  # noqa: F401  (re-exported: `from llm_distill.boundary i
 
 # %% auto #0
 __all__ = ['FORMATS', 'TEXT_FORMATS', 'EMPTY_SET', 'EMPTY_SET_WRITTEN', 'LABEL_COLUMNS', 'id_text', 'plain_id', 'id_column_of',
-           'table_format', 'read_table', 'table_chunks', 'as_codebook', 'labels_as_names', 'read_labels',
+           'table_format', 'read_table', 'table_chunks', 'table_rows', 'as_codebook', 'labels_as_names', 'read_labels',
            'spelled_empty_sets', 'write_table', 'text_fingerprints', 'table_writer']
 
 # %% ../nbs/01a_boundary.ipynb #63dec5c9
@@ -252,6 +252,17 @@ def table_chunks(path:str|Path,         # file to read
     else:
         frame = read_table(path, format=format, sep=sep, encoding=encoding, ids=ids)
         for start in range(0, len(frame), chunk_rows): yield frame.iloc[start:start + chunk_rows].reset_index(drop=True)
+
+# %% ../nbs/01a_boundary.ipynb #82aeec58
+def table_rows(path:str|Path,          # a table file
+               format:str|None=None,   # as in `read_table`
+              ) -> int|None:
+    "The table's row count where its file states it (Parquet's metadata), else None: for a progress bar's total, never for checking."
+    import pyarrow.parquet as pq
+    with contextlib.suppress(Exception):   # a file that cannot be read is reported where it is read, not here
+        path, format = _opened(path, format)
+        if format == "parquet": return pq.ParquetFile(path).metadata.num_rows
+    return None
 
 # %% ../nbs/01a_boundary.ipynb #c13c9a97
 EMPTY_SET = ""                         # the empty label set ("no label applies"): a value, not a missing label

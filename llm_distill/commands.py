@@ -156,9 +156,10 @@ def command_train(arguments, # parsed `train` arguments
         kept = f"its own format (a {student.name} student has no transformers form), with a model card"
         if arguments.int8: kept += "; no int8 network: --int8 needs a student with a transformers form (embed, setfit, finetune)"
     if arguments.int8 and has_transformers_form(student):
-        from llm_distill.quantize import quantize_student
+        from llm_distill.quantize import auto_precision, quantize_student
         record = quantize_student(arguments.output, texts)
-        kept += f"; int8 network agrees with fp32 on {record['agreement']:.1%} of the training texts, {'used' if record['chosen'] else 'not used'} by default"
+        kept += (f"; int8 network agrees with fp32 on {record['agreement']:.1%} of the training texts, checked near the boundary on "
+                 f"{record['checked']['agreement']:.1%} of held-out ones ({record['checked']['rescored']:.0%} re-scored); on CPU --precision auto predicts in {auto_precision(record)}")
     seal_folder(arguments.output, "a student", before=before)
     history = (getattr(student, "student", None) and student.student.metadata.get("history")) or []
     best = max((h.get("validation_macro_f1", float("nan")) for h in history), default=None)
@@ -221,8 +222,10 @@ def command_predict(arguments, # parsed `predict` arguments
     written = predict_file(student, arguments.input, arguments.output, arguments.text, arguments.id, progress=not arguments.quiet,
                            format=arguments.format, sep=arguments.sep, encoding=arguments.encoding, deferral=deferral,
                            resume=not arguments.no_resume, chunk_rows=arguments.chunk_rows)
-    int8 = (student.metadata.get("int8") or {}) if student.name == "int8" else {}
-    if int8: written = f"{written} (in int8: its labels agreed with fp32 on {int8['agreement']:.1%} of the training texts)"
+    int8 = (student.metadata.get("int8") or {}) if student.name in ("int8", "int8-checked") else {}
+    if int8 and student.name == "int8": written = f"{written} (in int8: its labels agreed with fp32 on {int8['agreement']:.1%} of the training texts)"
+    elif int8: written = (f"{written} (in int8, texts near a label boundary again in fp32: its labels agreed with fp32 on "
+                          f"{int8['checked']['agreement']:.1%} of held-out training texts)")
     if deferral is None: return f"wrote {written}"
     sources, chosen = read_table(written)["source"], deferral.chosen
     sent = int((sources == "llm").sum())

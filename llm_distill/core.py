@@ -30,11 +30,11 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['CONFIG_ENV', 'DATA_DIR_ENV', 'CONFIG_KEYS', 'DEFAULT_ENCODER', 'REPORTED_PACKAGES', 'CACHE_FILE', 'LLMDistillError',
-           'ConfigError', 'DataError', 'CodebookError', 'LeakError', 'LabelError', 'stable_hash', 'json_text',
-           'file_sha256', 'read_yaml', 'check_fields', 'field_docs', 'redact', 'user_config_path', 'read_user_config',
-           'DataDirectory', 'find_data_dir', 'bundled_minilm_path', 'resolve_encoder', 'environment_info',
-           'announce_duration', 'default_cache_path', 'quiet_transformers']
+__all__ = ['CONFIG_ENV', 'DATA_DIR_ENV', 'CONFIG_KEYS', 'DEFAULT_ENCODER', 'PRECISIONS', 'REPORTED_PACKAGES', 'CACHE_FILE',
+           'LLMDistillError', 'ConfigError', 'DataError', 'CodebookError', 'LeakError', 'LabelError', 'stable_hash',
+           'json_text', 'file_sha256', 'read_yaml', 'check_fields', 'field_docs', 'redact', 'user_config_path',
+           'read_user_config', 'DataDirectory', 'find_data_dir', 'bundled_minilm_path', 'resolve_encoder',
+           'environment_info', 'announce_duration', 'default_cache_path', 'quiet_transformers']
 
 # %% ../nbs/00_core.ipynb #995dc07e
 class LLMDistillError(Exception):
@@ -279,6 +279,9 @@ def resolve_encoder(checkpoint:str|Path|None=None  # a hub name or folder; None:
     if name != DEFAULT_ENCODER: return name
     try: return str(bundled_minilm_path())
     except ConfigError: return name
+
+# %% ../nbs/00_core.ipynb #c1db3e13
+PRECISIONS = ("auto", "fp32", "int8", "int8-checked")   # the forms a kept student predicts in: `quantize.load_for_prediction`, `predict --precision`
 
 # %% ../nbs/00_core.ipynb #a2fba35b
 REPORTED_PACKAGES = ("llm_distill", "torch", "transformers", "openai", "tiktoken", "pandas", "numpy",

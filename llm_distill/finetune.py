@@ -31,7 +31,7 @@ from .networks import MeanPooledClassifier, check_student_folder, encoder_poolin
 from .targets import aligned, check_texts, labels_from_probabilities, texts_of, training_targets
 
 # %% auto #0
-__all__ = ['TrainingConfig', 'length_grouped_batches', 'Student', 'fit']
+__all__ = ['TrainingConfig', 'length_grouped_batches', 'token_batches', 'Student', 'fit']
 
 # %% ../nbs/06b_finetune.ipynb #93d44466
 @dataclass
@@ -91,6 +91,20 @@ def length_grouped_batches(lengths:Sequence[int],  # token count of each example
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     return [batches[i] for i in rng.permutation(len(batches))]
 
+# %% ../nbs/06b_finetune.ipynb #2171fa1e
+def token_batches(tokenizer,              # the student's tokenizer
+                  texts:Sequence[str],    # the texts, in their order
+                  max_length:int,         # tokens per text; longer texts are truncated
+                  batch_size:int=64,      # texts per batch
+                  tensors:str="pt",       # "pt" (torch) or "np" (onnxruntime)
+                 ):
+    "Yield (rows, padded batch) over the texts, ordered by token count: every text once, each batch padded to its own longest."
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
+    order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        yield rows, tokenizer.pad({key: [values[i] for i in rows] for key, values in encoded.items()}, return_tensors=tensors)
+
 # %% ../nbs/06b_finetune.ipynb #23902436
 class Student:
     "A fine-tuned classifier: predict labels or probabilities, save and load."
@@ -115,15 +129,12 @@ class Student:
                      ) -> np.ndarray:
         "Texts x labels probabilities (softmax; sigmoid for multi-label)."
         texts = check_texts(texts)   # an empty or missing text is an error naming its row (`predict_file` reports them instead)
-        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
-        order = np.argsort([len(ids) for ids in encoded], kind="stable")
         out = np.zeros((len(texts), len(self.label_names)), dtype=np.float32)
         device = next(self.model.parameters()).device
+        batches = token_batches(self.tokenizer, texts, self.max_length, batch_size)
         with torch.inference_mode():
-            for start in tqdm(range(0, len(texts), batch_size), disable=not progress, desc="predicting"):
-                rows = order[start:start + batch_size]
-                batch = self.tokenizer.pad({"input_ids": [encoded[i] for i in rows]}, return_tensors="pt").to(device)
-                logits = self.model(**batch).logits.float()
+            for rows, batch in tqdm(batches, total=-(-len(texts) // batch_size), disable=not progress, desc="predicting"):
+                logits = self.model(**batch.to(device)).logits.float()
                 out[rows] = (torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, -1)).cpu().numpy()
         return out
 

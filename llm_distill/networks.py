@@ -15,7 +15,7 @@ from .core import ConfigError
 from .pooled import PooledClassifier, PooledClassifierConfig, pool_states
 
 # %% auto #0
-__all__ = ['encoder_pooling', 'MeanPooledClassifier', 'check_student_folder']
+__all__ = ['encoder_pooling', 'MeanPooledClassifier', 'read_student_meta', 'check_student_folder']
 
 # %% ../nbs/06a_networks.ipynb #68c68733
 def encoder_pooling(checkpoint:str|Path,  # hub name or folder
@@ -63,17 +63,29 @@ class MeanPooledClassifier(torch.nn.Module):
         model.head.load_state_dict(load_file(str(Path(path) / "head.safetensors")))
         return model
 
+# %% ../nbs/06a_networks.ipynb #1b82608e
+def read_student_meta(path:str|Path,  # a folder written by `Recipe.save`, `Student.save` or `export.save_transformers`
+                     ) -> dict:
+    "A saved student's llm_distill.json, refusing one that is missing, half-written or lacks the labels."
+    path = Path(path)
+    file = path / "llm_distill.json"
+    if not file.exists(): raise ConfigError(f"{path} is not a saved student ({'no llm_distill.json' if path.is_dir() else 'no such folder'})")
+    try: meta = json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError): meta = None   # a JSONDecodeError is a ValueError
+    if not isinstance(meta, dict): raise ConfigError(f"{file}: not valid JSON (truncated?); restore it or re-save the student")
+    names = meta.get("label_names")
+    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)) or not isinstance(meta.get("multi_label"), bool):
+        raise ConfigError(f"{file}: no label_names (a list of names) or multi_label (true or false); restore it or re-save the student")
+    return meta
+
 # %% ../nbs/06a_networks.ipynb #b303c0ca
 def check_student_folder(path:str|Path, # a folder written by `Student.save` or `export.save_transformers`
                         ) -> dict:
     "The folder's llm_distill.json, once every file saved beside it is there and unchanged (`ConfigError` naming the file otherwise)."
     from llm_distill.core import file_sha256
     path = Path(path)
-    if not (path / "llm_distill.json").exists(): raise ConfigError(f"{path} is not a saved student ({'no llm_distill.json' if path.is_dir() else 'no such folder'})")
-    try: meta = json.loads((path / "llm_distill.json").read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError): meta = None
-    if not isinstance(meta, dict): raise ConfigError(f"{path / 'llm_distill.json'}: not valid JSON (truncated?); restore it or re-save the student")
-    lacking = [key for key in ("label_names", "multi_label", "max_length") if key not in meta]
+    meta = read_student_meta(path)
+    lacking = [key for key in ("max_length",) if key not in meta]
     if lacking: raise ConfigError(f"{path / 'llm_distill.json'}: no {lacking}; restore it or re-save the student")
     files = meta.get("files") or {}
     gone = [name for name in files if not (path / name).is_file()]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .boundary import id_column_of, read_table, spelled_empty_sets, table_chunks, table_format, table_writer, text_fingerprints
+from .boundary import id_column_of, read_table, spelled_empty_sets, table_chunks, table_format, table_rows, table_writer, text_fingerprints
 from .core import DataError, file_sha256, stable_hash, json_text
 from .folders import OWNED_MARKER, atomic_path, check_output, claim_folder, clear_folder, is_ours, seal_folder, user_files
 
@@ -177,13 +177,6 @@ def _resumed(student, chunks, label, source:Path, destination:Path, bar, argumen
     if parts is not None and not offset: parts.discard()   # a file of no rows: nothing to keep
     return offset
 
-def _rows_known(source:Path, format:str|None) -> int|None:
-    "The source's row count where the file states it (Parquet's metadata), so the bar shows a share and a time left; None for text tables."
-    import pyarrow.parquet as pq
-    with contextlib.suppress(Exception):   # a source that cannot be read is reported where it is read, not here
-        if source.is_file() and table_format(source, format) == "parquet": return pq.ParquetFile(source).metadata.num_rows
-    return None
-
 def _start_bar(bar, done:int, folder:Path):
     "Start the progress bar at the rows an earlier run already classified, saying so."
     if not done: return
@@ -214,7 +207,7 @@ def predict_file(student,                      # a student (any recipe's, or one
     label = lambda chunk, offset: _label_chunk(student, chunk, source.name, read_as, text_column, id_column_of(chunk.columns, id_column),
                                                offset, trained, batch_size, deferral)
     chunks = enumerate(table_chunks(source, chunk_rows, format=format, sep=sep, encoding=encoding, ids=[id_column or "id"]))
-    bar = tqdm(desc=f"classifying {source.name}", unit="texts", total=_rows_known(source, format), disable=not progress)
+    bar = tqdm(desc=f"classifying {source.name}", unit="texts", total=table_rows(source, format), disable=not progress)   # Parquet states its rows: a share and the time left
     try:
         if resume:
             arguments = dict(text_column=text_column, id_column=id_column, chunk_rows=chunk_rows, batch_size=batch_size,

@@ -14,12 +14,14 @@ from typing import Sequence
 import numpy as np
 from scipy.special import expit, softmax
 
-from .core import ConfigError, file_sha256, json_text
+from .core import PRECISIONS, ConfigError, file_sha256, json_text
+from .finetune import token_batches
 from .students import Recipe, load_student
-from .targets import check_texts
+from .targets import check_texts, label_margins
 
 # %% auto #0
-__all__ = ['INT8_AGREEMENT', 'INT8_FILE', 'Int8Student', 'quantize_student', 'load_for_prediction']
+__all__ = ['INT8_AGREEMENT', 'INT8_FILE', 'SHIFT_QUANTILE', 'Int8Student', 'margin_shifts', 'recheck_bound', 'checked_record',
+           'quantize_student', 'auto_precision', 'load_for_prediction']
 
 # %% ../nbs/06h_quantize.ipynb #b11963aa
 INT8_AGREEMENT = 0.995   # the share of texts whose int8 label must equal the fp32 label for "auto" to predict in int8
@@ -41,29 +43,78 @@ def _export_onnx(network, path:Path):
 
 # %% ../nbs/06h_quantize.ipynb #04b289b0
 class Int8Student(Recipe):
-    "A kept student's int8 network under onnxruntime: predicts as the student does (same tokenizer, labels and thresholds)."
+    "A kept student's int8 network under onnxruntime, predicting as the student does (same tokens, labels, thresholds); with `bound`, texts whose int8 margin is below it are scored again in fp32."
     name = "int8"
 
-    def __init__(self, folder:Path, meta:dict, tokenizer, threads:int|None=None):
+    def __init__(self,
+                 folder:Path,                 # the kept student's folder, holding INT8_FILE
+                 student,                     # that student, loaded (`load_student`): its tokens, labels and, with `bound`, its fp32 answers
+                 threads:int|None=None,       # onnxruntime's threads (default: its own)
+                 bound:float|None=None,       # re-score in fp32 the texts whose int8 margin (`label_margins`) is below this
+                ):
         import onnxruntime as ort
-        super().__init__(meta["label_names"], meta["multi_label"])
+        super().__init__(student.label_names, student.multi_label)
         options = ort.SessionOptions()
         if threads: options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(Path(folder) / INT8_FILE), options, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
-        self.tokenizer, self.max_length = tokenizer, int(meta.get("max_length") or 128)
-        self.metadata = {k: v for k, v in meta.items() if k not in ("label_names", "multi_label")}
+        self.full, self.network, self.bound, self.metadata = student, student.student, bound, dict(student.metadata or {})
+        if bound is not None: self.name = "int8-checked"
+
+    def int8_proba(self, texts:Sequence[str], batch_size:int=64) -> np.ndarray:
+        "Texts x labels probabilities from the int8 network alone, batched and truncated as the fp32 network is (`token_batches`)."
+        out = np.zeros((len(texts), len(self.label_names)), dtype=np.float32)
+        for rows, batch in token_batches(self.network.tokenizer, texts, self.network.max_length, batch_size, tensors="np"):
+            logits = self.session.run(None, {n: batch[n].astype(np.int64) for n in self.inputs})[0].astype(np.float64)
+            out[rows] = expit(logits) if self.multi_label else softmax(logits, axis=1)
+        return out
 
     def predict_proba(self, texts, batch_size:int=64):
         texts = check_texts(texts)
-        order = np.argsort([len(t) for t in texts], kind="stable")   # similar lengths together: little padding
-        out = np.zeros((len(texts), len(self.label_names)), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            rows = order[start:start + batch_size]
-            encoded = self.tokenizer([texts[r] for r in rows], truncation=True, max_length=self.max_length, padding=True, return_tensors="np")
-            logits = self.session.run(None, {n: encoded[n].astype(np.int64) for n in self.inputs})[0].astype(np.float64)
-            out[rows] = expit(logits) if self.multi_label else softmax(logits, axis=1)
+        out = self.int8_proba(texts, batch_size)
+        near = np.flatnonzero(label_margins(out, self.multi_label, self.metadata.get("thresholds")) < (self.bound or 0))
+        if len(near): out[near] = self.full.predict_proba([texts[i] for i in near], batch_size)
         return out
+
+# %% ../nbs/06h_quantize.ipynb #4542dbde
+def margin_shifts(fp32:np.ndarray,        # texts x labels, full precision
+                  int8:np.ndarray,        # texts x labels, the same texts in int8
+                  multi_label:bool=False, # label sets: a margin is one probability's distance from its threshold
+                 ) -> np.ndarray:
+    "The most each text's margin (`label_margins`) can have moved between fp32 and int8."
+    change = np.abs(np.asarray(int8, dtype=float) - np.asarray(fp32, dtype=float))
+    return (change.max(axis=1) if len(change) else np.zeros(0)) * (1 if multi_label else 2)
+
+# %% ../nbs/06h_quantize.ipynb #cb2ae52e
+SHIFT_QUANTILE = 0.95   # int8-checked re-scores at least the texts whose int8 margin is within the shift 95% of the training texts' margins stayed within
+
+def recheck_bound(margins:np.ndarray,   # each text's int8 margin (`label_margins`)
+                  agree:np.ndarray,     # whether each text's int8 label is its fp32 label
+                  shifts:np.ndarray,    # how far each text's margin moved (`margin_shifts`)
+                  threshold:float=INT8_AGREEMENT,  # the share of texts that must end with their fp32 label
+                 ) -> float:
+    "The margin below which int8-checked re-scores: `SHIFT_QUANTILE` of the shifts, or more where re-scoring below that leaves fewer than `threshold` agreeing."
+    margins, agree = np.asarray(margins, dtype=float), np.asarray(agree, dtype=bool)
+    floor = float(np.quantile(shifts, SHIFT_QUANTILE)) if len(shifts) else 0.0
+    misses = np.sort(margins[~agree & (margins >= floor)])[::-1]   # labels int8 changed that the floor leaves in int8, largest margin first
+    allowed = len(agree) - int(np.ceil(threshold * len(agree) - 1e-9))
+    return floor if len(misses) <= allowed else float(np.nextafter(misses[allowed], np.inf))
+
+# %% ../nbs/06h_quantize.ipynb #ea7c389c
+def checked_record(margins:np.ndarray,   # each text's int8 margin
+                   agree:np.ndarray,     # whether each text's int8 label is its fp32 label
+                   shifts:np.ndarray,    # how far each text's margin moved (`margin_shifts`)
+                   threshold:float=INT8_AGREEMENT,  # the agreement "auto" needs
+                  ) -> dict:
+    "int8-checked's bound (chosen on all texts), and its agreement and share re-scored on each half with the bound the other half chose."
+    margins, agree, shifts = np.asarray(margins, dtype=float), np.asarray(agree, dtype=bool), np.asarray(shifts, dtype=float)
+    kept, rescored = np.zeros(len(agree), bool), np.zeros(len(agree), bool)
+    for half in (np.arange(len(agree)) % 2 == 0, np.arange(len(agree)) % 2 == 1):
+        rescored[half] = margins[half] < recheck_bound(margins[~half], agree[~half], shifts[~half], threshold)
+        kept[half] = agree[half] | rescored[half]
+    agreement = float(kept.mean()) if len(agree) else 0.0
+    return dict(bound=recheck_bound(margins, agree, shifts, threshold), agreement=round(agreement, 4),
+                rescored=round(float(rescored.mean()) if len(agree) else 0.0, 4), chosen=bool(len(agree) > 1 and agreement >= threshold))
 
 # %% ../nbs/06h_quantize.ipynb #aa4c1605
 def quantize_student(folder:str|Path,          # a student kept in transformers format (`export.save_transformers`)
@@ -83,36 +134,60 @@ def quantize_student(folder:str|Path,          # a student kept in transformers 
         try: quantize_dynamic(str(Path(scratch) / "model.onnx"), str(folder / INT8_FILE), per_channel=True, weight_type=QuantType.QInt8,
                               op_types_to_quantize=["MatMul"])   # the matrix products only: embeddings kept fp32 (no slower; a text's largest shift 0.28 -> 0.08)
         finally: logging.getLogger().removeFilter(advice)
+    record = _agreement_record(student, Int8Student(folder, student), texts, threshold)
     meta_file = folder / "llm_distill.json"
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
-    int8 = Int8Student(folder, meta, student.student.tokenizer)
-    agreement = float(np.mean(np.array(student.predict(texts)) == np.array(int8.predict(texts))))
-    record = dict(file=INT8_FILE, agreement=round(agreement, 4), texts=len(texts), threshold=threshold, chosen=agreement >= threshold)
     meta["int8"], meta["files"] = record, {**meta.get("files", {}), INT8_FILE: file_sha256(folder / INT8_FILE)}
     meta_file.write_text(json_text(meta), encoding="utf-8")
     _card_note(folder / "README.md", record)
     return record
 
+def _agreement_record(student, int8:Int8Student, texts:list[str], threshold:float) -> dict:
+    "How often int8's labels are fp32's on `texts`, alone and checked near the boundary (`checked_record`)."
+    fp32, quick = student.predict_proba(texts), int8.int8_proba(texts)
+    agree = np.array(student.labels_from(fp32)) == np.array(student.labels_from(quick))
+    agreement = float(agree.mean())
+    margins = label_margins(quick, student.multi_label, (student.metadata or {}).get("thresholds"))
+    checked = checked_record(margins, agree, margin_shifts(fp32, quick, student.multi_label), threshold)
+    return dict(file=INT8_FILE, agreement=round(agreement, 4), texts=len(texts), threshold=threshold, chosen=agreement >= threshold, checked=checked)
+
 def _card_note(card:Path, record:dict):
     "Add (or replace) the model card's int8 section."
     if not card.is_file(): return
     text = card.read_text(encoding="utf-8").split("\n## int8 on CPU\n")[0].rstrip() + "\n"
-    verdict = "used by default for CPU prediction" if record["chosen"] else f"not used by default (below {record['threshold']:.1%}); ask for it with `--precision int8`"
+    checked, auto = record.get("checked") or {}, auto_precision(record, gpu=False)
     card.write_text(text + f"\n## int8 on CPU\n`{record['file']}` (onnxruntime dynamic int8): its labels agree with full precision on "
-                    f"{record['agreement']:.1%} of {record['texts']} training texts; {verdict}.\n", encoding="utf-8")
+                    f"{record['agreement']:.1%} of {record['texts']} training texts. Checked (texts whose int8 margin is below "
+                    f"{checked.get('bound', 0):.3f} scored again in full precision): {checked.get('agreement', 0):.1%} on held-out halves, "
+                    f"{checked.get('rescored', 0):.1%} of texts re-scored. On CPU, `--precision auto` predicts in {auto} "
+                    f"(each form needs {record['threshold']:.1%}).\n", encoding="utf-8")
+
+
+# %% ../nbs/06h_quantize.ipynb #eceecc8b
+def auto_precision(record:dict|None,  # a student's int8 record (`quantize_student`), None where it has none
+                   gpu:bool=False,      # a GPU is there: fp32 on it is quicker than int8 on the CPU
+                  ) -> str:
+    "What `auto` predicts in: int8 where its labels alone agreed; int8-checked where, checked near the boundary, they agreed on held-out texts; else fp32."
+    if not record or gpu: return "fp32"
+    if record.get("chosen"): return "int8"
+    return "int8-checked" if (record.get("checked") or {}).get("chosen") else "fp32"
 
 # %% ../nbs/06h_quantize.ipynb #f768a1d6
 def load_for_prediction(folder:str|Path,     # a saved student
-                        precision:str="auto",  # "fp32", "int8", or "auto": int8 where its recorded agreement reaches the threshold
+                        precision:str="auto",  # one of PRECISIONS; "auto": the quickest form whose recorded agreement reaches the threshold
                         threads:int|None=None,  # onnxruntime's threads (default: its own)
                        ) -> Recipe:
-    "The student to predict with: full precision, or its int8 network."
-    if precision not in ("auto", "fp32", "int8"): raise ConfigError(f"precision must be auto, fp32 or int8, not {precision!r}")
+    "The student to predict with: full precision, its int8 network, or int8 with the texts near a boundary scored again in fp32."
+    import torch
+    if precision not in PRECISIONS: raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     student = load_student(folder)
     record = (student.metadata or {}).get("int8")
-    if precision == "fp32" or (precision == "auto" and not (record and record.get("chosen"))): return student
+    if precision == "auto": precision = auto_precision(record, gpu=torch.cuda.is_available())
+    if precision == "fp32": return student
     if not record and (student.metadata or {}).get("format") != "transformers":
         raise ConfigError(f"{folder}: a {getattr(student, 'name', 'saved')!r} student has no int8 form (int8 needs a student kept in transformers format: "
                           "recipe embed, setfit or finetune, trained with `--int8`)")
     if not record: raise ConfigError(f"{folder}: no int8 network; make one with `llm-distill train --int8` or quantize.quantize_student")
-    return Int8Student(folder, {**student.metadata, "label_names": student.label_names, "multi_label": student.multi_label}, student.student.tokenizer, threads)
+    if precision == "int8-checked" and "checked" not in record:
+        raise ConfigError(f"{folder}: its int8 network has no recorded bound for int8-checked; make it again with quantize.quantize_student")
+    return Int8Student(folder, student, threads, record["checked"]["bound"] if precision == "int8-checked" else None)

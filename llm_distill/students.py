@@ -25,6 +25,7 @@ from .core import DEFAULT_ENCODER, ConfigError, announce_duration, file_sha256, 
 from .folders import readable_weights
 from .encoder import SentenceEncoder
 from .finetune import Student, TrainingConfig, fit
+from .networks import read_student_meta
 from .targets import aligned, check_texts, labels_from_probabilities, texts_of
 
 # %% auto #0
@@ -117,7 +118,7 @@ def load_student(path:str|Path  # a folder written by `Recipe.save`, `Student.sa
                 ) -> Recipe:
     "Load a saved student, whatever its recipe: always a `Recipe` (a folder in transformers format holds its network in a `FinetuneRecipe`)."
     path = Path(path)
-    meta = _read_meta(path)
+    meta = read_student_meta(path)
     if meta.get("format") == "transformers": return FinetuneRecipe.holding(Student.load(path))
     name = meta.get("recipe", "finetune")   # `Student.save` writes no recipe: a fine-tuned network
     if name not in RECIPES: raise ConfigError(f"{path}: unknown recipe {name!r}; known: {sorted(RECIPES)}")
@@ -126,18 +127,6 @@ def load_student(path:str|Path  # a folder written by `Recipe.save`, `Student.sa
     recipe._load(path)
     recipe.metadata = {k: v for k, v in meta.items() if k not in ("label_names", "multi_label", "seed", "checkpoint", "settings", "recipe")}
     return recipe
-
-def _read_meta(path:Path) -> dict:
-    "A saved student's llm_distill.json, refusing one that is missing, half-written or lacks the labels."
-    file = path / "llm_distill.json"
-    if not file.exists(): raise ConfigError(f"{path} is not a saved student ({'no llm_distill.json' if path.is_dir() else 'no such folder'})")
-    try: meta = json.loads(file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError): meta = None   # a JSONDecodeError is a ValueError
-    if not isinstance(meta, dict): raise ConfigError(f"{file}: not valid JSON (truncated?); restore it or re-save the student")
-    names = meta.get("label_names")
-    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)) or not isinstance(meta.get("multi_label"), bool):
-        raise ConfigError(f"{file}: no label_names (a list of names) or multi_label (true or false); restore it or re-save the student")
-    return meta
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "merges.txt", "spiece.model",
                     "sentencepiece.bpe.model", "tokenizer.model", "special_tokens_map.json", "added_tokens.json")

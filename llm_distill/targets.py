@@ -15,7 +15,8 @@ from .codebook import Codebook
 from .core import ConfigError, DataError, LabelError
 
 # %% auto #0
-__all__ = ['check_texts', 'target_matrix', 'training_targets', 'labels_from_probabilities', 'aligned', 'texts_of']
+__all__ = ['check_texts', 'target_matrix', 'training_targets', 'labels_from_probabilities', 'label_margins', 'aligned',
+           'texts_of']
 
 # %% ../nbs/06_targets.ipynb #d399934f
 def check_texts(texts:Sequence[str]  # the texts a student trains on or answers
@@ -83,6 +84,19 @@ def labels_from_probabilities(probabilities:np.ndarray,           # texts x labe
     if not multi_label: return [label_names[i] for i in probabilities.argmax(1)]
     cut = np.broadcast_to(np.asarray(0.5 if threshold is None else threshold, dtype=float), (len(label_names),))
     return ["|".join(n for n, keep in zip(label_names, row) if keep) for row in probabilities >= cut]
+
+# %% ../nbs/06_targets.ipynb #71a8f2e2
+def label_margins(probabilities:np.ndarray,                  # texts x labels
+                  multi_label:bool=False,                    # label sets (each label by its threshold) or one label (the most probable)
+                  threshold:float|Sequence[float]|None=None, # multi-label: one threshold, or one per label; default 0.5
+                 ) -> np.ndarray:
+    "Per text, how far its labels are from changing: the gap between its two likeliest labels, or its probability nearest a threshold."
+    probabilities = np.asarray(probabilities, dtype=float)
+    if multi_label:
+        cut = np.broadcast_to(np.asarray(0.5 if threshold is None else threshold, dtype=float), probabilities.shape[1:])
+        return np.abs(probabilities - cut).min(axis=1) if len(probabilities) else np.zeros(0)
+    top = np.sort(probabilities, axis=1)
+    return top[:, -1] - top[:, -2] if top.shape[1] > 1 else np.ones(len(top))
 
 # %% ../nbs/06_targets.ipynb #2f71814c
 def aligned(labels:list[str],  # one predicted label per text

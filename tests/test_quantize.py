@@ -22,14 +22,14 @@ def kept(tmp_path_factory):
 
 
 def test_the_agreement_is_measured_recorded_and_decides_auto(kept):
-    from llm_distill.quantize import INT8_AGREEMENT, load_for_prediction
+    from llm_distill.quantize import INT8_AGREEMENT, auto_precision, load_for_prediction
     folder, student, texts, record, new = kept
     int8 = load_for_prediction(folder, "int8")
     assert record["agreement"] == pytest.approx(np.mean(np.array(int8.predict(texts)) == np.array(student.predict(texts))), abs=1e-4)
     assert json.loads((folder / "llm_distill.json").read_text())["int8"] == record
     assert record["chosen"] == (record["agreement"] >= INT8_AGREEMENT)
     auto = load_for_prediction(folder)
-    assert type(auto).__name__ == ("Int8Student" if record["chosen"] else "FinetuneRecipe")
+    assert auto.name == {"fp32": "finetune"}.get(auto_precision(record), auto_precision(record))
     np.testing.assert_allclose(int8.predict_proba(new).sum(1), 1, atol=1e-5)
     assert np.mean(np.array(int8.predict(new)) == np.array(student.predict(new))) > 0.95
     assert "## int8 on CPU" in (folder / "README.md").read_text()
@@ -40,7 +40,7 @@ def test_what_cannot_be_done_is_refused(kept, tmp_path):
     from llm_distill.quantize import load_for_prediction, quantize_student
     from llm_distill.students import TfidfRecipe
     folder, student, texts, record, _ = kept
-    with pytest.raises(ConfigError, match="precision must be auto, fp32 or int8"): load_for_prediction(folder, "int4")
+    with pytest.raises(ConfigError, match="precision must be one of auto, fp32, int8, int8-checked"): load_for_prediction(folder, "int4")
     tfidf = TfidfRecipe(student.label_names).fit(texts, np.eye(2)[[student.label_names.index(l) for l in student.predict(texts)]])
     own = tfidf.save(tmp_path / "tfidf")
     with pytest.raises(ConfigError, match="int8 needs a student kept in transformers format"): quantize_student(own, texts)
@@ -55,6 +55,51 @@ def test_what_cannot_be_done_is_refused(kept, tmp_path):
     with pytest.raises(ConfigError, match="model_qint8.onnx: not the file this student was saved with"): load_for_prediction(tampered, "int8")
 
 
+def test_int8_reads_the_tokens_fp32_reads(kept, monkeypatch):
+    "A text longer than 128 tokens reaches the int8 network truncated where fp32 truncates it (the student's max_length), not at 128."
+    from llm_distill.quantize import load_for_prediction
+    folder, student, _, _, _ = kept
+    int8, widths = load_for_prediction(folder, "int8"), []
+
+    class Watched:   # the session, noting the width of every batch it is fed
+        def __init__(self, session): self.session = session
+        def run(self, names, feed): widths.append(feed["input_ids"].shape[1]); return self.session.run(names, feed)
+    monkeypatch.setattr(int8, "session", Watched(int8.session))
+    int8.predict_proba(["word " * 400, "short"])
+    from llm_distill.students import load_student
+    kept_length = load_student(folder).student.max_length
+    assert widths == [kept_length] and kept_length > 128
+
+
+def test_int8_checked_scores_the_texts_near_a_boundary_again_in_fp32(kept):
+    from llm_distill.quantize import INT8_AGREEMENT, Int8Student, load_for_prediction
+    from llm_distill.targets import label_margins
+    folder, student, texts, record, new = kept
+    checked = load_for_prediction(folder, "int8-checked")
+    assert checked.name == "int8-checked" and checked.bound == record["checked"]["bound"]
+    quick, full, answered = checked.int8_proba(new), student.predict_proba(new), checked.predict_proba(new)
+    near = label_margins(quick, student.multi_label) < checked.bound
+    np.testing.assert_allclose(answered[near], full[near], atol=1e-5)
+    np.testing.assert_allclose(answered[~near], quick[~near], atol=1e-6)
+    on_training = np.mean(np.array(checked.predict(texts)) == np.array(student.predict(texts)))
+    assert on_training >= max(record["agreement"], INT8_AGREEMENT)   # the bound was chosen on these texts
+    assert 0 <= record["checked"]["rescored"] <= 1 and record["checked"]["chosen"] == (record["checked"]["agreement"] >= INT8_AGREEMENT)
+    assert isinstance(checked, Int8Student) and "Checked (texts whose int8 margin is below" in (folder / "README.md").read_text()
+
+
+def test_an_int8_network_recorded_before_int8_checked_is_refused_for_it_and_auto_keeps_fp32(kept, tmp_path):
+    import shutil
+    from llm_distill.quantize import load_for_prediction
+    folder, student, _, record, _ = kept
+    older = shutil.copytree(folder, tmp_path / "older")
+    meta = json.loads((older / "llm_distill.json").read_text())
+    meta["int8"].pop("checked"); meta["int8"]["chosen"] = False
+    (older / "llm_distill.json").write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match="no recorded bound for int8-checked; make it again"): load_for_prediction(older, "int8-checked")
+    from llm_distill.students import load_student
+    assert load_for_prediction(older).name == load_student(folder).name == "finetune"   # fp32: the kept network
+
+
 def test_the_command_line_trains_and_predicts_in_int8(tmp_path):
     import contextlib, io
     import pandas as pd
@@ -64,12 +109,13 @@ def test_the_command_line_trains_and_predicts_in_int8(tmp_path):
     assert "int8 network agrees with fp32 on" in said.getvalue()
     pd.DataFrame({"text": ["you are an idiot", "thank you so much", "what a stupid idea"]}).to_csv(tmp_path / "new.csv", index=False)
     told = {}
-    for precision in ("int8", "fp32"):
+    for precision in ("int8", "fp32", "int8-checked"):
         with contextlib.redirect_stdout(io.StringIO()) as said, contextlib.redirect_stderr(io.StringIO()):
             assert main(["predict", "-q", "--student", str(tmp_path / "s"), "--input", str(tmp_path / "new.csv"),
                          "--output", str(tmp_path / f"{precision}.csv"), "--precision", precision]) == 0
         told[precision] = said.getvalue()
     assert "(in int8: its labels agreed with fp32 on" in told["int8"] and "int8" not in told["fp32"]   # it says which it used
+    assert "(in int8, texts near a label boundary again in fp32: its labels agreed with fp32 on" in told["int8-checked"]
     assert oct((tmp_path / "s" / "model.safetensors").stat().st_mode & 0o077) == oct(0o077 & ~_umask() & 0o066)   # readable as a plain file is
     assert pd.read_csv(tmp_path / "int8.csv")["label"].tolist() == pd.read_csv(tmp_path / "fp32.csv")["label"].tolist()
 
@@ -78,3 +124,18 @@ def _umask() -> int:
     import os
     umask = os.umask(0); os.umask(umask)
     return umask
+
+
+from hypothesis import given, settings, strategies as st
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.floats(0, 1, allow_nan=False), st.booleans(), st.floats(0, 0.2, allow_nan=False)), min_size=1, max_size=60),
+       st.floats(0.5, 1.0))
+def test_the_recheck_bound_reaches_the_threshold_and_is_no_larger_than_it_needs(texts, threshold):
+    from llm_distill.quantize import SHIFT_QUANTILE, recheck_bound
+    margins, agree, shifts = (np.array(column) for column in zip(*texts))
+    bound, floor = recheck_bound(margins, agree, shifts, threshold), np.quantile(shifts, SHIFT_QUANTILE)
+    assert bound >= floor                                                     # at least the texts within the usual shift
+    assert np.mean(agree | (margins < bound)) >= threshold - 1e-12            # re-scoring below it reaches the threshold
+    if bound > floor: assert np.mean(agree | (margins < np.nextafter(bound, -np.inf))) < threshold   # and nothing smaller above the floor does
