@@ -225,14 +225,14 @@ def predict_file(student,                      # a student (any recipe's, or one
 # %% ../nbs/06g_predict.ipynb #d851b661
 _LOADED: dict = {}   # the student this process loaded last, by folder and modification time
 
-def _student_at(path:str|Path):
-    "The saved student at `path`, loaded once per process (again only when its folder's metadata changes)."
-    from llm_distill.students import load_student
+def _student_at(path:str|Path, precision:str="fp32"):
+    "The saved student at `path` in `precision`, loaded once per process (again only when its folder's metadata changes)."
+    from llm_distill.quantize import load_for_prediction
     path = Path(path).resolve()
-    key = (str(path), (path / "llm_distill.json").stat().st_mtime_ns if (path / "llm_distill.json").exists() else None)
+    key = (str(path), (path / "llm_distill.json").stat().st_mtime_ns if (path / "llm_distill.json").exists() else None, precision)
     if key not in _LOADED:
         _LOADED.clear()
-        _LOADED[key] = load_student(path)
+        _LOADED[key] = load_for_prediction(path, precision)
     return _LOADED[key]
 
 def predict_partition(frame:pd.DataFrame,       # one partition of a Dask DataFrame (or any DataFrame) with a text column
@@ -240,9 +240,10 @@ def predict_partition(frame:pd.DataFrame,       # one partition of a Dask DataFr
                       text_column:str="text",   # column holding the texts
                       id_column:str|None=None,  # column to copy to the output, as written; default the partition's index
                       batch_size:int=64,        # texts per forward pass
+                      precision:str="fp32",     # as in `quantize.load_for_prediction`; int8's probabilities move a little with a partition's other texts
                      ) -> pd.DataFrame:
     "Classify one partition for `dask.dataframe`'s `map_partitions`: the rows `predict_file` writes, the partition's index kept."
-    student = _student_at(student_path)
+    student = _student_at(student_path, precision)
     out = _label_chunk(student, frame.reset_index(drop=True), "partition", "", text_column, id_column, 0,
                        _trained_on(student), batch_size, None)
     if id_column is None: out["id"] = frame.index.to_numpy()

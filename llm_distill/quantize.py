@@ -61,7 +61,10 @@ class Int8Student(Recipe):
         self.full, self.network, self.bound, self.metadata = student, student.student, bound, dict(student.metadata or {})
         if bound is not None: self.name = "int8-checked"
 
-    def int8_proba(self, texts:Sequence[str], batch_size:int=64) -> np.ndarray:
+    def int8_proba(self,
+                   texts:Sequence[str],  # the texts to classify
+                   batch_size:int=64,    # texts per forward pass
+                  ) -> np.ndarray:
         "Texts x labels probabilities from the int8 network alone, batched and truncated as the fp32 network is (`token_batches`)."
         out = np.zeros((len(texts), len(self.label_names)), dtype=np.float32)
         for rows, batch in token_batches(self.network.tokenizer, texts, self.network.max_length, batch_size, tensors="np"):

@@ -100,6 +100,20 @@ def test_an_int8_network_recorded_before_int8_checked_is_refused_for_it_and_auto
     assert load_for_prediction(older).name == load_student(folder).name == "finetune"   # fp32: the kept network
 
 
+def test_a_dask_partition_predicts_in_the_precision_asked(kept):
+    import pandas as pd
+    from llm_distill.predict import predict_partition
+    from llm_distill.quantize import load_for_prediction
+    folder, _, _, _, new = kept
+    frame = pd.DataFrame({"text": new[:50]}, index=range(100, 150))
+    int8, fp32 = predict_partition(frame, folder, precision="int8"), predict_partition(frame, folder)
+    columns = [c for c in int8 if c.startswith("p_")]
+    expected = load_for_prediction(folder, "int8").predict_proba(new[:50])
+    np.testing.assert_allclose(int8[columns].to_numpy(), expected, atol=1e-6)
+    assert not np.allclose(fp32[columns].to_numpy(), expected, atol=1e-6)   # fp32 unless asked
+    assert int8.index.tolist() == list(range(100, 150))
+
+
 def test_the_command_line_trains_and_predicts_in_int8(tmp_path):
     import contextlib, io
     import pandas as pd
