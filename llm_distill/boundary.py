@@ -24,7 +24,7 @@ from .folders import (  # noqa: F401  (re-exported: `from llm_distill.boundary i
 # %% auto #0
 __all__ = ['FORMATS', 'TEXT_FORMATS', 'EMPTY_SET', 'EMPTY_SET_WRITTEN', 'LABEL_COLUMNS', 'id_text', 'plain_id', 'id_column_of',
            'table_format', 'read_table', 'table_chunks', 'table_rows', 'as_codebook', 'labels_as_names', 'read_labels',
-           'spelled_empty_sets', 'write_table', 'text_fingerprints', 'table_writer']
+           'spelled_empty_sets', 'write_table', 'text_fingerprints', 'prediction_format', 'table_writer']
 
 # %% ../nbs/01a_boundary.ipynb #63dec5c9
 def id_text(value, # an id as read: a string, an integer, a numpy scalar
@@ -401,6 +401,15 @@ def text_fingerprints(texts:Sequence[str], # the texts
     import hashlib
     return [hashlib.sha256(str(t).strip().encode("utf-8")).hexdigest()[:16] for t in texts]
 
+# %% ../nbs/01a_boundary.ipynb #4076d12d
+def prediction_format(destination:str|Path,  # where predictions are to be written
+                     ) -> str:
+    "csv, tsv or parquet, from the destination's extension (any case); a ConfigError naming the file otherwise."
+    destination = Path(destination)
+    format = FORMATS.get(destination.suffix.lower())
+    if format not in ("csv", "tsv", "parquet"): raise ConfigError(f"{destination}: write predictions to a .csv, .tsv or .parquet file, not {destination.suffix!r}")
+    return format
+
 # %% ../nbs/01a_boundary.ipynb #e3376156
 class _ChunkWriter:
     "Appends DataFrames to a CSV, TSV or Parquet file."
@@ -424,8 +433,7 @@ def table_writer(destination:str|Path,              # .csv, .tsv or .parquet (an
                 ) -> Iterator[_ChunkWriter]:
     "A writer whose `write(frame)` appends rows to a temporary file, renamed onto `destination` when the block succeeds."
     destination = check_output(destination, inputs)
-    format = FORMATS.get(destination.suffix.lower())
-    if format not in ("csv", "tsv", "parquet"): raise ConfigError(f"{destination}: write predictions to a .csv, .tsv or .parquet file, not {destination.suffix!r}")
+    format = prediction_format(destination)
     with atomic_path(destination) as partial:
         writer = _ChunkWriter(partial, format)
         try: yield writer

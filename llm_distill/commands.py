@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from .core import ConfigError, DataError, default_cache_path, find_data_dir
+from .core import ConfigError, DataError, default_cache_path, find_data_dir, precision_of
 
 # %% auto #0
 __all__ = ['FEW_SHOT_STATUS', 'command_label', 'command_validate', 'command_train', 'command_predict', 'command_estimate',
@@ -126,7 +126,7 @@ def _record_deferral_curve(student, texts, labels) -> str:
 def command_train(arguments, # parsed `train` arguments
                  ) -> str:
     "Train a student on human labels or an annotations file and save it; the lines `train` prints."
-    from llm_distill.boundary import check_output, claim_folder, seal_folder, user_files
+    from llm_distill.boundary import check_output, claim_folder, clear_folder, is_ours, seal_folder, user_files
     from llm_distill.export import has_transformers_form, save_transformers, student_card
     from llm_distill.boundary import text_fingerprints
     from llm_distill.selection import train_student
@@ -149,7 +149,7 @@ def command_train(arguments, # parsed `train` arguments
     student.metadata["training_texts"] = text_fingerprints(texts)   # so `predict` can mark the texts it was trained on
     deferring = _record_deferral_curve(student, texts, [labels[i] for i in keep]) if arguments.annotations else ""
     card = student_card(student, teacher=source, task=corpus.codebook.task, data_hash=corpus.data_hash(), name=Path(arguments.output).name)
-    before = user_files(arguments.output)   # with --force, the user's files: never listed as ours, so never removed
+    before = clear_folder(arguments.output, "--output") if is_ours(arguments.output) else user_files(arguments.output)   # the last student's files go (a stale int8 network with them); the user's stay
     if has_transformers_form(student): save_transformers(student, arguments.output, card); kept = "transformers format, with a model card"
     else:
         student.save(arguments.output); card.save(Path(arguments.output) / "README.md")
@@ -159,7 +159,7 @@ def command_train(arguments, # parsed `train` arguments
         from llm_distill.quantize import auto_precision, quantize_student
         record = quantize_student(arguments.output, texts)
         kept += (f"; int8 network agrees with fp32 on {record['agreement']:.1%} of the training texts, checked near the boundary on "
-                 f"{record['checked']['agreement']:.1%} of held-out ones ({record['checked']['rescored']:.0%} re-scored); on CPU --precision auto predicts in {auto_precision(record)}")
+                 f"{record['checked']['agreement']:.1%} of held-out ones ({record['checked']['rescored']:.1%} re-scored); on CPU --precision auto predicts in {auto_precision(record)}")
     seal_folder(arguments.output, "a student", before=before)
     history = (getattr(student, "student", None) and student.student.metadata.get("history")) or []
     best = max((h.get("validation_macro_f1", float("nan")) for h in history), default=None)
@@ -208,6 +208,19 @@ def _deferral_backend(arguments, codebook):
                                                       where="--defer-to")
 
 # %% ../nbs/09a_commands.ipynb #a3de14e7
+def _precision_said(student, asked:str) -> str:
+    "Which form predicted (and why, where `auto` chose), with int8's recorded agreement with fp32."
+    import torch
+    form, record = precision_of(student), (student.metadata or {}).get("int8") or {}
+    how = f"auto chose {form}" if asked == "auto" else f"in {form}"
+    if form == "int8": return f" ({how}: its labels agreed with fp32 on {record['agreement']:.1%} of the training texts)"
+    if form == "int8-checked": return (f" ({how}, texts near a label boundary again in fp32: its labels agreed with fp32 on "
+                                       f"{record['checked']['agreement']:.1%} of held-out training texts)")
+    if asked != "auto": return f" ({how})"
+    why = "no int8 network" if not record else "a GPU is there" if torch.cuda.is_available() else \
+          f"int8 agreed with fp32 on less than {record.get('threshold', 0.995):.1%} of the training texts, alone and checked"
+    return f" ({how}: {why})"
+
 def command_predict(arguments, # parsed `predict` arguments
                    ) -> str:
     "Classify a file with a saved student, deferring to an LLM when asked; the line `predict` prints."
@@ -222,14 +235,11 @@ def command_predict(arguments, # parsed `predict` arguments
     written = predict_file(student, arguments.input, arguments.output, arguments.text, arguments.id, progress=not arguments.quiet,
                            format=arguments.format, sep=arguments.sep, encoding=arguments.encoding, deferral=deferral,
                            resume=not arguments.no_resume, chunk_rows=arguments.chunk_rows)
-    int8 = (student.metadata.get("int8") or {}) if student.name in ("int8", "int8-checked") else {}
-    if int8 and student.name == "int8": written = f"{written} (in int8: its labels agreed with fp32 on {int8['agreement']:.1%} of the training texts)"
-    elif int8: written = (f"{written} (in int8, texts near a label boundary again in fp32: its labels agreed with fp32 on "
-                          f"{int8['checked']['agreement']:.1%} of held-out training texts)")
-    if deferral is None: return f"wrote {written}"
+    said = f"{written}{_precision_said(student, arguments.precision)}"
+    if deferral is None: return f"wrote {said}"
     sources, chosen = read_table(written)["source"], deferral.chosen
     sent = int((sources == "llm").sum())
-    return (f"wrote {written}: {sent} of {int(sources.notna().sum())} texts labelled by the LLM ({sent / max(int(sources.notna().sum()), 1):.1%}; "
+    return (f"wrote {said}: {sent} of {int(sources.notna().sum())} texts labelled by the LLM ({sent / max(int(sources.notna().sum()), 1):.1%}; "
             f"on the training labels this threshold sent {chosen['share']:.0%}" + (f", agreement with the teacher {chosen['agreement']:.3f}, lower bound {chosen['agreement_low']:.3f})"
                                                                        if chosen["agreement"] == chosen["agreement"] else ": every text, so no agreement is left to measure)")
             + ("" if chosen["met"] else f"; the target {chosen['rule']['target']} was not reached within --max-share {chosen['rule']['max_share']}"))

@@ -34,7 +34,7 @@ __all__ = ['CONFIG_ENV', 'DATA_DIR_ENV', 'CONFIG_KEYS', 'DEFAULT_ENCODER', 'PREC
            'LLMDistillError', 'ConfigError', 'DataError', 'CodebookError', 'LeakError', 'LabelError', 'stable_hash',
            'json_text', 'file_sha256', 'read_yaml', 'check_fields', 'field_docs', 'redact', 'user_config_path',
            'read_user_config', 'DataDirectory', 'find_data_dir', 'bundled_minilm_path', 'resolve_encoder',
-           'environment_info', 'announce_duration', 'default_cache_path', 'quiet_transformers']
+           'precision_of', 'environment_info', 'announce_duration', 'default_cache_path', 'quiet_transformers']
 
 # %% ../nbs/00_core.ipynb #995dc07e
 class LLMDistillError(Exception):
@@ -282,6 +282,12 @@ def resolve_encoder(checkpoint:str|Path|None=None  # a hub name or folder; None:
 
 # %% ../nbs/00_core.ipynb #c1db3e13
 PRECISIONS = ("auto", "fp32", "int8", "int8-checked")   # the forms a kept student predicts in: `quantize.load_for_prediction`, `predict --precision`
+
+# %% ../nbs/00_core.ipynb #ee1863cb
+def precision_of(student, # a loaded student: a recipe, or `quantize.Int8Student`
+                ) -> str:
+    "The form a loaded student predicts in: int8, int8-checked or fp32 (every recipe's own)."
+    return student.name if getattr(student, "name", None) in PRECISIONS[2:] else "fp32"
 
 # %% ../nbs/00_core.ipynb #a2fba35b
 REPORTED_PACKAGES = ("llm_distill", "torch", "transformers", "openai", "tiktoken", "pandas", "numpy",

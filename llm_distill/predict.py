@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .boundary import id_column_of, read_table, spelled_empty_sets, table_chunks, table_format, table_rows, table_writer, text_fingerprints
-from .core import DataError, file_sha256, stable_hash, json_text
+from .boundary import (id_column_of, prediction_format, read_table, spelled_empty_sets, table_chunks, table_format, table_rows, table_writer,
+                                  text_fingerprints)
+from .core import DataError, file_sha256, precision_of, stable_hash, json_text
 from .folders import OWNED_MARKER, atomic_path, check_output, claim_folder, clear_folder, is_ours, seal_folder, user_files
 
 # %% auto #0
@@ -200,6 +201,7 @@ def predict_file(student,                      # a student (any recipe's, or one
                 ) -> Path:
     "Classify every row of a large file in chunks, read and written through the boundary (ids as written; never over the source; resumable)."
     source, destination = Path(source), check_output(destination, [source])
+    prediction_format(destination)   # a name it cannot write is refused now, not after every chunk is classified
     check_output(parts_folder(destination), [source])
     read_as = " (a .txt file is read as one text a line; for a table pass its format, e.g. --format csv --sep ';')" \
         if source.exists() and table_format(source, format) == "lines" else ""
@@ -211,7 +213,7 @@ def predict_file(student,                      # a student (any recipe's, or one
     try:
         if resume:
             arguments = dict(text_column=text_column, id_column=id_column, chunk_rows=chunk_rows, batch_size=batch_size,
-                             format=format, sep=sep, encoding=encoding, deferral=_deferral_key(deferral))
+                             format=format, sep=sep, encoding=encoding, deferral=_deferral_key(deferral), precision=precision_of(student))
             rows = _resumed(student, chunks, label, source, destination, bar, arguments)
         else:
             with table_writer(destination, [source]) as writer:

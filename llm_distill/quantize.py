@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -36,7 +37,9 @@ def _export_onnx(network, path:Path):
     attention = encoder.config._attn_implementation
     encoder.set_attn_implementation("eager")   # plain MatMul and Softmax: faster under onnxruntime than exported SDPA (2.7x against 2.2x fp32 in one run)
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), warnings.catch_warnings():   # the tracer's notes on the export are for its developers, not for users
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", message="Exporting aten::index operator", category=UserWarning)
             torch.onnx.export(network.model.eval(), tuple(encoded[n] for n in names), str(path), input_names=names, output_names=["logits"],
                               dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "logits": {0: "batch"}}, opset_version=17, dynamo=False)
     finally: encoder.set_attn_implementation(attention)
@@ -173,7 +176,8 @@ def auto_precision(record:dict|None,  # a student's int8 record (`quantize_stude
     "What `auto` predicts in: int8 where its labels alone agreed; int8-checked where, checked near the boundary, they agreed on held-out texts; else fp32."
     if not record or gpu: return "fp32"
     if record.get("chosen"): return "int8"
-    return "int8-checked" if (record.get("checked") or {}).get("chosen") else "fp32"
+    checked = record.get("checked") or {}
+    return "int8-checked" if checked.get("chosen") and isinstance(checked.get("bound"), (int, float)) else "fp32"
 
 # %% ../nbs/06h_quantize.ipynb #f768a1d6
 def load_for_prediction(folder:str|Path,     # a saved student
@@ -191,6 +195,6 @@ def load_for_prediction(folder:str|Path,     # a saved student
         raise ConfigError(f"{folder}: a {getattr(student, 'name', 'saved')!r} student has no int8 form (int8 needs a student kept in transformers format: "
                           "recipe embed, setfit or finetune, trained with `--int8`)")
     if not record: raise ConfigError(f"{folder}: no int8 network; make one with `llm-distill train --int8` or quantize.quantize_student")
-    if precision == "int8-checked" and "checked" not in record:
+    if precision == "int8-checked" and not isinstance((record.get("checked") or {}).get("bound"), (int, float)):
         raise ConfigError(f"{folder}: its int8 network has no recorded bound for int8-checked; make it again with quantize.quantize_student")
     return Int8Student(folder, student, threads, record["checked"]["bound"] if precision == "int8-checked" else None)

@@ -25,7 +25,7 @@ from .core import DEFAULT_ENCODER, ConfigError, announce_duration, file_sha256, 
 from .folders import readable_weights
 from .encoder import SentenceEncoder
 from .finetune import Student, TrainingConfig, fit
-from .networks import read_student_meta
+from .networks import TOKENIZER_FILES, read_student_meta
 from .targets import aligned, check_texts, labels_from_probabilities, texts_of
 
 # %% auto #0
@@ -128,13 +128,10 @@ def load_student(path:str|Path  # a folder written by `Recipe.save`, `Student.sa
     recipe.metadata = {k: v for k, v in meta.items() if k not in ("label_names", "multi_label", "seed", "checkpoint", "settings", "recipe")}
     return recipe
 
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "merges.txt", "spiece.model",
-                    "sentencepiece.bpe.model", "tokenizer.model", "special_tokens_map.json", "added_tokens.json")
-
 def _check_files(path:Path, files:dict):
     "Refuse a folder whose fingerprinted files (every saved file but the weights) are missing or changed since it was saved."
     gone = [name for name in files if not (path / name).is_file()]
-    if gone and all(Path(name).name in _TOKENIZER_FILES for name in gone):
+    if gone and all(Path(name).name in TOKENIZER_FILES for name in gone):
         raise ConfigError(f"{path}: tokenizer files missing ({' / '.join(gone)}); re-save the student")
     if gone: raise ConfigError(f"{path / gone[0]}: missing; restore it or re-save the student")
     changed = [name for name, digest in files.items() if file_sha256(path / name) != digest]
@@ -422,7 +419,7 @@ class SetFitRecipe(Recipe):
     def _load(self, path):
         from sentence_transformers import SentenceTransformer
         self.head = _restore(path / "head.skops", self)["head"]
-        if not any((path / "body" / name).is_file() for name in _TOKENIZER_FILES):
+        if not any((path / "body" / name).is_file() for name in TOKENIZER_FILES):
             raise ConfigError(f"{path / 'body'}: tokenizer files missing (tokenizer.json / vocab.txt); re-save the student")
         try:
             with quiet_transformers(): self.body = SentenceTransformer(str(path / "body"), trust_remote_code=False, local_files_only=True)

@@ -299,3 +299,33 @@ def test_the_bar_of_a_parquet_source_knows_its_rows(corpus, tmp_path, capsys):
     assert f"{len(frame)}/{len(frame)}" in capsys.readouterr().err
     predict_file(student, folder / "comments.csv", tmp_path / "b.csv", id_column="id", chunk_rows=1000, progress=True)
     assert f"/{len(frame)}" not in capsys.readouterr().err
+
+
+def test_an_output_name_it_cannot_write_is_refused_before_anything_is_classified(corpus, tmp_path):
+    folder, _ = corpus
+    student, calls = load_student(folder / "student"), []
+    predict_proba = student.predict_proba
+    student.predict_proba = lambda texts, batch_size=64: calls.append(len(texts)) or predict_proba(texts, batch_size)
+    for name in ("labels.json", "labels.xlsx", "labels"):
+        with pytest.raises(ConfigError, match=r"write predictions to a \.csv, \.tsv or \.parquet file"):
+            predict_file(student, folder / "comments.parquet", tmp_path / name, progress=False)
+        assert not parts_folder(tmp_path / name).exists() and not (tmp_path / name).exists()
+    assert calls == []   # not one text classified (not even the fingerprint's two)
+
+
+def test_starting_over_in_another_precision_names_the_precision(corpus, tmp_path):
+    "A run's parts made by the student in one form, continued in another: the warning names both precisions."
+    folder, _ = corpus
+    student, calls = load_student(folder / "student"), []
+    predict_proba = student.predict_proba
+    def stopping(texts, batch_size=64):   # the probe, the first chunk, then Ctrl-C
+        calls.append(len(texts))
+        if len(calls) == 3: raise KeyboardInterrupt
+        return predict_proba(texts, batch_size)
+    student.predict_proba = stopping
+    with pytest.raises(KeyboardInterrupt): predict_file(student, folder / "comments.parquet", tmp_path / "out.parquet", chunk_rows=1000, progress=False)
+    assert parts_folder(tmp_path / "out.parquet").is_dir()
+    other = load_student(folder / "student")
+    other.name = "int8"   # as an int8 form of it would be named
+    with pytest.warns(UserWarning, match=r"another student, precision \('fp32', now 'int8'\); starting over"):
+        predict_file(other, folder / "comments.parquet", tmp_path / "out.parquet", chunk_rows=1000, progress=False)

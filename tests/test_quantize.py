@@ -50,6 +50,11 @@ def test_what_cannot_be_done_is_refused(kept, tmp_path):
     meta.pop("int8"); meta["files"].pop("onnx/model_qint8.onnx")
     (plain / "llm_distill.json").write_text(json.dumps(meta)); (plain / "onnx" / "model_qint8.onnx").unlink()
     with pytest.raises(ConfigError, match="no int8 network; make one with `llm-distill train --int8`"): load_for_prediction(plain, "int8")
+    gone = shutil.copytree(folder, tmp_path / "gone")
+    (gone / "onnx" / "model_qint8.onnx").unlink()
+    with pytest.raises(ConfigError, match=r"onnx/model_qint8\.onnx: missing; restore it, or make the int8 network again") as refused:
+        load_for_prediction(gone, "fp32")
+    assert "tokenizer" not in str(refused.value)
     tampered = shutil.copytree(folder, tmp_path / "tampered")
     (tampered / "onnx" / "model_qint8.onnx").write_bytes(b"not a model")
     with pytest.raises(ConfigError, match="model_qint8.onnx: not the file this student was saved with"): load_for_prediction(tampered, "int8")
@@ -96,6 +101,10 @@ def test_an_int8_network_recorded_before_int8_checked_is_refused_for_it_and_auto
     meta["int8"].pop("checked"); meta["int8"]["chosen"] = False
     (older / "llm_distill.json").write_text(json.dumps(meta))
     with pytest.raises(ConfigError, match="no recorded bound for int8-checked; make it again"): load_for_prediction(older, "int8-checked")
+    meta["int8"]["checked"] = {"agreement": 1.0, "chosen": True}   # a record edited by hand: chosen, but its bound gone
+    (older / "llm_distill.json").write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match="no recorded bound for int8-checked"): load_for_prediction(older, "int8-checked")
+    assert load_for_prediction(older).name == "finetune"   # auto: fp32, not a KeyError
     from llm_distill.students import load_student
     assert load_for_prediction(older).name == load_student(folder).name == "finetune"   # fp32: the kept network
 
@@ -129,7 +138,12 @@ def test_the_command_line_trains_and_predicts_in_int8(tmp_path):
                          "--output", str(tmp_path / f"{precision}.csv"), "--precision", precision]) == 0
         told[precision] = said.getvalue()
     assert "(in int8: its labels agreed with fp32 on" in told["int8"] and "int8" not in told["fp32"]   # it says which it used
-    assert "(in int8, texts near a label boundary again in fp32: its labels agreed with fp32 on" in told["int8-checked"]
+    assert "(in int8-checked, texts near a label boundary again in fp32: its labels agreed with fp32 on" in told["int8-checked"]
+    assert told["fp32"].rstrip().endswith("(in fp32)")
+    with contextlib.redirect_stdout(io.StringIO()) as said, contextlib.redirect_stderr(io.StringIO()):   # again, without --int8
+        (tmp_path / "s" / "notes.txt").write_text("mine")
+        assert main(["train", "-q", "--dataset", "textclass-toxicity", "--limit", "150", "--recipe", "embed", "--output", str(tmp_path / "s")]) == 0
+    assert not (tmp_path / "s" / "onnx").exists() and (tmp_path / "s" / "notes.txt").read_text() == "mine"   # no stale int8 network; the user's file kept
     assert oct((tmp_path / "s" / "model.safetensors").stat().st_mode & 0o077) == oct(0o077 & ~_umask() & 0o066)   # readable as a plain file is
     assert pd.read_csv(tmp_path / "int8.csv")["label"].tolist() == pd.read_csv(tmp_path / "fp32.csv")["label"].tolist()
 
