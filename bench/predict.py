@@ -1,15 +1,16 @@
 """Throughput and memory of `predict_file` with a saved student, and whether a killed run resumes and Dask agree.
 
-Trains an embedding student on 300 human-labelled incivility comments (and, for fp32 and the int8 forms only, one on 300 toxicity
-comments: whether int8 keeps a student's labels depends on the student), saves it, and classifies 20,000 distinct tweets
+Trains an embedding student on 300 human-labelled incivility comments (and, for fp32 and the bf16 and int8 forms only, one on 300 toxicity
+comments: whether they keep a student's labels depends on the student), saves it, and classifies 20,000 distinct tweets
 (from the shared datasets: none repeats, so the encoder's memory of embeddings gives no free answers) from Parquet with `predict_file`, each precision in a fresh process so
 its peak memory is its own. One JSON line per precision, then the checks and the projection:
   {"bench":"predict","precision":"fp32","texts_per_s":...,"peak_mb":...,"agreement_with_fp32":1.0}
   {"bench":"predict","precision":"resume","identical":true}   (a run SIGKILLed part-way, rerun: the bytes of one never stopped)
   {"bench":"predict","precision":"dask","identical":true}     (map_partitions on a 2-worker LocalCluster: the labels of predict_file)
   {"bench":"predict","precision":"fp32","projected_hours":...,"for_texts":6200000}
-fp32, int8 and int8-checked are one network: the student kept in transformers format, its ONNX export quantised by
-onnxruntime (`quantize.quantize_student`), and that int8 network with the texts near a boundary scored again in fp32.
+fp32, bf16, int8 and int8-checked are one network: the student kept in transformers format, its weights in bfloat16 (run where
+the CPU has bfloat16 units: AMX or AVX512-BF16; skipped elsewhere), its ONNX export quantised by onnxruntime
+(`quantize.quantize_student`), and that int8 network with the texts near a boundary scored again in fp32.
 Another precision is a row more: add `name: function(folder, dataset) -> a loaded predictor` to `PRECISIONS`
 (and, when it needs its own training, a recipe to `TRAINED`).
 """
@@ -32,6 +33,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import pandas as pd
 
 from llm_distill.data import load_dataset
+from llm_distill.quantize import bf16_native
 from llm_distill.predict import parts_folder, partition_meta, predict_file, predict_partition
 from llm_distill.students import RECIPES, load_student
 
@@ -59,6 +61,12 @@ def _int8(folder, dataset):
     return load_for_prediction(_kept(folder, dataset), "int8")
 
 
+def _bf16(folder, dataset):
+    "The same kept student's network in bfloat16 (on a CPU with bfloat16 units; refused elsewhere)."
+    from llm_distill.quantize import load_for_prediction
+    return load_for_prediction(_kept(folder, dataset), "bf16")
+
+
 def _checked(folder, dataset):
     "The same kept student's int8 network, with the texts near a boundary scored again in fp32."
     from llm_distill.quantize import load_for_prediction
@@ -68,11 +76,11 @@ def _checked(folder, dataset):
 def _recipe(folder, dataset): return load_student(folder)   # a student with no transformers form (static), from its own folder
 
 
-PRECISIONS = {"fp32": _fp32, "int8": _int8, "int8-checked": _checked}   # precision name -> function(saved student folder) -> a loaded predictor
-TRAINED = {"fp32": "embed", "int8": "embed", "int8-checked": "embed"}     # precision name -> the recipe its student is trained with
+PRECISIONS = {"fp32": _fp32, "bf16": _bf16, "int8": _int8, "int8-checked": _checked}   # precision name -> function(saved student folder) -> a loaded predictor
+TRAINED = {"fp32": "embed", "bf16": "embed", "int8": "embed", "int8-checked": "embed"}     # precision name -> the recipe its student is trained with
 if "static" in RECIPES: PRECISIONS["static"], TRAINED["static"] = _recipe, "static"
 STUDENTS = {"incivility": "theocharis-incivility", "toxicity": "textclass-toxicity-train"}   # student -> the dataset it learns from
-ALSO = {"toxicity": ("fp32", "int8", "int8-checked")}   # the precisions measured for students after the first (int8's agreement depends on the student)
+ALSO = {"toxicity": ("fp32", "bf16", "int8", "int8-checked")}   # the precisions measured for students after the first (int8's agreement depends on the student)
 PROJECTED = 6_200_000                 # texts in the corpus the projection is for
 CHUNK = 2_000
 
@@ -162,6 +170,8 @@ def main():
     folders, trained, outputs, speed = {}, {}, {}, {}
     for name, dataset in STUDENTS.items():
         for precision in ALSO.get(name, PRECISIONS):
+            if precision == "bf16" and not bf16_native():
+                print(json.dumps({"bench": "predict", "precision": "bf16", "student": name, "skipped": "this CPU has no bfloat16 units"}), flush=True); continue
             recipe, row = TRAINED.get(precision, "embed"), (name, precision)
             trained[name, recipe] = trained.get((name, recipe)) or _train(recipe, work / f"student-{name}-{recipe}", dataset)
             folders[row], outputs[row] = trained[name, recipe], work / f"labels-{name}-{precision}.parquet"

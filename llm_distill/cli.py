@@ -143,16 +143,16 @@ def _train_parser(add):
     train.add_argument("--max-length", type=_count(8), default=128, help="fine-tuning: tokens per text")
     train.add_argument("--batch-size", type=_count(1), default=32, help="fine-tuning: texts per optimiser step")
     train.add_argument("--seed", type=_count(0), default=0, help="everything random")
-    train.add_argument("--int8", action="store_true", help="also keep an int8 network for CPU prediction, with its agreement with fp32 on the training texts")
+    train.add_argument("--int8", action="store_true", help="also keep an int8 network for CPU prediction, with its agreement (and, on a CPU with bfloat16 units, bf16's) with fp32 on the training texts")
     _output_argument(train, "student", "folder to save the student in (a new or empty folder, or one llm_distill wrote)")
     train.add_argument("--force", action="store_true", help="write into a non-empty --output folder llm_distill did not make")
 
 def _predict_parser(add):
-    predict = add("predict", "classify a CSV or Parquet file with a saved student")
+    predict = add("predict", "classify a table file (CSV, TSV, JSON Lines, Parquet, Excel, .txt) with a saved student")
     predict.add_argument("--student", help="folder of a saved student (required)")
     _renamed(predict, "--model", "--student", "student")
     predict.add_argument("--input", required=True, help="CSV, TSV, JSON Lines, Parquet, Excel or .txt file")
-    _output_argument(predict, None, "CSV or Parquet file to write (never the input; required)")
+    _output_argument(predict, None, "CSV, TSV or Parquet file to write (never the input; required)")
     predict.add_argument("--text", default="text", help="text column of --input")
     _renamed(predict, "--text-column", "--text", "text")
     predict.add_argument("--id", help="id column of --input (default: its id column if it has one, else the row number)")
@@ -163,8 +163,9 @@ def _predict_parser(add):
                          help="rows read, predicted and kept at a time: bounds memory (a run resumes only with the same value); in int8 a probability moves a "
                               "little with the texts batched beside it, so another value changes a few labels (3%% of them in int8, 0.2%% in int8-checked, in one trial)")
     predict.add_argument("--precision", choices=PRECISIONS, default="auto",
-                         help="int8: the student's onnxruntime int8 network (`train --int8`); int8-checked: int8, with the texts near a label boundary scored again in fp32; "
-                              "auto: the quicker of the two whose labels agreed with fp32 on 99.5%% of held-out training texts, else fp32")
+                         help="bf16: the student's network in bfloat16, on a CPU with bfloat16 units (AMX or AVX512-BF16); int8: its onnxruntime int8 network (`train --int8`); "
+                              "int8-checked: int8, with the texts near a label boundary scored again in fp32; auto: the first of bf16, int8 and int8-checked whose labels "
+                              "agreed with fp32 on 99.5%% of (held-out) training texts, else fp32")
     _add_deferral_arguments(predict)
 
 def _estimate_parser(add):

@@ -156,10 +156,13 @@ def command_train(arguments, # parsed `train` arguments
         kept = f"its own format (a {student.name} student has no transformers form), with a model card"
         if arguments.int8: kept += "; no int8 network: --int8 needs a student with a transformers form (embed, setfit, finetune)"
     if arguments.int8 and has_transformers_form(student):
+        from llm_distill.networks import read_student_meta
         from llm_distill.quantize import auto_precision, quantize_student
         record = quantize_student(arguments.output, texts)
+        bf16 = read_student_meta(Path(arguments.output)).get("bf16")   # measured where this CPU has bfloat16 units
         kept += (f"; int8 network agrees with fp32 on {record['agreement']:.1%} of the training texts, checked near the boundary on "
-                 f"{record['checked']['agreement']:.1%} of held-out ones ({record['checked']['rescored']:.1%} re-scored); on CPU --precision auto predicts in {auto_precision(record)}")
+                 f"{record['checked']['agreement']:.1%} of held-out ones ({record['checked']['rescored']:.1%} re-scored)"
+                 + (f", bf16 on {bf16['agreement']:.1%}" if bf16 else "") + f"; on CPU --precision auto predicts in {auto_precision(record, bf16=bf16)}")
     seal_folder(arguments.output, "a student", before=before)
     history = (getattr(student, "student", None) and student.student.metadata.get("history")) or []
     best = max((h.get("validation_macro_f1", float("nan")) for h in history), default=None)
@@ -209,16 +212,18 @@ def _deferral_backend(arguments, codebook):
 
 # %% ../nbs/09a_commands.ipynb #a3de14e7
 def _precision_said(student, asked:str) -> str:
-    "Which form predicted (and why, where `auto` chose), with int8's recorded agreement with fp32."
+    "Which form predicted (and why, where `auto` chose), with its recorded agreement with fp32."
     import torch
-    form, record = precision_of(student), (student.metadata or {}).get("int8") or {}
+    from llm_distill.quantize import bf16_native
+    form, record, bf16 = precision_of(student), (student.metadata or {}).get("int8") or {}, (student.metadata or {}).get("bf16")
     how = f"auto chose {form}" if asked == "auto" else f"in {form}"
+    if form == "bf16": return f" ({how}: its labels agreed with fp32 on {bf16['agreement']:.1%} of the training texts)" if bf16 else f" ({how})"
     if form == "int8": return f" ({how}: its labels agreed with fp32 on {record['agreement']:.1%} of the training texts)"
     if form == "int8-checked": return (f" ({how}, texts near a label boundary again in fp32: its labels agreed with fp32 on "
                                        f"{record['checked']['agreement']:.1%} of held-out training texts)")
     if asked != "auto": return f" ({how})"
     why = "no int8 network" if not record else "a GPU is there" if torch.cuda.is_available() else \
-          f"int8 agreed with fp32 on less than {record.get('threshold', 0.995):.1%} of the training texts, alone and checked"
+          f"{'bf16 and ' if bf16 and bf16_native() else ''}int8 agreed with fp32 on less than {record.get('threshold', 0.995):.1%} of the training texts, int8 alone and checked"
     return f" ({how}: {why})"
 
 def command_predict(arguments, # parsed `predict` arguments

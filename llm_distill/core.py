@@ -281,12 +281,12 @@ def resolve_encoder(checkpoint:str|Path|None=None  # a hub name or folder; None:
     except ConfigError: return name
 
 # %% ../nbs/00_core.ipynb #c1db3e13
-PRECISIONS = ("auto", "fp32", "int8", "int8-checked")   # the forms a kept student predicts in: `quantize.load_for_prediction`, `predict --precision`
+PRECISIONS = ("auto", "fp32", "bf16", "int8", "int8-checked")   # the forms a kept student predicts in: `quantize.load_for_prediction`, `predict --precision`
 
 # %% ../nbs/00_core.ipynb #ee1863cb
 def precision_of(student, # a loaded student: a recipe, or `quantize.Int8Student`
                 ) -> str:
-    "The form a loaded student predicts in: int8, int8-checked or fp32 (every recipe's own)."
+    "The form a loaded student predicts in: bf16, int8, int8-checked or fp32 (every recipe's own)."
     return student.name if getattr(student, "name", None) in PRECISIONS[2:] else "fp32"
 
 # %% ../nbs/00_core.ipynb #a2fba35b

@@ -28,11 +28,14 @@ def test_the_agreement_is_measured_recorded_and_decides_auto(kept):
     assert record["agreement"] == pytest.approx(np.mean(np.array(int8.predict(texts)) == np.array(student.predict(texts))), abs=1e-4)
     assert json.loads((folder / "llm_distill.json").read_text())["int8"] == record
     assert record["chosen"] == (record["agreement"] >= INT8_AGREEMENT)
-    auto = load_for_prediction(folder)
-    assert auto.name == {"fp32": "finetune"}.get(auto_precision(record), auto_precision(record))
+    from llm_distill.core import precision_of
+    from llm_distill.quantize import bf16_native
+    bf16 = json.loads((folder / "llm_distill.json").read_text()).get("bf16")
+    assert (bf16 is not None) == bf16_native()   # bf16 is measured only where this CPU computes in it
+    assert precision_of(load_for_prediction(folder)) == auto_precision(record, bf16=bf16)
     np.testing.assert_allclose(int8.predict_proba(new).sum(1), 1, atol=1e-5)
     assert np.mean(np.array(int8.predict(new)) == np.array(student.predict(new))) > 0.95
-    assert "## int8 on CPU" in (folder / "README.md").read_text()
+    assert "## int8 and bf16 on CPU" in (folder / "README.md").read_text()
 
 
 def test_what_cannot_be_done_is_refused(kept, tmp_path):
@@ -40,11 +43,13 @@ def test_what_cannot_be_done_is_refused(kept, tmp_path):
     from llm_distill.quantize import load_for_prediction, quantize_student
     from llm_distill.students import TfidfRecipe
     folder, student, texts, record, _ = kept
-    with pytest.raises(ConfigError, match="precision must be one of auto, fp32, int8, int8-checked"): load_for_prediction(folder, "int4")
+    with pytest.raises(ConfigError, match="precision must be one of auto, fp32, bf16, int8, int8-checked"): load_for_prediction(folder, "int4")
     tfidf = TfidfRecipe(student.label_names).fit(texts, np.eye(2)[[student.label_names.index(l) for l in student.predict(texts)]])
     own = tfidf.save(tmp_path / "tfidf")
     with pytest.raises(ConfigError, match="int8 needs a student kept in transformers format"): quantize_student(own, texts)
     with pytest.raises(ConfigError, match="'tfidf' student has no int8 form"): load_for_prediction(own, "int8")
+    with pytest.raises(ConfigError, match=r"'tfidf' student has no bf16 form \(bf16 needs a student kept in transformers format: recipe embed, setfit or finetune\)"):
+        load_for_prediction(own, "bf16")
     plain = shutil.copytree(folder, tmp_path / "plain")   # kept in transformers format, never quantised
     meta = json.loads((plain / "llm_distill.json").read_text())
     meta.pop("int8"); meta["files"].pop("onnx/model_qint8.onnx")
@@ -58,6 +63,40 @@ def test_what_cannot_be_done_is_refused(kept, tmp_path):
     tampered = shutil.copytree(folder, tmp_path / "tampered")
     (tampered / "onnx" / "model_qint8.onnx").write_bytes(b"not a model")
     with pytest.raises(ConfigError, match="model_qint8.onnx: not the file this student was saved with"): load_for_prediction(tampered, "int8")
+
+
+def test_bf16_is_measured_recorded_and_chosen_only_where_the_cpu_computes_in_it(kept, tmp_path, monkeypatch):
+    "Where the CPU has bfloat16 units bf16 is measured on the training texts, recorded, and chosen by auto when it agrees; elsewhere it is refused and unrecorded."
+    import contextlib, io, shutil
+    import pandas as pd
+    from llm_distill import quantize
+    from llm_distill.cli import main
+    from llm_distill.core import precision_of
+    folder, student, texts, _, new = kept
+    monkeypatch.setattr(quantize, "bf16_native", lambda: True)   # as on AMX or AVX512-BF16 (elsewhere emulated: slower, the same kind of numbers)
+    here = shutil.copytree(folder, tmp_path / "bf16")
+    quantize.quantize_student(here, texts)
+    meta = json.loads((here / "llm_distill.json").read_text())
+    half = quantize.load_for_prediction(here, "bf16")
+    assert half.name == "bf16" and str(next(half.student.model.parameters()).dtype) == "torch.bfloat16"
+    assert meta["bf16"]["agreement"] == pytest.approx(np.mean(np.array(half.predict(texts)) == np.array(student.predict(texts))), abs=1e-4)
+    assert meta["bf16"]["chosen"] == (meta["bf16"]["agreement"] >= quantize.INT8_AGREEMENT) and meta["bf16"]["texts"] == len(texts)
+    assert np.mean(np.array(half.predict(new)) == np.array(student.predict(new))) > 0.97
+    assert precision_of(quantize.load_for_prediction(here)) == quantize.auto_precision(meta["int8"], bf16=meta["bf16"])
+    assert "In bf16 (the same network in bfloat16, on a CPU's bfloat16 units):" in (here / "README.md").read_text()
+    with pytest.raises(ConfigError, match="save the full-precision student"): half.save(tmp_path / "never")
+    pd.DataFrame({"text": new[:5]}).to_csv(tmp_path / "new.csv", index=False)
+    with contextlib.redirect_stdout(io.StringIO()) as said, contextlib.redirect_stderr(io.StringIO()):
+        assert main(["predict", "-q", "--student", str(here), "--input", str(tmp_path / "new.csv"), "--output", str(tmp_path / "half.csv"), "--precision", "bf16"]) == 0
+    assert f"(in bf16: its labels agreed with fp32 on {meta['bf16']['agreement']:.1%} of the training texts)" in said.getvalue()
+    monkeypatch.setattr(quantize, "bf16_native", lambda: False)   # the same folder on a CPU without bfloat16 units
+    with pytest.raises(ConfigError, match=r"this CPU has no bfloat16 units \(AMX or AVX512-BF16\): bf16 would be slower than fp32 here"):
+        quantize.load_for_prediction(here, "bf16")
+    assert precision_of(quantize.load_for_prediction(here)) == quantize.auto_precision(meta["int8"]) != "bf16"   # its record is not used here
+    quantize.quantize_student(here, texts)   # measured again here: no bf16 record, and the card says why
+    assert "bf16" not in json.loads((here / "llm_distill.json").read_text())
+    assert "bf16 was not measured: the CPU that kept it has no bfloat16 units." in (here / "README.md").read_text()
+    assert (here / "README.md").read_text().count("## int8 and bf16 on CPU") == 1
 
 
 def test_int8_reads_the_tokens_fp32_reads(kept, monkeypatch):
@@ -98,7 +137,7 @@ def test_an_int8_network_recorded_before_int8_checked_is_refused_for_it_and_auto
     folder, student, _, record, _ = kept
     older = shutil.copytree(folder, tmp_path / "older")
     meta = json.loads((older / "llm_distill.json").read_text())
-    meta["int8"].pop("checked"); meta["int8"]["chosen"] = False
+    meta["int8"].pop("checked"); meta["int8"]["chosen"] = False; meta.pop("bf16", None)   # int8's record alone decides
     (older / "llm_distill.json").write_text(json.dumps(meta))
     with pytest.raises(ConfigError, match="no recorded bound for int8-checked; make it again"): load_for_prediction(older, "int8-checked")
     meta["int8"]["checked"] = {"agreement": 1.0, "chosen": True}   # a record edited by hand: chosen, but its bound gone
