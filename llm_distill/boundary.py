@@ -65,14 +65,14 @@ def table_format(path:Path,            # the file
         if format not in known: raise ConfigError(f"format must be one of {known}, not {format!r}")
         return format
     if found := FORMATS.get(path.suffix.lower()): return found
-    head = path.open("rb").read(8)
+    with path.open("rb") as file: head = file.read(8)
     if found := next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None): return found
     raise DataError(f"{path}: unknown format {path.suffix!r}; set the format option to one of {known}")
 
 # %% ../nbs/01a_boundary.ipynb #e91a2cfe
 def _check_bytes(path:Path, format:str) -> None:
     "Raise `DataError` when the bytes of `path` contradict its format: binary in a text file (naming the line of a NUL byte), text in a binary one."
-    head = path.open("rb").read(4096)
+    with path.open("rb") as file: head = file.read(4096)   # closed at once: a long run opens many
     found = next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
     if format in ("parquet", "excel") and found != format:
         raise DataError(f"{path}: not a {format} file (its first bytes are {head[:8]!r}); is the extension wrong?")

@@ -144,6 +144,28 @@ def _label_chunk(student, chunk:pd.DataFrame, where:str, read_as:str, text_colum
     if trained: out["trained_on"] = [f in trained for f in text_fingerprints(texts)]   # `validate` warns on these rows
     return out
 
+class _Ids:
+    "Each chunk's ids, hashed as they stream past; after the last chunk, a warning naming the first row whose id an earlier row had."
+    def __init__(self, id_column:str|None): self.id_column, self.hashes = id_column, []
+
+    def passing(self, chunks):
+        "The chunks, unchanged, their ids noted on the way."
+        for index, chunk in chunks:
+            column = id_column_of(chunk.columns, self.id_column)
+            if column is not None and column in chunk:
+                self.hashes.append(pd.util.hash_pandas_object(chunk[column].astype(str), index=False).to_numpy())
+            yield index, chunk
+
+    def warn_repeats(self, source:Path):
+        "Warn when an id repeats: every row is still labelled, in the input's order, but a join on the ids would pair rows wrongly."
+        if not self.hashes: return
+        hashes = np.concatenate(self.hashes)
+        first = np.unique(hashes, return_index=True)[1]
+        if len(first) == len(hashes): return
+        later = np.setdiff1d(np.arange(len(hashes)), first)
+        warnings.warn(f"{source.name}: {len(later)} row(s) repeat the id of an earlier row (the first at row {int(later[0])}, counted from 0): "
+                      "each row is labelled, in the input's order; make the ids unique before joining the labels back on them", stacklevel=3)
+
 def _this_chunk_alone(student):
     "Within it, the student's encoder answers no text from memory: a chunk's probabilities depend on that chunk alone, so a resumed run is byte-identical."
     return student.encoder.forgetting() if getattr(student, "uses_encoder", False) else contextlib.nullcontext()
@@ -208,7 +230,8 @@ def predict_file(student,                      # a student (any recipe's, or one
     trained = _trained_on(student)
     label = lambda chunk, offset: _label_chunk(student, chunk, source.name, read_as, text_column, id_column_of(chunk.columns, id_column),
                                                offset, trained, batch_size, deferral)
-    chunks = enumerate(table_chunks(source, chunk_rows, format=format, sep=sep, encoding=encoding, ids=[id_column or "id"]))
+    ids = _Ids(id_column)
+    chunks = ids.passing(enumerate(table_chunks(source, chunk_rows, format=format, sep=sep, encoding=encoding, ids=[id_column or "id"])))
     bar = tqdm(desc=f"classifying {source.name}", unit="texts", total=table_rows(source, format), disable=not progress)   # Parquet states its rows: a share and the time left
     try:
         if resume:
@@ -222,6 +245,7 @@ def predict_file(student,                      # a student (any recipe's, or one
             _Parts(destination).discard()   # started over: an earlier run's parts are no longer to be resumed
         if not rows: raise DataError(f"{source.name} has no rows")
     finally: bar.close()
+    ids.warn_repeats(source)
     return destination
 
 # %% ../nbs/06g_predict.ipynb #d851b661

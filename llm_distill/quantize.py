@@ -203,12 +203,22 @@ def auto_precision(record:dict|None,  # a student's int8 record (`quantize_stude
                    bf16:dict|None=None, # its bf16 record, where this CPU has bfloat16 units (`bf16_native`); else None
                   ) -> str:
     "What `auto` predicts in: bf16 or int8 where its labels alone agreed (bf16 first); int8-checked where, checked near the boundary, they agreed on held-out texts; else fp32."
+    record, bf16 = (r if isinstance(r, dict) else {} for r in (record, bf16))   # a record edited by hand into another type: none
+    checked = record.get("checked") if isinstance(record.get("checked"), dict) else {}
     if gpu: return "fp32"
-    if (bf16 or {}).get("chosen") is True: return "bf16"
-    if not record: return "fp32"
-    if record.get("chosen"): return "int8"
-    checked = record.get("checked") or {}
-    return "int8-checked" if checked.get("chosen") and isinstance(checked.get("bound"), (int, float)) else "fp32"
+    if _chosen(bf16): return "bf16"
+    if _chosen(record): return "int8"
+    return "int8-checked" if _chosen(checked, record.get("threshold")) and _is_number(checked.get("bound")) else "fp32"
+
+def _is_number(value) -> bool:
+    "A finite number (not a flag): what a recorded agreement, threshold or bound must be."
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
+
+def _chosen(record:dict, threshold=None) -> bool:
+    "A record says chosen, and its agreement, a number, reaches its threshold (a record edited by hand is taken at its numbers, not its flag)."
+    threshold = threshold if _is_number(threshold) else record.get("threshold")
+    agreement = record.get("agreement")
+    return record.get("chosen") is True and _is_number(agreement) and agreement >= (threshold if _is_number(threshold) else INT8_AGREEMENT)
 
 # %% ../nbs/06h_quantize.ipynb #f768a1d6
 def load_for_prediction(folder:str|Path,     # a saved student
@@ -220,7 +230,7 @@ def load_for_prediction(folder:str|Path,     # a saved student
     if precision not in PRECISIONS: raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     student = load_student(folder)
     meta = student.metadata or {}
-    record = meta.get("int8")
+    record = meta.get("int8") if isinstance(meta.get("int8"), dict) else None   # a record edited into another type: none
     if precision == "auto": precision = auto_precision(record, gpu=torch.cuda.is_available(), bf16=meta.get("bf16") if bf16_native() else None)
     if precision == "fp32": return student
     if meta.get("format") != "transformers":
@@ -230,6 +240,6 @@ def load_for_prediction(folder:str|Path,     # a saved student
         if not bf16_native(): raise ConfigError("this CPU has no bfloat16 units (AMX or AVX512-BF16): bf16 would be slower than fp32 here; use fp32 or int8")
         return bf16_student(student)
     if not record: raise ConfigError(f"{folder}: no int8 network; make one with `llm-distill train --int8` or quantize.quantize_student")
-    if precision == "int8-checked" and not isinstance((record.get("checked") or {}).get("bound"), (int, float)):
+    if precision == "int8-checked" and not _is_number((record.get("checked") if isinstance(record.get("checked"), dict) else {}).get("bound")):
         raise ConfigError(f"{folder}: its int8 network has no recorded bound for int8-checked; make it again with quantize.quantize_student")
     return Int8Student(folder, student, threads, record["checked"]["bound"] if precision == "int8-checked" else None)

@@ -329,3 +329,21 @@ def test_starting_over_in_another_precision_names_the_precision(corpus, tmp_path
     other.name = "int8"   # as an int8 form of it would be named
     with pytest.warns(UserWarning, match=r"another student, precision \('fp32', now 'int8'\); starting over"):
         predict_file(other, folder / "comments.parquet", tmp_path / "out.parquet", chunk_rows=1000, progress=False)
+
+
+@pytest.mark.parametrize("resume", [True, False])
+def test_an_id_repeated_across_chunks_is_told_and_every_row_still_labelled(corpus, tmp_path, resume):
+    "Ids that repeat (here across chunks, written as '007' and '7' too) are named by their first repeating row; no row is lost or merged."
+    import warnings
+    folder, frame = corpus
+    rows = frame.iloc[:250].copy()
+    rows.loc[[3, 180], "id"] = "007"; rows.loc[120, "id"] = "7"; rows.loc[230, "id"] = rows.loc[20, "id"]   # '7' is not '007'
+    rows.to_csv(tmp_path / "repeats.csv", index=False)
+    student = load_student(folder / "student")
+    with pytest.warns(UserWarning, match=r"repeats\.csv: 2 row\(s\) repeat the id of an earlier row \(the first at row 180, counted from 0\)"):
+        written = predict_file(student, tmp_path / "repeats.csv", tmp_path / "labels.csv", chunk_rows=100, progress=False, resume=resume)
+    out = pd.read_csv(written, dtype={"id": str})
+    assert out["id"].tolist() == rows["id"].tolist() and len(out) == 250
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # unique ids: nothing to tell
+        predict_file(student, folder / "comments.csv", tmp_path / "unique.csv", chunk_rows=1000, progress=False, resume=resume)

@@ -206,3 +206,38 @@ def test_the_recheck_bound_reaches_the_threshold_and_is_no_larger_than_it_needs(
     assert bound >= floor                                                     # at least the texts within the usual shift
     assert np.mean(agree | (margins < bound)) >= threshold - 1e-12            # re-scoring below it reaches the threshold
     if bound > floor: assert np.mean(agree | (margins < np.nextafter(bound, -np.inf))) < threshold   # and nothing smaller above the floor does
+
+
+_records = st.one_of(st.none(), st.integers(), st.text(max_size=3), st.fixed_dictionaries({}, optional={
+    "chosen": st.one_of(st.booleans(), st.none(), st.text(max_size=3), st.integers(-1, 2)),
+    "agreement": st.one_of(st.floats(allow_nan=True), st.floats(0.99, 1.0), st.text(max_size=3)),
+    "threshold": st.one_of(st.floats(), st.none(), st.booleans()),
+    "checked": st.one_of(st.none(), st.fixed_dictionaries({}, optional={
+        "chosen": st.one_of(st.booleans(), st.none(), st.integers(-1, 2)), "bound": st.one_of(st.floats(), st.booleans(), st.none(), st.text(max_size=3)),
+        "agreement": st.one_of(st.floats(), st.floats(0.99, 1.0), st.none())}),
+        st.text(max_size=3))}))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(_records, _records, st.booleans())
+def test_auto_never_picks_a_form_its_record_did_not_choose(int8, bf16, gpu):
+    "Whatever a (hand-edited) llm_distill.json holds, auto names a precision, fp32 on a GPU, and a quicker form only where its own record chose it."
+    from llm_distill.core import PRECISIONS
+    from llm_distill.quantize import auto_precision
+    form = auto_precision(int8, gpu=gpu, bf16=bf16)
+    assert form in PRECISIONS[1:]
+    if gpu: assert form == "fp32"
+    if not gpu and isinstance(bf16, dict) and bf16.get("chosen") is True and _reaches(bf16.get("agreement"), bf16.get("threshold")): assert form == "bf16"
+    if form == "bf16": assert bf16["chosen"] is True and _reaches(bf16["agreement"], bf16.get("threshold"))
+    if form == "int8": assert int8["chosen"] is True and _reaches(int8["agreement"], int8.get("threshold"))
+    if form == "int8-checked":
+        checked = int8["checked"]
+        assert checked["chosen"] is True and _finite(checked["bound"]) and _reaches(checked["agreement"], int8.get("threshold"))
+
+
+def _finite(value) -> bool: return isinstance(value, float) and bool(np.isfinite(value))
+
+
+def _reaches(agreement, threshold) -> bool:
+    "A finite agreement at or above the record's threshold (99.5% where it has none)."
+    return _finite(agreement) and agreement >= (threshold if _finite(threshold) else 0.995)
