@@ -407,7 +407,10 @@ def prediction_format(destination:str|Path,  # where predictions are to be writt
     "csv, tsv or parquet, from the destination's extension (any case); a ConfigError naming the file otherwise."
     destination = Path(destination)
     format = FORMATS.get(destination.suffix.lower())
-    if format not in ("csv", "tsv", "parquet"): raise ConfigError(f"{destination}: write predictions to a .csv, .tsv or .parquet file, not {destination.suffix!r}")
+    if destination.is_dir(): raise ConfigError(f"{destination} is a folder: write predictions to a .csv, .tsv or .parquet file (e.g. {destination / 'labels.csv'})")
+    if format not in ("csv", "tsv", "parquet"):
+        raise ConfigError(f"{destination}: write predictions to a .csv, .tsv or .parquet file, not {destination.suffix!r}" if destination.suffix else
+                          f"{destination} has no extension: write predictions to a .csv, .tsv or .parquet file")
     return format
 
 # %% ../nbs/01a_boundary.ipynb #e3376156

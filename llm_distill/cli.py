@@ -161,7 +161,7 @@ def _predict_parser(add):
     predict.add_argument("--no-resume", action="store_true", help="start over instead of continuing an interrupted run of the same command")
     predict.add_argument("--chunk-rows", dest="chunk_rows", type=_count(1), default=10_000,
                          help="rows read, predicted and kept at a time: bounds memory (a run resumes only with the same value); in int8 a probability moves a "
-                              "little with the texts batched beside it, so another value changes a few labels (3%% of them in int8, 0.2%% in int8-checked, in one trial)")
+                              "little with the texts batched beside it, so another value changes a few labels (3%% of them in int8, 0.2%% in int8-checked, 0.15%% in bf16, none in fp32, in trials)")
     predict.add_argument("--precision", choices=PRECISIONS, default="auto",
                          help="bf16: the student's network in bfloat16, on a CPU with bfloat16 units (AMX or AVX512-BF16); int8: its onnxruntime int8 network (`train --int8`); "
                               "int8-checked: int8, with the texts near a label boundary scored again in fp32; auto: the first of bf16, int8 and int8-checked whose labels "

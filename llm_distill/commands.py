@@ -214,7 +214,7 @@ def _deferral_backend(arguments, codebook):
 def _share(record) -> str:
     "A record's agreement (or other share) as a percentage; 'an unrecorded share' where a record edited by hand lacks it."
     value = record.get("agreement") if isinstance(record, dict) else None
-    return f"{value:.1%}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "an unrecorded share"
+    return f"{value:.1%}" if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1 else "an unrecorded share"
 
 def _precision_said(student, asked:str) -> str:
     "Which form predicted (and why, where `auto` chose), with its recorded agreement with fp32."
@@ -223,13 +223,14 @@ def _precision_said(student, asked:str) -> str:
     meta = student.metadata or {}
     form, record, bf16 = precision_of(student), meta.get("int8") if isinstance(meta.get("int8"), dict) else {}, meta.get("bf16")
     how = f"auto chose {form}" if asked == "auto" else f"in {form}"
-    if form == "bf16": return f" ({how}: its labels agreed with fp32 on {_share(bf16)} of the training texts)" if bf16 else f" ({how})"
+    if form == "bf16": return (f" ({how}: its labels agreed with fp32 on {_share(bf16)} of the training texts)" if bf16 else
+                               f" ({how}: its labels were never compared with fp32's; `train --int8` measures how often they agree)")
     if form == "int8": return f" ({how}: its labels agreed with fp32 on {_share(record)} of the training texts)"
     if form == "int8-checked": return (f" ({how}, texts near a label boundary again in fp32: its labels agreed with fp32 on "
                                        f"{_share(record.get('checked'))} of held-out training texts)")
     if asked != "auto": return f" ({how})"
-    why = "no int8 network" if not record else "a GPU is there" if torch.cuda.is_available() else \
-          f"{'bf16 and ' if bf16 and bf16_native() else ''}int8 agreed with fp32 on less than {_share({'agreement': record.get('threshold', 0.995)})} of the training texts, int8 alone and checked"
+    why = "no int8 network or bf16 record" if not record else "a GPU is there" if torch.cuda.is_available() else \
+          f"{'bf16 and ' if isinstance(bf16, dict) and bf16_native() else ''}int8 agreed with fp32 on less than {_share({'agreement': record.get('threshold', 0.995)})} of the training texts, int8 alone and checked"
     return f" ({how}: {why})"
 
 def command_predict(arguments, # parsed `predict` arguments

@@ -210,6 +210,8 @@ def save_transformers(student:Recipe|Student,  # a fitted student with a transfo
                       card=None,               # a `ModelCard` (default: `student_card(student)`)
                      ) -> Path:
     "Write the student in `save_pretrained` format with its tokenizer, `llm_distill.json` and a model card (README.md)."
+    quantized = (getattr(getattr(student, "student", student), "metadata", None) or {}).get("quantized")
+    if quantized: raise ConfigError(f"this student computes in {quantized}: save the full-precision student (`load_student`), and make the quicker forms from it")
     model, tokenizer = to_transformers(student)
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     remote = isinstance(model, PooledClassifier)   # the architecture's code goes with it: the folder alone loads, with trust_remote_code
@@ -220,7 +222,7 @@ def save_transformers(student:Recipe|Student,  # a fitted student with a transfo
     if remote: (path / f"{REMOTE_CODE}.py").write_text(Path(pooled.__file__).read_text(encoding="utf-8"), encoding="utf-8")
     written = ["config.json"] + ([f"{REMOTE_CODE}.py"] if remote else []) + [Path(f).name for f in tokenizer.save_pretrained(path)]
     files = {name: file_sha256(path / name) for name in dict.fromkeys(written) if (path / name).is_file()}   # `Student.load` checks them
-    meta = {k: v for k, v in student.metadata.items() if k not in ("label_names", "multi_label", "max_length", "pooling", "files")}
+    meta = {k: v for k, v in student.metadata.items() if k not in ("label_names", "multi_label", "max_length", "pooling", "files", "int8", "bf16")}   # records of another folder's networks: measured again here (`quantize_student`)
     if student.multi_label: meta["thresholds"] = meta.get("thresholds") or [0.5] * len(student.label_names)   # what a pipeline user cuts at
     (path / "llm_distill.json").write_text(json_text(dict(meta, format="transformers", recipe_trained=getattr(student, "name", "finetune"),
         label_names=student.label_names, multi_label=student.multi_label, max_length=tokenizer.model_max_length, files=files)))

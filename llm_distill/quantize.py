@@ -18,6 +18,7 @@ import numpy as np
 from scipy.special import expit, softmax
 
 from .core import PRECISIONS, ConfigError, file_sha256, json_text
+from .folders import is_ours, seal_folder, user_files
 from .finetune import token_batches
 from .students import Recipe, load_student
 from .targets import check_texts, label_margins
@@ -153,6 +154,7 @@ def quantize_student(folder:str|Path,          # a student kept in transformers 
     student = load_student(folder)
     if (student.metadata or {}).get("format") != "transformers": raise ConfigError(f"{folder}: int8 needs a student kept in transformers format (export.save_transformers)")
     (folder / INT8_FILE).parent.mkdir(exist_ok=True)
+    users = user_files(folder) - {INT8_FILE}   # in a folder the package wrote, the user's files (its marker will list the int8 network, so a retrain removes it)
     with tempfile.TemporaryDirectory() as scratch:
         _export_onnx(student.student, Path(scratch) / "model.onnx")
         advice = lambda record: "pre-processing before quantization" not in record.getMessage()   # onnxruntime's root-logger tip, not for users
@@ -168,6 +170,7 @@ def quantize_student(folder:str|Path,          # a student kept in transformers 
     meta["int8"], meta["files"] = record, {**meta.get("files", {}), INT8_FILE: file_sha256(folder / INT8_FILE)}
     meta_file.write_text(json_text({**meta, **({"bf16": bf16} if bf16 else {})}), encoding="utf-8")
     _card_note(folder / "README.md", record, bf16)
+    if is_ours(folder): seal_folder(folder, "a student", before=users)
     return record
 
 def _agreement_record(student, fp32:np.ndarray, quick:np.ndarray, threshold:float) -> dict:
@@ -187,13 +190,14 @@ def _card_note(card:Path, record:dict, bf16:dict|None=None):
     "Add (or replace) the model card's section on the CPU's quicker forms."
     if not card.is_file(): return
     text = re.split(r"\n## int8 (?:and bf16 )?on CPU\n", card.read_text(encoding="utf-8"))[0].rstrip() + "\n"
-    checked, auto = record.get("checked") or {}, auto_precision(record, gpu=False, bf16=bf16)
-    also = (f" In bf16 (the same network in bfloat16, on a CPU's bfloat16 units): {bf16['agreement']:.1%} of the training texts." if bf16
+    checked, auto, elsewhere = record.get("checked") or {}, auto_precision(record, gpu=False, bf16=bf16), auto_precision(record, gpu=False)
+    also = (f" In bf16 (the same network in bfloat16, on a CPU's bfloat16 units): {bf16['agreement']:.1%} of {bf16['texts']} training texts." if bf16
             else " bf16 was not measured: the CPU that kept it has no bfloat16 units.")
+    where = f"on a CPU with bfloat16 units, in {elsewhere} on one without" if auto != elsewhere else "on any CPU"
     card.write_text(text + f"\n## int8 and bf16 on CPU\n`{record['file']}` (onnxruntime dynamic int8): its labels agree with full precision on "
                     f"{record['agreement']:.1%} of {record['texts']} training texts. Checked (texts whose int8 margin is below "
                     f"{checked.get('bound', 0):.3f} scored again in full precision): {checked.get('agreement', 0):.1%} on held-out halves, "
-                    f"{checked.get('rescored', 0):.1%} of texts re-scored.{also} On CPU, `--precision auto` predicts in {auto} "
+                    f"{checked.get('rescored', 0):.1%} of texts re-scored.{also} `--precision auto` predicts in {auto} {where} "
                     f"(each form needs {record['threshold']:.1%}).\n", encoding="utf-8")
 
 
@@ -215,10 +219,14 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
 
 def _chosen(record:dict, threshold=None) -> bool:
-    "A record says chosen, and its agreement, a number, reaches its threshold (a record edited by hand is taken at its numbers, not its flag)."
-    threshold = threshold if _is_number(threshold) else record.get("threshold")
+    "A record says chosen, and its agreement, a share, reaches its threshold (a record edited by hand is taken at its numbers, not its flag)."
+    threshold = threshold if _is_share(threshold) else record.get("threshold")
     agreement = record.get("agreement")
-    return record.get("chosen") is True and _is_number(agreement) and agreement >= (threshold if _is_number(threshold) else INT8_AGREEMENT)
+    return record.get("chosen") is True and _is_share(agreement) and agreement >= (threshold if _is_share(threshold) else INT8_AGREEMENT)
+
+def _is_share(value) -> bool:
+    "A number from 0 to 1: what a recorded agreement or threshold must be."
+    return _is_number(value) and 0 <= value <= 1
 
 # %% ../nbs/06h_quantize.ipynb #f768a1d6
 def load_for_prediction(folder:str|Path,     # a saved student

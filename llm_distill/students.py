@@ -97,6 +97,8 @@ class Recipe:
              path:str|Path,  # the folder to write
             ) -> Path:
         "Save the fitted student to a folder (no pickle: safetensors, skops and JSON); the head keeps its labels' fingerprint."
+        quantized = (getattr(getattr(self, "student", None), "metadata", None) or {}).get("quantized")
+        if quantized: raise ConfigError(f"this student computes in {quantized}: save the full-precision student; quantise again after loading")   # before any folder is made
         path = Path(path); path.mkdir(parents=True, exist_ok=True)
         meta = {**(self._save(path) or {}), **self.metadata, "recipe": self.name, "label_names": self.label_names,
                 "multi_label": self.multi_label, "seed": self.seed, "checkpoint": self.checkpoint, "settings": self.settings}

@@ -238,6 +238,67 @@ def test_auto_never_picks_a_form_its_record_did_not_choose(int8, bf16, gpu):
 def _finite(value) -> bool: return isinstance(value, float) and bool(np.isfinite(value))
 
 
+def _share(value) -> bool: return _finite(value) and 0 <= value <= 1
+
+
 def _reaches(agreement, threshold) -> bool:
-    "A finite agreement at or above the record's threshold (99.5% where it has none)."
-    return _finite(agreement) and agreement >= (threshold if _finite(threshold) else 0.995)
+    "An agreement (a share) at or above the record's threshold (99.5% where it has none that is a share)."
+    return _share(agreement) and agreement >= (threshold if _share(threshold) else 0.995)
+
+
+def test_a_quicker_form_is_never_saved_and_a_resaved_student_claims_no_networks_it_lacks(kept, tmp_path):
+    "bf16 weights saved as the student would crash its fp32 form: refused before any folder is made; a re-saved student is measured again, not trusted."
+    from llm_distill.export import save_transformers
+    from llm_distill.quantize import bf16_student, load_for_prediction
+    from llm_distill.students import load_student
+    folder, _, _, _, _ = kept
+    half = bf16_student(load_student(folder))
+    with pytest.raises(ConfigError, match="this student computes in bf16: save the full-precision student"): save_transformers(half, tmp_path / "half")
+    with pytest.raises(ConfigError, match="this student computes in bf16: save the full-precision student"): half.save(tmp_path / "half-own")
+    assert not (tmp_path / "half").exists() and not (tmp_path / "half-own").exists()
+    again = save_transformers(load_student(folder), tmp_path / "again")
+    meta = json.loads((again / "llm_distill.json").read_text())
+    assert "int8" not in meta and "bf16" not in meta and not (again / "onnx").exists()
+    with pytest.raises(ConfigError, match="no int8 network; make one"): load_for_prediction(again, "int8")
+    assert load_for_prediction(again).name == "finetune"   # auto: fp32, with no record of networks it does not have
+
+
+def test_python_quantize_student_lists_its_network_so_a_retrain_removes_it(tmp_path):
+    import contextlib, io
+    from llm_distill.cli import main
+    from llm_distill.folders import OWNED_MARKER
+    from llm_distill.quantize import INT8_FILE, quantize_student
+    from llm_distill.data import load_dataset
+    train = ["train", "-q", "--dataset", "textclass-toxicity", "--limit", "150", "--recipe", "embed", "--output", str(tmp_path / "s")]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()): assert main(train) == 0
+    (tmp_path / "s" / "mine.txt").write_text("the user's")
+    quantize_student(tmp_path / "s", load_dataset("textclass-toxicity").data["text"].iloc[:150].tolist())
+    listed = json.loads((tmp_path / "s" / OWNED_MARKER).read_text())["files"]
+    assert INT8_FILE in listed and "mine.txt" not in listed
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()): assert main(train) == 0   # again, without --int8
+    assert not (tmp_path / "s" / INT8_FILE).exists() and (tmp_path / "s" / "mine.txt").read_text() == "the user's"
+
+
+def test_predict_says_when_bf16_was_never_measured_and_reads_hand_edited_records_safely(kept, tmp_path, monkeypatch):
+    import contextlib, io, shutil
+    import pandas as pd
+    from llm_distill import quantize
+    from llm_distill.cli import main
+    folder, _, _, _, new = kept
+    monkeypatch.setattr(quantize, "bf16_native", lambda: True)
+    pd.DataFrame({"text": new[:4]}).to_csv(tmp_path / "new.csv", index=False)
+    def said(student, precision):
+        with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(io.StringIO()):
+            assert main(["predict", "-q", "--student", str(student), "--input", str(tmp_path / "new.csv"), "--output", str(tmp_path / f"{precision}.csv"),
+                         "--precision", precision, "--no-resume"]) == 0
+        return out.getvalue()
+    edited = shutil.copytree(folder, tmp_path / "edited")
+    meta = json.loads((edited / "llm_distill.json").read_text())
+    meta.pop("bf16", None)
+    (edited / "llm_distill.json").write_text(json.dumps(meta))
+    assert "(in bf16: its labels were never compared with fp32's; `train --int8` measures how often they agree)" in said(edited, "bf16")
+    for agreement in (1.5, float("nan"), "high"):   # edited by hand: never printed as 150.0% or nan%, never chosen
+        meta["bf16"] = {"agreement": agreement, "chosen": True, "texts": 3, "threshold": 0.995}
+        (edited / "llm_distill.json").write_text(json.dumps(meta))
+        assert "agreed with fp32 on an unrecorded share of the training texts" in said(edited, "bf16")
+        assert "auto chose bf16" not in said(edited, "auto")
