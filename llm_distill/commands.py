@@ -211,10 +211,11 @@ def _deferral_backend(arguments, codebook):
                                                       where="--defer-to")
 
 # %% ../nbs/09a_commands.ipynb #a3de14e7
-def _share(record) -> str:
-    "A record's agreement (or other share) as a percentage; 'an unrecorded share' where a record edited by hand lacks it."
-    value = record.get("agreement") if isinstance(record, dict) else None
-    return f"{value:.1%}" if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1 else "an unrecorded share"
+def _share(record, key:str="agreement") -> str:
+    "A record's share (`quantize.recorded_share`) as a percentage; 'an unrecorded share' where a record edited by hand lacks it."
+    from llm_distill.quantize import recorded_share
+    value = recorded_share(record, key)
+    return "an unrecorded share" if value is None else f"{value:.1%}"
 
 def _precision_said(student, asked:str) -> str:
     "Which form predicted (and why, where `auto` chose), with its recorded agreement with fp32."
@@ -230,7 +231,7 @@ def _precision_said(student, asked:str) -> str:
                                        f"{_share(record.get('checked'))} of held-out training texts)")
     if asked != "auto": return f" ({how})"
     why = "no int8 network or bf16 record" if not record else "a GPU is there" if torch.cuda.is_available() else \
-          f"{'bf16 and ' if isinstance(bf16, dict) and bf16_native() else ''}int8 agreed with fp32 on less than {_share({'agreement': record.get('threshold', 0.995)})} of the training texts, int8 alone and checked"
+          f"{'bf16 and ' if isinstance(bf16, dict) and bf16_native() else ''}int8 agreed with fp32 on less than {_share(record, 'threshold')} of the training texts, int8 alone and checked"
     return f" ({how}: {why})"
 
 def command_predict(arguments, # parsed `predict` arguments

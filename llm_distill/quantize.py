@@ -25,7 +25,7 @@ from .targets import check_texts, label_margins
 
 # %% auto #0
 __all__ = ['INT8_AGREEMENT', 'INT8_FILE', 'SHIFT_QUANTILE', 'Int8Student', 'margin_shifts', 'recheck_bound', 'checked_record',
-           'bf16_native', 'bf16_student', 'quantize_student', 'auto_precision', 'load_for_prediction']
+           'bf16_native', 'bf16_student', 'quantize_student', 'recorded_share', 'auto_precision', 'load_for_prediction']
 
 # %% ../nbs/06h_quantize.ipynb #b11963aa
 INT8_AGREEMENT = 0.995   # the share of texts whose int8 label must equal the fp32 label for "auto" to predict in int8
@@ -173,9 +173,13 @@ def quantize_student(folder:str|Path,          # a student kept in transformers 
     if is_ours(folder): seal_folder(folder, "a student", before=users)
     return record
 
+def _same_labels(student, fp32:np.ndarray, other:np.ndarray) -> np.ndarray:
+    "Whether each text's label from `other`'s probabilities is its label from fp32's."
+    return np.array(student.labels_from(fp32)) == np.array(student.labels_from(other))
+
 def _agreement_record(student, fp32:np.ndarray, quick:np.ndarray, threshold:float) -> dict:
     "How often int8's labels (`quick`) are fp32's, alone and checked near the boundary (`checked_record`)."
-    agree = np.array(student.labels_from(fp32)) == np.array(student.labels_from(quick))
+    agree = _same_labels(student, fp32, quick)
     agreement = float(agree.mean())
     margins = label_margins(quick, student.multi_label, (student.metadata or {}).get("thresholds"))
     checked = checked_record(margins, agree, margin_shifts(fp32, quick, student.multi_label), threshold)
@@ -183,7 +187,7 @@ def _agreement_record(student, fp32:np.ndarray, quick:np.ndarray, threshold:floa
 
 def _bf16_record(student, fp32:np.ndarray, texts:list[str], threshold:float) -> dict:
     "How often bf16's labels are fp32's on `texts`."
-    agreement = float(np.mean(np.array(student.labels_from(fp32)) == np.array(student.labels_from(bf16_student(student).predict_proba(texts)))))
+    agreement = float(_same_labels(student, fp32, bf16_student(student).predict_proba(texts)).mean())
     return dict(agreement=round(agreement, 4), texts=len(texts), threshold=threshold, chosen=agreement >= threshold)
 
 def _card_note(card:Path, record:dict, bf16:dict|None=None):
@@ -201,6 +205,18 @@ def _card_note(card:Path, record:dict, bf16:dict|None=None):
                     f"(each form needs {record['threshold']:.1%}).\n", encoding="utf-8")
 
 
+# %% ../nbs/06h_quantize.ipynb #a00e3584
+def recorded_share(record,                 # a record from llm_distill.json (`quantize_student`), as read: possibly edited by hand
+                   key:str="agreement",    # the share to read: "agreement" or "threshold"
+                  ) -> float|None:
+    "The record's share where it is a number from 0 to 1; None where the record, or that field, is something else."
+    value = record.get(key) if isinstance(record, dict) else None
+    return float(value) if _is_number(value) and 0 <= value <= 1 else None
+
+def _is_number(value) -> bool:
+    "A finite number (not a flag): what a recorded agreement, threshold or bound must be."
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
+
 # %% ../nbs/06h_quantize.ipynb #eceecc8b
 def auto_precision(record:dict|None,  # a student's int8 record (`quantize_student`), None where it has none
                    gpu:bool=False,      # a GPU is there: fp32 on it is quicker than int8 on the CPU
@@ -212,21 +228,13 @@ def auto_precision(record:dict|None,  # a student's int8 record (`quantize_stude
     if gpu: return "fp32"
     if _chosen(bf16): return "bf16"
     if _chosen(record): return "int8"
-    return "int8-checked" if _chosen(checked, record.get("threshold")) and _is_number(checked.get("bound")) else "fp32"
+    return "int8-checked" if _chosen(checked, recorded_share(record, "threshold")) and _is_number(checked.get("bound")) else "fp32"
 
-def _is_number(value) -> bool:
-    "A finite number (not a flag): what a recorded agreement, threshold or bound must be."
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
-
-def _chosen(record:dict, threshold=None) -> bool:
-    "A record says chosen, and its agreement, a share, reaches its threshold (a record edited by hand is taken at its numbers, not its flag)."
-    threshold = threshold if _is_share(threshold) else record.get("threshold")
-    agreement = record.get("agreement")
-    return record.get("chosen") is True and _is_share(agreement) and agreement >= (threshold if _is_share(threshold) else INT8_AGREEMENT)
-
-def _is_share(value) -> bool:
-    "A number from 0 to 1: what a recorded agreement or threshold must be."
-    return _is_number(value) and 0 <= value <= 1
+def _chosen(record:dict, threshold:float|None=None) -> bool:
+    "A record says chosen, and its agreement reaches its threshold (a record edited by hand is taken at its numbers, not its flag)."
+    threshold = recorded_share(record, "threshold") if threshold is None else threshold
+    agreement = recorded_share(record)
+    return record.get("chosen") is True and agreement is not None and agreement >= (INT8_AGREEMENT if threshold is None else threshold)
 
 # %% ../nbs/06h_quantize.ipynb #f768a1d6
 def load_for_prediction(folder:str|Path,     # a saved student
