@@ -98,6 +98,17 @@ def _first_bad_line(path:Path, encoding:str) -> tuple[int, bytes]:
             lines += chunk.count(b"\n")
     return lines, b""
 
+def _unparsable(path:Path, format:str, error:Exception) -> DataError:
+    "The error for a table pandas cannot parse; for CSV and TSV, the separator its first lines look split by (`csv.Sniffer`)."
+    hint = ""
+    if format in ("csv", "tsv"):
+        with path.open("r", encoding="utf-8", errors="replace") as file: head = file.read(20_000)
+        try: found = csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
+        except csv.Error: found = None
+        hint = (f"; its lines look separated by {found!r}: set the sep option (--sep {found!r})" if found and found != {"csv": ",", "tsv": "\t"}[format]
+                else "; is the separator wrong? set the sep option (--sep)")
+    return DataError(f"{path}: cannot be parsed as {format}: {str(error).strip()}{hint}")
+
 # %% ../nbs/01a_boundary.ipynb #dbde2694
 def _text_encoding(encoding:str) -> str:
     "The encoding to read with: UTF-8 as `utf-8-sig`, so a byte-order mark is not read into the first column's name."
@@ -219,7 +230,7 @@ def read_table(path:str|Path,               # file to read
         raise DataError(f"{path}: line {line} has bytes that are not valid {encoding} ({bad!r}); set the encoding option (--encoding) to the file's real one "
                         f"(often 'latin-1' or 'cp1252')") from None
     except pd.errors.EmptyDataError: raise DataError(f"{path}: the file has no rows or columns") from None
-    except pd.errors.ParserError as error: raise DataError(f"{path}: cannot be parsed as {format}: {error}") from None
+    except pd.errors.ParserError as error: raise _unparsable(path, format, error) from None
     if len(frame) == 0: raise DataError(f"{path}: the file has a header but no rows")
     return _ids_as_text(frame, ids)
 
@@ -248,7 +259,7 @@ def table_chunks(path:str|Path,         # file to read
         except UnicodeDecodeError:
             line, bad = _first_bad_line(path, encoding)
             raise DataError(f"{path}: line {line} has bytes that are not valid {encoding} ({bad!r}); set the encoding option (--encoding)") from None
-        except pd.errors.ParserError as error: raise DataError(f"{path}: cannot be parsed as {format}: {error}") from None
+        except pd.errors.ParserError as error: raise _unparsable(path, format, error) from None
     else:
         frame = read_table(path, format=format, sep=sep, encoding=encoding, ids=ids)
         for start in range(0, len(frame), chunk_rows): yield frame.iloc[start:start + chunk_rows].reset_index(drop=True)

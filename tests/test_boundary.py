@@ -59,3 +59,14 @@ def test_cli_reads_label_codes_as_written(tmp_path):
     assert main(["predict", "-q", "--student", str(tmp_path / "student"), "--input", str(tmp_path / "coded.csv"), "--output", str(tmp_path / "out.csv")]) == 0
     out = pd.read_csv(tmp_path / "out.csv")
     assert out["label"].tolist() == ["neutral" if t.startswith("plain") else "positive" for t in texts]
+
+
+def test_a_table_split_by_another_separator_is_named_with_the_one_it_looks_split_by(tmp_path):
+    "A semicolon CSV read as commas fails in pandas; the error says which separator its lines look split by, for both readers."
+    from llm_distill.boundary import read_table, table_chunks
+    from llm_distill.core import DataError
+    (tmp_path / "semi.csv").write_text("id;label;text\n1;a;hello there\n2;b;good, bad day, ok\n3;a;x\n4;a;y, z\n")
+    for read in (lambda: read_table(tmp_path / "semi.csv"), lambda: list(table_chunks(tmp_path / "semi.csv"))):
+        with pytest.raises(DataError, match=r"semi\.csv: cannot be parsed as csv: .*Expected 1 fields in line 3, saw 3; its lines look separated by ';': set the sep option \(--sep ';'\)$"):
+            read()
+    assert read_table(tmp_path / "semi.csv", sep=";")["text"].tolist()[1] == "good, bad day, ok"
