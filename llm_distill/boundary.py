@@ -164,8 +164,25 @@ def _extra_fields_checked(path:Path, sep:str, encoding:str, quoting:int):
     if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught): _refuse_extra_fields(path, sep, encoding, quoting)
 
 # %% ../nbs/01a_boundary.ipynb #0b99ee08
-def _read_jsonl(path:Path, encoding:str, encoding_errors:str) -> pd.DataFrame:
-    "Read a JSON-lines file, naming the first line that is not a JSON object or that repeats a key."
+class _Written(str):
+    "A JSON number as its text (`7.0` stays `7.0`), holding the number it parses to."
+    number = None
+
+def _as_written(parse):
+    "A `json.loads` number hook keeping each number's text beside its value."
+    def written(text):
+        kept = _Written(text); kept.number = parse(text); return kept
+    return written
+
+def _numbers(value):
+    "The value with each number kept as written turned back into the number (ids aside, every field holds numbers)."
+    if isinstance(value, _Written): return value.number
+    if isinstance(value, dict): return {key: _numbers(v) for key, v in value.items()}
+    if isinstance(value, list): return [_numbers(v) for v in value]
+    return value
+
+def _read_jsonl(path:Path, encoding:str, encoding_errors:str, ids:Sequence[str]=()) -> pd.DataFrame:
+    "Read a JSON-lines file, ids as written (`7.0` is not `7`), naming the first line that is not a JSON object or that repeats a key."
     def unique_keys(pairs):
         keys = [key for key, _ in pairs]
         if len(set(keys)) < len(keys): raise ValueError(f"key {next(k for k in keys if keys.count(k) > 1)!r} occurs twice")
@@ -174,11 +191,11 @@ def _read_jsonl(path:Path, encoding:str, encoding_errors:str) -> pd.DataFrame:
     with path.open(encoding=_text_encoding(encoding), errors=encoding_errors) as stream:
         for number, line in enumerate(stream, 1):
             if not line.strip(): continue
-            try: record = json.loads(line, object_pairs_hook=unique_keys)
+            try: record = json.loads(line, object_pairs_hook=unique_keys, parse_int=_as_written(int), parse_float=_as_written(float))
             except json.JSONDecodeError as error: raise DataError(f"{path}: line {number} is not valid JSON ({error.msg})") from None
             except ValueError as error: raise DataError(f"{path}: line {number}: {error}; rename one") from None
             if not isinstance(record, dict): raise DataError(f"{path}: line {number} is not a JSON object")
-            records.append(record)
+            records.append({key: str.__str__(v) if key in ids and isinstance(v, _Written) else _numbers(v) for key, v in record.items()})
     return pd.DataFrame.from_records(records)
 
 def _opened(path:str|Path, format:str|None) -> tuple[Path, str]:
@@ -216,7 +233,7 @@ def read_table(path:str|Path,               # file to read
         if format in ("csv", "tsv"):
             options = _csv_options(path, format, sep, encoding, encoding_errors, header, names, quoting, dtype, ids)
             with _extra_fields_checked(path, options["sep"], encoding, quoting): frame = pd.read_csv(path, **options)
-        elif format == "jsonl": frame = _read_jsonl(path, encoding, encoding_errors)
+        elif format == "jsonl": frame = _read_jsonl(path, encoding, encoding_errors, ids)
         elif format == "lines":   # one text a line, numbered from 1 (blank lines are kept here and dropped, recorded, by make_corpus)
             lines = path.read_text(encoding=_text_encoding(encoding), errors=encoding_errors).splitlines()
             frame = pd.DataFrame({"line": range(1, len(lines) + 1), "text": lines})
@@ -336,12 +353,18 @@ def labels_as_names(values:Sequence,                 # labels as found: names in
     names = [_label_name(value, codebook) for value in values]
     bad = [i for i, name in enumerate(names) if name is _UNKNOWN]
     if bad:
-        spellings = sorted({str(values[i]) for i in bad})
+        spellings = sorted({s for i in bad for s in _unknown_spellings(values[i], codebook)})   # in a label set, the part the codebook lacks
         near = {s: label_for(codebook, label_key(s)) or next(iter(_closest(s, codebook.label_names)), None) for s in spellings}
         hint = "; ".join(f"{s!r}: did you mean {n!r}?" for s, n in near.items() if n)
         raise LabelError(f"{where} has label(s) {spellings} not in codebook {codebook.task!r} at {_where_rows(bad, ids)}; the codebook's labels are "
                          f"{[(l.name, l.code) if l.code is not None else l.name for l in codebook.labels]}" + (f" ({hint})" if hint else ""))
     return names
+
+def _unknown_spellings(value, codebook:Codebook) -> list[str]:
+    "What in a value the codebook lacks: the value itself, or the parts of a label set (`'A|Z'`: `'Z'`)."
+    if not codebook.multi_label: return [str(value)]
+    parts = list(value) if isinstance(value, (list, tuple, np.ndarray)) else _label_set_parts(value)
+    return [str(part) for part in parts if _one_label(part, codebook) is None] or [str(value)]
 
 def _closest(word:str, names:Sequence[str]) -> list[str]:
     "The label names closest to `word` (case and spacing aside)."

@@ -39,6 +39,13 @@ def _corpus(arguments):
     if corpus.codebook is None: raise ConfigError(f"{corpus.name} has no codebook; pass --codebook")
     return corpus
 
+def _human_labels(corpus, command:str, annotations:bool=False):
+    "The corpus's human labels; `ConfigError` saying how to name them when the file was read without a label column."
+    if "human_label" in corpus.data: return corpus.data["human_label"]
+    other = " or --annotations an LLM's labels file" if annotations else ""
+    raise ConfigError(f"{command} needs labels, and {corpus.name} was read without them: --label names its column of human labels"
+                      f"{other} (its columns: {[c for c in corpus.data.columns if c != 'text'][:10]})")
+
 def _labels_by_id(path:str, corpus) -> "pd.DataFrame":
     "An annotations or predictions file read through the boundary, one row per text of `corpus`, in its order (ids matched as written)."
     from llm_distill.boundary import id_text, read_labels
@@ -46,6 +53,9 @@ def _labels_by_id(path:str, corpus) -> "pd.DataFrame":
     ids = [id_text(i) for i in corpus.ids]
     missing = [i for i in ids if i not in frame.index]
     if missing: raise DataError(f"{len(missing)} text id(s) of {corpus.name} have no row in {path}, e.g. {missing[:5]}")
+    known = set(ids)
+    strangers = [i for i in frame.index if i not in known]
+    if strangers: print(f"note: {len(strangers)} row(s) of {Path(path).name} have ids not in {corpus.name}, e.g. {strangers[:5]}: left out", file=sys.stderr)
     return frame.loc[ids].reset_index()
 
 FEW_SHOT_STATUS = "few-shot example"   # annotations' status of a text shown to the LLM as an example: not labelled, never validated
@@ -89,11 +99,14 @@ def command_label(arguments, # parsed `label` arguments
 def command_validate(arguments, # parsed `validate` arguments
                     ) -> str:
     "Score an annotations file against the human labels and write the report folder; the line `validate` prints."
-    from llm_distill.boundary import check_output
-    from llm_distill.validate import save_report, validate
-    from llm_distill.boundary import claim_folder
+    from llm_distill.folders import check_output, claimed_folder
     check_output(arguments.output, [arguments.file, arguments.annotations])
-    claim_folder(arguments.output, "--output", force=arguments.force)   # the report's files go into a folder of its own
+    with claimed_folder(arguments.output, "--output", force=arguments.force):   # the report's files go into a folder of its own; none is left by a refused input
+        return _validate_and_save(arguments)
+
+def _validate_and_save(arguments):
+    "`validate`'s work, in the folder it has claimed."
+    from llm_distill.validate import save_report, validate
     corpus = _corpus(arguments)
     rows = _labels_by_id(arguments.annotations, corpus)
     notes = []
@@ -105,7 +118,7 @@ def command_validate(arguments, # parsed `validate` arguments
         seen = int(rows["trained_on"].astype(str).str.lower().eq("true").sum())
         notes.append(f"warning: {seen} of {len(rows)} predictions are of texts the student was trained on, so these scores are not held out "
                      "and overstate it; score it on texts it never saw (or use `llm-distill run`, which cross-fits)")
-    coded = corpus.data["human_label"].notna().to_numpy()   # only texts a human coded are scored (an empty cell is not coded)
+    coded = _human_labels(corpus, "validate").notna().to_numpy()   # only texts a human coded are scored (an empty cell is not coded)
     if not coded.all(): notes.append(f"{int((~coded).sum())} text(s) without a human label left out")
     report = validate(corpus.data["human_label"][coded], rows["label"][coded].tolist(), corpus.codebook,
                       name=f"{Path(arguments.annotations).name} vs human")
@@ -126,21 +139,27 @@ def _record_deferral_curve(student, texts, labels) -> str:
 def command_train(arguments, # parsed `train` arguments
                  ) -> str:
     "Train a student on human labels or an annotations file and save it; the lines `train` prints."
-    from llm_distill.boundary import check_output, claim_folder, clear_folder, is_ours, seal_folder, user_files
+    from llm_distill.folders import check_output, claimed_folder
+    check_output(arguments.output, [arguments.file, arguments.annotations])
+    with claimed_folder(arguments.output, "--output", force=arguments.force):   # refused before training: never overwrite a user's README.md or config.json
+        return _train_and_save(arguments)   # a refused input leaves no folder behind
+
+def _train_and_save(arguments):
+    "`train`'s work, in the folder it has claimed."
+    from llm_distill.boundary import clear_folder, is_ours, seal_folder, user_files
     from llm_distill.export import has_transformers_form, save_transformers, student_card
     from llm_distill.boundary import text_fingerprints
     from llm_distill.selection import train_student
-    check_output(arguments.output, [arguments.file, arguments.annotations])
-    claim_folder(arguments.output, "--output", force=arguments.force)   # refused before training: never overwrite a user's README.md or config.json
     corpus = _corpus(arguments)
-    labels = _labels_by_id(arguments.annotations, corpus)["label"].tolist() if arguments.annotations else corpus.data["human_label"].tolist()
+    labels = _labels_by_id(arguments.annotations, corpus)["label"].tolist() if arguments.annotations else _human_labels(corpus, "train", True).tolist()
     keep = [i for i, l in enumerate(labels) if l is not None]
     source = Path(arguments.annotations).name if arguments.annotations else "human"
     finetune = dict(epochs=arguments.epochs, max_length=arguments.max_length, batch_size=arguments.batch_size)
     how = "the recipe chosen by cross-validation, which takes a while" if arguments.recipe == "auto" else f"recipe {arguments.recipe}, as chosen"
     dropped = len(labels) - len(keep)
     blank_sets = " (a blank cell is a text not coded; write (none) or [] where no label applies)" if dropped and corpus.codebook.multi_label else ""
-    print(f"training on {len(keep)} texts of {corpus.name} ({how})" + (f"; {dropped} texts without a label left out{blank_sets}" if dropped else ""),
+    texts_of = lambda n: f"{n} text" + ("" if n == 1 else "s")
+    print(f"training on {texts_of(len(keep))} of {corpus.name} ({how})" + (f"; {texts_of(dropped)} without a label left out{blank_sets}" if dropped else ""),
           file=sys.stderr, flush=True)
     texts = [corpus.texts[i] for i in keep]
     student = train_student(texts, [labels[i] for i in keep], corpus.codebook, recipe=arguments.recipe,
@@ -167,7 +186,7 @@ def command_train(arguments, # parsed `train` arguments
     history = (getattr(student, "student", None) and student.student.metadata.get("history")) or []
     best = max((h.get("validation_macro_f1", float("nan")) for h in history), default=None)
     held_out = f"; best validation macro-F1 {best:.3f}" if best is not None and best == best else ""
-    return f"trained on {len(keep)} texts: {student.metadata.get('why')}{held_out}\nsaved to {arguments.output} ({kept}){deferring}"
+    return f"trained on {texts_of(len(keep))}: {student.metadata.get('why')}{held_out}\nsaved to {arguments.output} ({kept}){deferring}"
 
 # %% ../nbs/09a_commands.ipynb #769f9640
 def _deferral(arguments, student):

@@ -16,7 +16,7 @@ from .core import CACHE_FILE, ConfigError
 
 # %% auto #0
 __all__ = ['OWNED_MARKER', 'same_path', 'check_output', 'plain_permissions', 'readable_weights', 'atomic_path', 'is_ours',
-           'claim_folder', 'seal_folder', 'user_files', 'clear_folder']
+           'claim_folder', 'seal_folder', 'user_files', 'clear_folder', 'claimed_folder']
 
 # %% ../nbs/01b_folders.ipynb #2f4945c5
 def same_path(a:str|Path, # one path
@@ -36,7 +36,7 @@ def check_output(destination:str|Path,         # where a command will write
     destination = Path(destination)
     for source in inputs:
         if source is not None and same_path(destination, source):
-            raise ConfigError(f"{what} {destination} is the input {source}; writing there would replace it: choose another file")
+            raise ConfigError(f"{what} {destination} is the input {source}; writing there would replace it: give {what} another path")
     return destination
 
 # %% ../nbs/01b_folders.ipynb #1208874c
@@ -150,3 +150,20 @@ def clear_folder(folder:str|Path,   # a folder to write anew
         if not any(sub.iterdir()): sub.rmdir()   # folders the removal emptied
     _write_marker(folder, what, [])
     return _files_in(folder)
+
+# %% ../nbs/01b_folders.ipynb #038eb853
+@contextlib.contextmanager
+def claimed_folder(folder:str|Path,   # the folder a command writes into
+                   what:str="output", # what it is for, for the message
+                   force:bool=False,  # as in `claim_folder`
+                  ) -> Iterator[Path]:
+    "`claim_folder` for one command's block; when the block raises before anything is written, the folder is as it was before."
+    folder = Path(folder)
+    existed = folder.exists()
+    claim_folder(folder, what, force=force)
+    try: yield folder
+    except BaseException:
+        if [p.name for p in folder.iterdir()] == [OWNED_MARKER] and not json.loads((folder / OWNED_MARKER).read_text()).get("files"):
+            (folder / OWNED_MARKER).unlink()
+            if not existed: folder.rmdir()
+        raise

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .boundary import (id_column_of, prediction_format, read_table, spelled_empty_sets, table_chunks, table_format, table_rows,
+from .boundary import (id_column_of, plain_id, prediction_format, read_table, spelled_empty_sets, table_chunks, table_format, table_rows,
                                   table_writer, text_fingerprints)
 from .core import DataError, file_sha256, precision_of, stable_hash, json_text
 from .folders import OWNED_MARKER, atomic_path, check_output, claim_folder, clear_folder, is_ours, seal_folder, user_files
@@ -156,14 +156,22 @@ class _Ids:
                 self.hashes.append(pd.util.hash_pandas_object(chunk[column].astype(str), index=False).to_numpy())
             yield index, chunk
 
-    def warn_repeats(self, source:Path):
+    def _id_at(self, row:int, reread):
+        "The id of `row`, read again from the source's chunks (`reread()`): only when an id repeats, so no id is kept as rows stream past."
+        start = 0
+        for chunk in reread():
+            if row < start + len(chunk): return plain_id(chunk[id_column_of(chunk.columns, self.id_column)].iloc[row - start])
+            start += len(chunk)
+
+    def warn_repeats(self, source:Path, reread):
         "Warn when an id repeats: every row is still labelled, in the input's order, but a join on the ids would pair rows wrongly."
         if not self.hashes: return
         hashes = np.concatenate(self.hashes)
         first = np.unique(hashes, return_index=True)[1]
         if len(first) == len(hashes): return
         later = np.setdiff1d(np.arange(len(hashes)), first)
-        warnings.warn(f"{source.name}: {len(later)} row(s) repeat the id of an earlier row (the first at row {int(later[0])}, counted from 0): "
+        warnings.warn(f"{source.name}: {len(later)} row(s) repeat the id of an earlier row (the first at row {int(later[0])}, counted from 0, "
+                      f"id {self._id_at(int(later[0]), reread)!r}): "
                       "each row is labelled, in the input's order; make the ids unique before joining the labels back on them", stacklevel=3)
 
 def _this_chunk_alone(student):
@@ -231,7 +239,8 @@ def predict_file(student,                      # a student (any recipe's, or one
     label = lambda chunk, offset: _label_chunk(student, chunk, source.name, read_as, text_column, id_column_of(chunk.columns, id_column),
                                                offset, trained, batch_size, deferral)
     ids = _Ids(id_column)
-    chunks = ids.passing(enumerate(table_chunks(source, chunk_rows, format=format, sep=sep, encoding=encoding, ids=[id_column or "id"])))
+    read = lambda: table_chunks(source, chunk_rows, format=format, sep=sep, encoding=encoding, ids=[id_column or "id"])
+    chunks = ids.passing(enumerate(read()))
     bar = tqdm(desc=f"classifying {source.name}", unit="texts", total=table_rows(source, format), disable=not progress)   # Parquet states its rows: a share and the time left
     try:
         if resume:
@@ -245,7 +254,7 @@ def predict_file(student,                      # a student (any recipe's, or one
             _Parts(destination).discard()   # started over: an earlier run's parts are no longer to be resumed
         if not rows: raise DataError(f"{source.name} has no rows")
     finally: bar.close()
-    ids.warn_repeats(source)
+    ids.warn_repeats(source, read)
     return destination
 
 # %% ../nbs/06g_predict.ipynb #d851b661

@@ -70,3 +70,46 @@ def test_a_table_split_by_another_separator_is_named_with_the_one_it_looks_split
         with pytest.raises(DataError, match=r"semi\.csv: cannot be parsed as csv: .*Expected 1 fields in line 3, saw 3; its lines look separated by ';': set the sep option \(--sep ';'\)$"):
             read()
     assert read_table(tmp_path / "semi.csv", sep=";")["text"].tolist()[1] == "good, bad day, ok"
+
+
+def test_a_refused_train_or_validate_leaves_no_folder_behind(tmp_path, capsys):
+    "A command refused for its input leaves --output as it found it: a folder it made is gone, an empty folder of the user's stays unmarked."
+    import pandas as pd
+    from llm_distill.cli import main
+    from llm_distill.folders import OWNED_MARKER
+    (tmp_path / "codebook.yaml").write_text("task: t\nrequire_definitions: false\nlabels:\n  - {name: calm}\n  - {name: rude}\n")
+    pd.DataFrame({"id": range(4), "text": list("abcd"), "label": ["calm", "rude", "maybe", "calm"]}).to_csv(tmp_path / "bad.csv", index=False)
+    common = ["--file", str(tmp_path / "bad.csv"), "--codebook", str(tmp_path / "codebook.yaml")]
+    assert main(["train", "-q", *common, "--recipe", "tfidf", "--output", str(tmp_path / "student")]) != 0   # no --label: said, not a KeyError
+    assert "train needs labels, and bad.csv was read without them: --label names" in capsys.readouterr().err and not (tmp_path / "student").exists()
+    common += ["--label", "label"]
+    assert main(["train", "-q", *common, "--recipe", "tfidf", "--output", str(tmp_path / "student")]) != 0
+    assert "'maybe'" in capsys.readouterr().err and not (tmp_path / "student").exists()
+    (tmp_path / "empty").mkdir()
+    assert main(["train", "-q", *common, "--recipe", "tfidf", "--output", str(tmp_path / "empty")]) != 0
+    assert list((tmp_path / "empty").iterdir()) == []
+    pd.DataFrame({"id": range(4), "label": ["calm"] * 4}).to_csv(tmp_path / "ann.csv", index=False)
+    assert main(["validate", *common, str(tmp_path / "ann.csv"), "--output", str(tmp_path / "report")]) != 0
+    assert not (tmp_path / "report").exists() and not (tmp_path / OWNED_MARKER).exists()
+
+
+def test_annotation_rows_of_texts_not_in_the_corpus_are_told_not_dropped_silently(tmp_path, capsys):
+    "Rows of an annotations file whose ids the corpus lacks are left out, and the command says how many and which."
+    import pandas as pd
+    from llm_distill.cli import main
+    (tmp_path / "codebook.yaml").write_text("task: t\nrequire_definitions: false\nlabels:\n  - {name: calm}\n  - {name: rude}\n")
+    pd.DataFrame({"id": ["007", "7", "8"], "text": ["a", "b", "c"], "label": ["calm", "rude", "calm"]}).to_csv(tmp_path / "human.csv", index=False)
+    pd.DataFrame({"id": ["007", "7", "8", "0008", "9"], "label": ["calm", "rude", "rude", "calm", "calm"]}).to_csv(tmp_path / "ann.csv", index=False)
+    assert main(["validate", "--file", str(tmp_path / "human.csv"), "--codebook", str(tmp_path / "codebook.yaml"),
+                 str(tmp_path / "ann.csv"), "--label", "label", "--output", str(tmp_path / "report")]) == 0
+    assert "note: 2 row(s) of ann.csv have ids not in human.csv, e.g. ['0008', '9']: left out" in capsys.readouterr().err
+
+
+def test_json_lines_ids_are_read_as_written(tmp_path):
+    "JSON Lines ids keep their text: 7, 7.0 and 1e3 are three ids, and '007' stays '007'; other numbers stay numbers."
+    from llm_distill.boundary import read_table
+    (tmp_path / "x.jsonl").write_text('{"id": 7, "text": "a", "n": 1.5}\n{"id": 7.0, "text": "b", "n": [1, 2.0]}\n'
+                                      '{"id": 1e3, "text": "c", "n": {"k": 3}}\n{"id": "007", "text": "d", "n": null}\n')
+    frame = read_table(tmp_path / "x.jsonl")
+    assert frame["id"].tolist() == ["7", "7.0", "1e3", "007"] and all(type(i) is str for i in frame["id"])
+    assert frame["n"].tolist()[:3] == [1.5, [1, 2.0], {"k": 3}] and type(frame["n"][1][0]) is int

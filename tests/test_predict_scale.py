@@ -340,7 +340,7 @@ def test_an_id_repeated_across_chunks_is_told_and_every_row_still_labelled(corpu
     rows.loc[[3, 180], "id"] = "007"; rows.loc[120, "id"] = "7"; rows.loc[230, "id"] = rows.loc[20, "id"]   # '7' is not '007'
     rows.to_csv(tmp_path / "repeats.csv", index=False)
     student = load_student(folder / "student")
-    with pytest.warns(UserWarning, match=r"repeats\.csv: 2 row\(s\) repeat the id of an earlier row \(the first at row 180, counted from 0\)"):
+    with pytest.warns(UserWarning, match=r"repeats\.csv: 2 row\(s\) repeat the id of an earlier row \(the first at row 180, counted from 0, id '007'\)"):
         written = predict_file(student, tmp_path / "repeats.csv", tmp_path / "labels.csv", chunk_rows=100, progress=False, resume=resume)
     out = pd.read_csv(written, dtype={"id": str})
     assert out["id"].tolist() == rows["id"].tolist() and len(out) == 250
