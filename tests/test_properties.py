@@ -50,6 +50,22 @@ def test_ids_round_trip_exactly_through_every_format(tmp_path, ids, suffix):
     assert [i for chunk in table_chunks(path, chunk_rows=5) for i in chunk["id"]] == ids
 
 
+json_numbers = st.lists(st.from_regex(r"-?(0|[1-9][0-9]{0,8})(\.[0-9]{1,3})?([eE][+-]?[0-9]{1,2})?", fullmatch=True), min_size=1, max_size=12, unique=True)
+
+
+@seed(0)
+@SETTINGS
+@given(ids=json_numbers)
+def test_json_lines_ids_written_as_numbers_are_read_as_written(tmp_path, ids):
+    "A JSON number is an id by its text: 7, 7.0, 7e0 and -0 are four ids, never the numbers they parse to."
+    path = tmp_path / "t.jsonl"
+    path.write_text("".join(f'{{"id": {i}, "text": "some text", "label": "toxic", "n": {i}}}\n' for i in ids))
+    assert read_table(path)["id"].tolist() == ids
+    assert read_labels(path, TOXICITY)["id"].tolist() == ids
+    assert [i for chunk in table_chunks(path, chunk_rows=5) for i in chunk["id"]] == ids
+    assert read_table(path)["n"].tolist() == [float(i) if any(c in i for c in ".eE") else int(i) for i in ids]   # other fields stay numbers
+
+
 @seed(0)
 @SETTINGS
 @given(data=st.data(), n=st.integers(1, 15))
