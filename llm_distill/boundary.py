@@ -23,8 +23,9 @@ from .folders import (  # noqa: F401  (re-exported: `from llm_distill.boundary i
 
 # %% auto #0
 __all__ = ['FORMATS', 'TEXT_FORMATS', 'EMPTY_SET', 'EMPTY_SET_WRITTEN', 'LABEL_COLUMNS', 'id_text', 'plain_id', 'id_column_of',
-           'table_format', 'read_table', 'table_chunks', 'table_rows', 'as_codebook', 'labels_as_names', 'read_labels',
-           'spelled_empty_sets', 'write_table', 'text_fingerprints', 'prediction_format', 'table_writer']
+           'table_format', 'read_table', 'table_chunks', 'table_rows', 'as_codebook', 'labels_as_names',
+           'paired_by_index', 'read_labels', 'spelled_empty_sets', 'write_table', 'text_fingerprints',
+           'prediction_format', 'table_writer']
 
 # %% ../nbs/01a_boundary.ipynb #63dec5c9
 def id_text(value, # an id as read: a string, an integer, a numpy scalar
@@ -371,6 +372,17 @@ def _closest(word:str, names:Sequence[str]) -> list[str]:
     import difflib
     keys = {label_key(n): n for n in names}
     return [keys[k] for k in difflib.get_close_matches(label_key(word), list(keys), n=1, cutoff=0.6)]
+
+# %% ../nbs/01a_boundary.ipynb #23867115
+def paired_by_index(first:Sequence,   # labels of some texts (a pandas Series: its index names the texts)
+                    second:Sequence,  # labels of the same texts
+                   ) -> tuple[list, list]:
+    "Both as lists in one order: two pandas Series are matched by their index (`DataError` when the indexes differ), anything else by position."
+    if isinstance(first, pd.Series) and isinstance(second, pd.Series) and not first.index.equals(second.index):
+        if set(first.index) != set(second.index) or not first.index.is_unique:
+            raise DataError("the two sets of labels are pandas Series with different indexes; give both the same index (one row per text)")
+        second = second.reindex(first.index)
+    return list(first), list(second)
 
 # %% ../nbs/01a_boundary.ipynb #aa24b1d1
 def read_labels(path:str|Path,                    # a table with an id column and a label column

@@ -15,7 +15,7 @@ from scipy import stats
 
 from .core import ConfigError, DataError
 from .codebook import LABEL_SEPARATOR, Codebook, label_key
-from .boundary import as_codebook, labels_as_names
+from .boundary import as_codebook, labels_as_names, paired_by_index
 
 with warnings.catch_warnings():   # ppi_py calls warnings.simplefilter("ignore") when imported: every warning of the session would go silent
     import ppi_py
@@ -70,7 +70,7 @@ def share_labels(machine:Sequence,                   # machine labels of every t
 # %% ../nbs/10_inference.ipynb #50a57ac4
 def _check_inputs(machine, human, probabilities, min_human:int=MIN_HUMAN):
     "Machine labels, human labels and the coded mask as arrays; errors name the rows."
-    machine, human = _paired(machine, human)
+    machine, human = paired_by_index(machine, human)
     if len(machine) != len(human): raise DataError(f"machine labels ({len(machine)}) and human labels ({len(human)}) must cover the same texts")
     coded = coded_mask(human)
     if coded.sum() < min_human:
@@ -88,14 +88,6 @@ def _check_inputs(machine, human, probabilities, min_human:int=MIN_HUMAN):
             raise DataError(f"the inclusion probabilities sum to {expected:.0f} expected human-coded texts, but {int(coded.sum())} are coded: "
                             "they are not the probabilities this sample was drawn with (draw_sample draws with them)")
     return machine, human, coded, probabilities
-
-def _paired(machine, human) -> tuple[list, list]:
-    "Machine and human labels as lists in one order: two pandas Series are matched by their index, never by position."
-    if isinstance(machine, pd.Series) and isinstance(human, pd.Series) and not machine.index.equals(human.index):
-        if set(machine.index) != set(human.index) or not machine.index.is_unique:
-            raise DataError("machine and human labels are pandas Series with different indexes; give both the same index (one row per text)")
-        human = human.reindex(machine.index)
-    return list(machine), list(human)
 
 # %% ../nbs/10_inference.ipynb #222f739e
 def _exact_interval(y:np.ndarray, alpha:float) -> tuple[float, float]:
@@ -134,7 +126,7 @@ def estimate_shares(machine:Sequence,                 # machine labels (LLM or s
                    ) -> pd.DataFrame:
     "The share of each label (per group) by prediction-powered inference, beside the human-only and naive estimates."
     if not 0 < level < 1: raise ConfigError(f"level must be in (0, 1), got {level}")
-    machine, human = _paired(machine, human)   # two Series: matched by index
+    machine, human = paired_by_index(machine, human)   # two Series: matched by index
     machine, human, names = share_labels(machine, human, labels, codebook)
     machine, human, coded, probabilities = _check_inputs(machine, human, probabilities, min_human)
     keys = np.zeros(len(machine), dtype=object) if groups is None else np.asarray(list(groups), dtype=object)

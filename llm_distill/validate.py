@@ -23,6 +23,7 @@ from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 from statsmodels.stats.proportion import proportion_confint
 
 from .core import LabelError
+from .boundary import paired_by_index
 from .data import Codebook
 # the two sources, the metrics and their intervals live in metrics; `from llm_distill.validate import` of them keeps working
 from .metrics import (METRICS, MIN_RESAMPLES, NO_LABEL, LabelPair, Metric, SetCounts, agreement_metrics, bootstrap_intervals,
@@ -98,6 +99,7 @@ def validate(truth:Sequence,                  # human labels
              **options                        # more `compare_labels` options: labels, ordinal, positive_label, missing_truth
             ) -> ValidationReport:
     "Validate `predicted` against `truth`: metrics with bootstrap intervals, per-class scores, confusion, notes."
+    truth, predicted = paired_by_index(truth, predicted)   # two Series: text by text, by their index
     if codebook is not None and codebook.multi_label: return validate_label_sets(truth, predicted, codebook, name, n_resamples, level, seed)
     pair = compare_labels(truth, predicted, codebook, **options)
     values = agreement_metrics(pair)

@@ -123,3 +123,22 @@ def test_outcome_on_a_predicted_label_is_corrected():
         hits += row.at["ppi", "ci_low"] <= 2.0 <= row.at["ppi", "ci_high"]
         naive_hits += row.at["naive", "ci_low"] <= 2.0 <= row.at["naive", "ci_high"]
     assert hits / draws >= 0.9 and naive_hits / draws < 0.1, (hits / draws, naive_hits / draws)
+
+
+def test_estimate_counts_a_human_coded_empty_label_set_as_coded(tmp_path):
+    "`estimate` on label sets: a human-coded '(none)' or '[]' is a coded text whose set is empty, not an uncoded one (it was dropped, biasing every share)."
+    import numpy as np
+    import pandas as pd
+    from llm_distill.cli import main
+    rng = np.random.default_rng(1)
+    names = ["moral", "cost"]
+    sets = ["|".join(n for n in names if rng.random() < 0.3) or "(none)" for _ in range(300)]
+    pd.DataFrame({"id": [f"t{i}" for i in range(300)], "label": sets}).to_csv(tmp_path / "ann.csv", index=False)
+    coded = rng.choice(300, 120, replace=False)
+    pd.DataFrame({"id": [f"t{i}" for i in coded], "label": [sets[i].replace("(none)", "[]") for i in coded]}).to_csv(tmp_path / "human.csv", index=False)
+    (tmp_path / "cb.yaml").write_text("task: frames\nmulti_label: true\nrequire_definitions: false\nlabels:\n  - {name: moral}\n  - {name: cost}\n")
+    assert main(["estimate", str(tmp_path / "ann.csv"), "--human", str(tmp_path / "human.csv"), "--codebook", str(tmp_path / "cb.yaml"),
+                 "--output", str(tmp_path / "e.csv")]) == 0
+    table = pd.read_csv(tmp_path / "e.csv").set_index(["label", "method"])
+    assert (table["n_human"] == 120).all()
+    assert table.loc[("moral", "human"), "estimate"] == pytest.approx(np.mean(["moral" in sets[i] for i in coded]))

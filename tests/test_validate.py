@@ -187,3 +187,15 @@ def test_codes_are_read_through_the_codebook():
     assert report.table.set_index("metric").at["accuracy", "value"] == 1.0
     with pytest.raises(LabelError, match="7"):
         validate(["toxic", "non-toxic"], [1, 7], codebook, n_resamples=20)
+
+
+def test_validate_pairs_two_series_by_their_index_not_their_position():
+    "Labels of the same texts in another order are compared text by text; Series of different texts are refused."
+    import pandas as pd
+    from llm_distill.core import DataError
+    from llm_distill.validate import validate
+    human = pd.Series(["toxic", "non-toxic", "toxic", "non-toxic"], index=["a", "b", "c", "d"])
+    toxicity = load_codebook("textclass-toxicity")
+    report = validate(human, human.iloc[::-1], toxicity, n_resamples=50)
+    assert report.value("accuracy") == 1.0
+    with pytest.raises(DataError, match="different indexes"): validate(human, human.set_axis(list("abcz")), toxicity, n_resamples=50)
