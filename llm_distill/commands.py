@@ -280,15 +280,17 @@ def command_predict(arguments, # parsed `predict` arguments
 def command_estimate(arguments, # parsed `estimate` arguments
                     ) -> str:
     "Estimate label shares with valid intervals from machine labels and a human-coded subset; the line `estimate` prints."
-    from llm_distill.boundary import EMPTY_SET, EMPTY_SET_WRITTEN, check_output, read_labels, write_table
+    from llm_distill.boundary import check_output, read_labels, spelled_empty_sets, write_table
     from llm_distill.data import load_codebook
     from llm_distill.inference import estimate_shares
     output = check_output(arguments.output, [arguments.annotations, arguments.human])
     codebook = load_codebook(arguments.codebook)
     extra = [c for c in (arguments.group, arguments.probability_column) if c]
     table_options = dict(format=arguments.format, sep=arguments.sep, encoding=arguments.encoding)
-    machine = read_labels(arguments.annotations, codebook, columns=extra, **table_options)   # ids as written, labels through the codebook, each id once
-    human = read_labels(arguments.human, codebook, **table_options).set_index("id")["label"]
+    # ids as written, labels through the codebook, each id once; an empty label set spelled `(none)` again, as estimate_shares reads
+    # what a user wrote (there a blank is a text not coded, and `(none)` the coded empty set)
+    machine = spelled_empty_sets(read_labels(arguments.annotations, codebook, columns=extra, **table_options))
+    human = spelled_empty_sets(read_labels(arguments.human, codebook, **table_options)).set_index("id")["label"]
     strangers = sorted(set(human.index) - set(machine["id"]))
     if strangers: raise DataError(f"{arguments.human}: {len(strangers)} id(s) not in {arguments.annotations}, e.g. {strangers[:5]}")
     if "trained_on" in machine:   # predictions of a kept student: PPI needs machine labels made without the human-coded texts
@@ -296,8 +298,7 @@ def command_estimate(arguments, # parsed `estimate` arguments
         if seen: raise DataError(f"{arguments.annotations}: {len(seen)} human-coded text(s) were in the student's training set (trained_on, e.g. "
                                  f"{seen[:5]}): its labels of them are not independent of their human labels, so PPI's interval would not hold; "
                                  "train the student without the human-coded sample (or use the LLM's labels)")
-    as_read = lambda v: EMPTY_SET_WRITTEN if v == EMPTY_SET else v   # read_labels gives the empty set as '': spelled, it stays a label, not "not coded"
-    table = estimate_shares([as_read(v) for v in machine["label"]], [as_read(human.get(i)) for i in machine["id"]], arguments.labels or codebook, codebook=codebook,
+    table = estimate_shares(machine["label"].tolist(), [human.get(i) for i in machine["id"]], arguments.labels or codebook, codebook=codebook,
                             groups=machine[arguments.group].tolist() if arguments.group else None, min_human=arguments.min_human,
                             probabilities=machine[arguments.probability_column].to_numpy(float) if arguments.probability_column else None,
                             level=arguments.level)
