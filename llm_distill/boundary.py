@@ -17,14 +17,14 @@ import pandas as pd
 
 from .core import ConfigError, DataError, LabelError
 from .codebook import LABEL_SEPARATOR, Codebook, code_key, label_for, label_key
-from .folders import atomic_path, check_output
+from .folders import check_output, written_file
 from .folders import (  # noqa: F401  (re-exported: `from llm_distill.boundary import claim_folder` keeps working)
     OWNED_MARKER, claim_folder, clear_folder, is_ours, same_path, seal_folder, user_files)
 
 # %% auto #0
 __all__ = ['FORMATS', 'TEXT_FORMATS', 'EMPTY_SET', 'EMPTY_SET_WRITTEN', 'LABEL_COLUMNS', 'id_text', 'plain_id', 'id_column_of',
            'table_format', 'read_table', 'table_chunks', 'table_rows', 'as_codebook', 'labels_as_names',
-           'paired_by_index', 'read_labels', 'spelled_empty_sets', 'write_table', 'text_fingerprints',
+           'paired_by_index', 'read_labels', 'spelled_empty_sets', 'output_format', 'write_table', 'text_fingerprints',
            'prediction_format', 'table_writer']
 
 # %% ../nbs/01a_boundary.ipynb #63dec5c9
@@ -321,6 +321,7 @@ def _one_label(value, codebook:Codebook) -> str|None:
 def _label_name(value, codebook:Codebook):
     "One value as a label name (or label set), None when missing, `_UNKNOWN` when the codebook lacks it."
     if isinstance(value, (list, tuple, np.ndarray)) and codebook.multi_label: parts = list(value)
+    elif codebook.multi_label and isinstance(value, str) and value == EMPTY_SET: return EMPTY_SET   # our own output reads back as itself
     elif code_key(value) in (None, ""): return None
     elif not codebook.multi_label: return _one_label(value, codebook) or _UNKNOWN
     else: parts = _label_set_parts(value)
@@ -422,19 +423,32 @@ def spelled_empty_sets(frame:pd.DataFrame,                      # a table of the
     return frame.assign(**{c: frame[c].map(lambda v: EMPTY_SET_WRITTEN if isinstance(v, str) and v == EMPTY_SET else v)
                            for c in label_columns if c in frame.columns})
 
+# %% ../nbs/01a_boundary.ipynb #6d797184
+def output_format(destination:str|Path,                                   # where a table is to be written
+                  formats:Sequence[str]=("csv", "tsv", "jsonl", "parquet"), # the formats this output may have
+                  what:str="tables",                                      # what is written, for the message
+                 ) -> str:
+    "The destination's format, from its extension (any case); a `ConfigError` naming the file and the extensions it may have otherwise."
+    destination, extensions = Path(destination), ", ".join(f".{f}" for f in formats[:-1]) + f" or .{formats[-1]}"
+    format = FORMATS.get(destination.suffix.lower())
+    if destination.is_dir(): raise ConfigError(f"{destination} is a folder: write {what} to a {extensions} file (e.g. {destination / f'{what}.{formats[0]}'})")
+    if format not in formats:
+        raise ConfigError(f"{destination}: write {what} to a {extensions} file, not {destination.suffix!r}" if destination.suffix else
+                          f"{destination} has no extension: write {what} to a {extensions} file")
+    return format
+
 # %% ../nbs/01a_boundary.ipynb #a9a6250a
 def write_table(frame:pd.DataFrame,             # the table
                 destination:str|Path,           # .csv, .tsv, .jsonl or .parquet (any case)
                 inputs:Sequence[str|Path|None]=(), # files the table was made from: never replaced
                 label_columns:Sequence[str]=LABEL_COLUMNS,  # where `''` is the empty label set, written `(none)`
+                force:bool=False,               # replace a file there that the package did not write
                ) -> Path:
-    "Write `frame` by the destination's extension, atomically, refusing to replace an input; an empty label set is written `(none)`."
+    "Write `frame` by the destination's extension, atomically, never over an input or a file of the user's; an empty label set is written `(none)`."
     destination = check_output(destination, inputs)
-    format = FORMATS.get(destination.suffix.lower())
-    if format not in ("csv", "tsv", "jsonl", "parquet"):
-        raise ConfigError(f"{destination}: cannot write {destination.suffix!r} files; use .csv, .tsv, .jsonl or .parquet")
+    format = output_format(destination)
     written = spelled_empty_sets(frame, label_columns)
-    with atomic_path(destination) as partial:
+    with written_file(destination, force=force) as partial:
         if format == "parquet": written.to_parquet(partial, index=False)
         elif format == "jsonl": written.to_json(partial, orient="records", lines=True, force_ascii=False)
         else: written.to_csv(partial, index=False, sep="\t" if format == "tsv" else ",")
@@ -451,13 +465,7 @@ def text_fingerprints(texts:Sequence[str], # the texts
 def prediction_format(destination:str|Path,  # where predictions are to be written
                      ) -> str:
     "csv, tsv or parquet, from the destination's extension (any case); a ConfigError naming the file otherwise."
-    destination = Path(destination)
-    format = FORMATS.get(destination.suffix.lower())
-    if destination.is_dir(): raise ConfigError(f"{destination} is a folder: write predictions to a .csv, .tsv or .parquet file (e.g. {destination / 'labels.csv'})")
-    if format not in ("csv", "tsv", "parquet"):
-        raise ConfigError(f"{destination}: write predictions to a .csv, .tsv or .parquet file, not {destination.suffix!r}" if destination.suffix else
-                          f"{destination} has no extension: write predictions to a .csv, .tsv or .parquet file")
-    return format
+    return output_format(destination, ("csv", "tsv", "parquet"), "predictions")
 
 # %% ../nbs/01a_boundary.ipynb #e3376156
 class _ChunkWriter:
@@ -479,11 +487,12 @@ class _ChunkWriter:
 @contextlib.contextmanager
 def table_writer(destination:str|Path,              # .csv, .tsv or .parquet (any case)
                  inputs:Sequence[str|Path|None]=(), # files the output is made from: never replaced
+                 force:bool=False,                  # replace a file there that the package did not write
                 ) -> Iterator[_ChunkWriter]:
-    "A writer whose `write(frame)` appends rows to a temporary file, renamed onto `destination` when the block succeeds."
+    "A writer whose `write(frame)` appends rows to a temporary file, renamed onto `destination` when the block succeeds (never over a file of the user's)."
     destination = check_output(destination, inputs)
     format = prediction_format(destination)
-    with atomic_path(destination) as partial:
+    with written_file(destination, force=force) as partial:
         writer = _ChunkWriter(partial, format)
         try: yield writer
         finally: writer.close()

@@ -115,15 +115,17 @@ def _renamed(parser, old:str, new:str, dest:str):
     "Accept `old` for `new` (writing `dest`), with a deprecation warning; hidden from --help."
     parser.add_argument(old, dest=dest, action=_Renamed, new=new)
 
-def _output_argument(parser, default, text:str, **options):
+def _output_argument(parser, default, text:str, file:bool=False, **options):
+    "--output (and its old name --out); for an output file, --force to replace one the package did not write."
     parser.add_argument("--output", default=default, help=text, **options)
     _renamed(parser, "--out", "--output", "output")
+    if file: parser.add_argument("--force", action="store_true", help="replace an existing --output file llm_distill did not write (or one edited since it wrote it)")
 
 def _label_parser(add):
     label = add("label", "label texts with an LLM into an annotations CSV")
     _add_data_arguments(label); _add_llm_arguments(label)
     label.add_argument("--cache", help=f"the cache that makes runs resumable (default: {CACHE_FILE} in the cache_dir of your settings, else in the working folder)")
-    _output_argument(label, "annotations.csv", "annotations CSV to write")
+    _output_argument(label, "annotations.csv", "annotations file to write (.csv, .tsv, .jsonl or .parquet)", file=True)
 
 def _validate_parser(add):
     validate = add("validate", "score an annotations CSV against the human labels")
@@ -152,7 +154,7 @@ def _predict_parser(add):
     predict.add_argument("--student", help="folder of a saved student (required)")
     _renamed(predict, "--model", "--student", "student")
     predict.add_argument("--input", required=True, help="CSV, TSV, JSON Lines, Parquet, Excel or .txt file")
-    _output_argument(predict, None, "CSV, TSV or Parquet file to write (never the input; required)")
+    _output_argument(predict, None, "CSV, TSV or Parquet file to write (never the input; required)", file=True)
     predict.add_argument("--text", default="text", help="text column of --input")
     _renamed(predict, "--text-column", "--text", "text")
     predict.add_argument("--id", help="id column of --input (default: its id column if it has one, else the row number)")
@@ -180,7 +182,7 @@ def _estimate_parser(add):
     estimate.add_argument("--probability-column", dest="probability_column",
                           help="column of the annotations file: each text's probability of being human-coded (default: a uniform sample)")
     estimate.add_argument("--level", type=float, default=0.95, help="confidence level")
-    _output_argument(estimate, "estimates.csv", "CSV to write")
+    _output_argument(estimate, "estimates.csv", "file to write (.csv, .tsv, .jsonl or .parquet)", file=True)
 
 def _experiment_parsers(add):
     for name, text in (("plan", "estimate calls, tokens and cost of an experiment's labelling (no calls)"),

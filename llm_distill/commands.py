@@ -64,12 +64,14 @@ def command_label(arguments, # parsed `label` arguments
                  ) -> str:
     "Label texts with an LLM into an annotations file; the line `label` prints."
     from llm_distill.annotate import annotate, summarise
-    from llm_distill.boundary import check_output, write_table
+    from llm_distill.boundary import check_output, output_format, write_table
+    from llm_distill.folders import claim_file
     from llm_distill.inputs import make_backend
     from llm_distill.llm import Decoding
     from llm_distill.prompts import stratified_examples
     arguments.cache = arguments.cache or str(default_cache_path())
     output = check_output(arguments.output, [arguments.file, arguments.cache])
+    output_format(output, what="annotations"); claim_file(output, force=arguments.force)   # refused before anything is labelled (and paid for)
     check_output(arguments.cache, [arguments.file, arguments.codebook, arguments.output], "--cache")   # the cache is written to: never one of the inputs
     corpus = _corpus(arguments)
     if not (arguments.model or arguments.column): raise ConfigError("label needs --model (and --column for --backend replay)")
@@ -85,7 +87,7 @@ def command_label(arguments, # parsed `label` arguments
         kept_out = pd.DataFrame({"id": [i for i in corpus.ids if i in shown], "label": None, "status": FEW_SHOT_STATUS,
                                  "detail": "shown to the LLM as a few-shot example: not labelled, left out of validation"})
         table = pd.concat([table, kept_out], ignore_index=True)
-    write_table(table, output, [arguments.file])
+    write_table(table, output, [arguments.file], force=arguments.force)
     summary = summarise(table[table["status"] != FEW_SHOT_STATUS])
     held = f"; {len(shown)} few-shot example(s) kept out" if shown else ""
     if summary["labelled"] == 0:   # written, so the failures can be read; but a run that labelled nothing is not a success
@@ -261,12 +263,14 @@ def command_predict(arguments, # parsed `predict` arguments
     lacking = [f"--{name}" for name in ("student", "output") if not getattr(arguments, name)]
     if lacking: raise ConfigError(f"predict needs {' and '.join(lacking)}")
     check_output(arguments.output, [arguments.input])
+    from llm_distill.folders import claim_file
+    claim_file(arguments.output, force=arguments.force)   # refused before the student is loaded, not after every text is classified
     from llm_distill.quantize import load_for_prediction
     student = load_for_prediction(arguments.student, arguments.precision)
     deferral = _deferral(arguments, student)
     written = predict_file(student, arguments.input, arguments.output, arguments.text, arguments.id, progress=not arguments.quiet,
                            format=arguments.format, sep=arguments.sep, encoding=arguments.encoding, deferral=deferral,
-                           resume=not arguments.no_resume, chunk_rows=arguments.chunk_rows)
+                           resume=not arguments.no_resume, chunk_rows=arguments.chunk_rows, force=arguments.force)
     said = f"{written}{_precision_said(student, arguments.precision)}"
     if deferral is None: return f"wrote {said}"
     sources, chosen = read_table(written)["source"], deferral.chosen
@@ -280,17 +284,18 @@ def command_predict(arguments, # parsed `predict` arguments
 def command_estimate(arguments, # parsed `estimate` arguments
                     ) -> str:
     "Estimate label shares with valid intervals from machine labels and a human-coded subset; the line `estimate` prints."
-    from llm_distill.boundary import check_output, read_labels, spelled_empty_sets, write_table
+    from llm_distill.boundary import check_output, output_format, read_labels, write_table
     from llm_distill.data import load_codebook
+    from llm_distill.folders import claim_file
     from llm_distill.inference import estimate_shares
     output = check_output(arguments.output, [arguments.annotations, arguments.human])
+    output_format(output, what="estimates"); claim_file(output, force=arguments.force)
     codebook = load_codebook(arguments.codebook)
     extra = [c for c in (arguments.group, arguments.probability_column) if c]
     table_options = dict(format=arguments.format, sep=arguments.sep, encoding=arguments.encoding)
-    # ids as written, labels through the codebook, each id once; an empty label set spelled `(none)` again, as estimate_shares reads
-    # what a user wrote (there a blank is a text not coded, and `(none)` the coded empty set)
-    machine = spelled_empty_sets(read_labels(arguments.annotations, codebook, columns=extra, **table_options))
-    human = spelled_empty_sets(read_labels(arguments.human, codebook, **table_options)).set_index("id")["label"]
+    # ids as written, labels through the codebook (an empty label set `''`, a text not coded None), each id once
+    machine = read_labels(arguments.annotations, codebook, columns=extra, **table_options)
+    human = read_labels(arguments.human, codebook, **table_options).set_index("id")["label"]
     strangers = sorted(set(human.index) - set(machine["id"]))
     if strangers: raise DataError(f"{arguments.human}: {len(strangers)} id(s) not in {arguments.annotations}, e.g. {strangers[:5]}")
     if "trained_on" in machine:   # predictions of a kept student: PPI needs machine labels made without the human-coded texts
@@ -302,7 +307,7 @@ def command_estimate(arguments, # parsed `estimate` arguments
                             groups=machine[arguments.group].tolist() if arguments.group else None, min_human=arguments.min_human,
                             probabilities=machine[arguments.probability_column].to_numpy(float) if arguments.probability_column else None,
                             level=arguments.level)
-    write_table(table, output, [arguments.annotations, arguments.human])
+    write_table(table, output, [arguments.annotations, arguments.human], force=arguments.force)
     notes = sorted({n for n in table["note"] if n})
     return "\n".join([table.drop(columns="note").to_markdown(index=False, floatfmt=".3f"), *(f"note: {n}" for n in notes), f"wrote {output}"])
 

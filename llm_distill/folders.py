@@ -12,11 +12,12 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from .core import CACHE_FILE, ConfigError
+from .core import CACHE_FILE, ConfigError, file_sha256
 
 # %% auto #0
 __all__ = ['OWNED_MARKER', 'same_path', 'check_output', 'plain_permissions', 'readable_weights', 'atomic_path', 'is_ours',
-           'claim_folder', 'seal_folder', 'user_files', 'clear_folder', 'claimed_folder']
+           'claim_folder', 'seal_folder', 'user_files', 'clear_folder', 'claimed_folder', 'file_record', 'is_our_file',
+           'claim_file', 'written_file']
 
 # %% ../nbs/01b_folders.ipynb #2f4945c5
 def same_path(a:str|Path, # one path
@@ -167,3 +168,49 @@ def claimed_folder(folder:str|Path,   # the folder a command writes into
             (folder / OWNED_MARKER).unlink()
             if not existed: folder.rmdir()
         raise
+
+# %% ../nbs/01b_folders.ipynb #6f06bace
+def file_record(path:str|Path, # a file the package writes where the user said
+               ) -> Path:
+    "Where the package records that it wrote `path`: the hidden file `.NAME.llm_distill` beside it."
+    path = Path(path)
+    return path.with_name(f".{path.name}{OWNED_MARKER}")
+
+# %% ../nbs/01b_folders.ipynb #69bc3592
+def _fingerprint(path:Path) -> dict:
+    "A file's size and SHA-256 (read in blocks: bounded memory for a prediction file of millions of rows)."
+    return {"size": path.stat().st_size, "sha256": file_sha256(path)}
+
+def is_our_file(path:str|Path, # a file
+               ) -> bool:
+    "True when the package wrote `path` and nobody changed it since: its record names the file's size and SHA-256."
+    path, record = Path(path), file_record(path)
+    try: written = json.loads(record.read_text())
+    except (OSError, ValueError): return False
+    if not (isinstance(written, dict) and written.get("written_by") == "llm_distill" and path.is_file()): return False
+    return written.get("size") == path.stat().st_size and written.get("sha256") == _fingerprint(path)["sha256"]
+
+# %% ../nbs/01b_folders.ipynb #8cbf7c70
+def claim_file(destination:str|Path,  # the file a command will write
+               what:str="--output",   # the option, for the message
+               force:bool=False,      # replace a file the package did not write
+              ) -> Path:
+    "The destination as a `Path`; `ConfigError` when it is a file llm_distill did not write (or one changed since), unless `force`."
+    destination = Path(destination)
+    if destination.is_file() and not force and not is_our_file(destination):
+        raise ConfigError(f"{what} {destination} is a file llm_distill did not write (or one changed since it wrote it); it is left as it is: "
+                          f"give {what} another path, move the file away, or pass force (--force) to replace it")
+    return destination
+
+# %% ../nbs/01b_folders.ipynb #cf14828f
+@contextlib.contextmanager
+def written_file(destination:str|Path,  # the file to write, where the user said
+                 what:str="--output",   # the option, for the message
+                 force:bool=False,      # as in `claim_file`
+                ) -> Iterator[Path]:
+    "`atomic_path` for a file the user named: refused where it would replace a file of the user's, recorded as the package's once written."
+    destination = claim_file(destination, what, force)
+    with atomic_path(destination) as partial: yield partial
+    record = file_record(destination)
+    with atomic_path(record) as partial:
+        partial.write_text(json.dumps({"written_by": "llm_distill", "file": destination.name, **_fingerprint(destination)}, indent=1) + "\n")

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from .boundary import (id_column_of, plain_id, prediction_format, read_table, spelled_empty_sets, table_chunks, table_format, table_rows,
                                   table_writer, text_fingerprints)
 from .core import DataError, file_sha256, precision_of, stable_hash, json_text
-from .folders import OWNED_MARKER, atomic_path, check_output, claim_folder, clear_folder, is_ours, seal_folder, user_files
+from .folders import OWNED_MARKER, atomic_path, check_output, claim_file, claim_folder, clear_folder, is_ours, seal_folder, user_files
 
 # %% auto #0
 __all__ = ['parts_folder', 'predict_file', 'predict_partition', 'partition_meta']
@@ -101,9 +101,9 @@ class _Parts:
         with atomic_path(self._path(index)) as partial: frame.to_parquet(partial, index=False)
         self.done[index] = len(frame)
 
-    def assemble(self, destination:Path, source:Path, count:int):
+    def assemble(self, destination:Path, source:Path, count:int, force:bool=False):
         "Write parts 0..count-1, in order and one at a time, into `destination` through the boundary's atomic writer; then remove them."
-        with table_writer(destination, [source]) as writer:
+        with table_writer(destination, [source], force=force) as writer:
             for index in range(count): writer.write(read_table(self._path(index), format="parquet", ids=()))   # the package's own file, as written
         self.discard()
 
@@ -190,7 +190,7 @@ def _streamed(chunks, label, writer, bar) -> int:
         offset += len(chunk); bar.update(len(chunk))
     return offset
 
-def _resumed(student, chunks, label, source:Path, destination:Path, bar, arguments:dict) -> int:
+def _resumed(student, chunks, label, source:Path, destination:Path, bar, arguments:dict, force:bool=False) -> int:
     "Label each chunk not already kept by an earlier run into a part; then write the parts, in order, into the output."
     parts, offset, count = None, 0, 0
     try:
@@ -201,7 +201,7 @@ def _resumed(student, chunks, label, source:Path, destination:Path, bar, argumen
             if parts.done.get(index) != len(chunk):
                 parts.write(index, label(chunk, offset)); bar.update(len(chunk))
             offset, count = offset + len(chunk), index + 1
-        if offset: parts.assemble(destination, source, count)
+        if offset: parts.assemble(destination, source, count, force)
     except DataError:   # the source is at fault (or its reading was interrupted): finished parts are kept, a changed source starts over
         if parts is not None and not parts.done: parts.discard()
         raise
@@ -228,10 +228,11 @@ def predict_file(student,                      # a student (any recipe's, or one
                  encoding:str="utf-8",          # the source's text encoding
                  deferral=None,                 # a `defer.Deferral`: the LLM labels the texts the student is unsure of (column `source` says whose)
                  resume:bool=True,              # keep finished chunks in `parts_folder(destination)`; a rerun continues where a stopped one ended
+                 force:bool=False,              # replace a file at `destination` that the package did not write
                 ) -> Path:
     "Classify every row of a large file in chunks, read and written through the boundary (ids as written; never over the source; resumable)."
     source, destination = Path(source), check_output(destination, [source])
-    prediction_format(destination)   # a name it cannot write is refused now, not after every chunk is classified
+    prediction_format(destination); claim_file(destination, force=force)   # a name it cannot write, or a file of the user's, is refused now, not after every chunk is classified
     check_output(parts_folder(destination), [source])
     read_as = " (a .txt file is read as one text a line; for a table pass its format, e.g. --format csv --sep ';')" \
         if source.exists() and table_format(source, format) == "lines" else ""
@@ -246,9 +247,9 @@ def predict_file(student,                      # a student (any recipe's, or one
         if resume:
             arguments = dict(text_column=text_column, id_column=id_column, chunk_rows=chunk_rows, batch_size=batch_size,
                              format=format, sep=sep, encoding=encoding, deferral=_deferral_key(deferral), precision=precision_of(student))
-            rows = _resumed(student, chunks, label, source, destination, bar, arguments)
+            rows = _resumed(student, chunks, label, source, destination, bar, arguments, force)
         else:
-            with table_writer(destination, [source]) as writer:
+            with table_writer(destination, [source], force=force) as writer:
                 rows = _streamed(chunks, label, writer, bar)
                 if not rows: raise DataError(f"{source.name} has no rows")
             _Parts(destination).discard()   # started over: an earlier run's parts are no longer to be resumed

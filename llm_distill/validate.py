@@ -23,11 +23,12 @@ from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 from statsmodels.stats.proportion import proportion_confint
 
 from .core import LabelError
-from .boundary import paired_by_index
+from .boundary import EMPTY_SET, labels_as_names, paired_by_index
 from .data import Codebook
 # the two sources, the metrics and their intervals live in metrics; `from llm_distill.validate import` of them keeps working
 from .metrics import (METRICS, MIN_RESAMPLES, NO_LABEL, LabelPair, Metric, SetCounts, agreement_metrics, bootstrap_intervals,
                                  compare_labels, confusion_scores)
+from .metrics import _positions   # the same 'item(s) 3, 7 and 2 more' as single labels' messages
 
 # %% auto #0
 __all__ = ['PER_CLASS', 'per_class_table', 'ValidationReport', 'validate', 'plot_confusion', 'plot_forest', 'save_report',
@@ -100,7 +101,8 @@ def validate(truth:Sequence,                  # human labels
             ) -> ValidationReport:
     "Validate `predicted` against `truth`: metrics with bootstrap intervals, per-class scores, confusion, notes."
     truth, predicted = paired_by_index(truth, predicted)   # two Series: text by text, by their index
-    if codebook is not None and codebook.multi_label: return validate_label_sets(truth, predicted, codebook, name, n_resamples, level, seed)
+    if codebook is not None and codebook.multi_label:
+        return validate_label_sets(truth, predicted, codebook, name, n_resamples, level, seed, options.get("missing_truth", "raise"))
     pair = compare_labels(truth, predicted, codebook, **options)
     values = agreement_metrics(pair)
     names = list(values)
@@ -368,22 +370,35 @@ def _label_scores(truth:np.ndarray, predicted:np.ndarray, rows:np.ndarray) -> np
         out.append(np.hstack([ratio(hits, hits + false_positive), ratio(hits, hits + false_negative), counts.f1]).T)
     return np.hstack(out)
 
-def validate_label_sets(truth:Sequence,                # human label sets (names joined by `|`)
+def _coded_label_sets(truth:Sequence, predicted:Sequence, codebook:Codebook, missing_truth:str) -> tuple[list, list, list[str]]:
+    "Both sides read through the codebook (names in any spelling, codes, `[]`, `(none)`, lists); a missing human label refused or left out, a missing prediction the empty set, each noted."
+    if len(truth) != len(predicted): raise LabelError(f"length mismatch: {len(truth)} human label sets but {len(predicted)} predictions")
+    truth, predicted = labels_as_names(truth, codebook, "human labels"), labels_as_names(predicted, codebook, "predicted labels")
+    missing, notes = np.array([t is None for t in truth], dtype=bool), []
+    if missing.any():   # as for single labels: a text nobody coded is not a coded "no label applies"
+        if missing_truth != "drop": raise LabelError(f"missing human label at item(s) {_positions(missing, np.arange(len(truth)))}; "
+                                                     "pass missing_truth='drop' to leave them out")
+        notes.append(f"{int(missing.sum())} item(s) without a human label left out")
+        truth, predicted = [t for t, m in zip(truth, missing) if not m], [p for p, m in zip(predicted, missing) if not m]
+    unanswered = sum(p is None for p in predicted)
+    if unanswered: notes.append(f"{unanswered} item(s) with no predicted label set count as the empty set")
+    return truth, [EMPTY_SET if p is None else p for p in predicted], notes
+
+def validate_label_sets(truth:Sequence,                # human label sets (names joined by `|`, JSON lists, `[]` or `(none)`, codes)
                         predicted:Sequence,            # predicted label sets (None where there was no answer: the empty set)
                         codebook:Codebook,             # a multi-label codebook
                         name:str="predicted vs human", # title of the report
                         n_resamples:int=1000,          # bootstrap resamples for the intervals
                         level:float=0.95,              # confidence level
                         seed:int=0,                    # bootstrap seed
+                        missing_truth:str="raise",     # "raise" on a missing human label, or "drop" the item (noted)
                        ) -> ValidationReport:
     "Validate label sets: exact match, macro/micro F1 with bootstrap intervals; per-label scores and counts."
-    if len(truth) != len(predicted): raise LabelError(f"length mismatch: {len(truth)} human label sets but {len(predicted)} predictions")
+    truth, predicted, notes = _coded_label_sets(truth, predicted, codebook, missing_truth)
     labels = codebook.label_names
-    y_true, y_pred = _label_set_matrix(list(truth), labels, "human"), _label_set_matrix(list(predicted), labels, "predicted")
+    y_true, y_pred = _label_set_matrix(truth, labels, "human"), _label_set_matrix(predicted, labels, "predicted")
     values = _label_set_metrics(y_true, y_pred)
     intervals = bootstrap_intervals(lambda rows: _label_set_metric_rows(y_true, y_pred, rows), len(y_true), n_resamples, level, seed, vectorized=True)
-    missing = sum(p is None or (isinstance(p, float) and np.isnan(p)) for p in predicted)
-    notes = [f"{missing} item(s) with no predicted label set count as the empty set"] if missing else []
     table = pd.DataFrame({"metric": list(values), "value": list(values.values()), "ci_low": intervals[:, 0], "ci_high": intervals[:, 1],
                           "n": len(y_true), "note": [METRICS[m].set_note for m in values]})
     per_class = per_class_table(labels, lambda rows: _label_scores(y_true, y_pred, rows), len(y_true), y_true.sum(0), n_resamples, level, seed,
@@ -394,10 +409,11 @@ def validate_label_sets(truth:Sequence,                # human label sets (names
     return ValidationReport(name, table, per_class, counts, notes, level)
 
 def _compare_label_sets(truth, first, second, names, codebook, n_resamples, level, seed) -> pd.DataFrame:
-    "`compare_sources` for label sets."
+    "`compare_sources` for label sets (both sources read through the codebook, as `validate_label_sets` reads them)."
     labels = codebook.label_names
-    y_true = _label_set_matrix(list(truth), labels, "human")
-    y_a, y_b = _label_set_matrix(list(first), labels, names[0]), _label_set_matrix(list(second), labels, names[1])
+    (truth, first, _), (_, second, _) = _coded_label_sets(truth, first, codebook, "raise"), _coded_label_sets(truth, second, codebook, "raise")
+    y_true = _label_set_matrix(truth, labels, "human")
+    y_a, y_b = _label_set_matrix(first, labels, names[0]), _label_set_matrix(second, labels, names[1])
     values_a, values_b = _label_set_metrics(y_true, y_a), _label_set_metrics(y_true, y_b)
     metrics = list(values_a)
     difference = lambda rows: _label_set_metric_rows(y_true, y_a, rows) - _label_set_metric_rows(y_true, y_b, rows)   # paired: the same resamples

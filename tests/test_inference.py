@@ -142,3 +142,23 @@ def test_estimate_counts_a_human_coded_empty_label_set_as_coded(tmp_path):
     table = pd.read_csv(tmp_path / "e.csv").set_index(["label", "method"])
     assert (table["n_human"] == 120).all()
     assert table.loc[("moral", "human"), "estimate"] == pytest.approx(np.mean(["moral" in sets[i] for i in coded]))
+
+
+def test_estimate_shares_counts_read_labels_empty_sets_as_coded(tmp_path):
+    "The Python path: read_labels gives '' for a human-coded empty set; estimate_shares on it counts those texts as coded (it counted 47 of 120)."
+    import numpy as np
+    import pandas as pd
+    from llm_distill.boundary import as_codebook, read_labels
+    from llm_distill.inference import estimate_shares
+    rng = np.random.default_rng(2)
+    codebook = as_codebook(["moral", "cost"], multi_label=True)
+    sets = ["|".join(n for n in codebook.label_names if rng.random() < 0.3) or "(none)" for _ in range(300)]
+    coded = set(rng.choice(300, 120, replace=False).tolist())
+    pd.DataFrame({"id": [f"t{i}" for i in range(300)], "label": sets}).to_csv(tmp_path / "ann.csv", index=False)
+    pd.DataFrame({"id": [f"t{i}" for i in sorted(coded)], "label": [sets[i] for i in sorted(coded)]}).to_json(tmp_path / "human.jsonl", orient="records", lines=True)
+    machine = read_labels(tmp_path / "ann.csv", codebook)
+    human = read_labels(tmp_path / "human.jsonl", codebook).set_index("id")["label"]
+    assert (human == "").sum() == sum(sets[i] == "(none)" for i in coded) > 0
+    table = estimate_shares(machine["label"].tolist(), [human.get(i) for i in machine["id"]], codebook, codebook=codebook).set_index(["label", "method"])
+    assert (table["n_human"] == 120).all()
+    assert table.loc[("moral", "human"), "estimate"] == pytest.approx(np.mean(["moral" in sets[i] for i in coded]))

@@ -181,3 +181,74 @@ def test_run_never_deletes_a_folder_it_did_not_write(toy, tmp_path):
     status, err = _main(["run", tmp_path / "exp.yaml", "--output", tmp_path])
     assert status == 2 and "did not write" in err, err
     assert (tmp_path / "student" / "thesis.tex").read_text() == "years of work"
+
+
+# label values as people and programs hand them over: names in any spelling, codes, lists, JSON lists, the empty set, missing
+def label_set_value(draw, codebook):
+    names = draw(st.lists(st.sampled_from(codebook.label_names), unique=True, max_size=3))
+    return draw(st.sampled_from([
+        "|".join(spelling(draw, n) for n in names) or draw(st.sampled_from(["[]", "(none)", "{}", EMPTY_SET])),
+        list(names), str(list(names)).replace("'", '"'), None, float("nan"), " "]))
+
+
+@seed(0)
+@SETTINGS
+@given(data=st.data(), multi_label=st.booleans())
+def test_labels_as_names_reads_its_own_output_back_as_itself(data, multi_label):
+    "What labels_as_names gives (read_labels' label column) is a valid input of every entry point, meaning the same: the empty set stays the empty set."
+    codebook = as_codebook(["economy", "crime", "health"], multi_label=multi_label)
+    values = data.draw(st.lists(st.builds(lambda d: label_set_value(d.draw, codebook) if multi_label else
+                                          d.draw(st.one_of(st.none(), st.sampled_from(codebook.label_names).map(lambda n: spelling(d.draw, n)))),
+                                          st.data()), min_size=1, max_size=12))
+    names = labels_as_names(values, codebook)
+    assert labels_as_names(names, codebook) == names
+    missing = [v is None or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip() and not (multi_label and v == EMPTY_SET))
+               for v in values]
+    assert [n is None for n in names] == missing   # only a value nobody gave is missing; '' of a label set is the coded empty set
+
+
+@seed(0)
+@SETTINGS
+@given(content=st.binary(min_size=0, max_size=200), name=st.sampled_from(["out.csv", "out.parquet", "estimates.JSONL", "é labels.tsv"]))
+def test_a_file_the_package_did_not_write_is_never_replaced(tmp_path_factory, content, name):
+    from llm_distill.core import ConfigError
+    folder = tmp_path_factory.mktemp("out")
+    table = pd.DataFrame({"id": ["007"], "label": ["toxic"]})
+    users = folder / name
+    users.write_bytes(content)
+    with pytest.raises(ConfigError, match="did not write"): write_table(table, users)
+    assert users.read_bytes() == content                       # the user's file, byte for byte
+    ours = write_table(table, folder / f"ours-{name}")
+    write_table(table.assign(label="non-toxic"), ours)          # a rerun replaces the package's own file
+    assert read_table(ours)["label"].tolist() == ["non-toxic"]
+    ours.write_bytes(ours.read_bytes() + content + b"\n")       # edited since: the user's now
+    edited = ours.read_bytes()
+    with pytest.raises(ConfigError, match="did not write"): write_table(table, ours)
+    assert ours.read_bytes() == edited
+    write_table(table, users, force=True)                       # only when asked
+    assert read_table(users)["label"].tolist() == ["toxic"]
+
+
+def test_commands_never_replace_a_file_they_did_not_write(toy, tmp_path):
+    "label, predict and estimate refuse an existing --output of the user's before any work, leave it as it was, rerun over their own, and replace with --force."
+    frame = pd.read_csv(toy / "data.csv", dtype=str)
+    frame.assign(llm=frame["label"]).to_csv(tmp_path / "data.csv", index=False)   # an LLM's labels, replayed
+    data = ["--file", tmp_path / "data.csv", "--id", "id", "--label", "label", "--codebook", "textclass-toxicity"]
+    status, err = _main(["train", *data, "--recipe", "tfidf", "--output", tmp_path / "student"])
+    assert status == 0, err
+    runs = {"label": ["label", *data, "--backend", "replay", "--column", "llm", "--model", "m", "--cache", tmp_path / "c.sqlite"],
+            "predict": ["predict", "--student", tmp_path / "student", "--input", toy / "data.csv"],
+            "estimate": ["estimate", toy / "labels.csv", "--human", toy / "labels.csv", "--codebook", "textclass-toxicity"]}
+    for command, argv in runs.items():
+        mine = tmp_path / f"{command}-mine.csv"
+        mine.write_text("id,label\n001,my hand-corrected label\n")
+        status, err = _main([*argv, "--output", mine])
+        assert status == 2 and "did not write" in err and "--force" in err, (command, err)
+        assert mine.read_text() == "id,label\n001,my hand-corrected label\n", command
+        assert not (tmp_path / f"{command}-mine.csv.parts").exists(), command        # refused before any chunk was classified
+        fresh = tmp_path / f"{command}-new.csv"
+        for attempt in ("first", "rerun"):
+            status, err = _main([*argv, "--output", fresh])
+            assert status == 0, (command, attempt, err)
+        status, err = _main([*argv, "--output", mine, "--force"])
+        assert status == 0 and "hand-corrected" not in mine.read_text(), (command, err)

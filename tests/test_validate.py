@@ -199,3 +199,17 @@ def test_validate_pairs_two_series_by_their_index_not_their_position():
     report = validate(human, human.iloc[::-1], toxicity, n_resamples=50)
     assert report.value("accuracy") == 1.0
     with pytest.raises(DataError, match="different indexes"): validate(human, human.set_axis(list("abcz")), toxicity, n_resamples=50)
+
+
+def test_label_sets_are_read_through_the_codebook_and_a_missing_human_label_is_not_the_empty_set():
+    "validate on label sets reads both sides as every entry point does (spellings, codes, lists, (none), []); an uncoded text is refused or dropped, never scored as 'no label applies'."
+    from llm_distill.boundary import as_codebook
+    from llm_distill.validate import validate
+    frames = as_codebook(["economy", "crime"], multi_label=True)
+    names = ["economy", "crime", "", "economy|crime"] * 5
+    spelled = ["Economy", ["crime"], "(none)", "[\"crime\", \"economy\"]"] * 5
+    assert validate(spelled, names, frames, n_resamples=50).value("accuracy") == 1.0
+    with pytest.raises(LabelError, match="missing human label at item"): validate([None, *names[1:]], names, frames, n_resamples=50)
+    dropped = validate([None, *names[1:]], ["crime", *names[1:]], frames, n_resamples=50, missing_truth="drop")
+    assert dropped.value("accuracy") == 1.0 and int(dropped.table["n"].max()) == 19   # not a wrong empty set
+    with pytest.raises(LabelError, match="'sport'"): validate(["economy|sport"] * 2, ["economy"] * 2, frames)
