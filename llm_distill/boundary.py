@@ -5,6 +5,7 @@
 # %% ../nbs/01a_boundary.ipynb #6c480843
 from __future__ import annotations
 
+import ast
 import codecs
 import contextlib
 import csv
@@ -299,7 +300,7 @@ EMPTY_SET_WRITTEN = "(none)"           # how files the package writes spell the 
 _EMPTY_SET_SPELLINGS = {"[]", "(none)", "{}", "none()"}
 
 def _label_set_parts(value) -> list|None:
-    "The parts of a label-set value (a list, a JSON list, names joined by `|`); [] for the empty set."
+    "The parts of a label-set value (a list, a JSON or Python list, names joined by `|`); [] for the empty set."
     if isinstance(value, (list, tuple, np.ndarray)): return list(value)
     text = str(value).strip()
     if text.casefold() in _EMPTY_SET_SPELLINGS: return []
@@ -307,6 +308,10 @@ def _label_set_parts(value) -> list|None:
         with contextlib.suppress(json.JSONDecodeError):
             parsed = json.loads(text)
             if isinstance(parsed, list): return parsed
+        if len(text) <= 10_000:   # a Python list as pandas writes one to CSV (`['crime', 'economy']`): parsed as a literal, never run
+            with contextlib.suppress(ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                parsed = ast.literal_eval(text)
+                if isinstance(parsed, list) and all(isinstance(p, (str, int)) for p in parsed): return parsed
     return [part for part in text.split(LABEL_SEPARATOR) if part.strip()]
 
 _UNKNOWN = object()

@@ -141,8 +141,14 @@ def _record_deferral_curve(student, texts, labels) -> str:
 def command_train(arguments, # parsed `train` arguments
                  ) -> str:
     "Train a student on human labels or an annotations file and save it; the lines `train` prints."
+    import difflib
     from llm_distill.folders import check_output, claimed_folder
+    from llm_distill.students import RECIPES
     check_output(arguments.output, [arguments.file, arguments.annotations])
+    if arguments.recipe != "auto" and arguments.recipe not in RECIPES:   # refused before the data is read or a folder made
+        near = difflib.get_close_matches(arguments.recipe, list(RECIPES), n=1)
+        raise ConfigError(f"--recipe {arguments.recipe!r} is not a recipe" + (f" (did you mean {near[0]!r}?)" if near else "")
+                          + f"; the recipes are auto, {', '.join(sorted(RECIPES))}")
     with claimed_folder(arguments.output, "--output", force=arguments.force):   # refused before training: never overwrite a user's README.md or config.json
         return _train_and_save(arguments)   # a refused input leaves no folder behind
 

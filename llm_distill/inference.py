@@ -133,11 +133,14 @@ def estimate_shares(machine:Sequence,                 # machine labels (LLM or s
     if len(keys) != len(machine): raise DataError(f"groups ({len(keys)}) and machine labels ({len(machine)}) must cover the same texts")
     no_group = [i for i, k in enumerate(keys) if k is None or (isinstance(k, float) and np.isnan(k)) or (isinstance(k, str) and not k.strip())]
     if no_group: raise DataError(f"{len(no_group)} text(s) have no group (rows {no_group[:5]}): give every text its group, or leave those texts out")
+    small = {g: int(coded[keys == g].sum()) for g in pd.unique(keys) if coded[keys == g].sum() < min_human}
+    if small:   # every such group at once, so one fix (merge them, code more) answers the whole error
+        raise DataError(f"{len(small)} group(s) have fewer than {min_human} human-coded texts (min_human): "
+                        + ", ".join(f"{g!r} ({n})" for g, n in list(small.items())[:10]) + (f" and {len(small) - 10} more" if len(small) > 10 else "")
+                        + "; each group needs a random human-coded subset of its own: code more texts in them, merge small groups, or lower min_human")
     rows = []
     for group in pd.unique(keys):
         inside = keys == group
-        if coded[inside].sum() < min_human:
-            raise DataError(f"group {group!r}: {int(coded[inside].sum())} human-coded text(s); each group needs a random subset of at least {min_human}")
         part = lambda values: [v for v, keep in zip(values, inside) if keep]
         for name in names:
             for method, estimate, low, high, note in _share_rows(part(machine), part(human), coded[inside],

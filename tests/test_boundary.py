@@ -113,3 +113,16 @@ def test_json_lines_ids_are_read_as_written(tmp_path):
     frame = read_table(tmp_path / "x.jsonl")
     assert frame["id"].tolist() == ["7", "7.0", "1e3", "007"] and all(type(i) is str for i in frame["id"])
     assert frame["n"].tolist()[:3] == [1.5, [1, 2.0], {"k": 3}] and type(frame["n"][1][0]) is int
+
+
+def test_a_python_list_pandas_wrote_to_a_csv_is_a_label_set_and_is_never_run(tmp_path):
+    "`['Security']` is what pandas writes for a list: it was refused as an unknown label; it is read as a literal, and code in its place is refused, not run."
+    import pandas as pd
+    from llm_distill.boundary import as_codebook, read_labels
+    from llm_distill.core import LabelError
+    codebook = as_codebook(["Security", "Economy"], multi_label=True)
+    pd.DataFrame({"id": ["a", "b", "c"], "label": [["Security"], ["economy", "Security"], []]}).to_csv(tmp_path / "h.csv", index=False)
+    assert read_labels(tmp_path / "h.csv", codebook)["label"].tolist() == ["Security", "Security|Economy", ""]
+    (tmp_path / "bad.csv").write_text('id,label\na,"[__import__(\'os\').system(\'touch ran\')]"\n')
+    with pytest.raises(LabelError, match="not in codebook"): read_labels(tmp_path / "bad.csv", codebook)
+    assert not (tmp_path / "ran").exists() and not Path("ran").exists()

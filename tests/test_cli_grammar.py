@@ -48,3 +48,14 @@ def test_limit_draws_the_same_stratified_sample_as_an_experiment(tmp_path):
     corpus = _corpus(arguments)
     assert len(corpus) == 40 and corpus.data["human_label"].value_counts().to_dict() == {"non-toxic": 20, "toxic": 20}
     assert corpus.ids == [str(i) for i in data["id"] if str(i) in set(corpus.ids)]   # in the file's order (ids as written: text)
+
+
+def test_an_unknown_recipe_is_refused_before_training_starts(tmp_path, capsys):
+    "`train --recipe tfid` said 'training on ...' and made no sense of it until later; now it is refused first, with the nearest recipe, and no folder is made."
+    from llm_distill.cli import main
+    (tmp_path / "d.csv").write_text("id,text,label\n" + "".join(f"{i},text {i},{'toxic' if i % 2 else 'non-toxic'}\n" for i in range(20)))
+    assert main(["train", "--file", str(tmp_path / "d.csv"), "--label", "label", "--codebook", "textclass-toxicity",
+                 "--recipe", "tfid", "--output", str(tmp_path / "student")]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'tfidf'?" in err and "training on" not in err, err
+    assert not (tmp_path / "student").exists()

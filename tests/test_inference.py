@@ -162,3 +162,16 @@ def test_estimate_shares_counts_read_labels_empty_sets_as_coded(tmp_path):
     table = estimate_shares(machine["label"].tolist(), [human.get(i) for i in machine["id"]], codebook, codebook=codebook).set_index(["label", "method"])
     assert (table["n_human"] == 120).all()
     assert table.loc[("moral", "human"), "estimate"] == pytest.approx(np.mean(["moral" in sets[i] for i in coded]))
+
+
+def test_every_group_short_of_human_codes_is_named_at_once():
+    "estimate --group stopped at the first small group; the refusal now names each group below min_human, with its count."
+    from llm_distill.core import DataError
+    from llm_distill.inference import estimate_shares
+    rng = np.random.default_rng(3)
+    groups = ["big"] * 200 + ["tiny"] * 20 + ["small"] * 40
+    machine = rng.choice(["yes", "no"], len(groups)).tolist()
+    human = [m if i % 2 == 0 else None for i, m in enumerate(machine)]   # 100, 10 and 20 coded
+    with pytest.raises(DataError, match=r"2 group\(s\) have fewer than 30 human-coded texts \(min_human\): 'tiny' \(10\), 'small' \(20\)"):
+        estimate_shares(machine, human, ["yes"], groups=groups)
+    assert set(estimate_shares(machine, human, ["yes"], groups=groups, min_human=10)["group"]) == {"big", "tiny", "small"}
