@@ -385,8 +385,14 @@ def paired_by_index(first:Sequence,   # labels of some texts (a pandas Series: i
                    ) -> tuple[list, list]:
     "Both as lists in one order: two pandas Series are matched by their index (`DataError` when the indexes differ), anything else by position."
     if isinstance(first, pd.Series) and isinstance(second, pd.Series) and not first.index.equals(second.index):
-        if set(first.index) != set(second.index) or not first.index.is_unique:
-            raise DataError("the two sets of labels are pandas Series with different indexes; give both the same index (one row per text)")
+        for which, series in (("first", first), ("second", second)):
+            if not series.index.is_unique:
+                raise DataError(f"the {which} labels' index repeats {series.index[series.index.duplicated()][0]!r}: pandas Series are paired text by text "
+                                "through their index, so each text must appear once in it")
+        if set(first.index) != set(second.index):
+            only = sorted(map(str, set(first.index) ^ set(second.index)))
+            raise DataError(f"the two sets of labels are pandas Series of different texts (e.g. index {only[:3]} is in one only); "
+                            "give both the same index (one row per text)")
         second = second.reindex(first.index)
     return list(first), list(second)
 

@@ -315,6 +315,9 @@ def command_estimate(arguments, # parsed `estimate` arguments
                             level=arguments.level)
     write_table(table, output, [arguments.annotations, arguments.human], force=arguments.force)
     notes = sorted({n for n in table["note"] if n})
+    if uncoded := int(human.isna().sum()):   # a row of --human with no label is a text nobody coded: said, as validate and train say it
+        notes.append(f"{uncoded} row(s) of {Path(arguments.human).name} have no label: counted as texts nobody coded"
+                     + (" (write (none) or [] where no label applies)" if codebook.multi_label else ""))
     return "\n".join([table.drop(columns="note").to_markdown(index=False, floatfmt=".3f"), *(f"note: {n}" for n in notes), f"wrote {output}"])
 
 # %% ../nbs/09a_commands.ipynb #17798d41

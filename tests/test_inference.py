@@ -175,3 +175,18 @@ def test_every_group_short_of_human_codes_is_named_at_once():
     with pytest.raises(DataError, match=r"2 group\(s\) have fewer than 30 human-coded texts \(min_human\): 'tiny' \(10\), 'small' \(20\)"):
         estimate_shares(machine, human, ["yes"], groups=groups)
     assert set(estimate_shares(machine, human, ["yes"], groups=groups, min_human=10)["group"]) == {"big", "tiny", "small"}
+
+
+def test_estimate_says_how_many_human_rows_have_no_label(tmp_path, capsys):
+    "A blank cell in --human is a text nobody coded: left out of n_human, and now said (it was dropped without a word)."
+    from llm_distill.cli import main
+    rng = np.random.default_rng(6)
+    truth, machine = planted(rng, n=300)
+    pd.DataFrame({"id": range(300), "label": machine}).to_csv(tmp_path / "a.csv", index=False)
+    human = pd.DataFrame({"id": range(100), "label": [truth[i] if i >= 3 else None for i in range(100)]})
+    human.to_csv(tmp_path / "h.csv", index=False)
+    (tmp_path / "yes-no.yaml").write_text("task: yes or no\nrequire_definitions: false\nlabels: [{name: 'yes'}, {name: 'no'}]\n")
+    assert main(["estimate", str(tmp_path / "a.csv"), "--human", str(tmp_path / "h.csv"), "--codebook", str(tmp_path / "yes-no.yaml"),
+                 "--output", str(tmp_path / "e.csv")]) == 0
+    assert "note: 3 row(s) of h.csv have no label: counted as texts nobody coded" in capsys.readouterr().out
+    assert (pd.read_csv(tmp_path / "e.csv")["n_human"] == 97).all()

@@ -198,7 +198,7 @@ def test_validate_pairs_two_series_by_their_index_not_their_position():
     toxicity = load_codebook("textclass-toxicity")
     report = validate(human, human.iloc[::-1], toxicity, n_resamples=50)
     assert report.value("accuracy") == 1.0
-    with pytest.raises(DataError, match="different indexes"): validate(human, human.set_axis(list("abcz")), toxicity, n_resamples=50)
+    with pytest.raises(DataError, match="Series of different texts"): validate(human, human.set_axis(list("abcz")), toxicity, n_resamples=50)
 
 
 def test_label_sets_are_read_through_the_codebook_and_a_missing_human_label_is_not_the_empty_set():
