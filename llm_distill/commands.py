@@ -64,7 +64,8 @@ def command_label(arguments, # parsed `label` arguments
                  ) -> str:
     "Label texts with an LLM into an annotations file; the line `label` prints."
     from llm_distill.annotate import annotate, summarise
-    from llm_distill.boundary import check_output, output_format, write_table
+    from llm_distill.boundary import check_output
+    from llm_distill.outputs import output_format, write_table
     from llm_distill.folders import claim_file
     from llm_distill.inputs import make_backend
     from llm_distill.llm import Decoding
@@ -290,7 +291,8 @@ def command_predict(arguments, # parsed `predict` arguments
 def command_estimate(arguments, # parsed `estimate` arguments
                     ) -> str:
     "Estimate label shares with valid intervals from machine labels and a human-coded subset; the line `estimate` prints."
-    from llm_distill.boundary import check_output, output_format, read_labels, write_table
+    from llm_distill.boundary import check_output, read_labels
+    from llm_distill.outputs import output_format, write_table
     from llm_distill.data import load_codebook
     from llm_distill.folders import claim_file
     from llm_distill.inference import estimate_shares

@@ -20,8 +20,8 @@ from .core import ConfigError, LabelError
 from .data import Codebook, code_key, label_for
 
 # %% auto #0
-__all__ = ['NO_LABEL', 'METRICS', 'HEADLINE_METRICS', 'MIN_RESAMPLES', 'LabelPair', 'compare_labels', 'confusion_scores',
-           'SetCounts', 'Metric', 'register_metric', 'agreement_metrics', 'bootstrap_intervals']
+__all__ = ['NO_LABEL', 'METRICS', 'HEADLINE_METRICS', 'MIN_RESAMPLES', 'LabelPair', 'item_positions', 'compare_labels',
+           'confusion_scores', 'SetCounts', 'Metric', 'register_metric', 'agreement_metrics', 'bootstrap_intervals']
 
 # %% ../nbs/05_metrics.ipynb #15eaf9b5
 NO_LABEL = "(no label)"
@@ -56,7 +56,10 @@ class LabelPair:
                          self.notes, None if self.index is None else self.index[rows])
 
 # %% ../nbs/05_metrics.ipynb #2a9031ad
-def _positions(mask:np.ndarray, index) -> str:
+def item_positions(mask:np.ndarray, # True at the items to name
+                   index:Sequence,   # each item's name (its position, or a pandas index)
+                  ) -> str:
+    "The first five items where `mask` holds, by name, and how many more: how every label error names its items."
     hits = np.asarray(index)[np.asarray(mask)]
     return ", ".join(map(str, hits[:5].tolist())) + (f" and {len(hits) - 5} more" if len(hits) > 5 else "")
 
@@ -81,7 +84,7 @@ def compare_labels(truth:Sequence,                 # human (reference) labels
     notes = []
     missing = truth_s.isna().to_numpy()
     if missing.any():
-        if missing_truth != "drop": raise LabelError(f"missing human label at item(s) {_positions(missing, index)}; pass missing_truth='drop' to leave them out")
+        if missing_truth != "drop": raise LabelError(f"missing human label at item(s) {item_positions(missing, index)}; pass missing_truth='drop' to leave them out")
         notes.append(f"{missing.sum()} item(s) without a human label left out")
         truth_s, pred_s, index = truth_s[~missing].reset_index(drop=True), pred_s[~missing].reset_index(drop=True), index[~missing]
     if len(truth_s) < 2: raise LabelError(f"at least 2 items are needed to compare labels, got {len(truth_s)}")
@@ -94,10 +97,10 @@ def compare_labels(truth:Sequence,                 # human (reference) labels
         label_set = sorted(set(truth_s) | set(pred_s.dropna()))
         notes.append(f"label set inferred from the data: {label_set}")
     outside = ~truth_s.isin(label_set).to_numpy()
-    if outside.any(): raise LabelError(f"human label(s) {sorted(set(truth_s[outside]))} not in the label set {label_set} at item(s) {_positions(outside, index)}")
+    if outside.any(): raise LabelError(f"human label(s) {sorted(set(truth_s[outside]))} not in the label set {label_set} at item(s) {item_positions(outside, index)}")
     outside = (pred_s.notna() & ~pred_s.isin(label_set)).to_numpy()
     if outside.any(): raise LabelError(f"prediction(s) {sorted(set(pred_s[outside]))[:10]} not in the label set {label_set} at item(s) "
-                                       f"{_positions(outside, index)}; parse answers with parse_label, or set failures to None")
+                                       f"{item_positions(outside, index)}; parse answers with parse_label, or set failures to None")
     failures = int(pred_s.isna().sum())
     if failures: notes.append(f"{failures} item(s) ({failures / len(pred_s):.1%}) with no predicted label count as errors")
     ordinal = bool(codebook.ordinal) if ordinal is None and codebook is not None else bool(ordinal)

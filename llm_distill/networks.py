@@ -15,7 +15,8 @@ from .core import ConfigError
 from .pooled import PooledClassifier, PooledClassifierConfig, pool_states
 
 # %% auto #0
-__all__ = ['TOKENIZER_FILES', 'encoder_pooling', 'MeanPooledClassifier', 'read_student_meta', 'check_student_folder']
+__all__ = ['TOKENIZER_FILES', 'ACCELERATED', 'ACCELERATED_REMEDY', 'encoder_pooling', 'MeanPooledClassifier', 'read_student_meta',
+           'check_student_folder']
 
 # %% ../nbs/06a_networks.ipynb #68c68733
 def encoder_pooling(checkpoint:str|Path,  # hub name or folder
@@ -89,6 +90,8 @@ def check_student_folder(path:str|Path, # a folder written by `Student.save` or 
     if lacking: raise ConfigError(f"{path / 'llm_distill.json'}: no {lacking}; restore it or re-save the student")
     files = meta.get("files") or {}
     gone = [name for name in files if not (path / name).is_file()]
+    optional = [name for name in gone if name.startswith(ACCELERATED)]   # an int8 network only speeds prediction up: fp32 needs none
+    gone = [name for name in gone if name not in optional]
     tokenizer_gone = not any((path / name).is_file() for name in ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "tokenizer.model"))
     if tokenizer_gone or gone and all(Path(name).name in TOKENIZER_FILES for name in gone):
         raise ConfigError(f"{path}: tokenizer files missing ({' / '.join(gone) or 'tokenizer.json / vocab.txt'}); re-save the student")
@@ -96,7 +99,7 @@ def check_student_folder(path:str|Path, # a folder written by `Student.save` or 
     try: config = json.loads((path / "config.json").read_text(encoding="utf-8"))
     except FileNotFoundError: raise ConfigError(f"{path / 'config.json'}: missing; restore it or re-save the student") from None
     except (ValueError, UnicodeDecodeError): raise ConfigError(f"{path / 'config.json'}: not valid JSON (truncated?); restore it or re-save the student") from None
-    changed = [name for name, digest in files.items() if file_sha256(path / name) != digest]
+    changed = [name for name, digest in files.items() if name not in optional and file_sha256(path / name) != digest]
     if not isinstance(config, dict) or "model_type" not in config: changed.insert(0, "config.json")
     if changed:   # another model's config would load the weights into the wrong layers, silently
         detail = f" (model_type {config.get('model_type')!r})" if changed[0] == "config.json" and isinstance(config, dict) else ""
@@ -106,9 +109,13 @@ def check_student_folder(path:str|Path, # a folder written by `Student.save` or 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "merges.txt", "spiece.model",
                    "sentencepiece.bpe.model", "tokenizer.model", "special_tokens_map.json", "added_tokens.json")   # a tokenizer's files, by name
 
+ACCELERATED = "onnx/"   # a kept student's folder for its faster networks (int8): optional, checked where they are used
+
+ACCELERATED_REMEDY = "restore it, or make the int8 network again (`llm-distill train --int8`, or quantize.quantize_student(folder, training_texts))"
+
 def _remedy(name:str) -> str:
     "How to mend a saved student's missing or changed file."
-    if name.startswith("onnx/"): return "restore it, or make the int8 network again (`llm-distill train --int8`, or quantize.quantize_student(folder, training_texts))"
+    if name.startswith(ACCELERATED): return ACCELERATED_REMEDY
     return "restore it or re-save the student"
 
 # %% ../nbs/06a_networks.ipynb #37f2d7ca

@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .boundary import (id_column_of, plain_id, prediction_format, read_table, spelled_empty_sets, table_chunks, table_format, table_rows,
-                                  table_writer, text_fingerprints)
+from .boundary import (id_column_of, plain_id, read_table, spelled_empty_sets, table_chunks, table_format, table_rows,
+                                  text_fingerprints)
+from .outputs import prediction_format, table_writer
 from .core import DataError, file_sha256, precision_of, stable_hash, json_text
 from .folders import OWNED_MARKER, atomic_path, check_output, claim_file, claim_folder, clear_folder, is_ours, seal_folder, user_files
 

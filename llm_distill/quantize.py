@@ -20,6 +20,7 @@ from scipy.special import expit, softmax
 from .core import PRECISIONS, ConfigError, file_sha256, json_text
 from .folders import is_ours, seal_folder, user_files
 from .finetune import token_batches
+from .networks import ACCELERATED_REMEDY   # how to mend a student's missing int8 network: said one way everywhere
 from .students import Recipe, load_student
 from .targets import check_texts, label_margins
 
@@ -247,6 +248,10 @@ def load_for_prediction(folder:str|Path,     # a saved student
     student = load_student(folder)
     meta = student.metadata or {}
     record = meta.get("int8") if isinstance(meta.get("int8"), dict) else None   # a record edited into another type: none
+    if record and not (Path(folder) / INT8_FILE).is_file():   # recorded, then lost (a folder copied without it): fp32 still works
+        if precision in ("int8", "int8-checked"): raise ConfigError(f"{Path(folder) / INT8_FILE}: missing; {ACCELERATED_REMEDY}, or use --precision fp32")
+        if precision == "auto": warnings.warn(f"{Path(folder) / INT8_FILE}: missing, so auto does not consider int8; {ACCELERATED_REMEDY}")
+        record = None
     if precision == "auto": precision = auto_precision(record, gpu=torch.cuda.is_available(), bf16=meta.get("bf16") if bf16_native() else None)
     if precision == "fp32": return student
     if meta.get("format") != "transformers":

@@ -27,8 +27,7 @@ from .boundary import EMPTY_SET, labels_as_names, paired_by_index
 from .data import Codebook
 # the two sources, the metrics and their intervals live in metrics; `from llm_distill.validate import` of them keeps working
 from .metrics import (METRICS, MIN_RESAMPLES, NO_LABEL, LabelPair, Metric, SetCounts, agreement_metrics, bootstrap_intervals,
-                                 compare_labels, confusion_scores)
-from .metrics import _positions   # the same 'item(s) 3, 7 and 2 more' as single labels' messages
+                                 compare_labels, confusion_scores, item_positions)
 
 # %% auto #0
 __all__ = ['PER_CLASS', 'per_class_table', 'ValidationReport', 'validate', 'plot_confusion', 'plot_forest', 'save_report',
@@ -376,7 +375,7 @@ def _coded_label_sets(truth:Sequence, predicted:Sequence, codebook:Codebook, mis
     truth, predicted = labels_as_names(truth, codebook, "human labels"), labels_as_names(predicted, codebook, "predicted labels")
     missing, notes = np.array([t is None for t in truth], dtype=bool), []
     if missing.any():   # as for single labels: a text nobody coded is not a coded "no label applies"
-        if missing_truth != "drop": raise LabelError(f"missing human label at item(s) {_positions(missing, np.arange(len(truth)))}; "
+        if missing_truth != "drop": raise LabelError(f"missing human label at item(s) {item_positions(missing, np.arange(len(truth)))}; "
                                                      "pass missing_truth='drop' to leave them out")
         notes.append(f"{int(missing.sum())} item(s) without a human label left out")
         truth, predicted = [t for t, m in zip(truth, missing) if not m], [p for p, m in zip(predicted, missing) if not m]

@@ -1,5 +1,5 @@
 """The boundary by construction: no module but `boundary` reads a user's table or deletes a folder, and no command writes
-its output any way but through `boundary.write_table` / `table_writer` (atomic, never over an input)."""
+its output any way but through `outputs.write_table` / `table_writer` (atomic, never over an input or a file of the user's)."""
 import ast
 from pathlib import Path
 
@@ -33,7 +33,7 @@ def test_only_the_boundary_reads_tables_and_deletes_folders(module):
 def test_commands_write_outputs_only_through_the_boundary():
     for name, owner, line in calls(PACKAGE / "cli.py"):
         assert name not in ("to_csv", "to_parquet", "to_json", "to_excel", "write_text"), \
-            f"cli.py:{line} writes with {name}; use boundary.write_table (atomic, refuses to replace an input)"
+            f"cli.py:{line} writes with {name}; use outputs.write_table (atomic, refuses to replace an input or a file of the user's)"
 
 
 def test_every_command_that_reads_a_file_offers_the_same_table_options():

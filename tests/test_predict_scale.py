@@ -29,7 +29,7 @@ def predict_proba(texts, batch_size=64):
     if len(texts) > 2: time.sleep(0.05)
     return slow(texts, batch_size)
 student.predict_proba = predict_proba
-predict_file(student, sys.argv[2], sys.argv[3], id_column="id", chunk_rows=int(sys.argv[4]), progress=True)
+predict_file(student, sys.argv[2], sys.argv[3], id_column="id", chunk_rows=int(sys.argv[4]), progress=True, force=sys.argv[5:] == ["force"])
 """
 
 
@@ -48,16 +48,16 @@ def corpus(tmp_path_factory):
     return folder, frame
 
 
-def _child(folder:Path, source:Path, destination:Path, chunk_rows:int=CHUNK) -> subprocess.Popen:
+def _child(folder:Path, source:Path, destination:Path, chunk_rows:int=CHUNK, force:bool=False) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-c", CHILD, str(folder / "student"), str(source), str(destination), str(chunk_rows)],
+    return subprocess.Popen([sys.executable, "-c", CHILD, str(folder / "student"), str(source), str(destination), str(chunk_rows), *(["force"] if force else [])],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
-def _kill_part_way(folder:Path, source:Path, destination:Path, parts:int=5):
+def _kill_part_way(folder:Path, source:Path, destination:Path, parts:int=5, force:bool=False):
     "Start a run in a child process and SIGKILL it once `parts` chunks are kept (and before it ends)."
     existed = destination.exists()
-    child = _child(folder, source, destination)
+    child = _child(folder, source, destination, force=force)
     deadline = time.time() + 40
     while len(list(parts_folder(destination).glob("part-*.parquet"))) < parts:
         assert child.poll() is None, f"the run ended before it could be killed: {child.communicate()[1][-2000:]}"
@@ -69,8 +69,8 @@ def _kill_part_way(folder:Path, source:Path, destination:Path, parts:int=5):
     assert 0 < kept < ROWS // CHUNK and destination.exists() == existed   # no output yet (a user's file left as it was)
 
 
-def _rerun(folder:Path, source:Path, destination:Path) -> str:
-    child = _child(folder, source, destination)
+def _rerun(folder:Path, source:Path, destination:Path, force:bool=False) -> str:
+    child = _child(folder, source, destination, force=force)
     _, err = child.communicate(timeout=60)
     assert child.returncode == 0, err[-2000:]
     return err
@@ -120,10 +120,14 @@ def test_the_users_files_are_handled_as_before(corpus):
     assert source.read_bytes() == before and not parts_folder(source).exists()
     mine = folder / "mine.csv"
     mine.write_text("my own file\n")
-    _kill_part_way(folder, source, mine)
-    assert mine.read_text() == "my own file\n"                                # untouched until the run is whole
-    _rerun(folder, source, mine)
-    assert pd.read_csv(mine, dtype={"id": str})["id"].tolist() == frame["id"].tolist()   # then replaced, as today
+    with pytest.raises(ConfigError, match="did not write"):                   # a file the package did not write: refused before any chunk
+        predict_file(student, source, mine, id_column="id", chunk_rows=CHUNK, progress=False)
+    assert mine.read_text() == "my own file\n" and not parts_folder(mine).exists()
+    _kill_part_way(folder, source, mine, force=True)
+    assert mine.read_text() == "my own file\n"                                # with force: untouched until the run is whole
+    _rerun(folder, source, mine, force=True)
+    assert pd.read_csv(mine, dtype={"id": str})["id"].tolist() == frame["id"].tolist()   # then replaced, as asked
+    _rerun(folder, source, mine)                                              # the package's own output now: a rerun replaces it
     theirs = folder / "theirs.csv"
     parts_folder(theirs).mkdir()
     (parts_folder(theirs) / "notes.txt").write_text("keep me")

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, seed, settings, strategies as st
 
-from llm_distill.boundary import (EMPTY_SET, as_codebook, labels_as_names, read_labels, read_table, table_chunks,
-                                  write_table)
+from llm_distill.boundary import EMPTY_SET, as_codebook, labels_as_names, read_labels, read_table, table_chunks
+from llm_distill.outputs import write_table
 from llm_distill.codebook import load_codebook
 from llm_distill.data import make_corpus
 from llm_distill.inference import estimate_shares

@@ -40,6 +40,7 @@ def test_the_agreement_is_measured_recorded_and_decides_auto(kept):
 
 def test_what_cannot_be_done_is_refused(kept, tmp_path):
     import shutil
+    from llm_distill.core import precision_of
     from llm_distill.quantize import load_for_prediction, quantize_student
     from llm_distill.students import TfidfRecipe
     folder, student, texts, record, _ = kept
@@ -57,9 +58,13 @@ def test_what_cannot_be_done_is_refused(kept, tmp_path):
     with pytest.raises(ConfigError, match="no int8 network; make one with `llm-distill train --int8`"): load_for_prediction(plain, "int8")
     gone = shutil.copytree(folder, tmp_path / "gone")
     (gone / "onnx" / "model_qint8.onnx").unlink()
-    with pytest.raises(ConfigError, match=r"onnx/model_qint8\.onnx: missing; restore it, or make the int8 network again") as refused:
-        load_for_prediction(gone, "fp32")
-    assert "tokenizer" not in str(refused.value)
+    assert load_for_prediction(gone, "fp32").predict(texts[:5]) == student.predict(texts[:5])   # a lost int8 network never blocks fp32
+    for precision in ("int8", "int8-checked"):
+        with pytest.raises(ConfigError, match=r"onnx/model_qint8\.onnx: missing; restore it, or make the int8 network again") as refused:
+            load_for_prediction(gone, precision)
+        assert "tokenizer" not in str(refused.value) and "--precision fp32" in str(refused.value)
+    with pytest.warns(UserWarning, match="missing, so auto does not consider int8"):
+        assert precision_of(load_for_prediction(gone, "auto")) in ("fp32", "bf16")
     tampered = shutil.copytree(folder, tmp_path / "tampered")
     (tampered / "onnx" / "model_qint8.onnx").write_bytes(b"not a model")
     with pytest.raises(ConfigError, match="model_qint8.onnx: not the file this student was saved with"): load_for_prediction(tampered, "int8")
