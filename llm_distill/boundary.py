@@ -135,12 +135,16 @@ def _refuse_duplicate_columns(path:Path, names:Sequence) -> None:
         if name in seen: raise DataError(f"{path}: columns {seen[name] + 1} and {position + 1} are both named {name!r}; rename one")
         seen[name] = position
 
+def _with_text_ids(dtype, ids:Sequence[str]):
+    "`dtype` for pandas' readers with each id column read as text, as written (`007` stays `007`, in a CSV and in an Excel text cell)."
+    text_columns = {c: str for c in ids}
+    return {**text_columns, **dtype} if isinstance(dtype, dict) else (dtype or text_columns or None)
+
 def _csv_options(path:Path, format:str, sep, encoding, encoding_errors, header, names, quoting, dtype, ids) -> dict:
     "`pandas.read_csv` options for a CSV or TSV file: ids and id-like columns as text, only empty cells missing."
     sep = _separator(sep, format)
     if header == 0 and names is None: _refuse_duplicate_columns(path, _header(path, sep, encoding, quoting))
-    text_columns = {c: str for c in ids}
-    dtype = {**text_columns, **dtype} if isinstance(dtype, dict) else (dtype or text_columns or None)
+    dtype = _with_text_ids(dtype, ids)
     return dict(sep=sep, encoding=_text_encoding(encoding), encoding_errors=encoding_errors, header=header, names=names,
                 quoting=quoting, dtype=dtype, keep_default_na=False, na_values=[""], index_col=False)   # never a row's first field as its index
 
@@ -241,7 +245,7 @@ def read_table(path:str|Path,               # file to read
         else:
             if header == 0 and names is None:   # the names as written (pandas renames a repeated one `name.1`)
                 _refuse_duplicate_columns(path, pd.read_excel(path, sheet_name=sheet_name, header=None, nrows=1).iloc[0].tolist())
-            frame = pd.read_excel(path, sheet_name=sheet_name, header=header, names=names, dtype=dtype, keep_default_na=False, na_values=[""])
+            frame = pd.read_excel(path, sheet_name=sheet_name, header=header, names=names, dtype=_with_text_ids(dtype, ids), keep_default_na=False, na_values=[""])
     except UnicodeDecodeError:
         line, bad = _first_bad_line(path, encoding)
         raise DataError(f"{path}: line {line} has bytes that are not valid {encoding} ({bad!r}); set the encoding option (--encoding) to the file's real one "
@@ -400,14 +404,15 @@ def read_labels(path:str|Path,                    # a table with an id column an
                 id:str="id",                      # the id column
                 label:str="label",                # the label column
                 columns:Sequence[str]=(),         # other columns that must exist (every column is kept)
+                as_written:Sequence[str]=(),      # of those, the ones read as text exactly as written (a group: `01` is not `1`)
                 format:str|None=None,             # as in `read_table`
                 sep:str|None=None,                # as in `read_table`
                 encoding:str="utf-8",             # as in `read_table`
                ) -> pd.DataFrame:
     "A labels file as a DataFrame (id as text, label as the codebook's name, `columns`), each id once."
     path = Path(path)
-    frame = read_table(path, format=format, sep=sep, encoding=encoding, ids=[id])
-    wanted = [id, label, *columns]
+    frame = read_table(path, format=format, sep=sep, encoding=encoding, ids=[id, *as_written])
+    wanted = [id, label, *columns, *as_written]
     missing = [c for c in wanted if c not in frame.columns]
     if missing: raise DataError(f"{path}: missing column(s) {missing}; columns are {list(frame.columns)[:20]}")
     ids = frame[id].tolist()

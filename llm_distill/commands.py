@@ -117,11 +117,10 @@ def _validate_and_save(arguments):
         examples = rows["status"].eq(FEW_SHOT_STATUS).to_numpy()
         if examples.any(): notes.append(f"{int(examples.sum())} few-shot example(s) left out: their labels were in the prompt")
         rows, corpus = rows[~examples], corpus.subset([i for i, e in zip(corpus.ids, examples) if not e])
-    if "trained_on" in rows and rows["trained_on"].astype(str).str.lower().eq("true").any():
-        seen = int(rows["trained_on"].astype(str).str.lower().eq("true").sum())
-        notes.append(f"warning: {seen} of {len(rows)} predictions are of texts the student was trained on, so these scores are not held out "
-                     "and overstate it; score it on texts it never saw (or use `llm-distill run`, which cross-fits)")
     coded = _human_labels(corpus, "validate").notna().to_numpy()   # only texts a human coded are scored (an empty cell is not coded)
+    if "trained_on" in rows and (trained := rows["trained_on"].astype(str).str.lower().eq("true").to_numpy() & coded).any():   # of the scored texts
+        notes.append(f"warning: {int(trained.sum())} of the {int(coded.sum())} scored predictions are of texts the student was trained on, so these scores "
+                     "are not held out and overstate it; score it on texts it never saw (or use `llm-distill run`, which cross-fits)")
     if not coded.all(): notes.append(f"{int((~coded).sum())} text(s) without a human label left out")
     report = validate(corpus.data["human_label"][coded], rows["label"][coded].tolist(), corpus.codebook,
                       name=f"{Path(arguments.annotations).name} vs human")
@@ -299,15 +298,16 @@ def command_estimate(arguments, # parsed `estimate` arguments
     output = check_output(arguments.output, [arguments.annotations, arguments.human])
     output_format(output, what="estimates"); claim_file(output, force=arguments.force)
     codebook = load_codebook(arguments.codebook)
-    extra = [c for c in (arguments.group, arguments.probability_column) if c]
+    extra, as_written = [c for c in (arguments.probability_column,) if c], [arguments.group] if arguments.group else []   # a group's name as written: `01` is not `1`
     table_options = dict(format=arguments.format, sep=arguments.sep, encoding=arguments.encoding)
     # ids as written, labels through the codebook (an empty label set `''`, a text not coded None), each id once
-    machine = read_labels(arguments.annotations, codebook, columns=extra, **table_options)
+    machine = read_labels(arguments.annotations, codebook, columns=extra, as_written=as_written, **table_options)
     human = read_labels(arguments.human, codebook, **table_options).set_index("id")["label"]
     strangers = sorted(set(human.index) - set(machine["id"]))
     if strangers: raise DataError(f"{arguments.human}: {len(strangers)} id(s) not in {arguments.annotations}, e.g. {strangers[:5]}")
     if "trained_on" in machine:   # predictions of a kept student: PPI needs machine labels made without the human-coded texts
-        seen = [i for i, t in zip(machine["id"], machine["trained_on"]) if str(t).strip().lower() == "true" and i in human.index]
+        coded_ids = set(human.index[human.notna()])   # a row of --human with no label is no human-coded text
+        seen = [i for i, t in zip(machine["id"], machine["trained_on"]) if str(t).strip().lower() == "true" and i in coded_ids]
         if seen: raise DataError(f"{arguments.annotations}: {len(seen)} human-coded text(s) were in the student's training set (trained_on, e.g. "
                                  f"{seen[:5]}): its labels of them are not independent of their human labels, so PPI's interval would not hold; "
                                  "train the student without the human-coded sample (or use the LLM's labels)")

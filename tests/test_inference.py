@@ -190,3 +190,23 @@ def test_estimate_says_how_many_human_rows_have_no_label(tmp_path, capsys):
                  "--output", str(tmp_path / "e.csv")]) == 0
     assert "note: 3 row(s) of h.csv have no label: counted as texts nobody coded" in capsys.readouterr().out
     assert (pd.read_csv(tmp_path / "e.csv")["n_human"] == 97).all()
+
+
+def test_estimate_groups_are_read_as_written_and_trained_on_counts_coded_texts(tmp_path, capsys):
+    "A group column of `01` and `1` is two groups (they merged into one, renamed `1`); a trained-on refusal counts human-coded texts only (it counted blank rows)."
+    from llm_distill.cli import main
+    rng = np.random.default_rng(7)
+    truth, machine = planted(rng, n=300)
+    pd.DataFrame({"id": range(300), "label": machine, "district": ["01"] * 150 + ["1"] * 150}).to_csv(tmp_path / "a.csv", index=False)
+    coded = [i for i in range(300) if i % 3 == 0]
+    pd.DataFrame({"id": coded, "label": [truth[i] for i in coded]}).to_csv(tmp_path / "h.csv", index=False)
+    (tmp_path / "yes-no.yaml").write_text("task: yes or no\nrequire_definitions: false\nlabels: [{name: 'yes'}, {name: 'no'}]\n")
+    codebook = ["--codebook", str(tmp_path / "yes-no.yaml")]
+    assert main(["estimate", str(tmp_path / "a.csv"), "--human", str(tmp_path / "h.csv"), "--group", "district", "--output", str(tmp_path / "e.csv"), *codebook]) == 0
+    table = pd.read_csv(tmp_path / "e.csv", dtype={"group": str})
+    assert sorted(set(table["group"])) == ["01", "1"] and (table["n_texts"] == 150).all()
+    pd.DataFrame({"id": range(300), "label": machine, "trained_on": [True] * 300}).to_csv(tmp_path / "pred.csv", index=False)
+    pd.DataFrame({"id": range(300), "label": [truth[i] if i in set(coded) else None for i in range(300)]}).to_csv(tmp_path / "all.csv", index=False)
+    capsys.readouterr()
+    assert main(["estimate", str(tmp_path / "pred.csv"), "--human", str(tmp_path / "all.csv"), "--output", str(tmp_path / "e2.csv"), *codebook]) == 2
+    assert "100 human-coded text(s) were in the student's training set" in capsys.readouterr().err

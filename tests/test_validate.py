@@ -213,3 +213,19 @@ def test_label_sets_are_read_through_the_codebook_and_a_missing_human_label_is_n
     dropped = validate([None, *names[1:]], ["crime", *names[1:]], frames, n_resamples=50, missing_truth="drop")
     assert dropped.value("accuracy") == 1.0 and int(dropped.table["n"].max()) == 19   # not a wrong empty set
     with pytest.raises(LabelError, match="'sport'"): validate(["economy|sport"] * 2, ["economy"] * 2, frames)
+
+
+def test_validate_warns_of_trained_on_texts_among_those_it_scores(tmp_path, capsys):
+    "The warning counted every prediction (298 of 298) where only the human-coded ones (138) are scored; it counts the scored ones now."
+    import pandas as pd
+    from llm_distill.cli import main
+    rows = [(f"{i:03d}", f"{'idiot moron' if i % 2 else 'thanks kindly'} {i}", "toxic" if i % 2 else "non-toxic") for i in range(60)]
+    frame = pd.DataFrame(rows, columns=["id", "text", "label"])
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    common = ["--id", "id", "--label", "label", "--codebook", "textclass-toxicity"]
+    assert main(["train", "--file", str(tmp_path / "train.csv"), *common, "--recipe", "tfidf", "--output", str(tmp_path / "student")]) == 0
+    assert main(["predict", "--student", str(tmp_path / "student"), "--input", str(tmp_path / "train.csv"), "--output", str(tmp_path / "pred.csv")]) == 0
+    frame.assign(label=[l if i < 25 else None for i, l in enumerate(frame["label"])]).to_csv(tmp_path / "coded.csv", index=False)
+    capsys.readouterr()
+    assert main(["validate", "--file", str(tmp_path / "coded.csv"), *common, str(tmp_path / "pred.csv"), "--output", str(tmp_path / "val")]) == 0
+    assert "warning: 25 of the 25 scored predictions are of texts the student was trained on" in capsys.readouterr().err
