@@ -65,14 +65,14 @@ def command_label(arguments, # parsed `label` arguments
     "Label texts with an LLM into an annotations file; the line `label` prints."
     from llm_distill.annotate import annotate, summarise
     from llm_distill.boundary import check_output
-    from llm_distill.outputs import output_format, write_table
+    from llm_distill.outputs import ANNOTATIONS, output_format, write_table
     from llm_distill.folders import claim_file
     from llm_distill.inputs import make_backend
     from llm_distill.llm import Decoding
     from llm_distill.prompts import stratified_examples
     arguments.cache = arguments.cache or str(default_cache_path())
     output = check_output(arguments.output, [arguments.file, arguments.cache])
-    output_format(output, what="annotations"); claim_file(output, force=arguments.force)   # refused before anything is labelled (and paid for)
+    output_format(output, what=ANNOTATIONS); claim_file(output, force=arguments.force, kind=ANNOTATIONS)   # refused before anything is labelled (and paid for)
     check_output(arguments.cache, [arguments.file, arguments.codebook, arguments.output], "--cache")   # the cache is written to: never one of the inputs
     corpus = _corpus(arguments)
     if not (arguments.model or arguments.column): raise ConfigError("label needs --model (and --column for --backend replay)")
@@ -88,7 +88,7 @@ def command_label(arguments, # parsed `label` arguments
         kept_out = pd.DataFrame({"id": [i for i in corpus.ids if i in shown], "label": None, "status": FEW_SHOT_STATUS,
                                  "detail": "shown to the LLM as a few-shot example: not labelled, left out of validation"})
         table = pd.concat([table, kept_out], ignore_index=True)
-    write_table(table, output, [arguments.file], force=arguments.force)
+    write_table(table, output, [arguments.file], force=arguments.force, kind=ANNOTATIONS)
     summary = summarise(table[table["status"] != FEW_SHOT_STATUS])
     held = f"; {len(shown)} few-shot example(s) kept out" if shown else ""
     if summary["labelled"] == 0:   # written, so the failures can be read; but a run that labelled nothing is not a success
@@ -270,7 +270,8 @@ def command_predict(arguments, # parsed `predict` arguments
     if lacking: raise ConfigError(f"predict needs {' and '.join(lacking)}")
     check_output(arguments.output, [arguments.input])
     from llm_distill.folders import claim_file
-    claim_file(arguments.output, force=arguments.force)   # refused before the student is loaded, not after every text is classified
+    from llm_distill.outputs import PREDICTIONS
+    claim_file(arguments.output, force=arguments.force, kind=PREDICTIONS)   # refused before the student is loaded, not after every text is classified
     from llm_distill.quantize import load_for_prediction
     student = load_for_prediction(arguments.student, arguments.precision)
     deferral = _deferral(arguments, student)
@@ -291,12 +292,12 @@ def command_estimate(arguments, # parsed `estimate` arguments
                     ) -> str:
     "Estimate label shares with valid intervals from machine labels and a human-coded subset; the line `estimate` prints."
     from llm_distill.boundary import check_output, read_labels
-    from llm_distill.outputs import output_format, write_table
+    from llm_distill.outputs import ESTIMATES, output_format, write_table
     from llm_distill.data import load_codebook
     from llm_distill.folders import claim_file
     from llm_distill.inference import estimate_shares
     output = check_output(arguments.output, [arguments.annotations, arguments.human])
-    output_format(output, what="estimates"); claim_file(output, force=arguments.force)
+    output_format(output, what=ESTIMATES); claim_file(output, force=arguments.force, kind=ESTIMATES)
     codebook = load_codebook(arguments.codebook)
     extra, as_written = [c for c in (arguments.probability_column,) if c], [arguments.group] if arguments.group else []   # a group's name as written: `01` is not `1`
     table_options = dict(format=arguments.format, sep=arguments.sep, encoding=arguments.encoding)
@@ -315,7 +316,7 @@ def command_estimate(arguments, # parsed `estimate` arguments
                             groups=machine[arguments.group].tolist() if arguments.group else None, min_human=arguments.min_human,
                             probabilities=machine[arguments.probability_column].to_numpy(float) if arguments.probability_column else None,
                             level=arguments.level)
-    write_table(table, output, [arguments.annotations, arguments.human], force=arguments.force)
+    write_table(table, output, [arguments.annotations, arguments.human], force=arguments.force, kind=ESTIMATES)
     notes = sorted({n for n in table["note"] if n})
     if uncoded := int(human.isna().sum()):   # a row of --human with no label is a text nobody coded: said, as validate and train say it
         notes.append(f"{uncoded} row(s) of {Path(arguments.human).name} have no label: counted as texts nobody coded"

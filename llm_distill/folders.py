@@ -85,7 +85,7 @@ def is_ours(folder:str|Path, # a folder
 def claim_folder(folder:str|Path,   # the folder a command writes into
                  what:str="output", # what it is for, for the message
                  force:bool=False,  # write into a non-empty folder that is not ours
-                 remedy:str="choose a new or empty folder, or pass force (--force) to write into it",  # what the refusal tells the user to do
+                 remedy:str="choose a new or empty folder, or pass --force (force=True in Python) to write into it",  # what the refusal tells the user to do
                 ) -> Path:
     "Create `folder` (or adopt it when empty or ours) and mark it as the package's; `ConfigError` for a user's non-empty folder."
     folder = Path(folder)
@@ -193,13 +193,17 @@ def is_our_file(path:str|Path, # a file
 # %% ../nbs/01b_folders.ipynb #8cbf7c70
 def claim_file(destination:str|Path,  # the file a command will write
                what:str="--output",   # the option, for the message
-               force:bool=False,      # replace a file the package did not write
+               force:bool=False,      # replace a file the package did not write, or one of another kind
+               kind:str|None=None,    # what the file will hold (annotations, predictions, estimates): one of another kind is not replaced
               ) -> Path:
-    "The destination as a `Path`; `ConfigError` when it is a file llm_distill did not write (or one changed since), unless `force`."
-    destination = Path(destination)
-    if destination.is_file() and not force and not is_our_file(destination):
-        raise ConfigError(f"{what} {destination} is a file llm_distill did not write (or one changed since it wrote it); it is left as it is: "
-                          f"give {what} another path, move the file away, or pass force (--force) to replace it")
+    "The destination as a `Path`; `ConfigError` when it is a file llm_distill did not write (or one changed since), or one of another kind, unless `force`."
+    destination, remedy = Path(destination), f"give {what} another path, move the file away, or pass --force (force=True in Python) to replace it"
+    if not destination.is_file() or force: return destination
+    if not is_our_file(destination):
+        raise ConfigError(f"{what} {destination} is a file llm_distill did not write (or one changed since it wrote it); it is left as it is: {remedy}")
+    held = json.loads(file_record(destination).read_text()).get("kind")
+    if kind and held and held != kind:   # `estimate --output annotations.csv` would replace paid labels with shares
+        raise ConfigError(f"{what} {destination} holds {held} llm_distill wrote, not {kind}; writing there would lose them: {remedy}")
     return destination
 
 # %% ../nbs/01b_folders.ipynb #cf14828f
@@ -207,10 +211,11 @@ def claim_file(destination:str|Path,  # the file a command will write
 def written_file(destination:str|Path,  # the file to write, where the user said
                  what:str="--output",   # the option, for the message
                  force:bool=False,      # as in `claim_file`
+                 kind:str|None=None,    # as in `claim_file`; recorded
                 ) -> Iterator[Path]:
     "`atomic_path` for a file the user named: refused where it would replace a file of the user's, recorded as the package's once written."
-    destination = claim_file(destination, what, force)
+    destination = claim_file(destination, what, force, kind)
     with atomic_path(destination) as partial: yield partial
     record = file_record(destination)
     with atomic_path(record) as partial:
-        partial.write_text(json.dumps({"written_by": "llm_distill", "file": destination.name, **_fingerprint(destination)}, indent=1) + "\n")
+        partial.write_text(json.dumps({"written_by": "llm_distill", "file": destination.name, "kind": kind, **_fingerprint(destination)}, indent=1) + "\n")

@@ -16,7 +16,10 @@ from .boundary import FORMATS, LABEL_COLUMNS, spelled_empty_sets
 from .folders import check_output, written_file
 
 # %% auto #0
-__all__ = ['output_format', 'write_table', 'prediction_format', 'table_writer']
+__all__ = ['ANNOTATIONS', 'PREDICTIONS', 'ESTIMATES', 'output_format', 'write_table', 'prediction_format', 'table_writer']
+
+# %% ../nbs/01f_outputs.ipynb #8cafb104
+ANNOTATIONS, PREDICTIONS, ESTIMATES = "annotations", "predictions", "estimates"   # what an output file holds: `label`'s, `predict`'s, `estimate`'s
 
 # %% ../nbs/01f_outputs.ipynb #6d797184
 def output_format(destination:str|Path,                                   # where a table is to be written
@@ -37,13 +40,14 @@ def write_table(frame:pd.DataFrame,             # the table
                 destination:str|Path,           # .csv, .tsv, .jsonl or .parquet (any case)
                 inputs:Sequence[str|Path|None]=(), # files the table was made from: never replaced
                 label_columns:Sequence[str]=LABEL_COLUMNS,  # where `''` is the empty label set, written `(none)`
-                force:bool=False,               # replace a file there that the package did not write
+                force:bool=False,               # replace a file there that the package did not write, or one of another kind
+                kind:str|None=None,             # what the table is (annotations, estimates): never written over a table of another kind
                ) -> Path:
     "Write `frame` by the destination's extension, atomically, never over an input or a file of the user's; an empty label set is written `(none)`."
     destination = check_output(destination, inputs)
     format = output_format(destination)
     written = spelled_empty_sets(frame, label_columns)
-    with written_file(destination, force=force) as partial:
+    with written_file(destination, force=force, kind=kind) as partial:
         if format == "parquet": written.to_parquet(partial, index=False)
         elif format == "jsonl": written.to_json(partial, orient="records", lines=True, force_ascii=False)
         else: written.to_csv(partial, index=False, sep="\t" if format == "tsv" else ",")
@@ -75,12 +79,13 @@ class _ChunkWriter:
 @contextlib.contextmanager
 def table_writer(destination:str|Path,              # .csv, .tsv or .parquet (any case)
                  inputs:Sequence[str|Path|None]=(), # files the output is made from: never replaced
-                 force:bool=False,                  # replace a file there that the package did not write
+                 force:bool=False,                  # replace a file there that the package did not write, or one of another kind
+                 kind:str|None=None,                # what the table is (predictions): never written over a table of another kind
                 ) -> Iterator[_ChunkWriter]:
     "A writer whose `write(frame)` appends rows to a temporary file, renamed onto `destination` when the block succeeds (never over a file of the user's)."
     destination = check_output(destination, inputs)
     format = prediction_format(destination)
-    with written_file(destination, force=force) as partial:
+    with written_file(destination, force=force, kind=kind) as partial:
         writer = _ChunkWriter(partial, format)
         try: yield writer
         finally: writer.close()

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from .boundary import (id_column_of, plain_id, read_table, spelled_empty_sets, table_chunks, table_format, table_rows,
                                   text_fingerprints)
-from .outputs import prediction_format, table_writer
+from .outputs import PREDICTIONS, prediction_format, table_writer
 from .core import DataError, file_sha256, precision_of, stable_hash, json_text
 from .folders import OWNED_MARKER, atomic_path, check_output, claim_file, claim_folder, clear_folder, is_ours, seal_folder, user_files
 
@@ -104,7 +104,7 @@ class _Parts:
 
     def assemble(self, destination:Path, source:Path, count:int, force:bool=False):
         "Write parts 0..count-1, in order and one at a time, into `destination` through the boundary's atomic writer; then remove them."
-        with table_writer(destination, [source], force=force) as writer:
+        with table_writer(destination, [source], force=force, kind=PREDICTIONS) as writer:
             for index in range(count): writer.write(read_table(self._path(index), format="parquet", ids=()))   # the package's own file, as written
         self.discard()
 
@@ -233,7 +233,7 @@ def predict_file(student,                      # a student (any recipe's, or one
                 ) -> Path:
     "Classify every row of a large file in chunks, read and written through the boundary (ids as written; never over the source; resumable)."
     source, destination = Path(source), check_output(destination, [source])
-    prediction_format(destination); claim_file(destination, force=force)   # a name it cannot write, or a file of the user's, is refused now, not after every chunk is classified
+    prediction_format(destination); claim_file(destination, force=force, kind=PREDICTIONS)   # a name it cannot write, or a file of the user's, is refused now, not after every chunk is classified
     check_output(parts_folder(destination), [source])
     read_as = " (a .txt file is read as one text a line; for a table pass its format, e.g. --format csv --sep ';')" \
         if source.exists() and table_format(source, format) == "lines" else ""
@@ -250,7 +250,7 @@ def predict_file(student,                      # a student (any recipe's, or one
                              format=format, sep=sep, encoding=encoding, deferral=_deferral_key(deferral), precision=precision_of(student))
             rows = _resumed(student, chunks, label, source, destination, bar, arguments, force)
         else:
-            with table_writer(destination, [source], force=force) as writer:
+            with table_writer(destination, [source], force=force, kind=PREDICTIONS) as writer:
                 rows = _streamed(chunks, label, writer, bar)
                 if not rows: raise DataError(f"{source.name} has no rows")
             _Parts(destination).discard()   # started over: an earlier run's parts are no longer to be resumed

@@ -252,6 +252,11 @@ def test_commands_never_replace_a_file_they_did_not_write(toy, tmp_path):
             assert status == 0, (command, attempt, err)
         status, err = _main([*argv, "--output", mine, "--force"])
         assert status == 0 and "hand-corrected" not in mine.read_text(), (command, err)
+    paid = (tmp_path / "label-new.csv").read_bytes()
+    for command, kind in (("estimate", "estimates"), ("predict", "predictions")):   # another command's output: its own kind only
+        status, err = _main([*runs[command], "--output", tmp_path / "label-new.csv"])
+        assert status == 2 and f"holds annotations llm_distill wrote, not {kind}" in err, err
+    assert (tmp_path / "label-new.csv").read_bytes() == paid
 
 
 @seed(0)
