@@ -109,7 +109,9 @@ def command_validate(arguments, # parsed `validate` arguments
 
 def _validate_and_save(arguments):
     "`validate`'s work, in the folder it has claimed."
+    from llm_distill.folders import seal_folder, user_files
     from llm_distill.validate import save_report, validate
+    before = user_files(arguments.output)   # the user's files there are never listed as the package's
     corpus = _corpus(arguments)
     rows = _labels_by_id(arguments.annotations, corpus)
     notes = []
@@ -125,6 +127,7 @@ def _validate_and_save(arguments):
     report = validate(corpus.data["human_label"][coded], rows["label"][coded].tolist(), corpus.codebook,
                       name=f"{Path(arguments.annotations).name} vs human")
     save_report(report, arguments.output)
+    seal_folder(arguments.output, "a validation", before=before)   # its files listed with their SHA-256: one edited by hand is never written over
     for note in notes: print(note, file=sys.stderr)
     return "\n".join([report.to_markdown(), *notes])
 

@@ -16,8 +16,8 @@ from .core import CACHE_FILE, ConfigError, file_sha256
 
 # %% auto #0
 __all__ = ['OWNED_MARKER', 'same_path', 'check_output', 'plain_permissions', 'readable_weights', 'atomic_path', 'is_ours',
-           'claim_folder', 'seal_folder', 'user_files', 'clear_folder', 'claimed_folder', 'file_record', 'is_our_file',
-           'claim_file', 'written_file']
+           'claim_folder', 'seal_folder', 'user_files', 'edited_files', 'clear_folder', 'claimed_folder', 'file_record',
+           'is_our_file', 'claim_file', 'written_file']
 
 # %% ../nbs/01b_folders.ipynb #2f4945c5
 def same_path(a:str|Path, # one path
@@ -93,6 +93,10 @@ def claim_folder(folder:str|Path,   # the folder a command writes into
     if folder.exists() and any(folder.iterdir()) and not is_ours(folder) and not force:
         raise ConfigError(f"{what} {folder} is a folder llm_distill did not write and it is not empty ({', '.join(sorted(p.name for p in folder.iterdir())[:5])}); "
                           + remedy)
+    edited = sorted(name for name in edited_files(folder) if _package_writes(name))
+    if edited and not force:   # files the package wrote and the user changed since (a hand-edited README.md): theirs now
+        raise ConfigError(f"{what} {folder} holds file(s) llm_distill wrote that were changed since: {edited[:5]}; they are yours now and a rerun "
+                          "would write over them: move them, or pass --force (force=True in Python) to replace them")
     clash = sorted(name for name in user_files(folder) if _package_writes(name)) if folder.is_dir() and not is_ours(folder) else []
     if clash:   # even with force: writing would replace the user's file
         raise ConfigError(f"{what} {folder} holds file(s) of yours that llm_distill would write over: {clash[:5]}; move them, or choose another folder")
@@ -111,8 +115,13 @@ def _package_writes(name:str) -> bool:
     return Path(name).name in _WRITTEN_NAMES or name.endswith(_WRITTEN_SUFFIXES) or name.split("/")[0] in ("body", "cells", "scores")
 
 def _write_marker(folder:Path, what:str, files:Sequence[str]) -> None:
-    "The marker: who wrote the folder, for what, and which files (so that only those are ever removed)."
-    (folder / OWNED_MARKER).write_text(json.dumps({"written_by": "llm_distill", "what": what, "files": sorted(files)}, indent=1) + "\n")
+    "The marker: who wrote the folder, for what, and which files with their SHA-256 (so that only those, unchanged, are ever removed or replaced)."
+    digests = {name: file_sha256(folder / name) for name in sorted(files) if (folder / name).is_file()}
+    (folder / OWNED_MARKER).write_text(json.dumps({"written_by": "llm_distill", "what": what, "files": sorted(files), "sha256": digests}, indent=1) + "\n")
+
+def _marker(folder:Path) -> dict:
+    "The marker of a folder of the package's (`is_ours`), as written."
+    return json.loads((folder / OWNED_MARKER).read_text())
 
 def _files_in(folder:Path) -> set[str]:
     "Every file under `folder`, as paths relative to it (the marker aside)."
@@ -131,11 +140,19 @@ def seal_folder(folder:str|Path,             # a folder the package just wrote i
 # %% ../nbs/01b_folders.ipynb #46afc17f
 def user_files(folder:str|Path, # a folder
               ) -> set[str]:
-    "The files under `folder` that the package did not write: all of them in a folder not ours, else those its marker does not list."
+    "The files under `folder` that are the user's: all of them in a folder not ours, else those its marker does not list or that changed since (`edited_files`)."
     folder = Path(folder)
     if not folder.is_dir(): return set()
-    listed = set(json.loads((folder / OWNED_MARKER).read_text()).get("files", [])) if is_ours(folder) else set()
-    return _files_in(folder) - listed
+    listed = set(_marker(folder).get("files", [])) if is_ours(folder) else set()
+    return (_files_in(folder) - listed) | edited_files(folder)
+
+def edited_files(folder:str|Path, # a folder
+                ) -> set[str]:
+    "The files the package wrote in `folder` that were changed since it sealed it (their SHA-256 differs): the user's now."
+    folder = Path(folder)
+    if not (folder.is_dir() and is_ours(folder)): return set()
+    digests = _marker(folder).get("sha256") or {}
+    return {name for name, digest in digests.items() if (folder / name).is_file() and file_sha256(folder / name) != digest}
 
 # %% ../nbs/01b_folders.ipynb #12a76b1c
 def clear_folder(folder:str|Path,   # a folder to write anew
@@ -146,7 +163,9 @@ def clear_folder(folder:str|Path,   # a folder to write anew
     if not folder.exists() or (folder.is_dir() and not any(folder.iterdir())): return set()
     if not (folder.is_dir() and is_ours(folder)):
         raise ConfigError(f"{what} {folder} exists and llm_distill did not write it; it is left as it is: move it, or choose another folder")
-    for name in json.loads((folder / OWNED_MARKER).read_text()).get("files", []): (folder / name).unlink(missing_ok=True)
+    edited = edited_files(folder)   # the user's now: never removed
+    for name in _marker(folder).get("files", []):
+        if name not in edited: (folder / name).unlink(missing_ok=True)
     for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
         if not any(sub.iterdir()): sub.rmdir()   # folders the removal emptied
     _write_marker(folder, what, [])
@@ -164,7 +183,7 @@ def claimed_folder(folder:str|Path,   # the folder a command writes into
     claim_folder(folder, what, force=force)
     try: yield folder
     except BaseException:
-        if [p.name for p in folder.iterdir()] == [OWNED_MARKER] and not json.loads((folder / OWNED_MARKER).read_text()).get("files"):
+        if [p.name for p in folder.iterdir()] == [OWNED_MARKER] and not _marker(folder).get("files"):
             (folder / OWNED_MARKER).unlink()
             if not existed: folder.rmdir()
         raise

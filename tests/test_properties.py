@@ -269,3 +269,16 @@ def test_excel_ids_stored_as_text_are_read_as_written(tmp_path, ids):
     assert read_table(path)["id"].tolist() == ids
     assert read_table(path, ids=["post"]).columns.tolist() == ["id", "label"]        # an id column it lacks is no error
     if len(set(ids)) == len(ids): assert read_labels(path, TOXICITY)["id"].tolist() == ids
+
+
+def test_a_file_edited_in_a_folder_the_package_wrote_is_never_written_over(toy, tmp_path):
+    "A hand-edited validation.md or model card in a folder llm_distill wrote was replaced by a rerun; now the rerun refuses (and --force replaces)."
+    data = ["--file", toy / "data.csv", "--id", "id", "--label", "label", "--codebook", "textclass-toxicity"]
+    for argv, edited in ((["validate", *data, toy / "labels.csv"], "validation.md"), (["train", *data, "--recipe", "tfidf"], "README.md")):
+        out = tmp_path / argv[0]
+        assert _main([*argv, "--output", out])[0] == 0 and _main([*argv, "--output", out])[0] == 0, argv[0]   # a rerun replaces its own files
+        (out / edited).write_text("corrected by hand")
+        status, err = _main([*argv, "--output", out])
+        assert status == 2 and f"changed since: ['{edited}']" in err, (argv[0], err)
+        assert (out / edited).read_text() == "corrected by hand"
+        assert _main([*argv, "--output", out, "--force"])[0] == 0 and (out / edited).read_text() != "corrected by hand"
