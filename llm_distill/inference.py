@@ -125,7 +125,7 @@ def estimate_shares(machine:Sequence,                 # machine labels (LLM or s
                     min_human:int=MIN_HUMAN,          # fewest human-coded texts per group
                    ) -> pd.DataFrame:
     "The share of each label (per group) by prediction-powered inference, beside the human-only and naive estimates."
-    if not 0 < level < 1: raise ConfigError(f"level must be in (0, 1), got {level}")
+    if not 0 < level < 1: raise ConfigError(f"level (--level) must be in (0, 1), got {level}: 0.95 for a 95% interval")
     machine, human = paired_by_index(machine, human)   # two Series: matched by index
     machine, human, names = share_labels(machine, human, labels, codebook)
     machine, human, coded, probabilities = _check_inputs(machine, human, probabilities, min_human)
@@ -135,9 +135,9 @@ def estimate_shares(machine:Sequence,                 # machine labels (LLM or s
     if no_group: raise DataError(f"{len(no_group)} text(s) have no group (rows {no_group[:5]}): give every text its group, or leave those texts out")
     small = {g: int(coded[keys == g].sum()) for g in pd.unique(keys) if coded[keys == g].sum() < min_human}
     if small:   # every such group at once, so one fix (merge them, code more) answers the whole error
-        raise DataError(f"{len(small)} group(s) have fewer than {min_human} human-coded texts (min_human): "
+        raise DataError(f"{len(small)} group(s) have fewer than {min_human} human-coded texts (min_human, --min-human): "
                         + ", ".join(f"{g!r} ({n})" for g, n in list(small.items())[:10]) + (f" and {len(small) - 10} more" if len(small) > 10 else "")
-                        + "; each group needs a random human-coded subset of its own: code more texts in them, merge small groups, or lower min_human")
+                        + "; each group needs a random human-coded subset of its own: code more texts in them, merge small groups, or lower min_human (--min-human)")
     rows = []
     for group in pd.unique(keys):
         inside = keys == group

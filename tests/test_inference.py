@@ -172,7 +172,7 @@ def test_every_group_short_of_human_codes_is_named_at_once():
     groups = ["big"] * 200 + ["tiny"] * 20 + ["small"] * 40
     machine = rng.choice(["yes", "no"], len(groups)).tolist()
     human = [m if i % 2 == 0 else None for i, m in enumerate(machine)]   # 100, 10 and 20 coded
-    with pytest.raises(DataError, match=r"2 group\(s\) have fewer than 30 human-coded texts \(min_human\): 'tiny' \(10\), 'small' \(20\)"):
+    with pytest.raises(DataError, match=r"2 group\(s\) have fewer than 30 human-coded texts \(min_human, --min-human\): 'tiny' \(10\), 'small' \(20\)"):
         estimate_shares(machine, human, ["yes"], groups=groups)
     assert set(estimate_shares(machine, human, ["yes"], groups=groups, min_human=10)["group"]) == {"big", "tiny", "small"}
 
