@@ -102,16 +102,16 @@ def command_label(arguments, # parsed `label` arguments
 def command_validate(arguments, # parsed `validate` arguments
                     ) -> str:
     "Score an annotations file against the human labels and write the report folder; the line `validate` prints."
-    from llm_distill.folders import check_output, claimed_folder
+    from llm_distill.folders import VALIDATION_FOLDER, check_output, claimed_folder
     check_output(arguments.output, [arguments.file, arguments.annotations])
-    with claimed_folder(arguments.output, "--output", force=arguments.force):   # the report's files go into a folder of its own; none is left by a refused input
+    with claimed_folder(arguments.output, "--output", force=arguments.force, kind=VALIDATION_FOLDER):   # the report's files go into a folder of its own; none is left by a refused input
         return _validate_and_save(arguments)
 
 def _validate_and_save(arguments):
     "`validate`'s work, in the folder it has claimed."
-    from llm_distill.folders import seal_folder, user_files
+    from llm_distill.folders import VALIDATION_FOLDER, edited_files, seal_folder, user_files
     from llm_distill.validate import save_report, validate
-    before = user_files(arguments.output)   # the user's files there are never listed as the package's
+    before = user_files(arguments.output) - edited_files(arguments.output)   # the user's files are never listed as the package's (an edited one --force replaces is ours again)
     corpus = _corpus(arguments)
     rows = _labels_by_id(arguments.annotations, corpus)
     notes = []
@@ -127,7 +127,7 @@ def _validate_and_save(arguments):
     report = validate(corpus.data["human_label"][coded], rows["label"][coded].tolist(), corpus.codebook,
                       name=f"{Path(arguments.annotations).name} vs human")
     save_report(report, arguments.output)
-    seal_folder(arguments.output, "a validation", before=before)   # its files listed with their SHA-256: one edited by hand is never written over
+    seal_folder(arguments.output, VALIDATION_FOLDER, before=before, kind=VALIDATION_FOLDER)   # its files listed with their SHA-256: one edited by hand is never written over
     for note in notes: print(note, file=sys.stderr)
     return "\n".join([report.to_markdown(), *notes])
 
@@ -145,19 +145,20 @@ def command_train(arguments, # parsed `train` arguments
                  ) -> str:
     "Train a student on human labels or an annotations file and save it; the lines `train` prints."
     import difflib
-    from llm_distill.folders import check_output, claimed_folder
+    from llm_distill.folders import STUDENT_FOLDER, check_output, claimed_folder
     from llm_distill.students import RECIPES
     check_output(arguments.output, [arguments.file, arguments.annotations])
     if arguments.recipe != "auto" and arguments.recipe not in RECIPES:   # refused before the data is read or a folder made
         near = difflib.get_close_matches(arguments.recipe, list(RECIPES), n=1)
         raise ConfigError(f"--recipe {arguments.recipe!r} is not a recipe" + (f" (did you mean {near[0]!r}?)" if near else "")
                           + f"; the recipes are auto, {', '.join(sorted(RECIPES))}")
-    with claimed_folder(arguments.output, "--output", force=arguments.force):   # refused before training: never overwrite a user's README.md or config.json
+    with claimed_folder(arguments.output, "--output", force=arguments.force, kind=STUDENT_FOLDER):   # refused before training: never overwrite a user's README.md or config.json
         return _train_and_save(arguments)   # a refused input leaves no folder behind
 
 def _train_and_save(arguments):
     "`train`'s work, in the folder it has claimed."
     from llm_distill.boundary import clear_folder, is_ours, seal_folder, user_files
+    from llm_distill.folders import STUDENT_FOLDER, edited_files
     from llm_distill.export import has_transformers_form, save_transformers, student_card
     from llm_distill.boundary import text_fingerprints
     from llm_distill.selection import train_student
@@ -179,7 +180,8 @@ def _train_and_save(arguments):
     student.metadata["training_texts"] = text_fingerprints(texts)   # so `predict` can mark the texts it was trained on
     deferring = _record_deferral_curve(student, texts, [labels[i] for i in keep]) if arguments.annotations else ""
     card = student_card(student, teacher=source, task=corpus.codebook.task, data_hash=corpus.data_hash(), name=Path(arguments.output).name)
-    before = clear_folder(arguments.output, "--output") if is_ours(arguments.output) else user_files(arguments.output)   # the last student's files go (a stale int8 network with them); the user's stay
+    edited = edited_files(arguments.output)   # only with --force: replaced now, so the package's again
+    before = (clear_folder(arguments.output, "--output") if is_ours(arguments.output) else user_files(arguments.output)) - edited   # the last student's files go (a stale int8 network with them); the user's stay
     if has_transformers_form(student): save_transformers(student, arguments.output, card); kept = "transformers format, with a model card"
     else:
         student.save(arguments.output); card.save(Path(arguments.output) / "README.md")
@@ -193,7 +195,7 @@ def _train_and_save(arguments):
         kept += (f"; int8 network agrees with fp32 on {record['agreement']:.1%} of the training texts, checked near the boundary on "
                  f"{record['checked']['agreement']:.1%} of held-out ones ({record['checked']['rescored']:.1%} re-scored)"
                  + (f", bf16 on {bf16['agreement']:.1%}" if bf16 else "") + f"; on CPU --precision auto predicts in {auto_precision(record, bf16=bf16)}")
-    seal_folder(arguments.output, "a student", before=before)
+    seal_folder(arguments.output, STUDENT_FOLDER, before=before, kind=STUDENT_FOLDER)
     history = (getattr(student, "student", None) and student.student.metadata.get("history")) or []
     best = max((h.get("validation_macro_f1", float("nan")) for h in history), default=None)
     held_out = f"; best validation macro-F1 {best:.3f}" if best is not None and best == best else ""

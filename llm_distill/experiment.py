@@ -19,6 +19,7 @@ import yaml
 
 from .core import ConfigError, DataError, environment_info, redact, stable_hash
 from .boundary import claim_folder, clear_folder, seal_folder, text_fingerprints
+from .folders import STUDENT_FOLDER
 from .data import Codebook, Corpus
 from .llm import Cache
 from .annotate import annotate, label_distribution, prepare_requests, summarise
@@ -380,12 +381,12 @@ def keep_student(config:ExperimentConfig,  # the experiment
     card = student_card(student, metrics, f"{int(row['n_test'])} human-labelled texts of {corpus.name} ({design}; students trained as this one "
                         "was, on the other texts' LLM labels)", teacher=teacher, task=codebook.task, data_hash=corpus.data_hash(), name=f"{config.name} student")
     what = "the kept student's folder"
+    claim_folder(folder, what, kind=STUDENT_FOLDER)   # first: a file of ours the user edited since (a model card) is refused, not removed
     users = clear_folder(folder, what)   # only the files llm_distill wrote are removed; any the user added stay
-    claim_folder(folder, what)
     try: save_transformers(student, folder, card)
     except ConfigError:   # TF-IDF: no transformers form
         student.save(folder); card.save(folder / "README.md")
-    return seal_folder(folder, what, before=users)
+    return seal_folder(folder, what, before=users, kind=STUDENT_FOLDER)
 
 # %% ../nbs/07b_experiment.ipynb #f1f4f25f
 @dataclass

@@ -15,9 +15,9 @@ from typing import Iterator, Sequence
 from .core import CACHE_FILE, ConfigError, file_sha256
 
 # %% auto #0
-__all__ = ['OWNED_MARKER', 'same_path', 'check_output', 'plain_permissions', 'readable_weights', 'atomic_path', 'is_ours',
-           'claim_folder', 'seal_folder', 'user_files', 'edited_files', 'clear_folder', 'claimed_folder', 'file_record',
-           'is_our_file', 'claim_file', 'written_file']
+__all__ = ['OWNED_MARKER', 'STUDENT_FOLDER', 'VALIDATION_FOLDER', 'same_path', 'check_output', 'plain_permissions',
+           'readable_weights', 'atomic_path', 'is_ours', 'claim_folder', 'seal_folder', 'user_files', 'edited_files',
+           'clear_folder', 'claimed_folder', 'file_record', 'is_our_file', 'claim_file', 'written_file']
 
 # %% ../nbs/01b_folders.ipynb #2f4945c5
 def same_path(a:str|Path, # one path
@@ -86,13 +86,18 @@ def claim_folder(folder:str|Path,   # the folder a command writes into
                  what:str="output", # what it is for, for the message
                  force:bool=False,  # write into a non-empty folder that is not ours
                  remedy:str="choose a new or empty folder, or pass --force (force=True in Python) to write into it",  # what the refusal tells the user to do
+                 kind:str|None=None, # what the folder holds (STUDENT_FOLDER, VALIDATION_FOLDER): one of ours of another kind is refused
                 ) -> Path:
-    "Create `folder` (or adopt it when empty or ours) and mark it as the package's; `ConfigError` for a user's non-empty folder."
+    "Create `folder` (or adopt it when empty or ours, of its kind) and mark it as the package's; `ConfigError` for a user's non-empty folder."
     folder = Path(folder)
     if folder.exists() and not folder.is_dir(): raise ConfigError(f"{what} {folder} is a file, not a folder")
     if folder.exists() and any(folder.iterdir()) and not is_ours(folder) and not force:
         raise ConfigError(f"{what} {folder} is a folder llm_distill did not write and it is not empty ({', '.join(sorted(p.name for p in folder.iterdir())[:5])}); "
                           + remedy)
+    held = _marker(folder).get("kind") if folder.is_dir() and is_ours(folder) else None
+    if kind and held and held != kind and not force:   # `train --output` a validation's folder would remove the report
+        raise ConfigError(f"{what} {folder} holds {held} llm_distill wrote, not {kind}; writing there would remove it: choose another folder, "
+                          "or pass --force (force=True in Python) to write into it")
     edited = sorted(name for name in edited_files(folder) if _package_writes(name))
     if edited and not force:   # files the package wrote and the user changed since (a hand-edited README.md): theirs now
         raise ConfigError(f"{what} {folder} holds file(s) llm_distill wrote that were changed since: {edited[:5]}; they are yours now and a rerun "
@@ -102,8 +107,10 @@ def claim_folder(folder:str|Path,   # the folder a command writes into
         raise ConfigError(f"{what} {folder} holds file(s) of yours that llm_distill would write over: {clash[:5]}; move them, or choose another folder")
     try: folder.mkdir(parents=True, exist_ok=True)
     except OSError as error: raise ConfigError(f"cannot create {what} {folder}: {error.strerror}") from None
-    if not is_ours(folder) and not any(folder.iterdir()): _write_marker(folder, what, [])
+    if not is_ours(folder) and not any(folder.iterdir()): _write_marker(folder, what, [], kind)
     return folder
+
+STUDENT_FOLDER, VALIDATION_FOLDER = "a student", "a validation"   # what a folder of the package's holds (its marker says)
 
 _WRITTEN_NAMES = {"README.md", "config.json", "llm_distill.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
                   "special_tokens_map.json", "vocab.txt", "report.md", "report.html", "results.csv", "comparisons.csv", "estimates.csv",
@@ -114,10 +121,12 @@ def _package_writes(name:str) -> bool:
     "True for a file name the package writes into its folders (a student's, a run's, a validation's)."
     return Path(name).name in _WRITTEN_NAMES or name.endswith(_WRITTEN_SUFFIXES) or name.split("/")[0] in ("body", "cells", "scores")
 
-def _write_marker(folder:Path, what:str, files:Sequence[str]) -> None:
-    "The marker: who wrote the folder, for what, and which files with their SHA-256 (so that only those, unchanged, are ever removed or replaced)."
+def _write_marker(folder:Path, what:str, files:Sequence[str], kind:str|None=None) -> None:
+    "The marker: who wrote the folder, for what (its kind kept unless given), and which files with their SHA-256 (only those, unchanged, are ever removed or replaced)."
     digests = {name: file_sha256(folder / name) for name in sorted(files) if (folder / name).is_file()}
-    (folder / OWNED_MARKER).write_text(json.dumps({"written_by": "llm_distill", "what": what, "files": sorted(files), "sha256": digests}, indent=1) + "\n")
+    kind = kind or (_marker(folder).get("kind") if is_ours(folder) else None)
+    (folder / OWNED_MARKER).write_text(json.dumps({"written_by": "llm_distill", "what": what, "kind": kind, "files": sorted(files), "sha256": digests},
+                                                  indent=1) + "\n")
 
 def _marker(folder:Path) -> dict:
     "The marker of a folder of the package's (`is_ours`), as written."
@@ -131,10 +140,11 @@ def _files_in(folder:Path) -> set[str]:
 def seal_folder(folder:str|Path,             # a folder the package just wrote into (after `claim_folder`)
                 what:str="output",           # what it is for
                 before:Sequence[str]=(),     # files that were there before (the user's): never listed, so never removed
+                kind:str|None=None,          # what the folder holds (as in `claim_folder`; default: as its marker says)
                ) -> Path:
     "Record in the folder's marker the files the package wrote, so that `clear_folder` removes exactly those and nothing of the user's."
     folder = Path(folder)
-    _write_marker(folder, what, sorted(_files_in(folder) - set(before)))
+    _write_marker(folder, what, sorted(_files_in(folder) - set(before)), kind)
     return folder
 
 # %% ../nbs/01b_folders.ipynb #46afc17f
@@ -146,6 +156,7 @@ def user_files(folder:str|Path, # a folder
     listed = set(_marker(folder).get("files", [])) if is_ours(folder) else set()
     return (_files_in(folder) - listed) | edited_files(folder)
 
+# %% ../nbs/01b_folders.ipynb #f91c8e07
 def edited_files(folder:str|Path, # a folder
                 ) -> set[str]:
     "The files the package wrote in `folder` that were changed since it sealed it (their SHA-256 differs): the user's now."
@@ -176,11 +187,12 @@ def clear_folder(folder:str|Path,   # a folder to write anew
 def claimed_folder(folder:str|Path,   # the folder a command writes into
                    what:str="output", # what it is for, for the message
                    force:bool=False,  # as in `claim_folder`
+                   kind:str|None=None, # as in `claim_folder`
                   ) -> Iterator[Path]:
     "`claim_folder` for one command's block; when the block raises before anything is written, the folder is as it was before."
     folder = Path(folder)
     existed = folder.exists()
-    claim_folder(folder, what, force=force)
+    claim_folder(folder, what, force=force, kind=kind)
     try: yield folder
     except BaseException:
         if [p.name for p in folder.iterdir()] == [OWNED_MARKER] and not _marker(folder).get("files"):

@@ -282,3 +282,11 @@ def test_a_file_edited_in_a_folder_the_package_wrote_is_never_written_over(toy, 
         assert status == 2 and f"changed since: ['{edited}']" in err, (argv[0], err)
         assert (out / edited).read_text() == "corrected by hand"
         assert _main([*argv, "--output", out, "--force"])[0] == 0 and (out / edited).read_text() != "corrected by hand"
+        (out / edited).write_text("corrected again")                           # replaced with --force, it is the package's again: still guarded
+        assert _main([*argv, "--output", out])[0] == 2 and (out / edited).read_text() == "corrected again", argv[0]
+    report = sorted(p.name for p in (tmp_path / "validate").iterdir())
+    status, err = _main(["train", *data, "--recipe", "tfidf", "--output", tmp_path / "validate"])   # another command's folder
+    assert status == 2 and "holds a validation llm_distill wrote, not a student" in err, err
+    assert sorted(p.name for p in (tmp_path / "validate").iterdir()) == report
+    status, err = _main(["validate", *data, toy / "labels.csv", "--output", tmp_path / "train"])
+    assert status == 2 and "holds a student llm_distill wrote, not a validation" in err, err
