@@ -363,7 +363,7 @@ def labels_as_names(values:Sequence,                 # labels as found: names in
     bad = [i for i, name in enumerate(names) if name is _UNKNOWN]
     if bad:
         spellings = sorted({s for i in bad for s in _unknown_spellings(values[i], codebook)})   # in a label set, the part the codebook lacks
-        near = {s: label_for(codebook, label_key(s)) or next(iter(_closest(s, codebook.label_names)), None) for s in spellings}
+        near = {s: _separated(s, codebook) or label_for(codebook, label_key(s)) or next(iter(_closest(s, codebook.label_names)), None) for s in spellings}
         hint = "; ".join(f"{s!r}: did you mean {n!r}?" for s, n in near.items() if n)
         raise LabelError(f"{where} has label(s) {spellings} not in codebook {codebook.task!r} at {_where_rows(bad, ids)}; the codebook's labels are "
                          f"{[(l.name, l.code) if l.code is not None else l.name for l in codebook.labels]}" + (f" ({hint})" if hint else ""))
@@ -374,6 +374,14 @@ def _unknown_spellings(value, codebook:Codebook) -> list[str]:
     if not codebook.multi_label: return [str(value)]
     parts = list(value) if isinstance(value, (list, tuple, np.ndarray)) else _label_set_parts(value)
     return [str(part) for part in parts if _one_label(part, codebook) is None] or [str(value)]
+
+def _separated(value:str, codebook:Codebook) -> str|None:
+    "A label set written with another separator (`hate, offensive`) as the package writes it (`hate|offensive`); None when it is not one."
+    for separator in (",", ";", "/"):
+        parts = [p.strip() for p in str(value).split(separator)]
+        if codebook.multi_label and len(parts) > 1 and all(_one_label(p, codebook) for p in parts):
+            return LABEL_SEPARATOR.join(n for n in codebook.label_names if n in {_one_label(p, codebook) for p in parts})
+    return None
 
 def _closest(word:str, names:Sequence[str]) -> list[str]:
     "The label names closest to `word` (case and spacing aside)."

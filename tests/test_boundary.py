@@ -126,3 +126,12 @@ def test_a_python_list_pandas_wrote_to_a_csv_is_a_label_set_and_is_never_run(tmp
     (tmp_path / "bad.csv").write_text('id,label\na,"[__import__(\'os\').system(\'touch ran\')]"\n')
     with pytest.raises(LabelError, match="not in codebook"): read_labels(tmp_path / "bad.csv", codebook)
     assert not (tmp_path / "ran").exists() and not Path("ran").exists()
+
+
+def test_a_label_set_joined_with_commas_is_refused_with_the_spelling_that_works():
+    "`hate, offensive` was refused with \"did you mean 'offensive'?\"; the hint now shows the set as the package reads it."
+    from llm_distill.boundary import as_codebook, labels_as_names
+    from llm_distill.core import LabelError
+    codebook = as_codebook(["hate", "offensive", "neither"], multi_label=True)
+    with pytest.raises(LabelError, match=r"'hate, offensive': did you mean 'hate\|offensive'\?"): labels_as_names(["hate|offensive", "hate, offensive"], codebook)
+    with pytest.raises(LabelError, match=r"'Offensive; Hate': did you mean 'hate\|offensive'\?"): labels_as_names(["Offensive; Hate"], codebook)
