@@ -208,6 +208,11 @@ def _open_error(self:Cache, error:sqlite3.Error) -> str:
         return f"the cache file {self.path} is locked by another program ({error}): rerun when it is done. The file is not damaged"
     if code in ("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_IOERR") or isinstance(error, sqlite3.OperationalError):
         return f"cannot open the cache file {self.path} ({error})"
+    with contextlib.suppress(OSError):   # a text file (a CSV given as --cache) never was a cache: not a damaged one (an SQLite file is full of NUL bytes)
+        with open(self.path, "rb") as stream: head = stream.read(4096)
+        if head and b"\x00" not in head:
+            return (f"{self.path} is not an llm_distill cache (a text file, not an SQLite one; a table of yours?): it is left as it is. "
+                    "Give --cache (cache=) a new file, e.g. llm_cache.sqlite")
     return (f"the cache file {self.path} is damaged ({error}). Move it aside and rerun: answers in it will be asked for "
             "(and paid for) again; or restore it from a backup")
 

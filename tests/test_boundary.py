@@ -135,3 +135,15 @@ def test_a_label_set_joined_with_commas_is_refused_with_the_spelling_that_works(
     codebook = as_codebook(["hate", "offensive", "neither"], multi_label=True)
     with pytest.raises(LabelError, match=r"'hate, offensive': did you mean 'hate\|offensive'\?"): labels_as_names(["hate|offensive", "hate, offensive"], codebook)
     with pytest.raises(LabelError, match=r"'Offensive; Hate': did you mean 'hate\|offensive'\?"): labels_as_names(["Offensive; Hate"], codebook)
+
+
+def test_a_table_given_as_the_cache_is_named_as_not_a_cache_and_left_alone(tmp_path, capsys):
+    "`--cache coded.csv` said 'the cache file is damaged ... move it aside'; it is not a cache at all, and says so."
+    from llm_distill.cli import main
+    (tmp_path / "d.csv").write_text("id,text,label,llm\n" + "".join(f"{i},text {i},toxic,toxic\n" for i in range(5)))
+    (tmp_path / "coded.csv").write_text("id,label\n1,toxic\n")
+    assert main(["label", "--file", str(tmp_path / "d.csv"), "--label", "label", "--codebook", "textclass-toxicity", "--backend", "replay",
+                 "--column", "llm", "--model", "m", "--cache", str(tmp_path / "coded.csv"), "--output", str(tmp_path / "a.csv"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "is not an llm_distill cache (a text file, not an SQLite one" in err and "damaged" not in err, err
+    assert (tmp_path / "coded.csv").read_text() == "id,label\n1,toxic\n" and not (tmp_path / "a.csv").exists()
