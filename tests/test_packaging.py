@@ -95,3 +95,12 @@ def test_plain_install_resolves_without_the_extras(tmp_path):
                    check=True, timeout=900)
     installed = {re.sub(r"[-_.]+", "-", item["metadata"]["name"]).lower() for item in json.loads(report.read_text())["install"]}
     assert "llm-distill" in installed and not installed & set(OPTIONAL), installed & set(OPTIONAL)
+
+
+def test_a_title_cell_holds_only_the_title_and_summary():
+    "nbdev turns the first markdown cell into the page's front matter and drops the rest of it: an intro written there never reached the page."
+    for notebook in sorted((ROOT / "nbs").rglob("*.ipynb")):
+        cells = json.loads(notebook.read_text())["cells"]
+        if not cells or cells[0]["cell_type"] != "markdown": continue
+        lines = [l for l in "".join(cells[0]["source"]).splitlines() if l.strip()]
+        assert all(l.startswith(("# ", "> ")) for l in lines), f"{notebook.name}: move the text after the summary into a cell of its own"
