@@ -212,7 +212,7 @@ def _open_error(self:Cache, error:sqlite3.Error) -> str:
         with open(self.path, "rb") as stream: head = stream.read(4096)
         if head and b"\x00" not in head:
             return (f"{self.path} is not an llm_distill cache (a text file, not an SQLite one; a table of yours?): it is left as it is. "
-                    "Give --cache (cache=) a new file, e.g. llm_cache.sqlite")
+                    f"Give --cache (cache=) a new file, e.g. {CACHE_FILE}")
     return (f"the cache file {self.path} is damaged ({error}). Move it aside and rerun: answers in it will be asked for "
             "(and paid for) again; or restore it from a backup")
 
