@@ -65,14 +65,13 @@ def command_label(arguments, # parsed `label` arguments
     "Label texts with an LLM into an annotations file; the line `label` prints."
     from llm_distill.annotate import annotate, summarise
     from llm_distill.boundary import check_output
-    from llm_distill.outputs import ANNOTATIONS, output_format, write_table
-    from llm_distill.folders import claim_file
+    from llm_distill.outputs import ANNOTATIONS, writable_output, write_table
     from llm_distill.inputs import make_backend
     from llm_distill.llm import Decoding
     from llm_distill.prompts import stratified_examples
     arguments.cache = arguments.cache or str(default_cache_path())
     output = check_output(arguments.output, [arguments.file, arguments.cache])
-    output_format(output, what=ANNOTATIONS); claim_file(output, force=arguments.force, kind=ANNOTATIONS)   # refused before anything is labelled (and paid for)
+    writable_output(output, ANNOTATIONS, arguments.force)   # refused before anything is labelled (and paid for)
     check_output(arguments.cache, [arguments.file, arguments.codebook, arguments.output], "--cache")   # the cache is written to: never one of the inputs
     corpus = _corpus(arguments)
     if not (arguments.model or arguments.column): raise ConfigError("label needs --model (and --column for --backend replay)")
@@ -274,9 +273,8 @@ def command_predict(arguments, # parsed `predict` arguments
     lacking = [f"--{name}" for name in ("student", "output") if not getattr(arguments, name)]
     if lacking: raise ConfigError(f"predict needs {' and '.join(lacking)}")
     check_output(arguments.output, [arguments.input])
-    from llm_distill.folders import claim_file
-    from llm_distill.outputs import PREDICTIONS
-    claim_file(arguments.output, force=arguments.force, kind=PREDICTIONS)   # refused before the student is loaded, not after every text is classified
+    from llm_distill.outputs import PREDICTION_FORMATS, PREDICTIONS, writable_output
+    writable_output(arguments.output, PREDICTIONS, arguments.force, PREDICTION_FORMATS)   # refused before the student is loaded, not after every text is classified
     from llm_distill.quantize import load_for_prediction
     student = load_for_prediction(arguments.student, arguments.precision)
     deferral = _deferral(arguments, student)
@@ -297,12 +295,11 @@ def command_estimate(arguments, # parsed `estimate` arguments
                     ) -> str:
     "Estimate label shares with valid intervals from machine labels and a human-coded subset; the line `estimate` prints."
     from llm_distill.boundary import check_output, read_labels
-    from llm_distill.outputs import ESTIMATES, output_format, write_table
+    from llm_distill.outputs import ESTIMATES, writable_output, write_table
     from llm_distill.data import load_codebook
-    from llm_distill.folders import claim_file
     from llm_distill.inference import estimate_shares
     output = check_output(arguments.output, [arguments.annotations, arguments.human])
-    output_format(output, what=ESTIMATES); claim_file(output, force=arguments.force, kind=ESTIMATES)
+    writable_output(output, ESTIMATES, arguments.force)   # refused before anything is read
     codebook = load_codebook(arguments.codebook)
     extra, as_written = [c for c in (arguments.probability_column,) if c], [arguments.group] if arguments.group else []   # a group's name as written: `01` is not `1`
     table_options = dict(format=arguments.format, sep=arguments.sep, encoding=arguments.encoding)

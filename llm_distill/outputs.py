@@ -13,13 +13,15 @@ import pandas as pd
 
 from .core import ConfigError
 from .boundary import FORMATS, LABEL_COLUMNS, spelled_empty_sets
-from .folders import check_output, written_file
+from .folders import check_output, claim_file, written_file
 
 # %% auto #0
-__all__ = ['ANNOTATIONS', 'PREDICTIONS', 'ESTIMATES', 'output_format', 'write_table', 'prediction_format', 'table_writer']
+__all__ = ['ANNOTATIONS', 'PREDICTIONS', 'ESTIMATES', 'PREDICTION_FORMATS', 'output_format', 'writable_output', 'write_table',
+           'prediction_format', 'table_writer']
 
 # %% ../nbs/01f_outputs.ipynb #8cafb104
 ANNOTATIONS, PREDICTIONS, ESTIMATES = "annotations", "predictions", "estimates"   # what an output file holds: `label`'s, `predict`'s, `estimate`'s
+PREDICTION_FORMATS = ("csv", "tsv", "parquet")   # what predictions may be written as: formats that are appended to chunk by chunk
 
 # %% ../nbs/01f_outputs.ipynb #6d797184
 def output_format(destination:str|Path,                                   # where a table is to be written
@@ -34,6 +36,16 @@ def output_format(destination:str|Path,                                   # wher
         raise ConfigError(f"{destination}: write {what} to a {extensions} file, not {destination.suffix!r}" if destination.suffix else
                           f"{destination} has no extension: write {what} to a {extensions} file")
     return format
+
+# %% ../nbs/01f_outputs.ipynb #09fc61df
+def writable_output(destination:str|Path,                                    # where the command will write
+                    kind:str,                                                 # what it will hold (ANNOTATIONS, PREDICTIONS, ESTIMATES)
+                    force:bool=False,                                         # as in `folders.claim_file`
+                    formats:Sequence[str]=("csv", "tsv", "jsonl", "parquet"), # the formats it may have
+                   ) -> Path:
+    "The destination as a `Path` once it can be written: an extension of `formats`, and no file of the user's (or of another kind) there."
+    output_format(destination, formats, kind)
+    return claim_file(destination, force=force, kind=kind)
 
 # %% ../nbs/01f_outputs.ipynb #a9a6250a
 def write_table(frame:pd.DataFrame,             # the table
@@ -57,7 +69,7 @@ def write_table(frame:pd.DataFrame,             # the table
 def prediction_format(destination:str|Path,  # where predictions are to be written
                      ) -> str:
     "csv, tsv or parquet, from the destination's extension (any case); a ConfigError naming the file otherwise."
-    return output_format(destination, ("csv", "tsv", "parquet"), "predictions")
+    return output_format(destination, PREDICTION_FORMATS, PREDICTIONS)
 
 # %% ../nbs/01f_outputs.ipynb #e3376156
 class _ChunkWriter:

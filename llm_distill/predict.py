@@ -17,9 +17,9 @@ from tqdm import tqdm
 
 from .boundary import (id_column_of, plain_id, read_table, spelled_empty_sets, table_chunks, table_format, table_rows,
                                   text_fingerprints)
-from .outputs import PREDICTIONS, prediction_format, table_writer
+from .outputs import PREDICTION_FORMATS, PREDICTIONS, table_writer, writable_output
 from .core import DataError, file_sha256, precision_of, stable_hash, json_text
-from .folders import OWNED_MARKER, atomic_path, check_output, claim_file, claim_folder, clear_folder, is_ours, seal_folder, user_files
+from .folders import OWNED_MARKER, atomic_path, check_output, claim_folder, clear_folder, is_ours, seal_folder, user_files
 
 # %% auto #0
 __all__ = ['parts_folder', 'predict_file', 'predict_partition', 'partition_meta']
@@ -233,7 +233,7 @@ def predict_file(student,                      # a student (any recipe's, or one
                 ) -> Path:
     "Classify every row of a large file in chunks, read and written through the boundary (ids as written; never over the source; resumable)."
     source, destination = Path(source), check_output(destination, [source])
-    prediction_format(destination); claim_file(destination, force=force, kind=PREDICTIONS)   # a name it cannot write, or a file of the user's, is refused now, not after every chunk is classified
+    writable_output(destination, PREDICTIONS, force, PREDICTION_FORMATS)   # a name it cannot write, or a file of the user's, is refused now, not after every chunk is classified
     check_output(parts_folder(destination), [source])
     read_as = " (a .txt file is read as one text a line; for a table pass its format, e.g. --format csv --sep ';')" \
         if source.exists() and table_format(source, format) == "lines" else ""
