@@ -24,7 +24,7 @@ from .folders import (  # noqa: F401  (re-exported: `from llm_distill.boundary i
 # %% auto #0
 __all__ = ['FORMATS', 'TEXT_FORMATS', 'EMPTY_SET', 'EMPTY_SET_WRITTEN', 'LABEL_COLUMNS', 'id_text', 'plain_id', 'id_column_of',
            'table_format', 'read_table', 'table_chunks', 'table_rows', 'as_codebook', 'labels_as_names',
-           'paired_by_index', 'read_labels', 'spelled_empty_sets', 'text_fingerprints']
+           'label_if_known', 'paired_by_index', 'read_labels', 'spelled_empty_sets', 'text_fingerprints']
 
 # %% ../nbs/01a_boundary.ipynb #63dec5c9
 def id_text(value, # an id as read: a string, an integer, a numpy scalar
@@ -388,6 +388,14 @@ def _closest(word:str, names:Sequence[str]) -> list[str]:
     import difflib
     keys = {label_key(n): n for n in names}
     return [keys[k] for k in difflib.get_close_matches(label_key(word), list(keys), n=1, cutoff=0.6)]
+
+# %% ../nbs/01a_boundary.ipynb #699f312c
+def label_if_known(value,                           # one label as found: a name in any spelling, a code, a label set
+                   codebook:Codebook|Sequence[str], # the codebook (or label names) it must belong to
+                  ) -> str|None:
+    "The value as `labels_as_names` reads it (the empty set as `''`), or None where it is missing or names no label of the codebook."
+    name = _label_name(value, as_codebook(codebook))
+    return None if name is _UNKNOWN else name
 
 # %% ../nbs/01a_boundary.ipynb #23867115
 def paired_by_index(first:Sequence,   # labels of some texts (a pandas Series: its index names the texts)

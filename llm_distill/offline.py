@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .core import ConfigError, DataError, LabelError, stable_hash
-from .codebook import label_for
+from .boundary import EMPTY_SET, EMPTY_SET_WRITTEN, label_if_known
 from .cache import Completion
 
 # %% auto #0
@@ -142,18 +142,28 @@ def completion_from_body(body:dict, # a chat completion's JSON body (a Batch out
                       usage.get("completion_tokens", 0), None, [c.get("finish_reason") for c in choices], 0, body.get("model"))
 
 # %% ../nbs/03b_offline.ipynb #8f0b04bb
+_LISTS = (list, tuple, np.ndarray)
+
+def _cell_samples(value, multi_label:bool) -> list:
+    "The answers in one cell: a list (or a JSON array) is several samples, except that under label sets a flat list is one set."
+    if isinstance(value, str) and value.strip().startswith("["):
+        try: value = json.loads(value)
+        except ValueError: return [value]   # a Python list as pandas writes one: a label set, read by the codebook
+    if not isinstance(value, _LISTS): return [value]
+    if len(value) == 0 or (multi_label and not any(isinstance(v, _LISTS) for v in value)): return [list(value)]   # "[]": one answer, the empty set
+    return list(value)
+
+def _replayed_answer(value, codebook):
+    "One replayed answer as the codebook's label name, read as human labels are (codes, sets of codes); as written when it names none."
+    if not isinstance(value, _LISTS) and (value is None or pd.isna(value)): return None
+    name = label_if_known(value, codebook) if codebook is not None else None
+    if name is None: return json.dumps(list(value), default=str) if isinstance(value, _LISTS) else str(value)   # parse_label records why it names no label
+    return EMPTY_SET_WRITTEN if name == EMPTY_SET else name   # the empty set as an answer spells it, not as an empty answer
+
 def _replayed_samples(row, codebook) -> list:
-    "One text's replayed answers: a cell holding a list (or a JSON array) is several samples; codes become label names."
-    values = []
-    for value in row:
-        if isinstance(value, str) and value.strip().startswith("["):
-            try: value = json.loads(value) or value   # "[]" is one answer, the empty label set, not zero answers
-            except ValueError: pass
-        values.extend(value if isinstance(value, (list, tuple, np.ndarray)) else [value])
-    def answer(value):
-        if value is None or pd.isna(value): return None
-        return (label_for(codebook, value) if codebook is not None else None) or str(value)
-    return [answer(v) for v in values]
+    "One text's replayed answers: its cells' samples, each through the codebook."
+    multi_label = codebook is not None and codebook.multi_label
+    return [_replayed_answer(v, codebook) for value in row for v in _cell_samples(value, multi_label)]
 
 class ReplayBackend:
     "Answers that an LLM already gave, looked up by text id."

@@ -84,3 +84,27 @@ def test_partitions_write_empty_label_sets_as_predict_file_does(tmp_path, codebo
     partition = predict_partition(frame, student, id_column="id")
     assert (written["label"] == "(none)").any(), written["label"].value_counts()   # the case this test is about occurs
     assert partition["label"].tolist() == written["label"].tolist() and partition["id"].tolist() == written["id"].tolist()
+
+
+def test_replayed_label_sets_of_codes_score_as_the_same_sets_of_names(tmp_path, codebook):
+    "helper-24: under a codebook with codes, an LLM column of joined codes (`1|2`) came out 'unparsed' (9 of 48 rows), so validate's exact match was 0.696, not 0.891."
+    from llm_distill.cli import main
+    data = davidson_sets(90)
+    codes = {name: i for i, name in enumerate(LABELS, 1)}
+    as_codes = lambda column: column.map(lambda s: "|".join(str(codes[n]) for n in reversed(s.split("|")) if n) or "(none)")   # codes, in another order
+    coded = Codebook(codebook.task, tuple(Label(n, code=codes[n]) for n in LABELS), multi_label=True, require_definitions=False)
+    save_codebook(coded, tmp_path / "coded.yaml")
+    data.assign(human=as_codes(data["human"]), teacher=as_codes(data["teacher"])).to_csv(tmp_path / "coded.csv", index=False)
+    data.to_csv(tmp_path / "named.csv", index=False)
+    save_codebook(codebook, tmp_path / "named.yaml")
+    scores = {}
+    for spelled in ("coded", "named"):
+        common = ["--file", str(tmp_path / f"{spelled}.csv"), "--id", "id", "--label", "human", "--codebook", str(tmp_path / f"{spelled}.yaml"), "-q"]
+        assert main(["label", *common, "--backend", "replay", "--column", "teacher", "--model", "m", "--cache", str(tmp_path / f"{spelled}.sqlite"),
+                     "--output", str(tmp_path / f"{spelled}-annotations.csv")]) == 0
+        annotations = pd.read_csv(tmp_path / f"{spelled}-annotations.csv", dtype=str, keep_default_na=False)
+        assert (annotations["status"] == "ok").all(), annotations["status"].value_counts()
+        assert main(["validate", str(tmp_path / f"{spelled}-annotations.csv"), *common, "--output", str(tmp_path / f"{spelled}-validation")]) == 0
+        scores[spelled] = pd.read_csv(tmp_path / f"{spelled}-validation" / "validation.csv")
+    assert (scores["coded"]["value"] < 1).any()                         # the stand-in teacher disagrees on some sets
+    pd.testing.assert_frame_equal(scores["coded"], scores["named"])      # the same sets, spelled as codes or as names: the same numbers

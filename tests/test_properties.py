@@ -290,3 +290,36 @@ def test_a_file_edited_in_a_folder_the_package_wrote_is_never_written_over(toy, 
     assert sorted(p.name for p in (tmp_path / "validate").iterdir()) == report
     status, err = _main(["validate", *data, toy / "labels.csv", "--output", tmp_path / "train"])
     assert status == 2 and "holds a student llm_distill wrote, not a validation" in err, err
+
+
+def coded_topics():
+    "A multi-label codebook whose labels have codes, as a coder's codebook often does."
+    from llm_distill.codebook import Codebook, Label
+    return Codebook("topics", (Label("economy", code=1), Label("crime", code=2), Label("health", code=3)), multi_label=True,
+                    require_definitions=False)
+
+
+def label_set_as_someone_writes_it(draw, codebook, names):
+    "One label set as a person or a program writes it: joined codes in any order, joined names, a JSON list of codes, a Python list of names."
+    codes = {label.name: label.code for label in codebook.labels}
+    order = draw(st.permutations(list(names))) if names else []
+    return draw(st.sampled_from([
+        "|".join(str(codes[n]) for n in order) or "(none)", "|".join(spelling(draw, n) for n in order) or "[]",
+        "[" + ", ".join(str(codes[n]) for n in order) + "]", str(list(order)), list(order)]))
+
+
+@seed(0)
+@SETTINGS
+@given(data=st.data())
+def test_replayed_label_sets_are_read_as_human_labels_are(data):
+    "An LLM's labels replayed from a column mean what the same values mean in the human column (helper-24: joined codes `1|2` were 'unparsed')."
+    from llm_distill.llm import Decoding, ReplayBackend, Request
+    from llm_distill.prompts import parse_label
+    codebook = coded_topics()
+    sets = data.draw(st.lists(st.sets(st.sampled_from(codebook.label_names)), min_size=1, max_size=8))
+    values = [label_set_as_someone_writes_it(data.draw, codebook, names) for names in sets]
+    replay = ReplayBackend(pd.Series(values, index=[f"t{i}" for i in range(len(values))], dtype=object), "m", codes=codebook)
+    answers = [c.texts[0] for c in replay.complete_batch([Request((), id=f"t{i}") for i in range(len(values))], Decoding())]
+    parsed = [parse_label(answer, codebook, numbered=replay.prompted) for answer in answers]
+    assert [p.status for p in parsed] == ["ok"] * len(values), list(zip(values, answers))
+    assert [p.label for p in parsed] == labels_as_names(values, codebook)
