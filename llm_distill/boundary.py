@@ -6,10 +6,14 @@
 from __future__ import annotations
 
 import ast
+import bz2
 import codecs
 import contextlib
 import csv
+import gzip
+import io
 import json
+import lzma
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -22,8 +26,8 @@ from .folders import (  # noqa: F401  (re-exported: `from llm_distill.boundary i
     OWNED_MARKER, check_output, claim_folder, clear_folder, is_ours, same_path, seal_folder, user_files)
 
 # %% auto #0
-__all__ = ['FORMATS', 'TEXT_FORMATS', 'EMPTY_SET', 'EMPTY_SET_WRITTEN', 'LABEL_COLUMNS', 'id_text', 'plain_id', 'id_column_of',
-           'table_format', 'read_table', 'table_chunks', 'table_rows', 'as_codebook', 'labels_as_names',
+__all__ = ['FORMATS', 'TEXT_FORMATS', 'COMPRESSIONS', 'EMPTY_SET', 'EMPTY_SET_WRITTEN', 'LABEL_COLUMNS', 'id_text', 'plain_id',
+           'id_column_of', 'table_format', 'read_table', 'table_chunks', 'table_rows', 'as_codebook', 'labels_as_names',
            'label_if_known', 'paired_by_index', 'read_labels', 'spelled_empty_sets', 'text_fingerprints']
 
 # %% ../nbs/01a_boundary.ipynb #63dec5c9
@@ -54,17 +58,32 @@ def id_column_of(columns:Sequence[str],   # the table's columns
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
            ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel", ".xls": "excel", ".txt": "lines"}   # lines: one text a line
 TEXT_FORMATS = ("csv", "tsv", "jsonl", "lines")
+COMPRESSIONS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}   # a text table compressed (corpus.csv.gz), read as it streams
+_ARCHIVES = (".zip", ".zst", ".7z", ".tar", ".tgz", ".rar")
 _MAGIC = {b"PAR1": "parquet", b"PK\x03\x04": "excel", b"\xd0\xcf\x11\xe0": "excel"}
+
+def _opened_bytes(path:Path):
+    "The file's bytes as a stream, decompressed when its name ends in `.gz`, `.bz2` or `.xz`."
+    opener = COMPRESSIONS.get(path.suffix.lower())
+    return opener(path, "rb") if opener else path.open("rb")
+
+def _opened_text(path:Path, encoding:str, errors:str="strict", newline:str|None=None):
+    "The file's text as a stream, decompressed as `_opened_bytes` does."
+    return io.TextIOWrapper(_opened_bytes(path), encoding=encoding, errors=errors, newline=newline)
 
 def table_format(path:Path,            # the file
                  format:str|None=None, # the format the user declared, if any
                 ) -> str:
-    "The format of `path`: as declared, else by its extension in any case, else by its first bytes."
+    "The format of `path`: as declared, else by its extension in any case (a text table's before `.gz`, `.bz2`, `.xz`), else by its first bytes."
     known = sorted(set(FORMATS.values()))
-    if format is not None:
-        if format not in known: raise ConfigError(f"format must be one of {known}, not {format!r}")
-        return format
-    if found := FORMATS.get(path.suffix.lower()): return found
+    if format is not None and format not in known: raise ConfigError(f"format must be one of {known}, not {format!r}")
+    suffix = path.suffix.lower()
+    found = format or FORMATS.get((Path(path.stem).suffix if suffix in COMPRESSIONS else suffix).lower())
+    if suffix in COMPRESSIONS and found not in TEXT_FORMATS:
+        raise DataError(f"{path}: a compressed ({suffix}) file is read only when it holds a CSV, TSV, JSON Lines or text table named as one "
+                        f"(e.g. corpus.csv{suffix}); " + ("decompress it first" if found else "name it so, or set the format option"))
+    if suffix in _ARCHIVES: raise DataError(f"{path}: a {suffix} archive is not read; extract the table from it (or compress the table alone: corpus.csv.gz)")
+    if found: return found
     with path.open("rb") as file: head = file.read(8)
     if found := next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None): return found
     raise DataError(f"{path}: unknown format {path.suffix!r}; set the format option to one of {known}")
@@ -72,14 +91,14 @@ def table_format(path:Path,            # the file
 # %% ../nbs/01a_boundary.ipynb #e91a2cfe
 def _check_bytes(path:Path, format:str) -> None:
     "Raise `DataError` when the bytes of `path` contradict its format: binary in a text file (naming the line of a NUL byte), text in a binary one."
-    with path.open("rb") as file: head = file.read(4096)   # closed at once: a long run opens many
+    with _opened_bytes(path) as file: head = file.read(4096)   # closed at once: a long run opens many
     found = next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
     if format in ("parquet", "excel") and found != format:
         raise DataError(f"{path}: not a {format} file (its first bytes are {head[:8]!r}); is the extension wrong?")
     if format not in TEXT_FORMATS: return
     if found: raise DataError(f"{path}: expected a {format} text file but it is binary ({found}); is the extension wrong? (or set the format option)")
     line = 1
-    with path.open("rb") as stream:
+    with _opened_bytes(path) as stream:
         while chunk := stream.read(1 << 20):
             if (at := chunk.find(b"\x00")) >= 0:
                 line += chunk[:at].count(b"\n")
@@ -90,7 +109,7 @@ def _check_bytes(path:Path, format:str) -> None:
 def _first_bad_line(path:Path, encoding:str) -> tuple[int, bytes]:
     "1-based line number and bytes of the first byte sequence of `path` that is invalid in `encoding`."
     decoder, lines = codecs.getincrementaldecoder(encoding)(), 1
-    with path.open("rb") as stream:
+    with _opened_bytes(path) as stream:
         while chunk := stream.read(1 << 20):
             try: decoder.decode(chunk)
             except UnicodeDecodeError as error:
@@ -102,7 +121,7 @@ def _unparsable(path:Path, format:str, error:Exception) -> DataError:
     "The error for a table pandas cannot parse; for CSV and TSV, the separator its first lines look split by (`csv.Sniffer`)."
     hint = ""
     if format in ("csv", "tsv"):
-        with path.open("r", encoding="utf-8", errors="replace") as file: head = file.read(20_000)
+        with _opened_text(path, "utf-8", "replace") as file: head = file.read(20_000)
         try: found = csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
         except csv.Error: found = None
         hint = (f"; its lines look separated by {found!r}: set the sep option (--sep {found!r})" if found and found != {"csv": ",", "tsv": "\t"}[format]
@@ -125,7 +144,7 @@ def _separator(sep:str|None, format:str) -> str:
 
 def _header(path:Path, sep:str, encoding:str, quoting:int) -> list[str]:
     "The column names on the first line of a CSV or TSV file."
-    with path.open(encoding=_text_encoding(encoding), errors="replace", newline="") as stream:
+    with _opened_text(path, _text_encoding(encoding), "replace", newline="") as stream:
         return next(csv.reader(stream, delimiter=sep, quoting=quoting), [])
 
 def _refuse_duplicate_columns(path:Path, names:Sequence) -> None:
@@ -150,7 +169,7 @@ def _csv_options(path:Path, format:str, sep, encoding, encoding_errors, header, 
 
 def _refuse_extra_fields(path:Path, sep:str, encoding:str, quoting:int) -> None:
     "Raise `DataError` naming the first row with more fields than the header, unless the extras are empty (a trailing separator)."
-    with path.open(encoding=_text_encoding(encoding), errors="replace", newline="") as stream:
+    with _opened_text(path, _text_encoding(encoding), "replace", newline="") as stream:
         rows = csv.reader(stream, delimiter=sep, quoting=quoting)
         width = len(next(rows, []))
         for number, row in enumerate(rows, 1):
@@ -192,7 +211,7 @@ def _read_jsonl(path:Path, encoding:str, encoding_errors:str, ids:Sequence[str]=
         if len(set(keys)) < len(keys): raise ValueError(f"key {next(k for k in keys if keys.count(k) > 1)!r} occurs twice")
         return dict(pairs)
     records = []
-    with path.open(encoding=_text_encoding(encoding), errors=encoding_errors) as stream:
+    with _opened_text(path, _text_encoding(encoding), encoding_errors) as stream:
         for number, line in enumerate(stream, 1):
             if not line.strip(): continue
             try: record = json.loads(line, object_pairs_hook=unique_keys, parse_int=_as_written(int), parse_float=_as_written(float))
@@ -239,7 +258,7 @@ def read_table(path:str|Path,               # file to read
             with _extra_fields_checked(path, options["sep"], encoding, quoting): frame = pd.read_csv(path, **options)
         elif format == "jsonl": frame = _read_jsonl(path, encoding, encoding_errors, ids)
         elif format == "lines":   # one text a line, numbered from 1 (blank lines are kept here and dropped, recorded, by make_corpus)
-            lines = path.read_text(encoding=_text_encoding(encoding), errors=encoding_errors).splitlines()
+            with _opened_text(path, _text_encoding(encoding), encoding_errors) as stream: lines = stream.read().splitlines()
             frame = pd.DataFrame({"line": range(1, len(lines) + 1), "text": lines})
         elif format == "parquet": frame = pd.read_parquet(path)
         else:

@@ -57,7 +57,8 @@ def _add_table_arguments(group, what:str):
 def _add_data_arguments(parser):
     group = parser.add_argument_group("data")
     group.add_argument("--dataset", help="registry dataset name (see llm_distill.data.list_datasets())")
-    group.add_argument("--file", help="CSV, TSV, JSON Lines, Parquet, Excel or .txt (one text a line) file instead of a dataset")
+    group.add_argument("--file", help="CSV, TSV, JSON Lines, Parquet, Excel or .txt (one text a line) file instead of a dataset "
+                       "(the text ones also compressed: .csv.gz, .bz2, .xz)")
     group.add_argument("--text", default="text", help="text column of --file")
     group.add_argument("--id", help="id column of --file (default: its id column if it has one, else the row number)")
     group.add_argument("--label", help="human label column of --file")
@@ -153,7 +154,7 @@ def _predict_parser(add):
     predict = add("predict", "classify a table file (CSV, TSV, JSON Lines, Parquet, Excel, .txt) with a saved student")
     predict.add_argument("--student", help="folder of a saved student (required)")
     _renamed(predict, "--model", "--student", "student")
-    predict.add_argument("--input", required=True, help="CSV, TSV, JSON Lines, Parquet, Excel or .txt file")
+    predict.add_argument("--input", required=True, help="CSV, TSV, JSON Lines, Parquet, Excel or .txt file (the text ones also .gz, .bz2, .xz)")
     _output_argument(predict, None, "CSV, TSV or Parquet file to write (never the input; required)", file=True)
     predict.add_argument("--text", default="text", help="text column of --input")
     _renamed(predict, "--text-column", "--text", "text")

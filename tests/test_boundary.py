@@ -147,3 +147,44 @@ def test_a_table_given_as_the_cache_is_named_as_not_a_cache_and_left_alone(tmp_p
     err = capsys.readouterr().err
     assert "is not an llm_distill cache (a text file, not an SQLite one" in err and "damaged" not in err, err
     assert (tmp_path / "coded.csv").read_text() == "id,label\n1,toxic\n" and not (tmp_path / "a.csv").exists()
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz"])
+def test_compressed_text_tables_are_read_by_the_same_rules(tmp_path, suffix):
+    "A corpus.csv.gz was 'unknown format .gz'; compressed CSV, TSV, JSON Lines and text files are read, streamed, as the uncompressed ones are."
+    import bz2, gzip, lzma
+    import pandas as pd
+    from llm_distill.boundary import read_table, table_chunks
+    from llm_distill.core import DataError
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}[suffix]
+    def write(name, data: bytes):
+        with opener(tmp_path / f"{name}{suffix}", "wb") as file: file.write(data)
+        return tmp_path / f"{name}{suffix}"
+    csv_file = write("corpus.csv", "id,text\n007,é tweet\n8,\"a, b\"\n".encode())
+    assert read_table(csv_file).to_dict("list") == {"id": ["007", "8"], "text": ["é tweet", "a, b"]}
+    assert [len(c) for c in table_chunks(csv_file, chunk_rows=1)] == [1, 1]
+    assert read_table(write("corpus.tsv", b"id\ttext\n01\tx\n"))["id"].tolist() == ["01"]
+    assert read_table(write("corpus.jsonl", b'{"id": 7.0, "text": "x"}\n'))["id"].tolist() == ["7.0"]
+    assert read_table(write("corpus.txt", b"one\ntwo\n"))["text"].tolist() == ["one", "two"]
+    assert read_table(write("corpus", b"id,text\n1,x\n"), format="csv")["id"].tolist() == ["1"]   # no inner extension: the format said
+    with pytest.raises(DataError, match=r"line 3 has bytes that are not valid utf-8"): read_table(write("latin.csv", "id,text\n1,a\n2,caf\xe9\n".encode("latin-1")))
+    with pytest.raises(DataError, match=r"line 2 holds a NUL byte"): read_table(write("nul.csv", b"id,text\n1,a\x00b\n"))
+    with pytest.raises(DataError, match=r"data row 1 has 3 fields"): read_table(write("ragged.csv", b"id,text\n1,a,extra\n"))
+    with pytest.raises(DataError, match="columns 1 and 2 are both named 'id'"): read_table(write("twice.csv", b"id,id\n1,2\n"))
+    with pytest.raises(DataError, match="semi.csv.*: cannot be parsed as csv"): read_table(write("semi.csv", b'id,text\n1,"never closed\n'))
+
+
+def test_compressed_binary_tables_and_archives_are_refused_with_what_to_do(tmp_path):
+    import gzip
+    import pandas as pd
+    from llm_distill.boundary import read_table
+    from llm_distill.core import DataError
+    pd.DataFrame({"id": ["1"], "text": ["x"]}).to_parquet(tmp_path / "t.parquet", index=False)
+    (tmp_path / "t.parquet.gz").write_bytes(gzip.compress((tmp_path / "t.parquet").read_bytes()))
+    with pytest.raises(DataError, match=r"t.parquet.gz: a compressed \(.gz\) file is read only when it holds a CSV.*decompress it first"):
+        read_table(tmp_path / "t.parquet.gz")
+    (tmp_path / "t.gz").write_bytes(gzip.compress(b"id,text\n1,x\n"))
+    with pytest.raises(DataError, match="name it so, or set the format option"): read_table(tmp_path / "t.gz")
+    (tmp_path / "t.zip").write_bytes(b"PK\x03\x04 not really")
+    with pytest.raises(DataError, match=r"a .zip archive is not read; extract the table"): read_table(tmp_path / "t.zip")
+    with pytest.raises(DataError, match="file not found"): read_table(tmp_path / "missing.csv.gz")

@@ -50,6 +50,20 @@ def test_ids_round_trip_exactly_through_every_format(tmp_path, ids, suffix):
     assert [i for chunk in table_chunks(path, chunk_rows=5) for i in chunk["id"]] == ids
 
 
+@seed(0)
+@SETTINGS
+@given(ids=ids_written, suffix=st.sampled_from([".csv", ".tsv", ".jsonl"]), compression=st.sampled_from([".gz", ".bz2", ".xz"]))
+def test_ids_round_trip_exactly_through_compressed_text_tables(tmp_path, ids, suffix, compression):
+    "A table compressed as it is shipped (corpus.csv.gz) reads as the table itself: ids as written, in order, in chunks too."
+    import bz2, gzip, lzma
+    path = tmp_path / f"t{suffix}"
+    write_table(pd.DataFrame({"id": ids, "text": ["some text"] * len(ids)}), path)
+    packed = tmp_path / f"t{suffix}{compression}"
+    packed.write_bytes({".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}[compression](path.read_bytes()))
+    pd.testing.assert_frame_equal(read_table(packed), read_table(path))
+    assert [i for chunk in table_chunks(packed, chunk_rows=5) for i in chunk["id"]] == ids
+
+
 json_numbers = st.lists(st.from_regex(r"-?(0|[1-9][0-9]{0,8})(\.[0-9]{1,3})?([eE][+-]?[0-9]{1,2})?", fullmatch=True), min_size=1, max_size=12, unique=True)
 
 
