@@ -177,7 +177,12 @@ def _estimate_parser(add):
     estimate.add_argument("--human", required=True, help="human labels of a random subset (CSV: id, label)")
     estimate.add_argument("--codebook", required=True, help="codebook name or YAML path: both files' labels (names in any spelling, or codes) are read through it")
     estimate.add_argument("--min-human", dest="min_human", type=_count(2), default=30, help="fewest human-coded texts (per group) an interval is given for")
-    _add_table_arguments(estimate.add_argument_group("files"), "the annotations and --human files")
+    files = estimate.add_argument_group("files")
+    _add_table_arguments(files, "the annotations and --human files")
+    files.add_argument("--id", default="id", help="id column of both files (ids are matched as written: 007 is not 7)")
+    files.add_argument("--label", default="label", help="label column of the annotations file")
+    files.add_argument("--human-id", dest="human_id", help="id column of the --human file (default: --id)")
+    files.add_argument("--human-label", dest="human_label", help="label column of the --human file (default: --label)")
     estimate.add_argument("--labels", nargs="+", help="labels whose shares to estimate (default: every label seen)")
     estimate.add_argument("--group", help="column of the annotations file: shares within each group")
     estimate.add_argument("--probability-column", dest="probability_column",

@@ -290,6 +290,19 @@ def command_predict(arguments, # parsed `predict` arguments
                                                                        if chosen["agreement"] == chosen["agreement"] else ": every text, so no agreement is left to measure)")
             + ("" if chosen["met"] else f"; the target {chosen['rule']['target']} was not reached within --max-share {chosen['rule']['max_share']}"))
 
+# %% ../nbs/09a_commands.ipynb #86018d53
+def _refuse_strangers(arguments, human_ids, machine_ids):
+    "`DataError` when a human-coded id has no machine label: what to do, and whether the ids differ only in how they are written."
+    strangers = sorted(set(human_ids) - set(machine_ids))
+    if not strangers: return
+    number = lambda i: i.lstrip("0").removesuffix(".0") or "0"   # 007, 7 and 7.0: one number, three ids
+    near = {number(i): i for i in machine_ids}
+    spelled = [(s, near[number(s)]) for s in strangers if number(s) in near]
+    raise DataError(f"{arguments.human}: {len(strangers)} human-coded id(s) have no machine label in {arguments.annotations}, e.g. {strangers[:5]}; "
+                    "every text of the human sample needs one (label those texts too, or leave them out of --human)"
+                    + (f". Some ids differ only in how they are written, e.g. {spelled[0][0]!r} here and {spelled[0][1]!r} there: ids are matched "
+                       "as written, so write them alike in both files" if spelled else ""))
+
 # %% ../nbs/09a_commands.ipynb #9874dea1
 def command_estimate(arguments, # parsed `estimate` arguments
                     ) -> str:
@@ -304,10 +317,10 @@ def command_estimate(arguments, # parsed `estimate` arguments
     extra, as_written = [c for c in (arguments.probability_column,) if c], [arguments.group] if arguments.group else []   # a group's name as written: `01` is not `1`
     table_options = dict(format=arguments.format, sep=arguments.sep, encoding=arguments.encoding)
     # ids as written, labels through the codebook (an empty label set `''`, a text not coded None), each id once
-    machine = read_labels(arguments.annotations, codebook, columns=extra, as_written=as_written, **table_options)
-    human = read_labels(arguments.human, codebook, **table_options).set_index("id")["label"]
-    strangers = sorted(set(human.index) - set(machine["id"]))
-    if strangers: raise DataError(f"{arguments.human}: {len(strangers)} id(s) not in {arguments.annotations}, e.g. {strangers[:5]}")
+    machine = read_labels(arguments.annotations, codebook, arguments.id, arguments.label, columns=extra, as_written=as_written, **table_options)
+    human = read_labels(arguments.human, codebook, arguments.human_id or arguments.id, arguments.human_label or arguments.label,
+                        **table_options).set_index("id")["label"]
+    _refuse_strangers(arguments, human.index, machine["id"])
     if "trained_on" in machine:   # predictions of a kept student: PPI needs machine labels made without the human-coded texts
         coded_ids = set(human.index[human.notna()])   # a row of --human with no label is no human-coded text
         seen = [i for i, t in zip(machine["id"], machine["trained_on"]) if str(t).strip().lower() == "true" and i in coded_ids]

@@ -1,4 +1,6 @@
 """Prediction-powered estimates on simulated labels with a planted bias: the corrected interval covers, the naive one does not."""
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -107,6 +109,34 @@ def test_command_line_estimate(tmp_path, capsys):
     pd.concat([pd.read_csv(tmp_path / "h.csv")] * 2).to_csv(tmp_path / "twice.csv", index=False)   # an id coded twice: refused, never "last wins"
     assert main(["estimate", str(tmp_path / "a.csv"), "--human", str(tmp_path / "twice.csv"), *codebook]) == 2
     assert "both have id" in capsys.readouterr().err
+
+
+def test_estimate_reads_the_columns_a_user_named_and_says_why_an_id_has_no_machine_label(tmp_path, capsys):
+    "A coder's file with its own column names (doc, code) needed renaming; an id of the human sample missing from the machine labels said no remedy."
+    from llm_distill.cli import main
+    rng = np.random.default_rng(7)
+    truth, machine = planted(rng, n=400)
+    ids = [f"{i:04d}" for i in range(400)]   # zero-padded, as a coder's export writes them
+    pd.DataFrame({"doc": ids, "predicted": machine}).to_csv(tmp_path / "machine.csv", index=False)
+    coded = sorted(rng.choice(400, 90, replace=False))
+    pd.DataFrame({"article": [ids[i] for i in coded], "code": [int(truth[i] == "yes") for i in coded]}).to_csv(tmp_path / "coders.csv", index=False)
+    pd.DataFrame({"id": [ids[i] for i in coded], "label": [truth[i] for i in coded]}).to_csv(tmp_path / "h.csv", index=False)
+    pd.DataFrame({"id": ids, "label": machine}).to_csv(tmp_path / "a.csv", index=False)
+    (tmp_path / "yes-no.yaml").write_text("task: yes or no\nrequire_definitions: false\nlabels: [{name: 'yes', code: 1}, {name: 'no', code: 0}]\n")
+    codebook = ["--codebook", str(tmp_path / "yes-no.yaml"), "--labels", "yes"]
+    assert main(["estimate", str(tmp_path / "machine.csv"), "--human", str(tmp_path / "coders.csv"), "--id", "doc", "--label", "predicted",
+                 "--human-id", "article", "--human-label", "code", "--output", str(tmp_path / "named.csv"), *codebook]) == 0
+    assert main(["estimate", str(tmp_path / "a.csv"), "--human", str(tmp_path / "h.csv"), "--output", str(tmp_path / "plain.csv"), *codebook]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "named.csv"), pd.read_csv(tmp_path / "plain.csv"))   # the same numbers
+    capsys.readouterr()
+    assert main(["estimate", str(tmp_path / "machine.csv"), "--human", str(tmp_path / "coders.csv"), *codebook]) == 2
+    assert "missing column(s) ['id', 'label']" in capsys.readouterr().err
+    pd.DataFrame({"id": [str(int(ids[i])) for i in coded], "label": [truth[i] for i in coded]}).to_csv(tmp_path / "unpadded.csv", index=False)
+    assert main(["estimate", str(tmp_path / "a.csv"), "--human", str(tmp_path / "unpadded.csv"), *codebook]) == 2
+    err = capsys.readouterr().err
+    assert "human-coded id(s) have no machine label" in err and "label those texts too" in err, err
+    here, there = re.search(r"differ only in how they are written, e\.g\. '(\d+)' here and '(\d+)' there", err).groups()
+    assert there == f"{int(here):04d}" and here != there, err
 
 
 def test_outcome_on_a_predicted_label_is_corrected():
