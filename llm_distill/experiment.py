@@ -19,7 +19,7 @@ import yaml
 
 from .core import ConfigError, DataError, environment_info, redact, stable_hash
 from .boundary import claim_folder, clear_folder, seal_folder, text_fingerprints
-from .folders import STUDENT_FOLDER
+from .folders import RUN_FOLDER, STUDENT_FOLDER, package_writes, user_files
 from .data import Codebook, Corpus
 from .llm import Cache
 from .annotate import annotate, label_distribution, prepare_requests, summarise
@@ -192,7 +192,7 @@ def size_text(size  # a training size: a count, or None/NaN for all the training
 def _output_folder(config:ExperimentConfig, force:bool) -> Path:
     "The run's output folder, claimed (a user's own non-empty folder is refused: the run writes many files into it) and writable."
     out = config.output_dir
-    claim_folder(out, "the output folder", force)
+    claim_folder(out, "the output folder", force, kind=RUN_FOLDER)   # a report edited by hand since the last run is refused, not written over
     try: (out / "cells").mkdir(parents=True, exist_ok=True)
     except OSError as error: raise ConfigError(f"cannot create the output folder {out}: {error.strerror}") from None
     if not os.access(out, os.W_OK): raise ConfigError(f"the output folder {out} is not writable")
@@ -417,6 +417,7 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
     config = load_experiment(config) if isinstance(config, (str, Path)) else config
     started = time.monotonic()
     out = _output_folder(config, force)
+    users = {name for name in user_files(out) if not package_writes(name)}   # the user's own files: never listed, so never removed or replaced
     corpus, codebook = load_experiment_data(config)
     if config.estimates: check_estimates(config, load_experiment_data(config, labelled_only=False)[0], codebook)   # fails now, not after the comparison
     corpus, unlabelled = load_unlabelled(config, corpus, codebook)
@@ -439,6 +440,7 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
     kept = keep_student(config, everything, codebook, pool.ids, llm_labels, results, stable_hash([base, llm_hash, sizes]), encoder) if "llm" in conditions else None
     methods = _methods(config, corpus, codebook, sizes, reserved, folds, extra_ids, labelling, plan, kept, cells, notes, started)
     estimates = run_estimates(config, labelling["requests"], progress) if config.estimates else None
+    seal_folder(out, "the output folder", before=users, kind=RUN_FOLDER)   # its files with their SHA-256: one edited by hand is the user's
     return ExperimentResult(config, results, reports, comparisons, annotations, llm_report, cells, methods, out, estimates)
 
 # %% ../nbs/07b_experiment.ipynb #52e0cef3

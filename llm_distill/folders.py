@@ -15,9 +15,9 @@ from typing import Iterator, Sequence
 from .core import CACHE_FILE, ConfigError, file_sha256
 
 # %% auto #0
-__all__ = ['OWNED_MARKER', 'STUDENT_FOLDER', 'VALIDATION_FOLDER', 'same_path', 'check_output', 'plain_permissions',
-           'readable_weights', 'atomic_path', 'is_ours', 'claim_folder', 'seal_folder', 'user_files', 'edited_files',
-           'clear_folder', 'claimed_folder', 'file_record', 'is_our_file', 'claim_file', 'written_file']
+__all__ = ['OWNED_MARKER', 'STUDENT_FOLDER', 'VALIDATION_FOLDER', 'RUN_FOLDER', 'same_path', 'check_output', 'plain_permissions',
+           'readable_weights', 'atomic_path', 'is_ours', 'claim_folder', 'package_writes', 'seal_folder', 'user_files',
+           'edited_files', 'clear_folder', 'claimed_folder', 'file_record', 'is_our_file', 'claim_file', 'written_file']
 
 # %% ../nbs/01b_folders.ipynb #2f4945c5
 def same_path(a:str|Path, # one path
@@ -98,11 +98,11 @@ def claim_folder(folder:str|Path,   # the folder a command writes into
     if kind and held and held != kind and not force:   # `train --output` a validation's folder would remove the report
         raise ConfigError(f"{what} {folder} holds {held} llm_distill wrote, not {kind}; writing there would remove it: choose another folder, "
                           "or pass --force (force=True in Python) to write into it")
-    edited = sorted(name for name in edited_files(folder) if _package_writes(name))
+    edited = sorted(name for name in edited_files(folder) if package_writes(name))
     if edited and not force:   # files the package wrote and the user changed since (a hand-edited README.md): theirs now
         raise ConfigError(f"{what} {folder} holds file(s) llm_distill wrote that were changed since: {edited[:5]}; they are yours now and a rerun "
                           "would write over them: move them, or pass --force (force=True in Python) to replace them")
-    clash = sorted(name for name in user_files(folder) if _package_writes(name)) if folder.is_dir() and not is_ours(folder) else []
+    clash = sorted(name for name in user_files(folder) if package_writes(name)) if folder.is_dir() and not is_ours(folder) else []
     if clash:   # even with force: writing would replace the user's file
         raise ConfigError(f"{what} {folder} holds file(s) of yours that llm_distill would write over: {clash[:5]}; move them, or choose another folder")
     try: folder.mkdir(parents=True, exist_ok=True)
@@ -110,16 +110,12 @@ def claim_folder(folder:str|Path,   # the folder a command writes into
     if not is_ours(folder) and not any(folder.iterdir()): _write_marker(folder, what, [], kind)
     return folder
 
-STUDENT_FOLDER, VALIDATION_FOLDER = "a student", "a validation"   # what a folder of the package's holds (its marker says)
+STUDENT_FOLDER, VALIDATION_FOLDER, RUN_FOLDER = "a student", "a validation", "an experiment run"   # what a folder of the package's holds (its marker says)
 
 _WRITTEN_NAMES = {"README.md", "config.json", "llm_distill.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
                   "special_tokens_map.json", "vocab.txt", "report.md", "report.html", "results.csv", "comparisons.csv", "estimates.csv",
                   CACHE_FILE, "validation.csv", "validation.md"}
 _WRITTEN_SUFFIXES = (".skops", ".png", ".safetensors", ".partial")
-
-def _package_writes(name:str) -> bool:
-    "True for a file name the package writes into its folders (a student's, a run's, a validation's)."
-    return Path(name).name in _WRITTEN_NAMES or name.endswith(_WRITTEN_SUFFIXES) or name.split("/")[0] in ("body", "cells", "scores")
 
 def _write_marker(folder:Path, what:str, files:Sequence[str], kind:str|None=None) -> None:
     "The marker: who wrote the folder, for what (its kind kept unless given), and which files with their SHA-256 (only those, unchanged, are ever removed or replaced)."
@@ -136,6 +132,17 @@ def _files_in(folder:Path) -> set[str]:
     "Every file under `folder`, as paths relative to it (the marker aside)."
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != OWNED_MARKER}
 
+def _listed_apart(folder:Path) -> set[str]:
+    "Files a folder's marker never lists: the LLM cache (other commands add to it; paid answers are never removed) and a marked folder's within it."
+    inner = [marker.parent for marker in folder.rglob(OWNED_MARKER) if marker.parent != folder]   # a run's kept student: sealed by its own marker
+    return {name for name in _files_in(folder) if Path(name).name.startswith(CACHE_FILE) or any((folder / name).is_relative_to(sub) for sub in inner)}
+
+# %% ../nbs/01b_folders.ipynb #3695f77a
+def package_writes(name:str, # a file's path inside a folder, as `user_files` gives it
+                  ) -> bool:
+    "True for a file name the package writes into its folders (a student's, a run's, a validation's)."
+    return Path(name).name in _WRITTEN_NAMES or name.endswith(_WRITTEN_SUFFIXES) or name.split("/")[0] in ("body", "cells", "scores")
+
 # %% ../nbs/01b_folders.ipynb #e6ed520c
 def seal_folder(folder:str|Path,             # a folder the package just wrote into (after `claim_folder`)
                 what:str="output",           # what it is for
@@ -144,7 +151,7 @@ def seal_folder(folder:str|Path,             # a folder the package just wrote i
                ) -> Path:
     "Record in the folder's marker the files the package wrote, so that `clear_folder` removes exactly those and nothing of the user's."
     folder = Path(folder)
-    _write_marker(folder, what, sorted(_files_in(folder) - set(before)), kind)
+    _write_marker(folder, what, sorted(_files_in(folder) - set(before) - _listed_apart(folder)), kind)
     return folder
 
 # %% ../nbs/01b_folders.ipynb #46afc17f

@@ -23,6 +23,7 @@ from .validate import plot_confusion
 from .experiment import ExperimentResult, size_text
 from .design import CONDITION_NAMES
 from .export import inert_markdown
+from .folders import RUN_FOLDER, claim_folder, package_writes, same_path, seal_folder, user_files
 
 # %% auto #0
 __all__ = ['ESTIMATE_METHODS', 'GAP_ADVICE', 'PER_CLASS_CONDITIONS', 'BIBTEX', 'REPORT_STYLE', 'plot_comparison',
@@ -463,11 +464,13 @@ def _validation_markdown(report) -> str:
 
 def write_report(result:ExperimentResult,       # from `run_experiment`
                  folder:str|Path|None=None,     # default: the experiment's output folder
+                 force:bool=False,              # as in `folders.claim_folder`: write into another folder llm_distill did not make
                 ) -> Path:
     "Write report.md, report.html, results.csv, comparisons.csv and PNG figures; returns the report's path."
     folder = Path(folder or result.output_dir)
-    try: folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error: raise ConfigError(f"cannot create the report folder {folder}: {error.strerror}") from None
+    what = "the output folder" if same_path(folder, result.output_dir) else "the report folder"
+    claim_folder(folder, what, force or what == "the output folder", kind=RUN_FOLDER)   # another folder: never a user's; the run's: claimed by the run
+    users = {name for name in user_files(folder) if not package_writes(name)}
     result.results.to_csv(folder / "results.csv", index=False)
     results = pd.read_csv(folder / "results.csv", dtype={"recipe": str, "flags": str}, keep_default_na=False, na_values=[""])  # every number below comes from the file the reader gets
     results[["recipe", "flags"]] = results[["recipe", "flags"]].fillna("")
@@ -487,4 +490,5 @@ def write_report(result:ExperimentResult,       # from `run_experiment`
     html = mistune.create_markdown(renderer=_LocalRenderer([name for _, name in figures]), plugins=["strikethrough", "table"])(markdown)
     (folder / "report.html").write_text(f"<!doctype html><meta charset='utf-8'><title>{html_escape(result.config.name)}</title>"
                                         f"<style>{REPORT_STYLE}</style>\n{html}", encoding="utf-8")
+    seal_folder(folder, what, before=users, kind=RUN_FOLDER)   # an edited report.md is the user's: the next run refuses to write over it
     return folder / "report.md"

@@ -337,3 +337,40 @@ def test_replayed_label_sets_are_read_as_human_labels_are(data):
     parsed = [parse_label(answer, codebook, numbered=replay.prompted) for answer in answers]
     assert [p.status for p in parsed] == ["ok"] * len(values), list(zip(values, answers))
     assert [p.label for p in parsed] == labels_as_names(values, codebook)
+
+
+def test_a_report_edited_in_a_run_folder_is_never_written_over(toy, tmp_path):
+    "The run folder of `llm-distill run` was never sealed: a hand-edited report.md was replaced by the next run without a word."
+    import json
+    from llm_distill.folders import OWNED_MARKER
+    frame = pd.read_csv(toy / "data.csv", dtype=str)
+    frame.assign(llm=frame["label"]).to_csv(tmp_path / "data.csv", index=False)   # an LLM's labels, replayed
+    (tmp_path / "exp.yaml").write_text(f"name: x\ndata: {{file: {tmp_path / 'data.csv'}, id: id, label: label}}\ncodebook: textclass-toxicity\n"
+                                       "llm: {backend: replay, model: m, column: llm}\nstudent: {recipe: tfidf}\ntrain_sizes: [null]\nbootstrap: 50\n")
+    run = ["run", tmp_path / "exp.yaml", "--output", tmp_path / "run"]
+    assert _main(run)[0] == 0, _main(run)[1]
+    (tmp_path / "run" / "notes.md").write_text("my notes")                  # a file of the user's in the run's folder
+    assert _main(run)[0] == 0 and (tmp_path / "run" / "notes.md").read_text() == "my notes"   # a rerun: its own files, nothing of the user's
+    marker = json.loads((tmp_path / "run" / OWNED_MARKER).read_text())
+    assert marker["kind"] == "an experiment run" and "report.md" in marker["sha256"] and "notes.md" not in marker["files"]
+    assert not any(name.startswith(("student/", "llm_cache")) for name in marker["files"])   # the kept student has its own marker; the cache is never listed
+    (tmp_path / "run" / "report.md").write_text("# my edited report")
+    status, err = _main(run)
+    assert status == 2 and "changed since: ['report.md']" in err, err
+    assert (tmp_path / "run" / "report.md").read_text() == "# my edited report"
+    assert _main([*run, "--force"])[0] == 0 and (tmp_path / "run" / "report.md").read_text() != "# my edited report"
+    status, err = _main(["train", "--file", toy / "data.csv", "--label", "label", "--codebook", "textclass-toxicity", "--recipe", "tfidf",
+                         "--output", tmp_path / "run"])
+    assert status == 2 and "holds an experiment run llm_distill wrote, not a student" in err, err
+    from llm_distill.core import ConfigError
+    from llm_distill.experiment import run_experiment
+    from llm_distill.report import write_report
+    from llm_distill.design import load_experiment
+    config = load_experiment(tmp_path / "exp.yaml")
+    config.output = str(tmp_path / "run")
+    result = run_experiment(config, progress=False)                          # resumed: every cell from the run's checkpoints
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "report.md").write_text("my own report")
+    with pytest.raises(ConfigError, match="did not write"): write_report(result, tmp_path / "mine")   # a report into a user's folder: refused
+    assert (tmp_path / "mine" / "report.md").read_text() == "my own report"
+    assert write_report(result, tmp_path / "elsewhere").is_file()            # a new folder: the package's, sealed
