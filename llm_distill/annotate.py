@@ -28,8 +28,8 @@ from .cache import Cache, CacheWriteError, key_prefix, sample_keys
 from .llm import Decoding, Request, asyncio_run, with_defaults
 
 # %% auto #0
-__all__ = ['ANNOTATION_COLUMNS', 'LabellingJob', 'prepare_requests', 'Plan', 'plan', 'RateLimiter', 'RunStats', 'claim_owner',
-           'annotate', 'summarise', 'label_distribution']
+__all__ = ['ANNOTATION_COLUMNS', 'LabellingJob', 'check_replayed_samples', 'prepare_requests', 'Plan', 'plan', 'RateLimiter',
+           'RunStats', 'claim_owner', 'annotate', 'summarise', 'label_distribution']
 
 # %% ../nbs/04_annotate.ipynb #919d5f29
 @dataclass
@@ -44,6 +44,19 @@ class LabellingJob:
     answer_format: str        # "label" or "json"
     prompt_hash: str          # hash of the template, answer format and examples, for the record
     too_long: dict = field(default_factory=dict)  # text id -> why its prompt is past the model's context (never sent: failed, row by row)
+
+# %% ../nbs/04_annotate.ipynb #f8bc5806
+def check_replayed_samples(answers:dict,          # text id -> its replayed answers (`ReplayBackend.answers`)
+                           ids:Sequence,          # the texts to label
+                           samples:int,           # answers asked per text
+                           where:str="replay",    # the backend's name, for the message
+                          ) -> None:
+    "`LabelError` naming the texts whose replayed answers are more than the samples asked (which would be dropped unseen)."
+    counts = {i: len(answers.get(i, answers.get(str(i), ()))) for i in ids}
+    over = [i for i, n in counts.items() if n > samples]
+    if over: raise LabelError(f"{where}: {len(over)} text(s) have more replayed answers than the {samples} sample(s) asked, e.g. id {over[0]!r} "
+                              f"({counts[over[0]]} answers): a cell holding a list is several samples; ask for them (samples={counts[over[0]]}, "
+                              "--samples on the command line), or write one answer per cell (a label set as names or codes joined by |)")
 
 # %% ../nbs/04_annotate.ipynb #a8a399a4
 def _metadata_names(codebook:Codebook, template:PromptTemplate) -> set[str]:
@@ -85,6 +98,7 @@ def prepare_requests(corpus:Corpus,                    # the texts to label
     systems, requests, keys, too_long = {}, [], [], {}
     with_id = backend.keyed_by_id
     replayed = backend.answers if with_id else None   # replay: the replayed value is part of its key, so an edited one is read anew
+    if replayed is not None: check_replayed_samples(replayed, data["id"], samples, backend.name)
     metadata_rows = data[needed].itertuples(index=False, name=None) if needed else itertools.repeat(())
     for position, (text_id, text, values) in enumerate(zip(data["id"], data["text"], metadata_rows)):
         shots = per_text[position] if per_text is not None else examples

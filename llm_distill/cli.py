@@ -267,4 +267,7 @@ def main(argv:list[str]|None=None  # arguments without the program name; default
     except KeyboardInterrupt:
         print(f"llm-distill {arguments.command}: interrupted; finished work is cached, rerun to continue", file=sys.stderr)
         return 130
+    except BrokenPipeError:   # `llm-distill estimate ... | head`: the reader left; the work is done and written, so no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # Python's own flush at exit would fail again
+        return 0
     return 0

@@ -125,10 +125,11 @@ def _validate_and_save(arguments):
     if not coded.all(): notes.append(f"{int((~coded).sum())} text(s) without a human label left out")
     report = validate(corpus.data["human_label"][coded], rows["label"][coded].tolist(), corpus.codebook,
                       name=f"{Path(arguments.annotations).name} vs human")
+    report.notes.extend(notes)   # in validation.md with the report's own notes, and printed once, with the report
     save_report(report, arguments.output)
     seal_folder(arguments.output, VALIDATION_FOLDER, before=before, kind=VALIDATION_FOLDER)   # its files listed with their SHA-256: one edited by hand is never written over
-    for note in notes: print(note, file=sys.stderr)
-    return "\n".join([report.to_markdown(), *notes])
+    for warning in (n for n in notes if n.startswith("warning:")): print(warning, file=sys.stderr)   # a warning also where a pipe would hide stdout
+    return report.to_markdown(inert=False)   # for the terminal: as typed
 
 # %% ../nbs/09a_commands.ipynb #9518b450
 def _record_deferral_curve(student, texts, labels) -> str:

@@ -34,7 +34,8 @@ __all__ = ['CONFIG_ENV', 'DATA_DIR_ENV', 'CONFIG_KEYS', 'DEFAULT_ENCODER', 'PREC
            'LLMDistillError', 'ConfigError', 'DataError', 'CodebookError', 'LeakError', 'LabelError', 'stable_hash',
            'json_text', 'file_sha256', 'read_yaml', 'check_fields', 'field_docs', 'redact', 'user_config_path',
            'read_user_config', 'DataDirectory', 'find_data_dir', 'bundled_minilm_path', 'resolve_encoder',
-           'precision_of', 'environment_info', 'announce_duration', 'default_cache_path', 'quiet_transformers']
+           'precision_of', 'environment_info', 'announce_duration', 'default_cache_path', 'inert_markdown',
+           'quiet_transformers']
 
 # %% ../nbs/00_core.ipynb #995dc07e
 class LLMDistillError(Exception):
@@ -322,6 +323,15 @@ def default_cache_path(config:dict|None=None  # the user's settings (default `re
     "Where a cache goes when a call names none: `cache_dir` of the user's settings, else the working folder."
     folder = (read_user_config() if config is None else config).get("cache_dir")
     return Path(folder).expanduser() / CACHE_FILE if folder else Path(CACHE_FILE)
+
+# %% ../nbs/00_core.ipynb #9d6535da
+_MARKUP = re.compile(r"([\\`*_\[\]()#+\-!<>|{}&~])")   # what Markdown or HTML could read as markup
+_LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
+
+def inert_markdown(text, # a name or other text from a user: a label, a model, a file, a run, a task
+                  ) -> str:
+    "`text` as Markdown that renders as itself on one line: markup characters backslash-escaped, line breaks made spaces."
+    return _MARKUP.sub(r"\\\1", _LINE_BREAKS.sub(" ", str(text)))
 
 # %% ../nbs/00_core.ipynb #66317b1d
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import yaml
 
-from .core import ConfigError, environment_info, file_sha256, quiet_transformers, json_text
+from .core import ConfigError, environment_info, file_sha256, inert_markdown, quiet_transformers, json_text
 from .folders import readable_weights
 from .finetune import Student
 from .networks import MeanPooledClassifier
@@ -22,7 +22,7 @@ from .pooled import PooledClassifier, PooledClassifierConfig
 from .students import EmbeddingRecipe, FinetuneRecipe, Recipe, SetFitRecipe
 
 # %% auto #0
-__all__ = ['NEVER', 'REMOTE_CODE', 'head_weights', 'has_transformers_form', 'to_transformers', 'inert_markdown', 'student_card',
+__all__ = ['NEVER', 'REMOTE_CODE', 'head_weights', 'has_transformers_form', 'to_transformers', 'student_card',
            'save_transformers']
 
 # %% ../nbs/06e_export.ipynb #dd9c280c
@@ -101,15 +101,6 @@ def to_transformers(student:Recipe|Student,  # a fitted student: `train_student`
     if isinstance(student, SetFitRecipe):
         normalize = any(type(m).__name__ == "Normalize" for m in student.body)
         return _from_sentence_transformer(student.body, student.head, student.label_names, student.multi_label, normalize)
-
-# %% ../nbs/06e_export.ipynb #9d6535da
-_MARKUP = re.compile(r"([\\`*_\[\]()#+\-!<>|{}&~])")   # what Markdown or HTML could read as markup
-_LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
-
-def inert_markdown(text, # a name or other text from a user: a label, a model, a file, a run, a task
-                  ) -> str:
-    "`text` as Markdown that renders as itself on one line: markup characters backslash-escaped, line breaks made spaces."
-    return _MARKUP.sub(r"\\\1", _LINE_BREAKS.sub(" ", str(text)))
 
 # %% ../nbs/06e_export.ipynb #2286ee1d
 def _card_data(student, metrics:dict|None, evaluated_on:str, name:str, native:bool, checkpoint:str):

@@ -114,7 +114,7 @@ STUDENT_FOLDER, VALIDATION_FOLDER, RUN_FOLDER = "a student", "a validation", "an
 
 _WRITTEN_NAMES = {"README.md", "config.json", "llm_distill.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
                   "special_tokens_map.json", "vocab.txt", "report.md", "report.html", "results.csv", "comparisons.csv", "estimates.csv",
-                  CACHE_FILE, "validation.csv", "validation.md"}
+                  CACHE_FILE, "validation.csv", "validation.md", "per_label.csv", "confusion.csv"}
 _WRITTEN_SUFFIXES = (".skops", ".png", ".safetensors", ".partial")
 
 def _write_marker(folder:Path, what:str, files:Sequence[str], kind:str|None=None) -> None:

@@ -5,6 +5,7 @@
 # %% ../nbs/03b_offline.ipynb #d85dd237
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -190,9 +191,13 @@ class ReplayBackend:
     def from_settings(cls, llm:dict, corpus, codebook, api_key:str|None=None, where:str="llm"):
         "Replayed answers: an OpenAI Batch output file (`batch_file`), or a `column` of the data (names or codes, through the codebook)."
         if "batch_file" in llm: return cls.from_batch_output(llm["batch_file"], llm["model"])
-        column = llm.get("column")
-        if column not in corpus.data: raise ConfigError(f"{where}: llm.column {column!r} is not a column of {corpus.name} "
-                                                        f"(columns: {[c for c in corpus.data.columns if c not in ('id', 'text')][:12]})")
+        column, named = llm.get("column"), "llm.column; --column on the command line"
+        if column is None: raise ConfigError(f"{where}: replay needs the column of the data that holds the LLM's labels ({named})")
+        if column not in corpus.data:
+            others = [str(c) for c in corpus.data.columns if c not in ("id", "text", "human_label")]   # the human labels' column is not the LLM's
+            near = difflib.get_close_matches(str(column), others, n=1)
+            raise ConfigError(f"{where}: the LLM's labels column {column!r} ({named}) is not a column of {corpus.name}"
+                              + (f"; did you mean {near[0]!r}?" if near else "") + f" (its other columns: {others[:12]})")
         return cls(corpus.data.set_index("id")[column], llm["model"], llm.get("source", column), codes=codebook)   # codes map through the codebook, never by position
     def cost(self, prompt_tokens, completion_tokens, batch=False) -> float: return 0.0
 

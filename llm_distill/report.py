@@ -18,11 +18,10 @@ from html import escape as html_escape
 import numpy as np
 import pandas as pd
 
-from .core import DEFAULT_ENCODER, ConfigError
+from .core import DEFAULT_ENCODER, ConfigError, inert_markdown
 from .validate import plot_confusion
 from .experiment import ExperimentResult, size_text
 from .design import CONDITION_NAMES
-from .export import inert_markdown
 from .folders import RUN_FOLDER, claim_folder, package_writes, same_path, seal_folder, user_files
 
 # %% auto #0
@@ -460,7 +459,7 @@ class _LocalRenderer(mistune.HTMLRenderer):
 
 def _validation_markdown(report) -> str:
     "The LLM labels' validation report as Markdown, its name and notes (which hold label names) inert."
-    return dataclasses.replace(report, name=_md(report.name), notes=[_md(n) for n in report.notes]).to_markdown()
+    return report.to_markdown()
 
 def write_report(result:ExperimentResult,       # from `run_experiment`
                  folder:str|Path|None=None,     # default: the experiment's output folder

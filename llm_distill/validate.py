@@ -22,7 +22,7 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 from statsmodels.stats.proportion import proportion_confint
 
-from .core import LabelError
+from .core import LabelError, inert_markdown
 from .boundary import EMPTY_SET, labels_as_names, paired_by_index
 from .data import Codebook
 # the two sources, the metrics and their intervals live in metrics; `from llm_distill.validate import` of them keeps working
@@ -75,15 +75,30 @@ class ValidationReport:
         return self.confusion.div(self.confusion.sum(axis=1).replace(0, np.nan), axis=0)
 
     def to_markdown(self,
-                    digits:int=3,  # decimals shown
+                    digits:int=3,          # decimals shown
+                    per_label:bool=False,  # add each label's precision, recall and F1 with their intervals
+                    inert:bool=True,       # names from users escaped, for a page that renders it (False: for a terminal, which shows it as typed)
                    ) -> str:
-        "The metric table and notes as Markdown."
+        "The metric table and notes as Markdown; every name from a user (the report's, labels in notes) shows as text."
+        md = inert_markdown if inert else str
         shown = self.table.assign(interval=[f"[{l:.{digits}f}, {h:.{digits}f}]" if np.isfinite(l) else "undefined"
                                             for l, h in zip(self.table["ci_low"], self.table["ci_high"])])
         shown["value"] = shown["value"].map(lambda v: f"{v:.{digits}f}" if np.isfinite(v) else "undefined")
+        shown["note"] = shown["note"].map(lambda n: md(n) if isinstance(n, str) else n)
         body = shown[["metric", "value", "interval", "n", "note"]].rename(columns={"interval": f"{self.level:.0%} CI"})
-        notes = "".join(f"\n- {note}" for note in self.notes)
-        return f"**{self.name}**\n\n{body.to_markdown(index=False)}\n" + (f"\nNotes:{notes}\n" if notes else "")
+        notes = "".join(f"\n- {md(note)}" for note in self.notes)
+        labels = f"\n**Per label**\n\n{self.per_label_markdown(digits, inert)}\n" if per_label else ""
+        return f"**{md(self.name)}**\n\n{body.to_markdown(index=False)}\n" + labels + (f"\nNotes:{notes}\n" if notes else "")
+
+    def per_label_markdown(self,
+                           digits:int=3,      # decimals shown
+                           inert:bool=True,   # label names escaped, as in `to_markdown`
+                          ) -> str:
+        "Each label's precision, recall and F1 with their intervals, and its human-coded support, as a Markdown table."
+        table, number = self.per_class, lambda v: f"{v:.{digits}f}" if np.isfinite(v) else "undefined"
+        scored = lambda m: [f"{number(v)} [{number(l)}, {number(h)}]" for v, l, h in zip(table[m], table[f"{m}_low"], table[f"{m}_high"])]
+        return pd.DataFrame({"label": table["label"].map(inert_markdown if inert else str), **{m: scored(m) for m in ("precision", "recall", "f1")},
+                             "support": table["support"]}).to_markdown(index=False)
 
     def _repr_markdown_(self): return self.to_markdown()
     def __repr__(self): return f"ValidationReport({self.name!r}, n={int(self.table['n'].max())}, macro_f1={self.value('macro_f1'):.3f})"
@@ -166,12 +181,14 @@ def plot_forest(reports:Sequence[ValidationReport],                             
 def save_report(report:ValidationReport, # from `validate`
                 folder:str|Path,         # where the tables (CSV) and the confusion figure go
                ) -> list[Path]:
-    "Write the report's table (CSV), Markdown and figures (PNG) into `folder`."
+    "Write the report's tables (CSV: the metrics, each label's scores, the confusion counts), Markdown and figures (PNG) into `folder`."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder/"validation.csv", folder/"validation.md", folder/"confusion.png", folder/"forest.png"]
+    paths = [folder/"validation.csv", folder/"per_label.csv", folder/"confusion.csv", folder/"validation.md", folder/"confusion.png", folder/"forest.png"]
     report.table.to_csv(paths[0], index=False)
-    paths[1].write_text(report.to_markdown(), encoding="utf-8")
-    for path, figure in ((paths[2], plot_confusion(report)), (paths[3], plot_forest([report]))):
+    report.per_class.to_csv(paths[1], index=False)
+    report.confusion.to_csv(paths[2])   # rows: the human label; columns: the validated one
+    paths[3].write_text(report.to_markdown(per_label=True), encoding="utf-8")
+    for path, figure in ((paths[4], plot_confusion(report)), (paths[5], plot_forest([report]))):
         figure.savefig(path, dpi=120); plt.close(figure)
     return paths
 

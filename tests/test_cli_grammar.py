@@ -59,3 +59,13 @@ def test_an_unknown_recipe_is_refused_before_training_starts(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "did you mean 'tfidf'?" in err and "training on" not in err, err
     assert not (tmp_path / "student").exists()
+
+
+def test_output_piped_into_a_reader_that_leaves_ends_quietly(tmp_path):
+    "helper-25: `llm-distill ... | head` printed a BrokenPipeError traceback after the work was done."
+    import subprocess, sys
+    process = subprocess.Popen([sys.executable, "-c", "import sys; from llm_distill.cli import main; sys.exit(main(['info']))"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    process.stdout.close()                      # the reader has gone before the first line is printed
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0 and "Traceback" not in err and "BrokenPipe" not in err, err

@@ -191,6 +191,31 @@ def test_replay_missing_ids_named(stance, tmp_path):
         annotate(stance.subset(stance.ids[:2]), backend=backend, cache=tmp_path / "c.sqlite", progress=False)
 
 
+def test_replayed_answers_beyond_the_samples_asked_are_refused_not_dropped(stance, tmp_path):
+    "helper-25: a cell `[1, 2]` is two samples; with one sample asked the second was dropped without a word and the row marked ok."
+    ids = stance.ids[:3]
+    backend = ReplayBackend({ids[0]: "favor", ids[1]: ["favor", "against"], ids[2]: "against"}, model="m")
+    with pytest.raises(LabelError, match=rf"1 text\(s\) have more replayed answers than the 1 sample\(s\) asked, e.g. id {ids[1]!r} \(2 answers\)"):
+        annotate(stance.subset(ids), backend=backend, cache=tmp_path / "c.sqlite", progress=False)
+    with pytest.raises(LabelError, match="more replayed answers"): prepare_requests(stance.subset(ids), stance.codebook, backend)   # plan refuses too
+    backend = ReplayBackend({i: ["favor", "against"] for i in ids}, model="m")
+    table = annotate(stance.subset(ids), backend=backend, samples=2, cache=tmp_path / "c2.sqlite", progress=False)
+    assert table["consistency"].tolist() == [0.5] * 3                      # asked for, the samples are all used
+
+
+def test_a_replay_column_that_is_not_there_is_named_with_the_option(tmp_path, capsys):
+    from llm_distill.cli import main
+    (tmp_path / "d.csv").write_text("id,text,human,gpt4_label\n" + "".join(f"{i},text {i},toxic,toxic\n" for i in range(5)))
+    common = ["label", "--file", str(tmp_path / "d.csv"), "--label", "human", "--codebook", "textclass-toxicity", "--backend", "replay",
+              "--model", "m", "--cache", str(tmp_path / "c.sqlite"), "--output", str(tmp_path / "a.csv"), "-q"]
+    assert main([*common, "--column", "gpt4_labl"]) == 2
+    err = capsys.readouterr().err
+    assert "'gpt4_labl' (llm.column; --column on the command line) is not a column" in err and "did you mean 'gpt4_label'?" in err, err
+    assert "human_label" not in err, err
+    assert main(common) == 2
+    assert "replay needs the column of the data that holds the LLM's labels" in capsys.readouterr().err
+
+
 def test_damaged_cache_is_named(tmp_path):
     path = tmp_path / "cache.sqlite"
     cache = Cache(path)

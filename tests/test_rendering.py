@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from llm_distill.data import Codebook, Label
-from llm_distill.export import inert_markdown, student_card
+from llm_distill.core import inert_markdown
+from llm_distill.export import student_card
 from llm_distill.experiment import run_experiment
 from llm_distill.design import ExperimentConfig
 from llm_distill.report import write_report

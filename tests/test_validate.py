@@ -229,3 +229,32 @@ def test_validate_warns_of_trained_on_texts_among_those_it_scores(tmp_path, caps
     capsys.readouterr()
     assert main(["validate", "--file", str(tmp_path / "coded.csv"), *common, str(tmp_path / "pred.csv"), "--output", str(tmp_path / "val")]) == 0
     assert "warning: 25 of the 25 scored predictions are of texts the student was trained on" in capsys.readouterr().err
+
+
+def test_validate_writes_each_labels_scores_and_its_notes_once_with_user_names_inert(tmp_path, capsys):
+    "helper-25: per-label scores were only in the figure, the command's notes printed twice and missing from validation.md; and validation.md showed a file's name as raw HTML."
+    import mistune
+    import pandas as pd
+    from sklearn.metrics import precision_recall_fscore_support
+    from llm_distill.cli import main
+    labels = ["<b>hate</b>", "offensive", "neither"]
+    (tmp_path / "codebook.yaml").write_text("task: t\nrequire_definitions: false\nlabels:\n" + "".join(f"  - name: '{l}'\n" for l in labels))
+    rng = np.random.default_rng(3)
+    human = rng.choice(labels, 120)
+    llm = np.where(rng.random(120) < 0.7, human, rng.choice(labels, 120))
+    ids = [f"{i:03d}" for i in range(120)]
+    pd.DataFrame({"id": ids, "text": [f"text {i}" for i in range(120)], "label": [h if i > 2 else None for i, h in enumerate(human)]}).to_csv(tmp_path / "coded.csv", index=False)
+    hostile = tmp_path / "<img src=x onerror=alert(1)>.csv"
+    pd.DataFrame({"id": ids, "label": llm}).to_csv(hostile, index=False)
+    assert main(["validate", "--file", str(tmp_path / "coded.csv"), "--label", "label", "--codebook", str(tmp_path / "codebook.yaml"), str(hostile),
+                 "--output", str(tmp_path / "val")]) == 0
+    out, err = capsys.readouterr()
+    assert out.count("3 text(s) without a human label left out") == 1 and "left out" not in err, (out, err)
+    per_label = pd.read_csv(tmp_path / "val" / "per_label.csv").set_index("label")
+    precision, recall, f1, support = precision_recall_fscore_support(human[3:], llm[3:], labels=labels, zero_division=0)
+    assert np.allclose(per_label.loc[labels, "precision"], precision) and np.allclose(per_label.loc[labels, "f1"], f1)
+    assert per_label.loc[labels, "support"].tolist() == support.tolist()
+    confusion = pd.read_csv(tmp_path / "val" / "confusion.csv", index_col=0)
+    assert int(confusion.to_numpy().sum()) == 117
+    page = mistune.html((tmp_path / "val" / "validation.md").read_text())
+    assert "<img" not in page and "<b>" not in page and "Per label" in page and "left out" in page, page
