@@ -28,7 +28,7 @@ from .cache import Cache, CacheWriteError, key_prefix, sample_keys
 from .llm import Decoding, Request, asyncio_run, with_defaults
 
 # %% auto #0
-__all__ = ['ANNOTATION_COLUMNS', 'LabellingJob', 'check_replayed_samples', 'prepare_requests', 'Plan', 'plan', 'RateLimiter',
+__all__ = ['ANNOTATION_COLUMNS', 'LabellingJob', 'replayed_samples', 'prepare_requests', 'Plan', 'plan', 'RateLimiter',
            'RunStats', 'claim_owner', 'annotate', 'summarise', 'label_distribution']
 
 # %% ../nbs/04_annotate.ipynb #919d5f29
@@ -46,17 +46,12 @@ class LabellingJob:
     too_long: dict = field(default_factory=dict)  # text id -> why its prompt is past the model's context (never sent: failed, row by row)
 
 # %% ../nbs/04_annotate.ipynb #f8bc5806
-def check_replayed_samples(answers:dict,          # text id -> its replayed answers (`ReplayBackend.answers`)
-                           ids:Sequence,          # the texts to label
-                           samples:int,           # answers asked per text
-                           where:str="replay",    # the backend's name, for the message
-                          ) -> None:
-    "`LabelError` naming the texts whose replayed answers are more than the samples asked (which would be dropped unseen)."
-    counts = {i: len(answers.get(i, answers.get(str(i), ()))) for i in ids}
-    over = [i for i, n in counts.items() if n > samples]
-    if over: raise LabelError(f"{where}: {len(over)} text(s) have more replayed answers than the {samples} sample(s) asked, e.g. id {over[0]!r} "
-                              f"({counts[over[0]]} answers): a cell holding a list is several samples; ask for them (samples={counts[over[0]]}, "
-                              "--samples on the command line), or write one answer per cell (a label set as names or codes joined by |)")
+def replayed_samples(answers:dict,   # text id -> its replayed answers (`ReplayBackend.answers`)
+                     text_id,        # one text
+                     samples:int=1,  # answers asked per text
+                    ) -> int:
+    "The samples to ask of a replayed text: every answer replayed for it (a list in a cell is several), and at least `samples`."
+    return max(samples, len(answers.get(text_id, answers.get(str(text_id), ()))))
 
 # %% ../nbs/04_annotate.ipynb #a8a399a4
 def _metadata_names(codebook:Codebook, template:PromptTemplate) -> set[str]:
@@ -98,7 +93,6 @@ def prepare_requests(corpus:Corpus,                    # the texts to label
     systems, requests, keys, too_long = {}, [], [], {}
     with_id = backend.keyed_by_id
     replayed = backend.answers if with_id else None   # replay: the replayed value is part of its key, so an edited one is read anew
-    if replayed is not None: check_replayed_samples(replayed, data["id"], samples, backend.name)
     metadata_rows = data[needed].itertuples(index=False, name=None) if needed else itertools.repeat(())
     for position, (text_id, text, values) in enumerate(zip(data["id"], data["text"], metadata_rows)):
         shots = per_text[position] if per_text is not None else examples
@@ -107,7 +101,7 @@ def prepare_requests(corpus:Corpus,                    # the texts to label
             systems[head_key] = tuple(build_messages(codebook, "", shots, dict(zip(needed, values)), answer_format, template)[:-1])
         user = build_messages(codebook, text, (), dict(zip(needed, values)), answer_format, PromptTemplate("", template.user))[-1] \
             if needed or template.user != PromptTemplate().user else {"role": "user", "content": f"Text: {text}"}
-        request = Request(systems[head_key] + (user,), samples, text_id, choices)
+        request = Request(systems[head_key] + (user,), samples if replayed is None else replayed_samples(replayed, text_id, samples), text_id, choices)
         try: check_prompt_size(request.messages, backend.context_tokens, backend.model, reserve=decoding.max_tokens,
                                where=f"{corpus.name}: text {text_id!r}")
         except DataError as error: too_long[text_id] = str(error)   # this row fails, named; the others run
@@ -346,6 +340,8 @@ def _table(job:LabellingJob, cache:Cache, failed:dict) -> pd.DataFrame:
         else:
             label, status, detail, consistency = None, statuses[0], details[0], math.nan
         if len(present) < len(keys) and status == "ok": detail = f"{len(keys) - len(present)} of {len(keys)} samples failed"
+        elif len(good) < len(present) and status == "ok":   # counted against consistency, and said
+            detail = f"{len(present) - len(good)} of {len(keys)} samples named no label ({next(d for l, d in zip(labels, details) if l is None)})"
         calls = {a["call_id"] for a in present}
         prompt = sum(ledger.get(c, (0, 0, 0.0))[0] for c in calls)
         completion = sum(ledger.get(c, (0, 0, 0.0))[1] for c in calls)

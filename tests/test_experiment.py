@@ -57,7 +57,7 @@ def test_yaml_errors_name_the_file(tmp_path):
     (tmp_path / "file.yaml").write_text(yaml.safe_dump({**TINY, "data": {"file": "nowhere.csv", "text": "t"}, "codebook": "textclass-toxicity"}))
     with pytest.raises(ConfigError, match="data.file .*nowhere.csv does not exist"):
         load_experiment_data(load_experiment(tmp_path / "file.yaml"))
-    with pytest.raises(ConfigError, match="llm.column 'llm_nope' is not a column"):
+    with pytest.raises(ConfigError, match="the LLM's labels column 'llm_nope' \\(llm.column; --column on the command line\\) is not a column"):
         run_experiment(tiny(tmp_path, llm={**TINY["llm"], "column": "llm_nope"}), progress=False)
 
 

@@ -191,16 +191,16 @@ def test_replay_missing_ids_named(stance, tmp_path):
         annotate(stance.subset(stance.ids[:2]), backend=backend, cache=tmp_path / "c.sqlite", progress=False)
 
 
-def test_replayed_answers_beyond_the_samples_asked_are_refused_not_dropped(stance, tmp_path):
-    "helper-25: a cell `[1, 2]` is two samples; with one sample asked the second was dropped without a word and the row marked ok."
+def test_every_replayed_answer_of_a_text_is_used_not_only_the_first(stance, tmp_path):
+    "helper-25: a cell `[1, 2]` is two samples; with one sample asked the second was dropped without a word and the row was ok with consistency 1."
     ids = stance.ids[:3]
-    backend = ReplayBackend({ids[0]: "favor", ids[1]: ["favor", "against"], ids[2]: "against"}, model="m")
-    with pytest.raises(LabelError, match=rf"1 text\(s\) have more replayed answers than the 1 sample\(s\) asked, e.g. id {ids[1]!r} \(2 answers\)"):
-        annotate(stance.subset(ids), backend=backend, cache=tmp_path / "c.sqlite", progress=False)
-    with pytest.raises(LabelError, match="more replayed answers"): prepare_requests(stance.subset(ids), stance.codebook, backend)   # plan refuses too
-    backend = ReplayBackend({i: ["favor", "against"] for i in ids}, model="m")
-    table = annotate(stance.subset(ids), backend=backend, samples=2, cache=tmp_path / "c2.sqlite", progress=False)
-    assert table["consistency"].tolist() == [0.5] * 3                      # asked for, the samples are all used
+    backend = ReplayBackend({ids[0]: "favor", ids[1]: ["against", "favor", "favor"], ids[2]: ["against", "banana"]}, model="m")
+    table = annotate(stance.subset(ids), backend=backend, cache=tmp_path / "c.sqlite", progress=False).set_index("id")
+    assert table.loc[ids, "samples"].tolist() == [1, 3, 2]
+    assert table.at[ids[1], "label"] == "favor" and table.at[ids[1], "consistency"] == pytest.approx(2 / 3)   # the majority, and that they disagree
+    assert "1 of 2 samples named no label" in table.at[ids[2], "detail"]                                         # the second answer names no label: said
+    with pytest.raises(LabelError, match=r"3 samples asked for id .*, 1 replayed"):
+        annotate(stance.subset(ids), backend=backend, samples=3, cache=tmp_path / "c3.sqlite", progress=False)
 
 
 def test_a_replay_column_that_is_not_there_is_named_with_the_option(tmp_path, capsys):
