@@ -35,7 +35,7 @@ __all__ = ['CONFIG_ENV', 'DATA_DIR_ENV', 'CONFIG_KEYS', 'DEFAULT_ENCODER', 'PREC
            'json_text', 'file_sha256', 'read_yaml', 'check_fields', 'field_docs', 'redact', 'user_config_path',
            'read_user_config', 'DataDirectory', 'find_data_dir', 'bundled_minilm_path', 'resolve_encoder',
            'precision_of', 'environment_info', 'announce_duration', 'default_cache_path', 'inert_markdown',
-           'quiet_transformers']
+           'plain_text', 'quiet_transformers']
 
 # %% ../nbs/00_core.ipynb #995dc07e
 class LLMDistillError(Exception):
@@ -332,6 +332,12 @@ def inert_markdown(text, # a name or other text from a user: a label, a model, a
                   ) -> str:
     "`text` as Markdown that renders as itself on one line: markup characters backslash-escaped, line breaks made spaces."
     return _MARKUP.sub(r"\\\1", _LINE_BREAKS.sub(" ", str(text)))
+
+# %% ../nbs/00_core.ipynb #bc6fa7ea
+def plain_text(text, # a name or other text from a user, for a figure
+              ) -> str:
+    "`text` as matplotlib draws it, as itself: each `$` escaped, so nothing in it is read as mathematics."
+    return str(text).replace("$", r"\$")
 
 # %% ../nbs/00_core.ipynb #66317b1d
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from html import escape as html_escape
 import numpy as np
 import pandas as pd
 
-from .core import DEFAULT_ENCODER, ConfigError, inert_markdown
+from .core import DEFAULT_ENCODER, ConfigError, inert_markdown, plain_text
 from .validate import plot_confusion
 from .experiment import ExperimentResult, size_text
 from .design import CONDITION_NAMES
@@ -42,7 +42,7 @@ def plot_comparison(result:ExperimentResult, # from `run_experiment`
     ax.set_yticks(positions, [CONDITION_NAMES[c] for c in rows["condition"]])
     ax.set_xlabel("macro-F1 on held-out human labels (95% CI)")
     ax.invert_yaxis()
-    ax.set_title(result.config.name)
+    ax.set_title(plain_text(result.config.name))
     return ax
 
 # %% ../nbs/08_report.ipynb #a31ed23e
@@ -76,7 +76,7 @@ def plot_estimates(estimates:pd.DataFrame, # from `estimate_shares` (or `Experim
         positions = np.arange(len(targets)) + (k - 1) * 0.22
         ax.errorbar(part["estimate"], positions, xerr=[part["estimate"] - part["ci_low"], part["ci_high"] - part["estimate"]],
                     fmt="o", capsize=3, label=name)
-    ax.set_yticks(np.arange(len(targets)), targets)
+    ax.set_yticks(np.arange(len(targets)), [plain_text(t) for t in targets])
     ax.set_xlabel(f"share of texts ({float(estimates['level'].iloc[0]) if 'level' in estimates else 0.95:.0%} CI)")
     ax.invert_yaxis()
     ax.legend(fontsize="small", loc="best")

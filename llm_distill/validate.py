@@ -5,6 +5,7 @@
 # %% ../nbs/05a_validate.ipynb #f99028a8
 from __future__ import annotations
 
+import itertools
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 from statsmodels.stats.proportion import proportion_confint
 
-from .core import LabelError, inert_markdown
+from .core import LabelError, inert_markdown, plain_text
 from .boundary import EMPTY_SET, labels_as_names, paired_by_index
 from .data import Codebook
 # the two sources, the metrics and their intervals live in metrics; `from llm_distill.validate import` of them keeps working
@@ -152,11 +153,14 @@ def plot_confusion(report:ValidationReport, # from `validate`
     "Heatmap of the confusion matrix (rows: human labels), row-normalised by default."
     matrix = report.confusion_normalised if normalise else report.confusion
     if ax is None: _, ax = plt.subplots(figsize=(1.2 + 0.9 * matrix.shape[1], 1 + 0.8 * matrix.shape[0]))
-    ConfusionMatrixDisplay(matrix.fillna(0).to_numpy(), display_labels=None).plot(ax=ax, colorbar=False, cmap="Blues",
-                                                                                 values_format=".2f" if normalise else "d")
-    ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=30, ha="right")
-    ax.set_yticks(range(matrix.shape[0]), matrix.index)
-    ax.set_xlabel("predicted"); ax.set_ylabel("human"); ax.set_title(report.name, fontsize=10)
+    values, shown = matrix.fillna(0).to_numpy(), ".2f" if normalise else "d"
+    drawn = ConfusionMatrixDisplay(values, display_labels=None).plot(ax=ax, colorbar=False, cmap="Blues", values_format=shown)
+    for row, column in itertools.product(range(values.shape[0]), range(values.shape[0], values.shape[1])):   # sklearn writes the square part only
+        dark = values[row, column] > (values.max() + values.min()) / 2   # as sklearn picks: light text on a dark cell
+        ax.text(column, row, format(values[row, column], shown), ha="center", va="center", color=drawn.im_.cmap(0.0 if dark else 1.0))
+    ax.set_xticks(range(matrix.shape[1]), [plain_text(c) for c in matrix.columns], rotation=30, ha="right")
+    ax.set_yticks(range(matrix.shape[0]), [plain_text(i) for i in matrix.index])
+    ax.set_xlabel("predicted"); ax.set_ylabel("human"); ax.set_title(plain_text(report.name), fontsize=10)
     ax.figure.tight_layout()
     return ax.figure
 
@@ -172,7 +176,7 @@ def plot_forest(reports:Sequence[ValidationReport],                             
     for y, (name, metric, value, low, high) in enumerate(rows):
         ax.errorbar(value, y, xerr=[[value - low], [high - value]] if np.isfinite(low) else None, fmt="o",
                     color=f"C{list(metrics).index(metric)}", capsize=3)
-    ax.set_yticks(range(len(rows)), [f"{name} · {metric}" for name, metric, *_ in rows], fontsize=8)
+    ax.set_yticks(range(len(rows)), [plain_text(f"{name} · {metric}") for name, metric, *_ in rows], fontsize=8)
     ax.invert_yaxis(); ax.axvline(0, color="grey", lw=0.5); ax.set_xlabel("value with confidence interval")
     ax.figure.tight_layout()
     return ax.figure

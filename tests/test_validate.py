@@ -258,3 +258,22 @@ def test_validate_writes_each_labels_scores_and_its_notes_once_with_user_names_i
     assert int(confusion.to_numpy().sum()) == 117
     page = mistune.html((tmp_path / "val" / "validation.md").read_text())
     assert "<img" not in page and "<b>" not in page and "Per label" in page and "left out" in page, page
+
+
+def test_figures_draw_a_users_names_as_text_and_every_cell_of_the_confusion(tmp_path):
+    "A label `$\\foo{$` stopped validate's figure being saved (matplotlib read it as mathematics); the confusion's last column (no label) had no numbers."
+    import matplotlib.pyplot as plt
+    from llm_distill.data import Codebook, Label
+    from llm_distill.validate import plot_confusion, plot_forest, save_report, validate
+    labels = [r"costs $5 or $10", r"$\foo{$"]
+    codebook = Codebook("t", tuple(Label(l) for l in labels), require_definitions=False)
+    human = [labels[0], labels[1]] * 10
+    predicted = [labels[0], None] * 5 + [labels[1], labels[0]] * 5
+    report = validate(human, predicted, codebook, name=r"run $\bar{x}$ of mine", n_resamples=50)
+    save_report(report, tmp_path)                                             # raised "Unknown symbol: \foo" on saving
+    figure = plot_confusion(report)
+    ax = figure.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()][:2] == [r"costs \$5 or \$10", r"\$\foo{\$"]
+    written = sorted(t.get_text() for t in ax.texts)
+    assert len(written) == report.confusion.size and "0.50" in written, written   # the (no label) column too
+    plt.close(figure); plt.close(plot_forest([report]))
