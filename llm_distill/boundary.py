@@ -227,7 +227,11 @@ def _opened(path:str|Path, format:str|None) -> tuple[Path, str]:
     if not path.is_file(): raise DataError(f"{path}: file not found" + (" (it is a folder)" if path.is_dir() else ""))
     format = table_format(path, format)
     if path.stat().st_size == 0: raise DataError(f"{path}: the file is empty")
-    _check_bytes(path, format)
+    try: _check_bytes(path, format)   # reads a compressed file through: a damaged one fails here, before any work
+    except (EOFError, OSError, lzma.LZMAError) as error:
+        if path.suffix.lower() not in COMPRESSIONS: raise
+        raise DataError(f"{path}: cannot be decompressed ({error}): it is damaged, incomplete, or not compressed as its name says; "
+                        "compress or download it again (or rename it to what it is)") from None
     return path, format
 
 def _ids_as_text(frame:pd.DataFrame, ids:Sequence[str]) -> pd.DataFrame:

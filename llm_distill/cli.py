@@ -51,7 +51,7 @@ def _add_table_arguments(group, what:str):
     "The one set of table options every command that reads a user's file offers (`boundary.read_table`)."
     from llm_distill.boundary import FORMATS
     group.add_argument("--format", choices=sorted(set(FORMATS.values())), help=f"format of {what} (default: from its extension in any case, or its content; .txt: one text a line)")
-    group.add_argument("--sep", help=f"field separator of a CSV/TSV {what}")
+    group.add_argument("--sep", help=f"field separator of {what}, when CSV or TSV")
     group.add_argument("--encoding", default="utf-8", help=f"text encoding of {what}")
 
 def _add_data_arguments(parser):
@@ -204,14 +204,20 @@ def _experiment_parsers(add):
     demo.add_argument("--base-url", help="with --backend openai: an OpenAI-compatible server")
     demo.add_argument("--quick", action="store_true", help="150 texts and one epoch (a minute), to check the installation")
 
+class _DefaultsSaid(argparse.ArgumentDefaultsHelpFormatter):
+    "Each option's default in its help, once: not where the help already says it, nor `None` (no default)."
+    def _get_help_string(self, action):
+        said = "(default:" in (action.help or "") or action.default is None or action.default is False
+        return action.help if said else super()._get_help_string(action)
+
 def build_parser() -> argparse.ArgumentParser:
     "The `llm-distill` argument parser with one subparser per subcommand."
-    parser = argparse.ArgumentParser(prog="llm-distill", description=llm_distill.__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(prog="llm-distill", description=llm_distill.__doc__, formatter_class=_DefaultsSaid)
     parser.add_argument("--version", action="version", version=f"llm_distill {llm_distill.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = argparse.ArgumentParser(add_help=False)   # options every subcommand takes
     common.add_argument("--quiet", "-q", action="store_true", help="no progress bars (they go to stderr; the output files are the same)")
-    add = lambda name, text: commands.add_parser(name, help=text, description=text, parents=[common], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add = lambda name, text: commands.add_parser(name, help=text, description=text, parents=[common], formatter_class=_DefaultsSaid)
     add("info", "print the version, data directory, config file, the registered backends and recipes, and library versions")
     for add_commands in (_label_parser, _validate_parser, _train_parser, _predict_parser, _estimate_parser, _experiment_parsers): add_commands(add)
     return parser

@@ -363,20 +363,22 @@ def keep_student(config:ExperimentConfig,  # the experiment
                 ) -> Path:
     "Train the LLM-label condition's student on every labelled pool text and keep it in output/student (transformers format and a model card)."
     folder = config.output_dir / "student"
+    teacher = f"{config.llm['model']} ({config.llm.get('source') or config.llm['backend']})"
+    row = results[(results["condition"] == "llm") & (results["seed"] == config.seeds[0]) & results["size"].isna()].iloc[0]
+    metrics = {m: (row[m], row[f"{m}_low"], row[f"{m}_high"]) for m in HEADLINE_METRICS}
+    card_key = stable_hash([config.seeds[0], config.name, teacher, sorted(config.conditions), {m: [float(v) for v in s] for m, s in metrics.items()}])   # all the card says
     record = folder / "llm_distill.json"
-    if record.exists() and json.loads(record.read_text()).get("run_key") == key: return folder
+    kept = json.loads(record.read_text()) if record.exists() else {}
+    if (kept.get("run_key"), kept.get("card_key")) == (key, card_key): return folder   # another seed, bootstrap or name: kept anew
     texts = dict(zip(corpus.data["id"], corpus.data["text"]))
     ids = [i for i in pool_ids if llm_labels.get(i) is not None]
-    teacher = f"{config.llm['model']} ({config.llm.get('source') or config.llm['backend']})"
     student = _train_condition("llm", config.student_plan(), [texts[i] for i in ids], [llm_labels[i] for i in ids], None, codebook,
                                config.seeds[0], teacher, encoder)
-    student.metadata["run_key"] = key
+    student.metadata["run_key"], student.metadata["card_key"] = key, card_key
     student.metadata["training_texts"] = text_fingerprints([texts[i] for i in ids])   # so `predict` marks them and `validate` warns
     if "llm_deferred" in config.conditions:   # `defer.predict_deferred` reads it: the threshold for new texts comes from the training labels
         student.metadata["deferral_curve"] = deferral_curve(student, [texts[i] for i in ids], [llm_labels[i] for i in ids],
                                                             folds=config.student_plan()["folds"], encoder=encoder).to_dict(orient="records")
-    row = results[(results["condition"] == "llm") & (results["seed"] == config.seeds[0]) & results["size"].isna()].iloc[0]
-    metrics = {m: (row[m], row[f"{m}_low"], row[f"{m}_high"]) for m in HEADLINE_METRICS}
     design = f"{config.folds}-fold cross-fitting" if config.folds else "one held-out split"
     card = student_card(student, metrics, f"{int(row['n_test'])} human-labelled texts of {corpus.name} ({design}; students trained as this one "
                         "was, on the other texts' LLM labels)", teacher=teacher, task=codebook.task, data_hash=corpus.data_hash(), name=f"{config.name} student")

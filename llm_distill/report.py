@@ -22,6 +22,7 @@ from .core import DEFAULT_ENCODER, ConfigError, inert_markdown, plain_text
 from .validate import plot_confusion
 from .experiment import ExperimentResult, size_text
 from .design import CONDITION_NAMES
+from .students import RECIPES
 from .folders import RUN_FOLDER, claim_folder, package_writes, same_path, seal_folder, user_files
 
 # %% auto #0
@@ -334,7 +335,9 @@ def methods_paragraph(result:ExperimentResult, # from `run_experiment`
                            "them as well as on their fold's texts, the student on human labels on its fold's human labels only"
                            + (f" (at most {budget:,} of them)." if budget else "."))
     elif budget: parts.append(f"The student on human labels trained on at most {budget:,} human labels per fold.")
-    parts.append(f"The student (encoder {_md(config.student.get('checkpoint') or DEFAULT_ENCODER)}) was {recipe}.")
+    pretrained = any(getattr(RECIPES.get(c), "pretrained", True) for c in m["student"]["candidates"])   # a TF-IDF student has no encoder to name
+    encoder = f" (encoder {_md(config.student.get('checkpoint') or DEFAULT_ENCODER)})" if pretrained else ""
+    parts.append(f"The student{encoder} was {recipe}.")
     if {"llm", "human"} <= set(full.index):
         parts.append(f"The student trained on LLM labels reached macro-F1 {score('llm')}, against {score('human')} for the student trained on human labels"
                      + (f"; the LLM's own labels scored {score('llm_direct')}." if "llm_direct" in full.index else "."))

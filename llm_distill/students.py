@@ -48,6 +48,7 @@ class Recipe:
     name = "recipe"
     defaults: dict = {}        # the recipe's settings and their defaults
     uses_encoder = False       # takes the run's shared `SentenceEncoder` (`make_recipe` passes it), so no text is embedded twice
+    pretrained = True          # starts from the encoder (`checkpoint`); False for a recipe that learns from the texts alone
 
     def __init__(self,
                  label_names:Sequence[str],          # the labels, in column order
@@ -230,6 +231,7 @@ def _restore(path:Path, recipe:Recipe) -> dict:
 class TfidfRecipe(Recipe):
     "TF-IDF of word uni- and bigrams seen in two texts or more, and a class-balanced logistic regression."
     name = "tfidf"
+    pretrained = False
     defaults = {"C": 1.0, "ngram_max": 2, "min_df": 2}
 
     def fit(self, texts, targets, weights=None):

@@ -46,12 +46,15 @@ def per_class_table(labels:Sequence[str],                      # the label set, 
                     level:float=0.95,                          # confidence level
                     seed:int=0,                                # bootstrap seed
                     vectorized:bool=False,                     # `scores` takes resamples x items and returns scores x resamples
+                    occurring:Sequence[bool]|None=None,        # whether each label is in the human or the validated labels at all
                    ) -> pd.DataFrame:
-    "One row per label: precision, recall and F1, each with its bootstrap interval, and the support."
+    "One row per label: precision, recall and F1, each with its bootstrap interval, and the support; a label in neither source has no scores (NaN), not 0."
     k = len(labels)
     values = np.asarray(scores(np.arange(n_items)[None] if vectorized else np.arange(n_items)), dtype=float).reshape(len(PER_CLASS), k)
     intervals = bootstrap_intervals(scores, n_items, n_resamples, level, seed, vectorized).reshape(len(PER_CLASS), k, 2)
     table = {"label": list(labels)}
+    absent = ~np.asarray(occurring, dtype=bool) if occurring is not None else np.zeros(k, dtype=bool)
+    values[:, absent], intervals[:, absent] = np.nan, np.nan   # nothing to score: undefined, never a 0.000 that reads as a measured failure
     for j, metric in enumerate(PER_CLASS): table.update({metric: values[j], f"{metric}_low": intervals[j, :, 0], f"{metric}_high": intervals[j, :, 1]})
     return pd.DataFrame(dict(table, support=np.asarray(support)))
 
@@ -97,7 +100,7 @@ class ValidationReport:
                           ) -> str:
         "Each label's precision, recall and F1 with their intervals, and its human-coded support, as a Markdown table."
         table, number = self.per_class, lambda v: f"{v:.{digits}f}" if np.isfinite(v) else "undefined"
-        scored = lambda m: [f"{number(v)} [{number(l)}, {number(h)}]" for v, l, h in zip(table[m], table[f"{m}_low"], table[f"{m}_high"])]
+        scored = lambda m: [f"{number(v)} [{number(l)}, {number(h)}]" if np.isfinite(v) else "undefined" for v, l, h in zip(table[m], table[f"{m}_low"], table[f"{m}_high"])]
         return pd.DataFrame({"label": table["label"].map(inert_markdown if inert else str), **{m: scored(m) for m in ("precision", "recall", "f1")},
                              "support": table["support"]}).to_markdown(index=False)
 
@@ -133,9 +136,9 @@ def validate(truth:Sequence,                  # human labels
     def per_class_scores(rows):
         scores = confusion_scores(pair.truth_codes[rows], pair.predicted_codes[rows], len(codes))
         return np.concatenate([scores[m] for m in PER_CLASS])
-    per_class = per_class_table(pair.labels, per_class_scores, len(pair), np.bincount(pair.truth_codes, minlength=len(codes))[:len(codes)],
-                                n_resamples, level, seed)
     occurring = np.isin(codes, np.concatenate([pair.truth_codes, pair.predicted_codes]))
+    per_class = per_class_table(pair.labels, per_class_scores, len(pair), np.bincount(pair.truth_codes, minlength=len(codes))[:len(codes)],
+                                n_resamples, level, seed, occurring=occurring)
     if not occurring.all():   # the codebook's full label set stays in the per-class table; the note says which were not averaged
         notes.append(f"macro-F1 averages the {int(occurring.sum())} labels that occur in the human or the predicted labels; "
                      f"{[l for l, o in zip(pair.labels, occurring) if not o]} occur in neither and are not scored")
@@ -422,7 +425,7 @@ def validate_label_sets(truth:Sequence,                # human label sets (names
     table = pd.DataFrame({"metric": list(values), "value": list(values.values()), "ci_low": intervals[:, 0], "ci_high": intervals[:, 1],
                           "n": len(y_true), "note": [METRICS[m].set_note for m in values]})
     per_class = per_class_table(labels, lambda rows: _label_scores(y_true, y_pred, rows), len(y_true), y_true.sum(0), n_resamples, level, seed,
-                                vectorized=True)
+                                vectorized=True, occurring=(y_true | y_pred).any(0))
     counts = pd.DataFrame({"true positive": (y_true & y_pred).sum(0), "false positive": (~y_true & y_pred).sum(0),
                            "false negative": (y_true & ~y_pred).sum(0), "true negative": (~y_true & ~y_pred).sum(0)},
                           index=pd.Index(labels, name="label"))

@@ -188,3 +188,10 @@ def test_compressed_binary_tables_and_archives_are_refused_with_what_to_do(tmp_p
     (tmp_path / "t.zip").write_bytes(b"PK\x03\x04 not really")
     with pytest.raises(DataError, match=r"a .zip archive is not read; extract the table"): read_table(tmp_path / "t.zip")
     with pytest.raises(DataError, match="file not found"): read_table(tmp_path / "missing.csv.gz")
+    import bz2, lzma
+    whole = b"id,text\n" + b"".join(b"%d,text number %d\n" % (i, i) for i in range(3000))
+    for name, packed in (("cut.csv.gz", gzip.compress(whole)), ("cut.tsv.bz2", bz2.compress(whole)), ("cut.jsonl.xz", lzma.compress(whole))):
+        (tmp_path / name).write_bytes(packed[:len(packed) // 2])            # a download cut short (helper-26: a raw EOFError traceback)
+        with pytest.raises(DataError, match=rf"{name}: cannot be decompressed .*damaged, incomplete"): read_table(tmp_path / name)
+    (tmp_path / "plain.csv.gz").write_bytes(whole)                          # named .gz, never compressed
+    with pytest.raises(DataError, match="not compressed as its name says"): read_table(tmp_path / "plain.csv.gz")

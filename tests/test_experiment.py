@@ -252,3 +252,20 @@ def test_the_kept_student_knows_the_texts_it_was_trained_on(tmp_path):
     predicted = pd.read_csv(predict_file(load_student(tmp_path / "run" / "student"), tmp_path / "all.csv", tmp_path / "p.csv", id_column="id",
                                          progress=False))
     assert predicted["trained_on"].sum() == 60 and len(predicted) == 750
+
+
+def test_the_kept_student_is_kept_anew_when_the_seed_or_scores_change(tmp_path):
+    "helper-26: rerunning with seeds: [1] into the same folder left the seed-0 student and its card's intervals in output/student, without a word."
+    import json
+    first = run_experiment(tiny(tmp_path, student={"recipe": "tfidf"}, train_sizes=[None]), progress=False)
+    card = (first.output_dir / "student" / "README.md").read_text()
+    meta = json.loads((first.output_dir / "student" / "llm_distill.json").read_text())
+    again = run_experiment(tiny(tmp_path, student={"recipe": "tfidf"}, train_sizes=[None]), progress=False)   # nothing changed: kept as it is
+    assert json.loads((again.output_dir / "student" / "llm_distill.json").read_text())["card_key"] == meta["card_key"]
+    second = run_experiment(tiny(tmp_path, student={"recipe": "tfidf"}, train_sizes=[None], seeds=[1]), progress=False)
+    kept = json.loads((second.output_dir / "student" / "llm_distill.json").read_text())
+    assert (kept["run_key"], kept["card_key"]) != (meta["run_key"], meta["card_key"])
+    row = second.results.query("condition == 'llm' and seed == 1 and size != size").iloc[0]
+    scores = f"| {row['macro_f1']:.3f} | [{row['macro_f1_low']:.3f}, {row['macro_f1_high']:.3f}] |"
+    assert scores in (second.output_dir / "student" / "README.md").read_text(), scores   # the card gives this run's scores
+    assert card != (second.output_dir / "student" / "README.md").read_text()

@@ -1,4 +1,6 @@
 """Validation statistics against scikit-learn, krippendorff and statsmodels, textbook values, and bad input."""
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -277,3 +279,18 @@ def test_figures_draw_a_users_names_as_text_and_every_cell_of_the_confusion(tmp_
     written = sorted(t.get_text() for t in ax.texts)
     assert len(written) == report.confusion.size and "0.50" in written, written   # the (no label) column too
     plt.close(figure); plt.close(plot_forest([report]))
+
+
+def test_a_label_in_neither_source_has_no_scores_rather_than_zero():
+    "helper-26: a label no human and no prediction used was 'not scored' in the note but 0.000 [0.000, 0.000] in per_label.csv and validation.md."
+    from llm_distill.data import Codebook, Label
+    from llm_distill.validate import validate
+    codebook = Codebook("t", (Label("hate"), Label("offensive"), Label("neither")), require_definitions=False)
+    report = validate(["offensive", "neither"] * 10, ["offensive", "neither", "neither", "offensive"] * 5, codebook, n_resamples=50)
+    row = report.per_class.set_index("label").loc["hate"]
+    assert row[["precision", "recall", "f1", "f1_low", "f1_high"]].isna().all() and row["support"] == 0
+    assert re.search(r"\| hate +\| undefined +\| undefined +\| undefined +\| +0 \|", report.per_label_markdown()), report.per_label_markdown()
+    assert report.per_class.set_index("label").loc["offensive", ["precision", "f1"]].notna().all()
+    sets = Codebook("t", codebook.labels, require_definitions=False, multi_label=True)
+    report = validate(["offensive", "neither|offensive"] * 10, ["offensive", "neither"] * 10, sets, n_resamples=50)
+    assert report.per_class.set_index("label").loc["hate", ["precision", "recall", "f1"]].isna().all()
