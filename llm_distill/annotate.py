@@ -273,6 +273,7 @@ async def _run_remote(job, todo, cache, stats, concurrency, limiter, run, bar):
     try: await asyncio.gather(*tasks)
     finally:
         for task in tasks: task.cancel()
+        cache.release(None, owner)   # claims of requests never answered: a rerun, here or elsewhere, asks at once
         if backend.aclose is not None: await backend.aclose()
     if stats.write_error is not None: raise stats.write_error
 

@@ -107,6 +107,16 @@ def patch(function):   # a function whose first parameter is annotated with the 
     setattr(owner, function.__name__, function)
     return function
 
+# %% ../nbs/03_cache.ipynb #20c36dbe
+def _write_ahead(db:sqlite3.Connection, seconds:float=30.0):   # an open connection; how long to wait (the busy timeout)
+    "Switch the file to write-ahead logging, waiting while another connection holds the lock (SQLite does not, here)."
+    deadline = time.monotonic() + seconds
+    while True:
+        try: return db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline: raise
+        time.sleep(0.02)
+
 # %% ../nbs/03_cache.ipynb #0cda7f64
 class Cache:
     "Persistent store of LLM answers and the ledger of calls, in one SQLite file."
@@ -129,7 +139,7 @@ class Cache:
             check = self.db.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok": raise sqlite3.DatabaseError(check)
             self._check_is_cache()   # before anything is written: another program's file stays as it was
-            self.db.execute("PRAGMA journal_mode=WAL")
+            _write_ahead(self.db)
             self.db.execute("PRAGMA synchronous=NORMAL")
             if self._missing_schema():
                 with self._transaction() as db:
@@ -407,12 +417,14 @@ def claim(self:Cache,
 # %% ../nbs/03_cache.ipynb #a07f6c37
 @patch
 def release(self:Cache,
-            key:str,    # the claimed key
-            owner:str,  # the owner that claimed it (another owner's claim stays)
+            key:str|None, # the claimed key; None: every claim of `owner` (its run has ended)
+            owner:str,    # the owner that claimed it (another owner's claim stays)
            ):
-    "Give up a claim (the request failed): another process may ask."
+    "Give up a claim (the request failed, or the run ended): another process may ask."
     try:
-        with self._lock: self.db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
+        with self._lock:
+            if key is None: self.db.execute("DELETE FROM claims WHERE owner = ?", (owner,))
+            else: self.db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
     except sqlite3.Error: pass   # a claim that cannot be removed expires, or dies with this process
 
 # %% ../nbs/03_cache.ipynb #bc963768

@@ -19,7 +19,7 @@ import yaml
 
 from .core import ConfigError, DataError, environment_info, redact, stable_hash
 from .boundary import claim_folder, clear_folder, seal_folder, text_fingerprints
-from .folders import RUN_FOLDER, STUDENT_FOLDER, package_writes, user_files
+from .folders import RUN_FOLDER, STUDENT_FOLDER, user_files
 from .data import Codebook, Corpus
 from .llm import Cache
 from .annotate import annotate, label_distribution, prepare_requests, summarise
@@ -419,7 +419,7 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
     config = load_experiment(config) if isinstance(config, (str, Path)) else config
     started = time.monotonic()
     out = _output_folder(config, force)
-    users = {name for name in user_files(out) if not package_writes(name)}   # the user's own files: never listed, so never removed or replaced
+    users = user_files(out, by_name=True)   # the user's own files: never listed, so never removed or replaced
     corpus, codebook = load_experiment_data(config)
     if config.estimates: check_estimates(config, load_experiment_data(config, labelled_only=False)[0], codebook)   # fails now, not after the comparison
     corpus, unlabelled = load_unlabelled(config, corpus, codebook)

@@ -155,13 +155,15 @@ def seal_folder(folder:str|Path,             # a folder the package just wrote i
     return folder
 
 # %% ../nbs/01b_folders.ipynb #46afc17f
-def user_files(folder:str|Path, # a folder
+def user_files(folder:str|Path,    # a folder
+               by_name:bool=False, # count a file named as the package names its files as the package's, listed or not (a run's folder, written before it is sealed)
               ) -> set[str]:
     "The files under `folder` that are the user's: all of them in a folder not ours, else those its marker does not list or that changed since (`edited_files`)."
     folder = Path(folder)
     if not folder.is_dir(): return set()
     listed = set(_marker(folder).get("files", [])) if is_ours(folder) else set()
-    return (_files_in(folder) - listed) | edited_files(folder)
+    found = (_files_in(folder) - listed) | edited_files(folder)
+    return {name for name in found if not package_writes(name)} if by_name else found
 
 # %% ../nbs/01b_folders.ipynb #f91c8e07
 def edited_files(folder:str|Path, # a folder

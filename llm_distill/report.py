@@ -5,7 +5,6 @@
 # %% ../nbs/08_report.ipynb #22e0bc8f
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import re
@@ -23,7 +22,7 @@ from .validate import plot_confusion
 from .experiment import ExperimentResult, size_text
 from .design import CONDITION_NAMES
 from .students import RECIPES
-from .folders import RUN_FOLDER, claim_folder, package_writes, same_path, seal_folder, user_files
+from .folders import RUN_FOLDER, claim_folder, same_path, seal_folder, user_files
 
 # %% auto #0
 __all__ = ['ESTIMATE_METHODS', 'GAP_ADVICE', 'PER_CLASS_CONDITIONS', 'BIBTEX', 'REPORT_STYLE', 'plot_comparison',
@@ -472,7 +471,7 @@ def write_report(result:ExperimentResult,       # from `run_experiment`
     folder = Path(folder or result.output_dir)
     what = "the output folder" if same_path(folder, result.output_dir) else "the report folder"
     claim_folder(folder, what, force or what == "the output folder", kind=RUN_FOLDER)   # another folder: never a user's; the run's: claimed by the run
-    users = {name for name in user_files(folder) if not package_writes(name)}
+    users = user_files(folder, by_name=True)
     result.results.to_csv(folder / "results.csv", index=False)
     results = pd.read_csv(folder / "results.csv", dtype={"recipe": str, "flags": str}, keep_default_na=False, na_values=[""])  # every number below comes from the file the reader gets
     results[["recipe", "flags"]] = results[["recipe", "flags"]].fillna("")

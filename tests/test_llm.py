@@ -382,18 +382,23 @@ def test_two_runs_sharing_a_cache_never_pay_twice(tmp_path):
     from llm_distill.annotate import annotate
     corpus = load_dataset("textclass-toxicity")
     corpus = corpus.subset(corpus.ids[:60])
-    tables = []
-    start = threading.Barrier(2)   # both runs plan their work before either asks: they overlap on every text
+    tables, errors = [], []
+    start = threading.Barrier(2, timeout=120)   # both runs plan their work before either asks: they overlap on every text
     with LoopbackServer(latency_ms=200, idempotency=False) as server:
         def label():
-            backend = OpenAIBackend("gpt-4o-mini", api_key="sk-test", base_url=server.base_url)
-            cache = Cache(tmp_path / "shared.sqlite")
-            start.wait()
-            tables.append(annotate(corpus, backend=backend, cache=cache, progress=False, concurrency=8))
+            try:
+                backend = OpenAIBackend("gpt-4o-mini", api_key="sk-test", base_url=server.base_url)
+                cache = Cache(tmp_path / "shared.sqlite")   # both open the new file at once (it once refused one: "locked")
+                start.wait()
+                tables.append(annotate(corpus, backend=backend, cache=cache, progress=False, concurrency=8))
+            except BaseException as error:
+                errors.append(error)
+                start.abort()   # the other run stops waiting: a failure, never a hang
         threads = [threading.Thread(target=label) for _ in range(2)]
         for thread in threads: thread.start()
-        for thread in threads: thread.join()
+        for thread in threads: thread.join(timeout=600)
         stats = server.stats()
+    assert not any(thread.is_alive() for thread in threads) and not errors, errors
     assert stats["billed"] == 60 and stats["billed_twice"] == 0, stats
     assert all((t["status"] != "failed").all() for t in tables) and sum(t.attrs["run"]["shared"] for t in tables) > 0
 
@@ -445,3 +450,41 @@ def test_read_only_cache_is_named_read_only_not_damaged():
         if mounted: subprocess.run(["umount", str(folder)], check=False)
         elif (folder / "cache.sqlite").exists(): (folder / "cache.sqlite").chmod(0o600)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_run_that_breaks_off_leaves_no_claims_so_a_rerun_in_the_same_process_asks_at_once(stance, tmp_path):
+    "A run stopped by an error (or an interrupt in a notebook) gives up its claims: its rerun, same process, never waits on them."
+    import sqlite3
+
+    class Breaks(OpenAIBackend):
+        calls = 0
+        async def acomplete(self, request, decoding, key):
+            type(self).calls += 1
+            if type(self).calls > 3: raise RuntimeError("the kernel was interrupted")
+            return await super().acomplete(request, decoding, key)
+
+    corpus = stance.subset(stance.ids[:40])
+    with LoopbackServer(latency_ms=50) as server:
+        broken = Breaks("gpt-4o-mini", api_key="sk-test-fake", base_url=server.base_url)
+        with pytest.raises(RuntimeError, match="interrupted"):
+            annotate(corpus, backend=broken, cache=tmp_path / "c.sqlite", progress=False, concurrency=8)
+        with contextlib.closing(sqlite3.connect(tmp_path / "c.sqlite")) as db:
+            assert db.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0   # was: up to 8 claims held for 8 minutes each
+        again = annotate(corpus, backend=_backend(server), cache=tmp_path / "c.sqlite", progress=False, concurrency=8)
+    assert again["status"].eq("ok").sum() > 0 and again.attrs["run"]["shared"] == 0
+
+
+def test_caches_opened_at_the_same_moment_all_open(tmp_path):
+    "Notebooks that open one new cache file at once all get it (SQLite's switch to write-ahead logging does not wait for a lock)."
+    import threading
+    errors = []
+    for attempt in range(60):
+        path, start = tmp_path / f"new{attempt}.sqlite", threading.Barrier(3)
+        def open_it():
+            start.wait()
+            try: Cache(path).close()
+            except ConfigError as error: errors.append(str(error))
+        threads = [threading.Thread(target=open_it) for _ in range(3)]
+        for thread in threads: thread.start()
+        for thread in threads: thread.join()
+    assert errors == [], errors[:3]
