@@ -1,22 +1,31 @@
 """The docs site as Quarto would render it, for machines without Quarto (offline here; `nbdev_docs` wherever Quarto exists).
 
-1. **Run** every notebook in a kernel (nbclient), into `_executed/`: a chapter runs the cells `nbdev_test` runs (cells tagged
-   with a `tst_flags` flag such as `slow` are shown unrun, with a note); a tutorial runs end to end except `gpu`/`api` cells.
-2. **Process** the executed notebooks with nbdev's own `proc_nbs` (show_doc rendered, `#| hide` and export cells removed, links
-   to the API added): `_proc/`, exactly what `nbdev_docs` hands to Quarto.
+The notebooks are committed with their outputs, as nbdev expects (`nbdev_clean` strips only metadata): a page shows the
+results its notebook was last run to, here and through `nbdev_docs` alike, and building the docs runs nothing.
+
+1. **Check** that every notebook's outputs come from its code as committed: `--refresh` stores in each notebook the digest of
+   its code cells beside the outputs it runs them to, and a notebook whose code changed since fails the build, named, with the
+   command that refreshes it. (A change in another chapter's code that changes this one's results is not seen: refresh it.)
+2. **Process** the notebooks with nbdev's own `proc_nbs` (show_doc rendered, `#| hide` and export cells removed, links to the
+   API added): `_proc/`, exactly what `nbdev_docs` hands to Quarto.
 3. **Render** each processed notebook to `_docs/<output-file>` with Pandoc (Debian's `pandoc`, the converter Quarto is built on),
    honouring the cell options nbdev relies on (`echo`, `output` including `asis`, `include`, `eval`), the front matter as the
    page's title and description, a sidebar in the order of `sidebar.yml`, and `chapters.html` listing every page.
 
-`python .ci/docs_site.py` builds everything; `render_notebook` renders one notebook (the tests render small ones of their own).
+`python .ci/docs_site.py --refresh [NOTEBOOK ...]` runs notebooks in a kernel (nbclient) and stores their outputs: a chapter
+runs the cells `nbdev_test` runs (cells tagged with a `tst_flags` flag such as `slow` are left unrun, and the page says so); a
+tutorial runs end to end except `gpu`/`api` cells. Then `nbdev_clean`, and commit. `python .ci/docs_site.py` builds the site;
+`render_notebook` renders one notebook (the tests render small ones of their own).
 """
 import argparse
 import base64
+import hashlib
 import html
 import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -69,6 +78,45 @@ def run_notebook(source:Path,   # a notebook in nbs/
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, target)
     return time.time() - started
+
+
+STAMP = "llm_distill_outputs"   # notebook metadata (settings.ini allows it): the digest of the code its outputs came from
+
+
+def code_digest(notebook) -> str:
+    "A digest of a notebook's code cells as written: the code its outputs belong to."
+    code = "\n\x00".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+    return hashlib.sha256(code.encode()).hexdigest()[:16]
+
+
+def refresh(source:Path,   # a notebook in nbs/, run in place
+            skips:set,     # flags whose cells are not run
+           ) -> float:
+    "Run a notebook and store its outputs in it, with the digest of the code they came from (run `nbdev_clean` after)."
+    seconds = run_notebook(source, source, skips)
+    notebook = nbformat.read(source, as_version=4)
+    for cell in notebook.cells:
+        cell.metadata.pop("llm_distill_unrun", None)
+        if cell.cell_type == "code":   # a progress bar's widget is live state, not a result: no page can show it
+            cell.outputs = [o for o in cell.outputs if "application/vnd.jupyter.widget-view+json" not in o.get("data", {})]
+    notebook.metadata.pop("widgets", None)
+    notebook.metadata[STAMP] = code_digest(notebook)
+    nbformat.write(notebook, source)
+    return seconds
+
+
+def stale(nbs:Path, entries:list) -> list[str]:
+    "The notebooks whose outputs were not made from their code as it is (never refreshed, or edited since)."
+    return [entry for entry in entries if (nb := nbformat.read(nbs / entry, as_version=4)).metadata.get(STAMP) != code_digest(nb)]
+
+
+def mark_unrun(source:Path, target:Path, skips:set):
+    "Copy a notebook, its outputs as committed, each cell that is never run for the docs marked so (the page says why)."
+    notebook = nbformat.read(source, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and (flag := skipped(cell, skips)): cell.metadata["llm_distill_unrun"] = flag
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, target)
 
 
 def fence(text:str, info:str="") -> str:
@@ -188,8 +236,22 @@ def kind_of(entry:str) -> str:
     return {"tutorials": "tutorial", "guides": "guide"}.get(Path(entry).parts[0], "chapter")
 
 
-def build(nbs:Path=ROOT / "nbs", out:Path=ROOT / "_docs", workers:int=2) -> list[Path]:
-    "Run, process and render every notebook of the sidebar; `chapters.html` lists them. Returns the pages."
+def skips_of(entry:str, flags:set) -> set:
+    "The flags whose cells a notebook leaves unrun: a tutorial runs end to end but for GPU and API cells; a chapter, as nbdev_test."
+    return TUTORIAL_SKIPS if kind_of(entry) == "tutorial" else flags
+
+
+def refresh_all(names:list, nbs:Path=ROOT / "nbs", workers:int=2):
+    "Run the named notebooks (all of the sidebar when none), two at a time, storing their outputs."
+    from nbdev.config import get_config
+    flags = set(get_config().tst_flags.split())
+    def run(entry):
+        print(f"  ran {entry}: {refresh(nbs / entry, skips_of(entry, flags)):.0f} s", flush=True)
+    with ThreadPoolExecutor(workers) as pool: list(pool.map(run, names))
+
+
+def build(nbs:Path=ROOT / "nbs", out:Path=ROOT / "_docs") -> list[Path]:
+    "Check, process and render every notebook of the sidebar, with the outputs committed; `chapters.html` lists them. Returns the pages."
     from nbdev.config import get_config
     from nbdev.quarto import nbdev_sidebar, proc_nbs
     config = get_config()
@@ -201,10 +263,10 @@ def build(nbs:Path=ROOT / "nbs", out:Path=ROOT / "_docs", workers:int=2) -> list
     for name in ("_quarto.yml", "nbdev.yml", "sidebar.yml", "styles.css"):
         if (nbs / name).exists(): (executed / name).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(nbs / name, executed / name)
 
-    def run(entry):
-        seconds = run_notebook(nbs / entry, executed / entry, TUTORIAL_SKIPS if kind_of(entry) == "tutorial" else flags)
-        print(f"  ran {entry}: {seconds:.0f} s", flush=True)
-    with ThreadPoolExecutor(workers) as pool: list(pool.map(run, [entry for _, entry in entries]))
+    if old := stale(nbs, [entry for _, entry in entries]):
+        raise SystemExit(f"FAIL: the outputs of {len(old)} notebook(s) do not come from their code as committed: {old}; run "
+                         f"`python .ci/docs_site.py --refresh {' '.join(old)}`, then nbdev_clean, and commit")
+    for _, entry in entries: mark_unrun(nbs / entry, executed / entry, skips_of(entry, flags))
     proc = proc_nbs(path=str(executed), force=True)
     if out.exists(): shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -248,8 +310,15 @@ def chapters_page(pages:list, proc:Path, out:Path, sidebar:str) -> Path:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "_docs"))
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="notebooks run at once by --refresh")
+    parser.add_argument("--refresh", nargs="*", metavar="NOTEBOOK", help="run these notebooks (paths under nbs/; none: all) and store their outputs")
     arguments = parser.parse_args()
     os.chdir(ROOT)
-    pages = build(out=Path(arguments.out), workers=arguments.workers)
+    if arguments.refresh is not None:
+        from nbdev.quarto import nbdev_sidebar
+        nbdev_sidebar(path=str(ROOT / "nbs"), force=True)
+        names = [str(Path(n).resolve().relative_to(ROOT / "nbs")) if Path(n).exists() else n for n in arguments.refresh]
+        refresh_all(names or [entry for _, entry in sidebar_entries(ROOT / "nbs" / "sidebar.yml")], workers=arguments.workers)
+        raise SystemExit(subprocess.call([str(Path(sys.executable).parent / "nbdev_clean")]))
+    pages = build(out=Path(arguments.out))
     print(f"docs: {len(pages)} pages in {arguments.out}/, listed in reading order in chapters.html")

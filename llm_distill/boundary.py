@@ -171,11 +171,12 @@ def _refuse_extra_fields(path:Path, sep:str, encoding:str, quoting:int) -> None:
     "Raise `DataError` naming the first row with more fields than the header, unless the extras are empty (a trailing separator)."
     with _opened_text(path, _text_encoding(encoding), "replace", newline="") as stream:
         rows = csv.reader(stream, delimiter=sep, quoting=quoting)
-        width = len(next(rows, []))
-        for number, row in enumerate(rows, 1):
+        width, line = len(next(rows, [])), rows.line_num + 1   # the line the next row starts on (a quoted text may span several)
+        for number, row in enumerate(rows):   # rows counted from 0 under the header, as everywhere; the line for an editor
             if len(row) > width and any(field.strip() for field in row[width:]):
-                raise DataError(f"{path}: data row {number} has {len(row)} fields but the header has {width} "
+                raise DataError(f"{path}: row {number} (line {line} of the file) has {len(row)} fields but the header has {width} "
                                 f"(extra: {row[width:][:3]}); is a column name missing, or the separator wrong?")
+            line = rows.line_num + 1
 
 @contextlib.contextmanager
 def _extra_fields_checked(path:Path, sep:str, encoding:str, quoting:int):

@@ -222,7 +222,7 @@ def boundary_cases(folder, codebook, good_yaml):
         ("the LLM answers the empty label set", lambda: _empty_answer(), RIGHT),
         # found by a new user (fresh eyes) on the first cut of the boundary
         ("CSV rows longer than the header", lambda: read_table(_csv(folder, "long-rows.csv", "id,text,h\n1,a,x,zzz\n2,b,y\n")),
-         ["data row 1 has 4 fields", "header has 3"]),
+         ["row 0 (line 2 of the file) has 4 fields", "header has 3"]),
         ("CSV with a trailing separator on every row", lambda: _trailing_separator(folder, read_table), RIGHT),
         ("estimate on predictions of a student trained on the human sample", lambda: _estimate_trained_on(toy, folder),
          ["trained_on", "PPI"]),

@@ -169,7 +169,7 @@ def test_compressed_text_tables_are_read_by_the_same_rules(tmp_path, suffix):
     assert read_table(write("corpus", b"id,text\n1,x\n"), format="csv")["id"].tolist() == ["1"]   # no inner extension: the format said
     with pytest.raises(DataError, match=r"line 3 has bytes that are not valid utf-8"): read_table(write("latin.csv", "id,text\n1,a\n2,caf\xe9\n".encode("latin-1")))
     with pytest.raises(DataError, match=r"line 2 holds a NUL byte"): read_table(write("nul.csv", b"id,text\n1,a\x00b\n"))
-    with pytest.raises(DataError, match=r"data row 1 has 3 fields"): read_table(write("ragged.csv", b"id,text\n1,a,extra\n"))
+    with pytest.raises(DataError, match=r"row 0 \(line 2 of the file\) has 3 fields"): read_table(write("ragged.csv", b"id,text\n1,a,extra\n"))
     with pytest.raises(DataError, match="columns 1 and 2 are both named 'id'"): read_table(write("twice.csv", b"id,id\n1,2\n"))
     with pytest.raises(DataError, match="semi.csv.*: cannot be parsed as csv"): read_table(write("semi.csv", b'id,text\n1,"never closed\n'))
 

@@ -119,3 +119,27 @@ def test_the_check_fails_on_each_planted_defect(site, tmp_path, page, change, me
 def test_too_few_pages_fail(site):
     with pytest.raises(AssertionError, match="expected at least 16"):
         check_site(site)
+
+
+def test_outputs_are_known_to_come_from_the_code_as_committed(tmp_path):
+    "A notebook's outputs carry the digest of its code: code edited since is named stale; prose edited since is not."
+    notebook = new_notebook(cells=[new_markdown_cell("Adding."), new_code_cell("1 + 1", outputs=[new_output("execute_result", data={"text/plain": "2"}, execution_count=1)])])
+    notebook.metadata[docs_site.STAMP] = docs_site.code_digest(notebook)
+    nbformat.write(notebook, tmp_path / "a.ipynb")
+    assert docs_site.stale(tmp_path, ["a.ipynb"]) == []
+    notebook.cells[0].source = "Adding, with a better explanation."
+    nbformat.write(notebook, tmp_path / "a.ipynb")
+    assert docs_site.stale(tmp_path, ["a.ipynb"]) == []
+    notebook.cells[1].source = "1 + 2"   # the output still says 2
+    nbformat.write(notebook, tmp_path / "a.ipynb")
+    assert docs_site.stale(tmp_path, ["a.ipynb"]) == ["a.ipynb"]
+    del notebook.metadata[docs_site.STAMP]   # never refreshed
+    nbformat.write(notebook, tmp_path / "a.ipynb")
+    assert docs_site.stale(tmp_path, ["a.ipynb"]) == ["a.ipynb"]
+
+
+def test_every_committed_notebook_shows_the_outputs_of_its_code(root):
+    "The pages show committed outputs: each notebook was last run with the code it holds (`.ci/docs_site.py --refresh`)."
+    names = [str(p.relative_to(root / "nbs")) for p in sorted((root / "nbs").rglob("*.ipynb")) if ".ipynb_checkpoints" not in p.parts]
+    assert len(names) >= 30
+    assert docs_site.stale(root / "nbs", names) == [], "run `python .ci/docs_site.py --refresh NOTEBOOK`, then nbdev_clean, and commit"
