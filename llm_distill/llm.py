@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import contextlib
 import email.utils
 import io
 import json
@@ -466,10 +467,20 @@ class BatchBackend(OpenAIBackend):
 # %% ../nbs/03a_llm.ipynb #68118445
 def asyncio_run(coroutine, # the coroutine to run to completion
                ):
-    "Run a coroutine to completion, also from inside a running event loop (a Jupyter kernel)."
+    "Run a coroutine to completion, also from inside a running event loop (a Jupyter kernel), where an interrupt cancels it."
     try: asyncio.get_running_loop()
     except RuntimeError: return asyncio.run(coroutine)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool: return pool.submit(asyncio.run, coroutine).result()
+    running = {}
+    async def tracked():
+        running["loop"], running["task"] = asyncio.get_running_loop(), asyncio.current_task()
+        return await coroutine
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(asyncio.run, tracked())
+        try: return future.result()
+        except BaseException:   # Ctrl-C in the kernel: cancel the coroutine (no more requests sent); leaving `with` waits for its cleanup
+            if not future.done() and "task" in running:
+                with contextlib.suppress(RuntimeError): running["loop"].call_soon_threadsafe(running["task"].cancel)   # RuntimeError: it just finished
+            raise
 
 # %% ../nbs/03a_llm.ipynb #5a510a71
 register_backend("transformers")(TransformersBackend)

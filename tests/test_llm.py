@@ -488,3 +488,35 @@ def test_caches_opened_at_the_same_moment_all_open(tmp_path):
         for thread in threads: thread.start()
         for thread in threads: thread.join()
     assert errors == [], errors[:3]
+
+
+def test_interrupting_a_notebook_run_stops_its_requests(stance, tmp_path, capsys):
+    "Ctrl-C (the kernel's stop button) during annotate in a running event loop cancels the run: the texts not yet asked are never asked (paid)."
+    import asyncio
+    import threading
+    if threading.current_thread() is not threading.main_thread(): pytest.skip("signals reach the main thread only")
+    corpus = stance.subset(stance.ids[:200])
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with LoopbackServer(latency_ms=40) as server:
+            async def kernel():   # a Jupyter cell: a loop is already running when annotate is called
+                return annotate(corpus, backend=_backend(server), cache=tmp_path / "c.sqlite", progress=False, concurrency=4)
+            def interrupt_once_answering():
+                while server.stats()["billed"] < 8: time.sleep(0.01)
+                interrupted_at.append(time.monotonic()); os.kill(os.getpid(), signal.SIGINT)
+            interrupted_at = []
+            threading.Thread(target=interrupt_once_answering, daemon=True).start()
+            loop = asyncio.new_event_loop()   # run as ipykernel runs a cell (asyncio.run would take Ctrl-C for itself)
+            try:
+                with pytest.raises(KeyboardInterrupt): loop.run_until_complete(kernel())
+            finally: loop.close()
+            stopped, asked = time.monotonic() - interrupted_at[0], server.stats()["billed"]
+            time.sleep(0.5)
+            assert server.stats()["billed"] == asked   # nothing more is sent once the cell stopped (was: every text, after the interrupt)
+            assert "interrupted:" in capsys.readouterr().out
+            again = annotate(corpus, backend=_backend(server), cache=tmp_path / "c.sqlite", progress=False, concurrency=4)
+            stats = server.stats()
+    finally: signal.signal(signal.SIGINT, previous)
+    assert asked < 100 and stopped < 1.0, (asked, stopped)   # 200 texts at 4 at a time take 2 s or more
+    assert again["status"].eq("ok").all() and again.attrs["run"]["calls"] < 200   # the answers given before the interrupt were kept
+    assert stats["billed_twice"] <= 4   # at most the requests in flight at the interrupt, answered after it
