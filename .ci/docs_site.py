@@ -14,7 +14,7 @@ results its notebook was last run to, here and through `nbdev_docs` alike, and b
 
 `python .ci/docs_site.py --refresh [NOTEBOOK ...]` runs notebooks in a kernel (nbclient) and stores their outputs: a chapter
 runs the cells `nbdev_test` runs (cells tagged with a `tst_flags` flag such as `slow` are left unrun, and the page says so); a
-tutorial runs end to end except `gpu`/`api` cells. Then `nbdev_clean`, and commit. `python .ci/docs_site.py` builds the site;
+tutorial runs end to end except `gpu`/`api` cells; then it runs `nbdev_clean`. Commit them. `python .ci/docs_site.py` builds the site;
 `render_notebook` renders one notebook (the tests render small ones of their own).
 """
 import argparse
@@ -103,6 +103,13 @@ def refresh(source:Path,   # a notebook in nbs/, run in place
     notebook.metadata[STAMP] = code_digest(notebook)
     nbformat.write(notebook, source)
     return seconds
+
+
+def refresh_command(entries:list) -> str:
+    "The command that refreshes these notebooks, with this Python (the project's environment, where nbdev and the kernel are)."
+    python = Path(sys.executable)
+    shown = python.relative_to(ROOT) if python.is_relative_to(ROOT) else python
+    return f"{shown} .ci/docs_site.py --refresh {' '.join('nbs/' + entry for entry in entries)}"
 
 
 def stale(nbs:Path, entries:list) -> list[str]:
@@ -264,8 +271,8 @@ def build(nbs:Path=ROOT / "nbs", out:Path=ROOT / "_docs") -> list[Path]:
         if (nbs / name).exists(): (executed / name).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(nbs / name, executed / name)
 
     if old := stale(nbs, [entry for _, entry in entries]):
-        raise SystemExit(f"FAIL: the outputs of {len(old)} notebook(s) do not come from their code as committed: {old}; run "
-                         f"`python .ci/docs_site.py --refresh {' '.join(old)}`, then nbdev_clean, and commit")
+        raise SystemExit(f"FAIL: the outputs of {len(old)} notebook(s) do not come from their code as it is now: {old}; run "
+                         f"`{refresh_command(old)}` (it runs them and then nbdev_clean), and commit them")
     for _, entry in entries: mark_unrun(nbs / entry, executed / entry, skips_of(entry, flags))
     proc = proc_nbs(path=str(executed), force=True)
     if out.exists(): shutil.rmtree(out)

@@ -117,16 +117,20 @@ def _first_bad_line(path:Path, encoding:str) -> tuple[int, bytes]:
             lines += chunk.count(b"\n")
     return lines, b""
 
-def _unparsable(path:Path, format:str, error:Exception) -> DataError:
-    "The error for a table pandas cannot parse; for CSV and TSV, the separator its first lines look split by (`csv.Sniffer`)."
-    hint = ""
-    if format in ("csv", "tsv"):
-        with _opened_text(path, "utf-8", "replace") as file: head = file.read(20_000)
-        try: found = csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
-        except csv.Error: found = None
-        hint = (f"; its lines look separated by {found!r}: set the sep option (--sep {found!r})" if found and found != {"csv": ",", "tsv": "\t"}[format]
-                else "; is the separator wrong? set the sep option (--sep)")
-    return DataError(f"{path}: cannot be parsed as {format}: {str(error).strip()}{hint}")
+def _separator_hint(path:Path, format:str, sep:str, otherwise:str) -> str:
+    "Advice on the separator: the one the first lines of `path` look split by (`csv.Sniffer`) where it is not `sep`, else `otherwise`."
+    with _opened_text(path, "utf-8", "replace") as file: head = file.read(20_000)
+    try: found = csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
+    except csv.Error: found = None
+    return f"; its lines look separated by {found!r}: set the sep option (--sep {found!r})" if found and found != sep else otherwise
+
+def _unparsable(path:Path, format:str, error:Exception, sep:str|None=None, encoding:str="utf-8", quoting:int=csv.QUOTE_MINIMAL) -> DataError:
+    "The error for a table pandas cannot parse; for CSV and TSV, its first bad row (`_bad_row`) and the separator its lines look split by."
+    if format not in ("csv", "tsv"): return DataError(f"{path}: cannot be parsed as {format}: {str(error).strip()}")
+    sep = _separator(sep, format)
+    problem = _bad_row(path, sep, encoding, quoting, trailing_ok=False)
+    otherwise = "" if problem and "quote" in problem else "; is a column name missing, or the separator wrong? (--sep)"
+    return DataError(f"{path}: {problem or f'cannot be parsed as {format}: {str(error).strip()}'}{_separator_hint(path, format, sep, otherwise)}")
 
 # %% ../nbs/01a_boundary.ipynb #dbde2694
 def _text_encoding(encoding:str) -> str:
@@ -167,16 +171,24 @@ def _csv_options(path:Path, format:str, sep, encoding, encoding_errors, header, 
     return dict(sep=sep, encoding=_text_encoding(encoding), encoding_errors=encoding_errors, header=header, names=names,
                 quoting=quoting, dtype=dtype, keep_default_na=False, na_values=[""], index_col=False)   # never a row's first field as its index
 
+def _bad_row(path:Path, sep:str, encoding:str, quoting:int, trailing_ok:bool=True) -> str|None:
+    "The first row with more fields than the header (empty extras pass where `trailing_ok`), else one opening a quote never closed; by row and line."
+    for strict in (False, True)[:2 if quoting != csv.QUOTE_NONE else 1]:   # strict csv finds the open quote, and refuses what pandas reads (`"a"b`)
+        with _opened_text(path, _text_encoding(encoding), "replace", newline="") as stream:
+            rows = csv.reader(stream, delimiter=sep, quoting=quoting, strict=strict)
+            width, line, number = len(next(rows, [])), rows.line_num + 1, 0   # rows counted from 0 under the header, as everywhere; the line for an editor
+            try:
+                for row in rows:
+                    if not strict and len(row) > width and not (trailing_ok and not any(field.strip() for field in row[width:])):
+                        return f"row {number} (line {line} of the file) has {len(row)} fields but the header has {width} (extra: {row[width:][:3]})"
+                    line, number = rows.line_num + 1, number + 1
+            except csv.Error as error:
+                if "end of data" in str(error): return f"row {number} (line {line} of the file) opens a quote (\") never closed; close it, and write a quote inside a text twice (\"\")"
+
 def _refuse_extra_fields(path:Path, sep:str, encoding:str, quoting:int) -> None:
     "Raise `DataError` naming the first row with more fields than the header, unless the extras are empty (a trailing separator)."
-    with _opened_text(path, _text_encoding(encoding), "replace", newline="") as stream:
-        rows = csv.reader(stream, delimiter=sep, quoting=quoting)
-        width, line = len(next(rows, [])), rows.line_num + 1   # the line the next row starts on (a quoted text may span several)
-        for number, row in enumerate(rows):   # rows counted from 0 under the header, as everywhere; the line for an editor
-            if len(row) > width and any(field.strip() for field in row[width:]):
-                raise DataError(f"{path}: row {number} (line {line} of the file) has {len(row)} fields but the header has {width} "
-                                f"(extra: {row[width:][:3]}); is a column name missing, or the separator wrong?")
-            line = rows.line_num + 1
+    if problem := _bad_row(path, sep, encoding, quoting):
+        raise DataError(f"{path}: {problem}{_separator_hint(path, 'csv', sep, '; is a column name missing, or the separator wrong? (--sep)')}")
 
 @contextlib.contextmanager
 def _extra_fields_checked(path:Path, sep:str, encoding:str, quoting:int):
@@ -275,7 +287,7 @@ def read_table(path:str|Path,               # file to read
         raise DataError(f"{path}: line {line} has bytes that are not valid {encoding} ({bad!r}); set the encoding option (--encoding) to the file's real one "
                         f"(often 'latin-1' or 'cp1252')") from None
     except pd.errors.EmptyDataError: raise DataError(f"{path}: the file has no rows or columns") from None
-    except pd.errors.ParserError as error: raise _unparsable(path, format, error) from None
+    except pd.errors.ParserError as error: raise _unparsable(path, format, error, sep, encoding, quoting) from None
     if len(frame) == 0: raise DataError(f"{path}: the file has a header but no rows")
     return _ids_as_text(frame, ids)
 
@@ -304,7 +316,7 @@ def table_chunks(path:str|Path,         # file to read
         except UnicodeDecodeError:
             line, bad = _first_bad_line(path, encoding)
             raise DataError(f"{path}: line {line} has bytes that are not valid {encoding} ({bad!r}); set the encoding option (--encoding)") from None
-        except pd.errors.ParserError as error: raise _unparsable(path, format, error) from None
+        except pd.errors.ParserError as error: raise _unparsable(path, format, error, sep, encoding) from None
     else:
         frame = read_table(path, format=format, sep=sep, encoding=encoding, ids=ids)
         for start in range(0, len(frame), chunk_rows): yield frame.iloc[start:start + chunk_rows].reset_index(drop=True)

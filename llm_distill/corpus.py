@@ -19,7 +19,7 @@ from .codebook import Codebook
 from .boundary import id_text, labels_as_names, plain_id
 
 # %% auto #0
-__all__ = ['ISSUE_COLUMNS', 'LONG_TEXT_CHARS', 'Corpus', 'frame_from', 'make_corpus', 'to_dataset']
+__all__ = ['ISSUE_COLUMNS', 'LONG_TEXT_CHARS', 'Corpus', 'missing_column', 'frame_from', 'make_corpus', 'to_dataset']
 
 # %% ../nbs/01c_corpus.ipynb #f31b3420
 ISSUE_COLUMNS = ["row", "id", "column", "problem", "action"]
@@ -84,17 +84,26 @@ def _rows(frame:pd.DataFrame, mask) -> str:
     shown = ", ".join(f"row {i} (id {plain_id(frame.at[i, 'id'])!r})" for i in hits[:5])
     return shown + (f" and {len(hits) - 5} more" if len(hits) > 5 else "")
 
+# %% ../nbs/01c_corpus.ipynb #66d4c56c
+def missing_column(where:str,          # the file or table, as the message names it
+                   column:str,         # the column asked for
+                   columns:Sequence,   # the columns the table has
+                   role:str="",        # what the column is for ("text", "id", "label"), named first
+                   advice:str="",      # said last (e.g. how a .txt file is read)
+                  ) -> DataError:
+    "The error for a column a table lacks: its columns, the separator a table read as one column looks split by, and the nearest name."
+    names, hint = [str(c) for c in columns], ""
+    seen = next((s for s in ";\t|," if len(names) == 1 and s in names[0]), None)
+    if seen: hint = f" (the file was read as a single column; its header looks separated by {seen!r}: set the sep option (--sep {seen!r}))"
+    close = difflib.get_close_matches(str(column), names, n=1)
+    hint += f"; did you mean {close[0]!r}?" if close else ""
+    return DataError(f"{where}: {role + ' ' if role else ''}column {column!r} not found; columns are {names[:20]}{hint}{advice}")
+
 # %% ../nbs/01c_corpus.ipynb #98dcd186
 def _check_columns(frame:pd.DataFrame, wanted:Sequence[tuple[str, str|None]], name:str) -> None:
     "Raise `DataError` naming the first requested (role, column) that the frame lacks."
     for role, column in wanted:
-        if column is not None and column not in frame.columns:
-            hint = ""
-            if len(frame.columns) == 1 and any(s in str(frame.columns[0]) for s in ";\t|,"):
-                hint = " (the file was read as a single column: is the separator wrong? set the sep option)"
-            close = difflib.get_close_matches(str(column), [str(c) for c in frame.columns], n=1)
-            hint += f"; did you mean {close[0]!r}?" if close else ""
-            raise DataError(f"{name}: {role} column {column!r} not found; columns are {list(frame.columns)}{hint}")
+        if column is not None and column not in frame.columns: raise missing_column(name, column, frame.columns, role)
 
 # %% ../nbs/01c_corpus.ipynb #cadd440e
 def _check_labels(frame:pd.DataFrame, column:str, codebook:Codebook|None, name:str) -> pd.Series:
@@ -157,7 +166,10 @@ def _corpus_columns(frame:pd.DataFrame, text:str, id:str|None, label:str|None, c
 def _id_issues(data:pd.DataFrame, id:str|None, duplicate_ids:str, name:str) -> list[tuple]:
     "Refuse missing ids, and repeated ids unless `duplicate_ids` is 'suffix': then rename the repeats `id#2`, `id#3` in `data`, recorded."
     duplicated_ids = data["id"].duplicated(keep=False) & data["id"].notna()
-    if data["id"].isna().any(): raise DataError(f"{name}: id column {id!r} is missing at {_rows(data, data['id'].isna())}")
+    if data["id"].isna().any():
+        empty = [int(i) for i in data.index[data["id"].isna()]]
+        raise DataError(f"{name}: id column {id!r} is empty at row(s) {empty[:5]}{' and more' if len(empty) > 5 else ''} (counted from 0); "
+                        "give every row an id, or name no id column and the rows are numbered")
     if not duplicated_ids.any(): return []
     if duplicate_ids == "raise":
         raise DataError(f"{name}: id column {id!r} has duplicate ids at {_rows(data, duplicated_ids)}; ids must be unique "

@@ -19,6 +19,7 @@ from .boundary import (id_column_of, plain_id, read_table, spelled_empty_sets, t
                                   text_fingerprints)
 from .outputs import PREDICTION_FORMATS, PREDICTIONS, table_writer, writable_output
 from .core import DataError, file_sha256, precision_of, stable_hash, json_text
+from .corpus import missing_column
 from .folders import OWNED_MARKER, atomic_path, check_output, claim_folder, clear_folder, is_ours, seal_folder, user_files
 
 # %% auto #0
@@ -121,8 +122,8 @@ class _Parts:
 def _label_chunk(student, chunk:pd.DataFrame, where:str, read_as:str, text_column:str, id_column:str|None, offset:int,
                  trained:set, batch_size:int, deferral) -> pd.DataFrame:
     "The output rows of one chunk: id, label, status, one probability per label (and `source`, `trained_on` when they apply)."
-    if text_column not in chunk: raise DataError(f"{where}: no column {text_column!r} (columns: {list(chunk.columns)[:10]}){read_as}")
-    if id_column is not None and id_column not in chunk: raise DataError(f"{where}: no column {id_column!r} (columns: {list(chunk.columns)[:10]}){read_as}")
+    if text_column not in chunk: raise missing_column(where, text_column, chunk.columns, "text", read_as)
+    if id_column is not None and id_column not in chunk: raise missing_column(where, id_column, chunk.columns, "id", read_as)
     if id_column is not None and chunk[id_column].isna().any():
         raise DataError(f"{where}: column {id_column!r} is empty at row(s) {[int(offset + i) for i in np.flatnonzero(chunk[id_column].isna())][:5]} (counted from 0)")
     missing = chunk[text_column].isna().to_numpy()          # None, NaN and pandas' NA alike: never the text "<NA>"

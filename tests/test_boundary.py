@@ -67,7 +67,7 @@ def test_a_table_split_by_another_separator_is_named_with_the_one_it_looks_split
     from llm_distill.core import DataError
     (tmp_path / "semi.csv").write_text("id;label;text\n1;a;hello there\n2;b;good, bad day, ok\n3;a;x\n4;a;y, z\n")
     for read in (lambda: read_table(tmp_path / "semi.csv"), lambda: list(table_chunks(tmp_path / "semi.csv"))):
-        with pytest.raises(DataError, match=r"semi\.csv: cannot be parsed as csv: .*Expected 1 fields in line 3, saw 3; its lines look separated by ';': set the sep option \(--sep ';'\)$"):
+        with pytest.raises(DataError, match=r"semi\.csv: row 1 \(line 3 of the file\) has 3 fields but the header has 1 .*; its lines look separated by ';': set the sep option \(--sep ';'\)$"):
             read()
     assert read_table(tmp_path / "semi.csv", sep=";")["text"].tolist()[1] == "good, bad day, ok"
 
@@ -171,7 +171,7 @@ def test_compressed_text_tables_are_read_by_the_same_rules(tmp_path, suffix):
     with pytest.raises(DataError, match=r"line 2 holds a NUL byte"): read_table(write("nul.csv", b"id,text\n1,a\x00b\n"))
     with pytest.raises(DataError, match=r"row 0 \(line 2 of the file\) has 3 fields"): read_table(write("ragged.csv", b"id,text\n1,a,extra\n"))
     with pytest.raises(DataError, match="columns 1 and 2 are both named 'id'"): read_table(write("twice.csv", b"id,id\n1,2\n"))
-    with pytest.raises(DataError, match="semi.csv.*: cannot be parsed as csv"): read_table(write("semi.csv", b'id,text\n1,"never closed\n'))
+    with pytest.raises(DataError, match=r"open.csv.*: row 0 \(line 2 of the file\) opens a quote"): read_table(write("open.csv", b'id,text\n1,"never closed\n'))
 
 
 def test_compressed_binary_tables_and_archives_are_refused_with_what_to_do(tmp_path):
@@ -195,3 +195,43 @@ def test_compressed_binary_tables_and_archives_are_refused_with_what_to_do(tmp_p
         with pytest.raises(DataError, match=rf"{name}: cannot be decompressed .*damaged, incomplete"): read_table(tmp_path / name)
     (tmp_path / "plain.csv.gz").write_bytes(whole)                          # named .gz, never compressed
     with pytest.raises(DataError, match="not compressed as its name says"): read_table(tmp_path / "plain.csv.gz")
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_later_row_too_long_or_an_open_quote_is_named_by_its_row_and_line(tmp_path, newline):
+    "pandas counts lines its own way (a quoted text over two lines, CRLF); the package names the row, counted from 0, and the file's line, for both readers."
+    from llm_distill.boundary import read_table, table_chunks
+    from llm_distill.core import DataError
+    long_row = newline.join(["id,text,label", "1,hello,a", '2,"two', 'lines",b', "3,x,y,z", "4,ok,a", ""])
+    open_quote = newline.join(["id,text", "1,ok", '2,"never closed', "3,x", ""])
+    (tmp_path / "long.csv").write_bytes(long_row.encode()); (tmp_path / "quote.csv").write_bytes(open_quote.encode())
+    for read in (read_table, lambda path: list(table_chunks(path))):
+        with pytest.raises(DataError, match=r"long\.csv: row 2 \(line 5 of the file\) has 4 fields but the header has 3 \(extra: \['z'\]\); is a column name missing"):
+            read(tmp_path / "long.csv")
+        with pytest.raises(DataError, match=r"quote\.csv: row 1 \(line 3 of the file\) opens a quote \(\"\) never closed"):
+            read(tmp_path / "quote.csv")
+
+
+def test_a_table_read_as_one_column_is_told_its_separator_by_every_entry_point(tmp_path):
+    "A semicolon file read with commas has one column: make_corpus and predict_file both say which separator to set."
+    import numpy as np
+    from llm_distill.boundary import read_table
+    from llm_distill.core import DataError
+    from llm_distill.corpus import make_corpus
+    from llm_distill.predict import predict_file
+    from llm_distill.students import make_recipe
+    (tmp_path / "semi.csv").write_text("id;text;label\n1;hello;a\n2;bye;b\n")
+    hint = r"text column 'text' not found; columns are \['id;text;label'\] .*set the sep option \(--sep ';'\)\)$"
+    with pytest.raises(DataError, match=hint): make_corpus(read_table(tmp_path / "semi.csv"), name="semi.csv")
+    student = make_recipe("tfidf", ["calm", "rude"]).fit(["calm words", "rude words", "more calm", "more rude"] * 3, np.eye(2)[[0, 1, 0, 1] * 3])
+    with pytest.raises(DataError, match=hint): predict_file(student, tmp_path / "semi.csv", tmp_path / "out.csv", progress=False)
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_an_empty_id_is_named_by_its_row_with_what_to_do(tmp_path):
+    from llm_distill.boundary import read_table
+    from llm_distill.core import DataError
+    from llm_distill.corpus import make_corpus
+    (tmp_path / "ids.csv").write_text("id,text\n1,hello\n,bye\n3,again\n")
+    with pytest.raises(DataError, match=r"id column 'id' is empty at row\(s\) \[1\] \(counted from 0\); give every row an id"):
+        make_corpus(read_table(tmp_path / "ids.csv"), id="id", name="ids.csv")

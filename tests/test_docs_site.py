@@ -136,10 +136,12 @@ def test_outputs_are_known_to_come_from_the_code_as_committed(tmp_path):
     del notebook.metadata[docs_site.STAMP]   # never refreshed
     nbformat.write(notebook, tmp_path / "a.ipynb")
     assert docs_site.stale(tmp_path, ["a.ipynb"]) == ["a.ipynb"]
+    python, script, flag, path = docs_site.refresh_command(["a.ipynb"]).split()   # the command the build's refusal gives, runnable as written
+    assert (docs_site.ROOT / python).exists() and (script, flag, path) == (".ci/docs_site.py", "--refresh", "nbs/a.ipynb")
 
 
 def test_every_committed_notebook_shows_the_outputs_of_its_code(root):
     "The pages show committed outputs: each notebook was last run with the code it holds (`.ci/docs_site.py --refresh`)."
     names = [str(p.relative_to(root / "nbs")) for p in sorted((root / "nbs").rglob("*.ipynb")) if ".ipynb_checkpoints" not in p.parts]
     assert len(names) >= 30
-    assert docs_site.stale(root / "nbs", names) == [], "run `python .ci/docs_site.py --refresh NOTEBOOK`, then nbdev_clean, and commit"
+    assert docs_site.stale(root / "nbs", names) == [], "run `.venv/bin/python .ci/docs_site.py --refresh nbs/NOTEBOOK` and commit"

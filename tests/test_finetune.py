@@ -101,7 +101,7 @@ def test_predict_file_csv_streams_and_names_missing_column(student, tweets, tmp_
     result = pd.read_parquet(out)
     assert len(result) == len(data) and sorted(result.columns) == ["id", "label", "p_civil", "p_uncivil", "status"]
     assert result["label"].tolist() == student.predict(data["text"].tolist())
-    with pytest.raises(DataError, match="no column 'body'"):
+    with pytest.raises(DataError, match="text column 'body' not found"):
         predict_file(student, tmp_path / "in.csv", tmp_path / "x.csv", text_column="body", progress=False)
     assert not (tmp_path / "x.csv").exists()
 
