@@ -166,10 +166,12 @@ def _with_text_ids(dtype, ids:Sequence[str]):
 def _csv_options(path:Path, format:str, sep, encoding, encoding_errors, header, names, quoting, dtype, ids) -> dict:
     "`pandas.read_csv` options for a CSV or TSV file: ids and id-like columns as text, only empty cells missing."
     sep = _separator(sep, format)
-    if header == 0 and names is None: _refuse_duplicate_columns(path, _header(path, sep, encoding, quoting))
+    columns = _header(path, sep, encoding, quoting) if header == 0 and names is None else names
+    if header == 0 and names is None: _refuse_duplicate_columns(path, columns)
     dtype = _with_text_ids(dtype, ids)
     return dict(sep=sep, encoding=_text_encoding(encoding), encoding_errors=encoding_errors, header=header, names=names,
-                quoting=quoting, dtype=dtype, keep_default_na=False, na_values=[""], index_col=False)   # never a row's first field as its index
+                quoting=quoting, dtype=dtype, keep_default_na=False, na_values=[""], index_col=False,   # never a row's first field as its index
+                skip_blank_lines=columns is None or len(columns) != 1)   # one column: a blank line is an empty text (as in a .txt file), kept in its row
 
 def _bad_row(path:Path, sep:str, encoding:str, quoting:int, trailing_ok:bool=True) -> str|None:
     "The first row with more fields than the header (empty extras pass where `trailing_ok`), else one opening a quote never closed; by row and line."
@@ -304,15 +306,16 @@ def table_chunks(path:str|Path,         # file to read
     ids = [c for c in ids if c]
     if format == "parquet":
         import pyarrow.parquet as pq
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows): yield _ids_as_text(batch.to_pandas(), ids)
+        with pq.ParquetFile(path) as parquet:   # closed when the caller stops early, too
+            for batch in parquet.iter_batches(batch_size=chunk_rows): yield _ids_as_text(batch.to_pandas(), ids)
     elif format in ("csv", "tsv"):
         options = _csv_options(path, format, sep, encoding, "strict", 0, None, csv.QUOTE_MINIMAL, None, ids)
         try:
-            reader = iter(pd.read_csv(path, chunksize=chunk_rows, **options))
-            while True:
-                with _extra_fields_checked(path, options["sep"], encoding, csv.QUOTE_MINIMAL): chunk = next(reader, None)
-                if chunk is None: break
-                yield _ids_as_text(chunk, ids)
+            with pd.read_csv(path, chunksize=chunk_rows, **options) as reader:
+                while True:
+                    with _extra_fields_checked(path, options["sep"], encoding, csv.QUOTE_MINIMAL): chunk = next(reader, None)
+                    if chunk is None: break
+                    yield _ids_as_text(chunk, ids)
         except UnicodeDecodeError:
             line, bad = _first_bad_line(path, encoding)
             raise DataError(f"{path}: line {line} has bytes that are not valid {encoding} ({bad!r}); set the encoding option (--encoding)") from None

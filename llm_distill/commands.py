@@ -171,8 +171,9 @@ def _train_and_save(arguments):
     dropped = len(labels) - len(keep)
     blank_sets = " (a blank cell is a text not coded; write (none) or [] where no label applies)" if dropped and corpus.codebook.multi_label else ""
     texts_of = lambda n: f"{n} text" + ("" if n == 1 else "s")
-    print(f"training on {texts_of(len(keep))} of {corpus.name} ({how})" + (f"; {texts_of(dropped)} without a label left out{blank_sets}" if dropped else ""),
-          file=sys.stderr, flush=True)
+    empty = int((corpus.issues["action"] == "dropped").sum())   # rows with no text: never a text, so never among the labelled ones either
+    print(f"training on {texts_of(len(keep))} of {corpus.name} ({how})" + (f"; {texts_of(dropped)} without a label left out{blank_sets}" if dropped else "")
+          + (f"; {empty} row(s) of the file left out with an empty or missing text" if empty else ""), file=sys.stderr, flush=True)
     texts = [corpus.texts[i] for i in keep]
     student = train_student(texts, [labels[i] for i in keep], corpus.codebook, recipe=arguments.recipe,
                             settings={"finetune": finetune}, seed=arguments.seed, checkpoint=arguments.checkpoint, label_source=source,

@@ -73,18 +73,26 @@ class _Parts:
     def _path(self, index:int) -> Path: return self.folder / f"part-{index:06d}.parquet"
 
     def _reusable(self) -> dict:
-        "Rows of each part an earlier run with the same student, source and arguments finished; other parts removed, saying so."
+        "Rows of each part an earlier run with the same student, source and arguments finished; parts of another source removed, saying so; of this one, refused."
         if not self.folder.exists(): return {}
         claim_folder(self.folder, self.what, remedy=_MOVE_IT)   # refuses a user's non-empty folder; adopts an empty one
         try: old = json.loads((self.folder / _MANIFEST).read_text())
         except (OSError, ValueError): old = None
-        if not isinstance(old, dict) or old.get("key") != self.manifest["key"]:
-            if isinstance(old, dict): warnings.warn(f"{self.folder}: its parts were made with another {_what_changed(old, self.manifest)}; starting over "
-                                                    "(rerun as before to continue that run instead)", stacklevel=4)
-            self.discard(keep_folder=True)
-            return {}
+        if isinstance(old, dict) and old.get("key") == self.manifest["key"]:
+            self.started = True
+            return self._kept()
+        if isinstance(old, dict) and old.get("source") == self.manifest["source"] and (rows := sum(self._kept().values())):
+            raise DataError(f"{self.folder}: {rows} rows of a stopped run of this source are kept here, made with another "   # hours of work: never thrown away for a flag
+                            f"{_what_changed(old, self.manifest)}; rerun as it was to continue it, or pass resume=False (--no-resume) to start over")
+        if isinstance(old, dict): warnings.warn(f"{self.folder}: its parts were made from another {_what_changed(old, self.manifest)}, "
+                                                "which they cannot be the labels of; starting over", stacklevel=4)
+        self.discard(keep_folder=True)
+        return {}
+
+    def _kept(self) -> dict:
+        "The rows of each finished part, by its index (a part that cannot be read counts as unfinished)."
         import pyarrow.parquet as pq
-        self.started, done = True, {}
+        done = {}
         for part in sorted(self.folder.glob("part-*.parquet")):
             with contextlib.suppress(Exception): done[int(part.stem.split("-")[1])] = pq.read_metadata(part).num_rows
         return done
@@ -148,12 +156,15 @@ def _label_chunk(student, chunk:pd.DataFrame, where:str, read_as:str, text_colum
 
 class _Ids:
     "Each chunk's ids, hashed as they stream past; after the last chunk, a warning naming the first row whose id an earlier row had."
-    def __init__(self, id_column:str|None): self.id_column, self.hashes = id_column, []
+    def __init__(self, id_column:str|None, where:str=""): self.id_column, self.where, self.hashes = id_column, where, []
 
     def passing(self, chunks):
         "The chunks, unchanged, their ids noted on the way."
         for index, chunk in chunks:
             column = id_column_of(chunk.columns, self.id_column)
+            if index == 0 and column is None and (named := next((str(c) for c in chunk.columns if str(c).strip().lower() == "id"), None)):
+                warnings.warn(f"{self.where}: no column is named 'id', so the rows' ids are their row numbers, counted from 0; to copy the "
+                              f"column {named!r} instead, pass id_column={named!r} (--id {named!r})", stacklevel=2)   # 'ID' is the user's id column
             if column is not None and column in chunk:
                 self.hashes.append(pd.util.hash_pandas_object(chunk[column].astype(str), index=False).to_numpy())
             yield index, chunk
@@ -161,9 +172,10 @@ class _Ids:
     def _id_at(self, row:int, reread):
         "The id of `row`, read again from the source's chunks (`reread()`): only when an id repeats, so no id is kept as rows stream past."
         start = 0
-        for chunk in reread():
-            if row < start + len(chunk): return plain_id(chunk[id_column_of(chunk.columns, self.id_column)].iloc[row - start])
-            start += len(chunk)
+        with contextlib.closing(reread()) as chunks:   # the file is closed once the row is found
+            for chunk in chunks:
+                if row < start + len(chunk): return plain_id(chunk[id_column_of(chunk.columns, self.id_column)].iloc[row - start])
+                start += len(chunk)
 
     def warn_repeats(self, source:Path, reread):
         "Warn when an id repeats: every row is still labelled, in the input's order, but a join on the ids would pair rows wrongly."
@@ -237,11 +249,11 @@ def predict_file(student,                      # a student (any recipe's, or one
     writable_output(destination, PREDICTIONS, force, PREDICTION_FORMATS)   # a name it cannot write, or a file of the user's, is refused now, not after every chunk is classified
     check_output(parts_folder(destination), [source])
     read_as = " (a .txt file is read as one text a line; for a table pass its format, e.g. --format csv --sep ';')" \
-        if source.exists() and table_format(source, format) == "lines" else ""
+        if source.is_file() and table_format(source, format) == "lines" else ""   # a folder, or nothing: the reader says so
     trained = _trained_on(student)
     label = lambda chunk, offset: _label_chunk(student, chunk, source.name, read_as, text_column, id_column_of(chunk.columns, id_column),
                                                offset, trained, batch_size, deferral)
-    ids = _Ids(id_column)
+    ids = _Ids(id_column, source.name)
     read = lambda: table_chunks(source, chunk_rows, format=format, sep=sep, encoding=encoding, ids=[id_column or "id"])
     chunks = ids.passing(enumerate(read()))
     bar = tqdm(desc=f"classifying {source.name}", unit="texts", total=table_rows(source, format), disable=not progress)   # Parquet states its rows: a share and the time left

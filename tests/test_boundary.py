@@ -235,3 +235,74 @@ def test_an_empty_id_is_named_by_its_row_with_what_to_do(tmp_path):
     (tmp_path / "ids.csv").write_text("id,text\n1,hello\n,bye\n3,again\n")
     with pytest.raises(DataError, match=r"id column 'id' is empty at row\(s\) \[1\] \(counted from 0\); give every row an id"):
         make_corpus(read_table(tmp_path / "ids.csv"), id="id", name="ids.csv")
+
+
+def _tfidf_student():
+    import numpy as np
+    from llm_distill.students import make_recipe
+    return make_recipe("tfidf", ["calm", "rude"]).fit(["calm words", "rude words", "more calm", "more rude"] * 3, np.eye(2)[[0, 1, 0, 1] * 3])
+
+
+def test_a_blank_line_of_a_one_column_table_is_an_empty_text_kept_in_its_row(tmp_path):
+    "In a one-column CSV a blank line is an empty value (as a .txt file reads it): kept in its row, so the row numbers are the file's."
+    import pandas as pd
+    from llm_distill.boundary import read_table, table_chunks
+    from llm_distill.predict import predict_file
+    source = tmp_path / "one.csv"
+    source.write_text('text\nyou are rude\n\nthank you so calm\n""\nrude words\n')
+    for frame in (read_table(source), pd.concat(list(table_chunks(source, 2)), ignore_index=True)):
+        assert frame["text"].isna().tolist() == [False, True, False, True, False] and frame["text"].tolist()[4] == "rude words"
+    student = _tfidf_student()
+    out = pd.read_csv(predict_file(student, source, tmp_path / "out.csv", progress=False))
+    assert out["id"].tolist() == [0, 1, 2, 3, 4] and out["status"].tolist()[1] == "empty text: not labelled"
+    assert out["label"].tolist()[4] == student.predict(["rude words"])[0]   # row 4 is the file's row 4, not the next one's
+    (tmp_path / "two.csv").write_text("id,text\n1,a\n\n2,b\n\n")   # a blank line in a wider table is no row (it has no fields)
+    assert read_table(tmp_path / "two.csv")["id"].tolist() == ["1", "2"]
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_table_read_only_in_part_is_closed(tmp_path, suffix):
+    "A reader stopped early (the first chunk, or the row a repeated id is at) closes the file: no `ResourceWarning`, no handle left open."
+    import gc
+    import warnings
+    import pandas as pd
+    from llm_distill.boundary import table_chunks
+    from llm_distill.predict import predict_file
+    frame = pd.DataFrame({"id": ["1", "2", "1", "3"] * 50, "text": ["calm", "rude words", "x", "y"] * 50})
+    source = tmp_path / f"ids.{suffix}"
+    frame.to_csv(source, index=False) if suffix == "csv" else frame.to_parquet(source, index=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        next(iter(table_chunks(source, 10)))
+        predict_file(_tfidf_student(), source, tmp_path / "out.csv", chunk_rows=30, progress=False)
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert any("repeat the id of an earlier row (the first at row 2" in str(w.message) for w in caught)
+
+
+def test_an_id_column_named_in_another_case_is_pointed_out_not_guessed(tmp_path):
+    "A file whose ids are in `ID` gets row numbers, as documented, and a warning naming the column and the option that copies it."
+    import pandas as pd
+    from llm_distill.predict import predict_file
+    (tmp_path / "upper.csv").write_text("ID,text\n0007,calm words\n0008,rude words\n")
+    with pytest.warns(UserWarning, match=r"upper\.csv: no column is named 'id', so the rows' ids are their row numbers.*pass id_column='ID' \(--id 'ID'\)"):
+        numbered = predict_file(_tfidf_student(), tmp_path / "upper.csv", tmp_path / "numbered.csv", progress=False)
+    assert pd.read_csv(numbered)["id"].tolist() == [0, 1]
+    named = predict_file(_tfidf_student(), tmp_path / "upper.csv", tmp_path / "named.csv", id_column="ID", progress=False)
+    assert pd.read_csv(named, dtype=str)["id"].tolist() == ["0007", "0008"]
+
+
+def test_train_names_every_row_it_leaves_out(tmp_path, capsys):
+    "A row with no label and a row with no text are both left out of training, and both are counted in what `train` says."
+    import pandas as pd
+    from llm_distill.cli import main
+    (tmp_path / "codebook.yaml").write_text("task: sentiment\nrequire_definitions: false\nlabels:\n  - {name: neutral}\n  - {name: positive}\n")
+    texts = [f"{w} day number {i}" for i in range(30) for w in ("plain", "lovely")]
+    labels = ["neutral" if t.startswith("plain") else "positive" for t in texts]
+    texts[3], labels[5] = "", None
+    pd.DataFrame({"id": range(60), "text": texts, "label": labels}).to_csv(tmp_path / "coded.csv", index=False)
+    assert main(["train", "-q", "--file", str(tmp_path / "coded.csv"), "--codebook", str(tmp_path / "codebook.yaml"), "--label", "label",
+                 "--recipe", "tfidf", "--output", str(tmp_path / "student")]) == 0
+    said = capsys.readouterr().err
+    assert "training on 58 texts of coded.csv" in said and "1 text without a label left out" in said, said
+    assert "1 row(s) of the file left out with an empty or missing text" in said, said

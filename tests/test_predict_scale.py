@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from llm_distill.core import ConfigError
+from llm_distill.core import ConfigError, DataError
 from llm_distill.data import load_dataset
 from llm_distill.predict import parts_folder, predict_file
 from llm_distill.selection import train_student
@@ -245,20 +245,26 @@ def test_a_missing_text_is_never_labelled_whatever_its_kind_of_missing(corpus, t
     assert partition["status"].tolist() == out["status"].tolist() and partition["label"].isna().tolist() == [False, True, True, False]
 
 
-def test_cli_chunk_rows_keeps_parts_of_that_size_and_says_when_it_starts_over(corpus, tmp_path, capsys):
-    "`predict --chunk-rows N` keeps parts of N rows; a rerun with another N starts over, saying so as the command's own line."
+def test_cli_chunk_rows_keeps_parts_of_that_size_and_a_rerun_with_another_keeps_them_too(corpus, tmp_path, capsys):
+    "`predict --chunk-rows N` keeps parts of N rows; a rerun with another N is refused, the parts kept, saying how to continue or start over."
     from llm_distill.cli import main
     folder, frame = corpus
     command = ["predict", "-q", "--student", str(folder / "student"), "--input", str(folder / "comments.parquet"), "--id", "id"]
     assert main([*command, "--output", str(tmp_path / "whole.csv")]) == 0
     destination = tmp_path / "chunked.csv"
     _kill_part_way(folder, folder / "comments.parquet", destination)   # parts of CHUNK rows, from a run stopped part-way
+    kept = sorted(p.name for p in parts_folder(destination).glob("part-*.parquet"))
     capsys.readouterr()
-    assert main([*command, "--output", str(destination), "--chunk-rows", "250"]) == 0
+    assert main([*command, "--output", str(destination), "--chunk-rows", "250"]) != 0
     err = capsys.readouterr().err
-    assert "llm-distill predict: warning:" in err and "starting over" in err and "UserWarning" not in err, err
-    assert "chunk_rows (100, now 250)" in err and "id_column" not in err, err   # it says what changed, and only that
+    assert f"{len(kept) * CHUNK} rows of a stopped run" in err and "chunk_rows (100, now 250)" in err and "id_column" not in err, err   # what changed, and only that
+    assert "--no-resume" in err and "Traceback" not in err, err
+    assert sorted(p.name for p in parts_folder(destination).glob("part-*.parquet")) == kept and not destination.exists()   # nothing done is lost
+    assert main([*command, "--output", str(destination), "--chunk-rows", str(CHUNK)]) == 0   # as it was: it continues
     assert destination.read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    _kill_part_way(folder, folder / "comments.parquet", tmp_path / "again.csv")
+    assert main([*command, "--output", str(tmp_path / "again.csv"), "--chunk-rows", "250", "--no-resume"]) == 0   # or it starts over when told to
+    assert (tmp_path / "again.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes() and not parts_folder(tmp_path / "again.csv").exists()
     with pytest.raises(SystemExit):   # argparse refuses a chunk of no rows
         main([*command, "--output", str(tmp_path / "x.csv"), "--chunk-rows", "0"])
     assert not (tmp_path / "x.csv").exists()
@@ -317,8 +323,8 @@ def test_an_output_name_it_cannot_write_is_refused_before_anything_is_classified
     assert calls == []   # not one text classified (not even the fingerprint's two)
 
 
-def test_starting_over_in_another_precision_names_the_precision(corpus, tmp_path):
-    "A run's parts made by the student in one form, continued in another: the warning names both precisions."
+def test_a_stopped_run_continued_in_another_precision_is_refused_naming_both(corpus, tmp_path):
+    "A run's parts made by the student in one form, continued in another: refused, naming both precisions, until told to start over."
     folder, _ = corpus
     student, calls = load_student(folder / "student"), []
     predict_proba = student.predict_proba
@@ -331,8 +337,9 @@ def test_starting_over_in_another_precision_names_the_precision(corpus, tmp_path
     assert parts_folder(tmp_path / "out.parquet").is_dir()
     other = load_student(folder / "student")
     other.name = "int8"   # as an int8 form of it would be named
-    with pytest.warns(UserWarning, match=r"another student, precision \('fp32', now 'int8'\); starting over"):
+    with pytest.raises(DataError, match=r"1000 rows of a stopped run .* another student, precision \('fp32', now 'int8'\); rerun as it was to continue it, or pass resume=False"):
         predict_file(other, folder / "comments.parquet", tmp_path / "out.parquet", chunk_rows=1000, progress=False)
+    predict_file(other, folder / "comments.parquet", tmp_path / "out.parquet", chunk_rows=1000, progress=False, resume=False)   # told to start over: it does
 
 
 @pytest.mark.parametrize("resume", [True, False])
