@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -67,8 +68,24 @@ class _Parts:
     "The finished chunks of one resumable run, in the package's own folder beside the destination."
     what = "prediction parts"
     def __init__(self, destination:Path, manifest:dict|None=None):   # no manifest: an earlier run's parts, only to discard
-        self.folder, self.manifest, self.started = parts_folder(destination), manifest, False
-        self.done = self._reusable() if manifest is not None else {}
+        self.folder, self.manifest, self.started, self.held = parts_folder(destination), manifest, False, None
+        try: self.done = self._reusable() if manifest is not None else {}
+        except BaseException: self.release(); raise   # refused: the folder is free for the rerun that follows
+
+    def hold(self):
+        "Lock the folder for this run (an advisory lock, ended by `release` or by the process's end: a killed run never blocks its resumption)."
+        if self.held is not None or not self.folder.is_dir(): return
+        try: import fcntl
+        except ImportError: return   # Windows: no lock; two runs on one output there are the user's to avoid
+        self.held = os.open(self.folder, os.O_RDONLY)
+        try: fcntl.flock(self.held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.release()
+            raise DataError(f"{self.folder}: another run is writing this output now; wait for it to end, or choose another output file") from None
+
+    def release(self):
+        "End this run's hold on the folder."
+        if self.held is not None: os.close(self.held); self.held = None
 
     def _path(self, index:int) -> Path: return self.folder / f"part-{index:06d}.parquet"
 
@@ -76,6 +93,7 @@ class _Parts:
         "Rows of each part an earlier run with the same student, source and arguments finished; parts of another source removed, saying so; of this one, refused."
         if not self.folder.exists(): return {}
         claim_folder(self.folder, self.what, remedy=_MOVE_IT)   # refuses a user's non-empty folder; adopts an empty one
+        self.hold()   # before its parts are read, reused or removed
         try: old = json.loads((self.folder / _MANIFEST).read_text())
         except (OSError, ValueError): old = None
         if isinstance(old, dict) and old.get("key") == self.manifest["key"]:
@@ -106,6 +124,7 @@ class _Parts:
         "Keep one chunk's output (atomically: a part is whole or absent)."
         if not self.started:
             claim_folder(self.folder, self.what, remedy=_MOVE_IT)
+            self.hold()
             with atomic_path(self.folder / _MANIFEST) as partial: partial.write_text(json_text(self.manifest) + "\n")
             self._seal(); self.started = True
         with atomic_path(self._path(index)) as partial: frame.to_parquet(partial, index=False)
@@ -219,6 +238,8 @@ def _resumed(student, chunks, label, source:Path, destination:Path, bar, argumen
     except DataError:   # the source is at fault (or its reading was interrupted): finished parts are kept, a changed source starts over
         if parts is not None and not parts.done: parts.discard()
         raise
+    finally:
+        if parts is not None: parts.release()   # however it ends (Ctrl-C too): a rerun in the same kernel may take the folder
     if parts is not None and not offset: parts.discard()   # a file of no rows: nothing to keep
     return offset
 

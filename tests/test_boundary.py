@@ -306,3 +306,27 @@ def test_train_names_every_row_it_leaves_out(tmp_path, capsys):
     said = capsys.readouterr().err
     assert "training on 58 texts of coded.csv" in said and "1 text without a label left out" in said, said
     assert "1 row(s) of the file left out with an empty or missing text" in said, said
+
+
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_path):
+    "Two runs writing one output would mix and delete each other's parts; the second is refused, the first finishes whole, and the next run is free."
+    import pandas as pd
+    from llm_distill.core import DataError
+    from llm_distill.predict import parts_folder, predict_file
+    student, refused = _tfidf_student(), []
+    source, destination = tmp_path / "texts.csv", tmp_path / "labels.csv"
+    pd.DataFrame({"id": [f"{i:03d}" for i in range(100)], "text": ["calm words", "rude words"] * 50}).to_csv(source, index=False)
+    class Meanwhile:   # the first run's student: on its third call (the second chunk), a second run starts on the same output
+        calls = 0
+        def __getattr__(self, name): return getattr(student, name)
+        def predict_proba(self, texts, batch_size=64):
+            Meanwhile.calls += 1
+            if Meanwhile.calls == 3:
+                with pytest.raises(DataError) as error: predict_file(student, source, destination, chunk_rows=20, progress=False)
+                refused.append(str(error.value))
+            return student.predict_proba(texts, batch_size)
+    predict_file(Meanwhile(), source, destination, chunk_rows=20, progress=False)
+    assert len(refused) == 1 and "labels.csv.parts: another run is writing this output now" in refused[0]
+    alone = predict_file(student, source, tmp_path / "alone.csv", chunk_rows=20, progress=False)
+    assert destination.read_bytes() == alone.read_bytes() and not parts_folder(destination).exists()
+    predict_file(student, source, destination, chunk_rows=20, progress=False)   # the first run over: its output can be made again
