@@ -51,10 +51,12 @@ def _labels_by_id(path:str, corpus) -> "pd.DataFrame":
     from llm_distill.boundary import id_text, read_labels
     frame = read_labels(path, corpus.codebook).set_index("id")
     ids = [id_text(i) for i in corpus.ids]
-    missing = [i for i in ids if i not in frame.index]
-    if missing: raise DataError(f"{len(missing)} text id(s) of {corpus.name} have no row in {path}, e.g. {missing[:5]}")
-    known = set(ids)
+    missing, known = [i for i in ids if i not in frame.index], set(ids)
     strangers = [i for i in frame.index if i not in known]
+    if missing:
+        raise DataError(f"{len(missing)} text id(s) of {corpus.name} have no row in {path}, e.g. {missing[:5]}"
+                        + (f", and {len(strangers)} of its ids are not in {corpus.name}, e.g. {strangers[:5]}: are they the same ids, written another way?" if strangers else "")
+                        + "; `label` writes a row for every text it is given, labelled or not: give the --file (or --dataset and --limit) it labelled, or label the others")
     if strangers: print(f"note: {len(strangers)} row(s) of {Path(path).name} have ids not in {corpus.name}, e.g. {strangers[:5]}: left out", file=sys.stderr)
     return frame.loc[ids].reset_index()
 

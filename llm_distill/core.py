@@ -236,7 +236,7 @@ def read_user_config(path:str|Path|None=None  # config file; default `user_confi
 class DataDirectory:
     "A resolved data directory and which setting chose it."
     path: Path    # absolute folder
-    source: str   # 'argument', the environment variable, the config file, or 'found beside the working directory'
+    source: str   # 'argument', the environment variable, the config file, or 'beside the working directory, or above it'
 
 # %% ../nbs/00_core.ipynb #d4a57399
 def _data_dir_candidates(data_dir=None):
@@ -246,7 +246,7 @@ def _data_dir_candidates(data_dir=None):
     configured = read_user_config().get("data_dir")
     if configured: return [(f"data_dir in {user_config_path()}", Path(configured))]
     here = Path.cwd().resolve()
-    return [("found beside the working directory", folder/sub)
+    return [("beside the working directory, or above it", folder/sub)
             for folder in [here, *list(here.parents)[:3]] for sub in ("shared/data", "data")]
 
 def find_data_dir(data_dir:str|Path|None=None  # explicit data directory; overrides every setting

@@ -330,3 +330,18 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_pat
     alone = predict_file(student, source, tmp_path / "alone.csv", chunk_rows=20, progress=False)
     assert destination.read_bytes() == alone.read_bytes() and not parts_folder(destination).exists()
     predict_file(student, source, destination, chunk_rows=20, progress=False)   # the first run over: its output can be made again
+
+
+def test_labels_for_only_some_texts_are_refused_with_what_to_do(tmp_path, capsys):
+    "An annotations file missing texts says how many, which ids of its own are strangers (written another way?), and what to give instead."
+    import pandas as pd
+    from llm_distill.cli import main
+    (tmp_path / "codebook.yaml").write_text("task: sentiment\nrequire_definitions: false\nlabels:\n  - {name: neutral}\n  - {name: positive}\n")
+    texts = [f"{w} day number {i}" for i in range(20) for w in ("plain", "lovely")]
+    pd.DataFrame({"id": [f"{i:03d}" for i in range(40)], "text": texts}).to_csv(tmp_path / "posts.csv", index=False)
+    pd.DataFrame({"id": [str(i) for i in range(40)], "label": ["neutral", "positive"] * 20}).to_csv(tmp_path / "annotations.csv", index=False)
+    assert main(["train", "-q", "--file", str(tmp_path / "posts.csv"), "--codebook", str(tmp_path / "codebook.yaml"), "--annotations",
+                 str(tmp_path / "annotations.csv"), "--recipe", "tfidf", "--output", str(tmp_path / "student")]) != 0
+    said = capsys.readouterr().err
+    assert "40 text id(s) of posts.csv have no row in" in said and "40 of its ids are not in posts.csv, e.g. ['0', '1'" in said, said
+    assert "written another way?" in said and "label the others" in said and not (tmp_path / "student").exists(), said
