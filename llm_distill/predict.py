@@ -152,7 +152,8 @@ def _label_chunk(student, chunk:pd.DataFrame, where:str, read_as:str, text_colum
     if text_column not in chunk: raise missing_column(where, text_column, chunk.columns, "text", read_as)
     if id_column is not None and id_column not in chunk: raise missing_column(where, id_column, chunk.columns, "id", read_as)
     if id_column is not None and chunk[id_column].isna().any():
-        raise DataError(f"{where}: column {id_column!r} is empty at row(s) {[int(offset + i) for i in np.flatnonzero(chunk[id_column].isna())][:5]} (counted from 0)")
+        raise DataError(f"{where}: id column {id_column!r} is empty at row(s) {[int(offset + i) for i in np.flatnonzero(chunk[id_column].isna())][:5]} "
+                        "(counted from 0); give every row an id, or name no id column and the rows are numbered")   # as make_corpus says it
     missing = chunk[text_column].isna().to_numpy()          # None, NaN and pandas' NA alike: never the text "<NA>"
     texts = pd.Series(["" if m else str(t) for t, m in zip(chunk[text_column], missing)], index=chunk.index, dtype=object)
     empty = (texts.str.strip() == "").to_numpy()            # reported, never labelled as if it were a text

@@ -235,6 +235,9 @@ def test_an_empty_id_is_named_by_its_row_with_what_to_do(tmp_path):
     (tmp_path / "ids.csv").write_text("id,text\n1,hello\n,bye\n3,again\n")
     with pytest.raises(DataError, match=r"id column 'id' is empty at row\(s\) \[1\] \(counted from 0\); give every row an id"):
         make_corpus(read_table(tmp_path / "ids.csv"), id="id", name="ids.csv")
+    from llm_distill.predict import predict_file
+    with pytest.raises(DataError, match=r"ids.csv: id column 'id' is empty at row\(s\) \[1\] \(counted from 0\); give every row an id"):
+        predict_file(_tfidf_student(), tmp_path / "ids.csv", tmp_path / "out.csv", progress=False)   # the same words from predict
 
 
 def _tfidf_student():
