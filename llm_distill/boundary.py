@@ -10,6 +10,7 @@ import bz2
 import codecs
 import contextlib
 import csv
+import difflib
 import gzip
 import io
 import json
@@ -22,13 +23,11 @@ import pandas as pd
 
 from .core import ConfigError, DataError, LabelError
 from .codebook import LABEL_SEPARATOR, Codebook, code_key, label_for, label_key
-from .folders import (  # noqa: F401  (re-exported: `from llm_distill.boundary import claim_folder` keeps working)
-    OWNED_MARKER, check_output, claim_folder, clear_folder, is_ours, same_path, seal_folder, user_files)
 
 # %% auto #0
-__all__ = ['FORMATS', 'TEXT_FORMATS', 'COMPRESSIONS', 'EMPTY_SET', 'EMPTY_SET_WRITTEN', 'LABEL_COLUMNS', 'id_text', 'plain_id',
-           'id_column_of', 'table_format', 'read_table', 'table_chunks', 'table_rows', 'as_codebook', 'labels_as_names',
-           'label_if_known', 'paired_by_index', 'read_labels', 'spelled_empty_sets', 'text_fingerprints']
+__all__ = ['FORMATS', 'TEXT_FORMATS', 'COMPRESSIONS', 'EMPTY_SET', 'EMPTY_SET_WRITTEN', 'id_text', 'plain_id', 'id_column_of',
+           'table_format', 'read_table', 'table_chunks', 'table_rows', 'as_codebook', 'labels_as_names',
+           'label_if_known', 'paired_by_index', 'missing_column', 'read_labels']
 
 # %% ../nbs/01a_boundary.ipynb #63dec5c9
 def id_text(value, # an id as read: a string, an integer, a numpy scalar
@@ -233,8 +232,13 @@ def _read_jsonl(path:Path, encoding:str, encoding_errors:str, ids:Sequence[str]=
             except json.JSONDecodeError as error: raise DataError(f"{path}: line {number} is not valid JSON ({error.msg})") from None
             except ValueError as error: raise DataError(f"{path}: line {number}: {error}; rename one") from None
             if not isinstance(record, dict): raise DataError(f"{path}: line {number} is not a JSON object")
-            records.append({key: str.__str__(v) if key in ids and isinstance(v, _Written) else _numbers(v) for key, v in record.items()})
+            records.append({key: _json_id(v, f"{path}: line {number}: id {key!r}") if key in ids else _numbers(v) for key, v in record.items()})
     return pd.DataFrame.from_records(records)
+
+def _json_id(value, where:str):
+    "An id of a JSON line as written: a number's text (`7.0`), `true` and `false` as JSON spells them, a string as it is; a list or an object refused."
+    if isinstance(value, (dict, list)): raise DataError(f"{where} is a JSON {'object' if isinstance(value, dict) else 'array'}; an id is a string or a number")
+    return str.__str__(value) if isinstance(value, _Written) else json.dumps(value) if isinstance(value, bool) else value
 
 def _opened(path:str|Path, format:str|None) -> tuple[Path, str]:
     "The file and its format, once it exists, is not empty and its bytes agree with its format (`DataError` naming it otherwise)."
@@ -385,9 +389,9 @@ def as_codebook(labels:Codebook|Sequence[str], # a codebook, or the label names 
     return Codebook("labels", tuple(dict(name=name) for name in names), require_definitions=False, multi_label=multi_label)
 
 def _where_rows(positions:Sequence[int], ids:Sequence|None) -> str:
-    "Rows by position (and id), at most five."
+    "Rows by position (and id), at most five, saying that rows are counted from 0."
     shown = ", ".join(f"row {p}" + (f" (id {ids[p]!r})" if ids is not None else "") for p in positions[:5])
-    return shown + (f" and {len(positions) - 5} more" if len(positions) > 5 else "")
+    return shown + (f" and {len(positions) - 5} more" if len(positions) > 5 else "") + ", counted from 0"
 
 # %% ../nbs/01a_boundary.ipynb #9c203e81
 def labels_as_names(values:Sequence,                 # labels as found: names in any spelling, codes, label sets
@@ -424,7 +428,6 @@ def _separated(value:str, codebook:Codebook) -> str|None:
 
 def _closest(word:str, names:Sequence[str]) -> list[str]:
     "The label names closest to `word` (case and spacing aside)."
-    import difflib
     keys = {label_key(n): n for n in names}
     return [keys[k] for k in difflib.get_close_matches(label_key(word), list(keys), n=1, cutoff=0.6)]
 
@@ -453,6 +456,21 @@ def paired_by_index(first:Sequence,   # labels of some texts (a pandas Series: i
         second = second.reindex(first.index)
     return list(first), list(second)
 
+# %% ../nbs/01a_boundary.ipynb #66d4c56c
+def missing_column(where:str,          # the file or table, as the message names it
+                   column:str,         # the column asked for
+                   columns:Sequence,   # the columns the table has
+                   role:str="",        # what the column is for ("text", "id", "label"), named first
+                   advice:str="",      # said last (e.g. how a .txt file is read)
+                  ) -> DataError:
+    "The error for a column a table lacks: its columns, the separator a table read as one column looks split by, and the nearest name."
+    names, hint = [str(c) for c in columns], ""
+    seen = next((s for s in ";\t|," if len(names) == 1 and s in names[0]), None)
+    if seen: hint = f" (the file was read as a single column; its header looks separated by {seen!r}: set the sep option (--sep {seen!r}))"
+    close = difflib.get_close_matches(str(column), names, n=1)
+    hint += f"; did you mean {close[0]!r}?" if close else ""
+    return DataError(f"{where}: {role + ' ' if role else ''}column {column!r} not found; columns are {names[:20]}{hint}{advice}")
+
 # %% ../nbs/01a_boundary.ipynb #aa24b1d1
 def read_labels(path:str|Path,                    # a table with an id column and a label column
                 codebook:Codebook|Sequence[str],  # the codebook the labels belong to
@@ -467,9 +485,8 @@ def read_labels(path:str|Path,                    # a table with an id column an
     "A labels file as a DataFrame (id as text, label as the codebook's name, `columns`), each id once."
     path = Path(path)
     frame = read_table(path, format=format, sep=sep, encoding=encoding, ids=[id, *as_written])
-    wanted = [id, label, *columns, *as_written]
-    missing = [c for c in wanted if c not in frame.columns]
-    if missing: raise DataError(f"{path}: missing column(s) {missing}; columns are {list(frame.columns)[:20]}")
+    for role, column in (("id", id), ("label", label), *(("", c) for c in (*columns, *as_written))):
+        if column not in frame.columns: raise missing_column(str(path), column, frame.columns, role)
     ids = frame[id].tolist()
     if None in ids: raise DataError(f"{path}: column {id!r} is empty at {_where_rows([i for i, v in enumerate(ids) if v is None], None)}")
     first = {}
@@ -481,20 +498,3 @@ def read_labels(path:str|Path,                    # a table with an id column an
     for column in frame.columns:   # every other column, as read
         if column not in (id, label): out[column] = frame[column].to_numpy()
     return out
-
-# %% ../nbs/01a_boundary.ipynb #3993d4db
-LABEL_COLUMNS = ("label", "human_label", "predicted")   # the columns of the package's tables that hold labels
-
-def spelled_empty_sets(frame:pd.DataFrame,                      # a table of the package's
-                       label_columns:Sequence[str]=LABEL_COLUMNS,  # where `''` is the empty label set
-                      ) -> pd.DataFrame:
-    "`frame` with each empty label set in its label columns spelled `(none)`, as every file the package writes spells it."
-    return frame.assign(**{c: frame[c].map(lambda v: EMPTY_SET_WRITTEN if isinstance(v, str) and v == EMPTY_SET else v)
-                           for c in label_columns if c in frame.columns})
-
-# %% ../nbs/01a_boundary.ipynb #2568d6bd
-def text_fingerprints(texts:Sequence[str], # the texts
-                     ) -> list[str]:
-    "A short SHA-256 fingerprint of each text (whitespace at the ends aside), to recognise a text without keeping it."
-    import hashlib
-    return [hashlib.sha256(str(t).strip().encode("utf-8")).hexdigest()[:16] for t in texts]

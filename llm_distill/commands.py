@@ -66,7 +66,7 @@ def command_label(arguments, # parsed `label` arguments
                  ) -> str:
     "Label texts with an LLM into an annotations file; the line `label` prints."
     from llm_distill.annotate import annotate, summarise
-    from llm_distill.boundary import check_output
+    from llm_distill.folders import check_output
     from llm_distill.outputs import ANNOTATIONS, writable_output, write_table
     from llm_distill.inputs import make_backend
     from llm_distill.llm import Decoding
@@ -159,10 +159,10 @@ def command_train(arguments, # parsed `train` arguments
 
 def _train_and_save(arguments):
     "`train`'s work, in the folder it has claimed."
-    from llm_distill.boundary import clear_folder, is_ours, seal_folder, user_files
+    from llm_distill.folders import clear_folder, is_ours, seal_folder, user_files
     from llm_distill.folders import STUDENT_FOLDER, edited_files
     from llm_distill.export import has_transformers_form, save_transformers, student_card
-    from llm_distill.boundary import text_fingerprints
+    from llm_distill.core import text_fingerprints
     from llm_distill.selection import train_student
     corpus = _corpus(arguments)
     labels = _labels_by_id(arguments.annotations, corpus)["label"].tolist() if arguments.annotations else _human_labels(corpus, "train", True).tolist()
@@ -207,7 +207,7 @@ def _train_and_save(arguments):
 # %% ../nbs/09a_commands.ipynb #769f9640
 def _deferral(arguments, student):
     "The `Deferral` that `predict --defer-to ...` describes, or None without --defer-to."
-    from llm_distill.boundary import check_output
+    from llm_distill.folders import check_output
     from llm_distill.data import load_codebook
     from llm_distill.defer import DEFAULT_DEFERRAL, Deferral
     wanted = [n for n in ("codebook", "llm_model", "base_url", "column", "share", "target") if getattr(arguments, n) is not None]
@@ -272,7 +272,8 @@ def _precision_said(student, asked:str) -> str:
 def command_predict(arguments, # parsed `predict` arguments
                    ) -> str:
     "Classify a file with a saved student, deferring to an LLM when asked; the line `predict` prints."
-    from llm_distill.boundary import check_output, read_table
+    from llm_distill.boundary import read_table
+    from llm_distill.folders import check_output
     from llm_distill.predict import predict_file
     lacking = [f"--{name}" for name in ("student", "output") if not getattr(arguments, name)]
     if lacking: raise ConfigError(f"predict needs {' and '.join(lacking)}")
@@ -311,7 +312,8 @@ def _refuse_strangers(arguments, human_ids, machine_ids):
 def command_estimate(arguments, # parsed `estimate` arguments
                     ) -> str:
     "Estimate label shares with valid intervals from machine labels and a human-coded subset; the line `estimate` prints."
-    from llm_distill.boundary import check_output, read_labels
+    from llm_distill.boundary import read_labels
+    from llm_distill.folders import check_output
     from llm_distill.outputs import ESTIMATES, writable_output, write_table
     from llm_distill.data import load_codebook
     from llm_distill.inference import estimate_shares
@@ -350,9 +352,8 @@ def command_plan(arguments, # parsed `plan` arguments
     from llm_distill.inputs import experiment_folds, labelling_job, load_experiment_data, load_unlabelled
     from llm_distill.design import load_experiment
     from llm_distill.llm import Cache
-    config = load_experiment(arguments.config)
+    config = load_experiment(arguments.config, output=arguments.output)
     if not config.llm: return f"{config.source}: no llm section, so nothing is labelled and nothing costs anything (a human-labels-only run)"
-    if arguments.output: config.output = arguments.output
     corpus, codebook = load_experiment_data(config)
     corpus, unlabelled = load_unlabelled(config, corpus, codebook)   # the texts no human coded are priced too
     reserved, folds = experiment_folds(config, corpus)
@@ -383,7 +384,7 @@ def command_run(arguments,   # parsed `run` arguments
     from llm_distill.experiment import run_experiment
     from llm_distill.design import load_experiment
     from llm_distill.report import write_report
-    config = config or load_experiment(arguments.config)
+    config = config or load_experiment(arguments.config, output=getattr(arguments, "output", None))   # checked with the folder it writes to
     if getattr(arguments, "output", None): config.output = arguments.output
     started = time.monotonic()
     result = run_experiment(config, progress=not arguments.quiet, force=getattr(arguments, "force", False))

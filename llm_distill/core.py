@@ -32,10 +32,10 @@ import yaml
 # %% auto #0
 __all__ = ['CONFIG_ENV', 'DATA_DIR_ENV', 'CONFIG_KEYS', 'DEFAULT_ENCODER', 'PRECISIONS', 'REPORTED_PACKAGES', 'CACHE_FILE',
            'LLMDistillError', 'ConfigError', 'DataError', 'CodebookError', 'LeakError', 'LabelError', 'stable_hash',
-           'json_text', 'file_sha256', 'read_yaml', 'check_fields', 'field_docs', 'redact', 'user_config_path',
-           'read_user_config', 'DataDirectory', 'find_data_dir', 'bundled_minilm_path', 'resolve_encoder',
-           'precision_of', 'environment_info', 'announce_duration', 'default_cache_path', 'inert_markdown',
-           'plain_text', 'quiet_transformers']
+           'json_text', 'file_sha256', 'text_fingerprints', 'read_yaml', 'field_docs', 'check_fields', 'redact',
+           'user_config_path', 'read_user_config', 'DataDirectory', 'find_data_dir', 'bundled_minilm_path',
+           'resolve_encoder', 'precision_of', 'environment_info', 'announce_duration', 'default_cache_path',
+           'inert_markdown', 'plain_text', 'quiet_transformers']
 
 # %% ../nbs/00_core.ipynb #995dc07e
 class LLMDistillError(Exception):
@@ -92,6 +92,12 @@ def file_sha256(path:str|Path,  # file to fingerprint
         while chunk := stream.read(chunk_size): digest.update(chunk)
     return digest.hexdigest()
 
+# %% ../nbs/00_core.ipynb #2568d6bd
+def text_fingerprints(texts:typing.Sequence[str], # the texts
+                     ) -> list[str]:
+    "A short SHA-256 fingerprint of each text (whitespace at the ends aside), to recognise a text without keeping it."
+    return [hashlib.sha256(str(t).strip().encode("utf-8")).hexdigest()[:16] for t in texts]
+
 # %% ../nbs/00_core.ipynb #c135bb8e
 class _UniqueKeyLoader(yaml.SafeLoader):
     "A safe YAML loader that refuses a key given twice in one mapping."
@@ -110,27 +116,6 @@ def read_yaml(text:str,          # the YAML text
     try: return yaml.load(text, Loader=_UniqueKeyLoader)
     except ConfigError as error: raise ConfigError(f"{where}: {error}") from None
     except yaml.YAMLError as error: raise ConfigError(f"{where}: not valid YAML ({error})") from None
-
-# %% ../nbs/00_core.ipynb #06a4fda5
-@functools.lru_cache(maxsize=None)
-def _adapter(annotation):
-    from pydantic import TypeAdapter
-    return TypeAdapter(annotation)
-
-def check_fields(instance,              # a dataclass instance: its fields are checked and converted in place
-                 where:str="settings",  # the source (file, section), for messages
-                ) -> None:
-    "Check each field of a dataclass against its annotation with pydantic, converting lax spellings ('3' to 3); ConfigError naming the key."
-    from pydantic import ValidationError
-    hints = typing.get_type_hints(type(instance), include_extras=True)
-    for item in dataclasses.fields(instance):
-        value = getattr(instance, item.name)
-        try: checked = _adapter(hints[item.name]).validate_python(value)
-        except ValidationError as error:
-            problem = error.errors()[0]
-            key = ".".join(str(part) for part in (item.name, *problem["loc"]) if not str(part).startswith(("function-", "union[")) and "[" not in str(part))
-            raise ConfigError(f"{where}: {key}: {problem['msg'][0].lower() + problem['msg'][1:]}, got {problem.get('input', value)!r}") from None
-        object.__setattr__(instance, item.name, checked)
 
 # %% ../nbs/00_core.ipynb #d5ee41c3
 def field_docs(cls:type  # a dataclass or TypedDict whose fields carry trailing comments
@@ -168,6 +153,34 @@ def _default_text(declared) -> str:
     elif declared.default_factory is not dataclasses.MISSING: value = declared.default_factory()
     else: return "required"
     return json.dumps(value, default=str)
+
+# %% ../nbs/00_core.ipynb #06a4fda5
+@functools.lru_cache(maxsize=None)
+def _adapter(annotation):
+    from pydantic import TypeAdapter
+    return TypeAdapter(annotation)
+
+def check_fields(instance,              # a dataclass instance: its fields are checked and converted in place
+                 where:str="settings",  # the source (file, section), for messages
+                ) -> None:
+    "Check each field of a dataclass against its annotation with pydantic, converting lax spellings ('3' to 3); ConfigError naming the key."
+    from pydantic import ValidationError
+    hints = typing.get_type_hints(type(instance), include_extras=True)
+    for item in dataclasses.fields(instance):
+        value = getattr(instance, item.name)
+        try: checked = _adapter(hints[item.name]).validate_python(value)
+        except ValidationError as error:
+            problem = error.errors()[0]
+            key = ".".join(str(part) for part in (item.name, *problem["loc"]) if not str(part).startswith(("function-", "union[")) and "[" not in str(part))
+            raise ConfigError(f"{where}: {key}: {problem['msg'][0].lower() + problem['msg'][1:]}, got {problem.get('input', value)!r}"
+                              + _what_it_takes(type(instance), item.name)) from None
+        object.__setattr__(instance, item.name, checked)
+
+def _what_it_takes(cls, name:str) -> str:
+    "The field's own comment (`field_docs`), said after a value it refused: what the setting takes; '' where its source cannot be read."
+    try: doc = field_docs(cls).get(name, {}).get("doc")
+    except ConfigError: return ""
+    return f"; {name}: {doc}" if doc else ""
 
 # %% ../nbs/00_core.ipynb #d27f1587
 _CREDENTIAL_PARAMETERS = (r"api[_-]?key|apikey|key|token|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|"

@@ -5,7 +5,6 @@
 # %% ../nbs/01c_corpus.ipynb #84857412
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +15,10 @@ import pandas as pd
 
 from .core import ConfigError, DataError, LabelError, stable_hash
 from .codebook import Codebook
-from .boundary import id_text, labels_as_names, plain_id
+from .boundary import id_text, labels_as_names, missing_column, plain_id
 
 # %% auto #0
-__all__ = ['ISSUE_COLUMNS', 'LONG_TEXT_CHARS', 'Corpus', 'missing_column', 'frame_from', 'make_corpus', 'to_dataset']
+__all__ = ['ISSUE_COLUMNS', 'LONG_TEXT_CHARS', 'Corpus', 'frame_from', 'make_corpus', 'to_dataset']
 
 # %% ../nbs/01c_corpus.ipynb #f31b3420
 ISSUE_COLUMNS = ["row", "id", "column", "problem", "action"]
@@ -83,21 +82,6 @@ def _rows(frame:pd.DataFrame, mask) -> str:
     hits = frame.index[np.asarray(mask)]
     shown = ", ".join(f"row {i} (id {plain_id(frame.at[i, 'id'])!r})" for i in hits[:5])
     return shown + (f" and {len(hits) - 5} more" if len(hits) > 5 else "")
-
-# %% ../nbs/01c_corpus.ipynb #66d4c56c
-def missing_column(where:str,          # the file or table, as the message names it
-                   column:str,         # the column asked for
-                   columns:Sequence,   # the columns the table has
-                   role:str="",        # what the column is for ("text", "id", "label"), named first
-                   advice:str="",      # said last (e.g. how a .txt file is read)
-                  ) -> DataError:
-    "The error for a column a table lacks: its columns, the separator a table read as one column looks split by, and the nearest name."
-    names, hint = [str(c) for c in columns], ""
-    seen = next((s for s in ";\t|," if len(names) == 1 and s in names[0]), None)
-    if seen: hint = f" (the file was read as a single column; its header looks separated by {seen!r}: set the sep option (--sep {seen!r}))"
-    close = difflib.get_close_matches(str(column), names, n=1)
-    hint += f"; did you mean {close[0]!r}?" if close else ""
-    return DataError(f"{where}: {role + ' ' if role else ''}column {column!r} not found; columns are {names[:20]}{hint}{advice}")
 
 # %% ../nbs/01c_corpus.ipynb #98dcd186
 def _check_columns(frame:pd.DataFrame, wanted:Sequence[tuple[str, str|None]], name:str) -> None:

@@ -127,7 +127,7 @@ class ExperimentConfig:
                                                 # llm_direct (without an llm section: human); with llm, both baselines are scored too
     positive_label: str|None = None             # two labels: the class whose precision, recall and F1 are reported (default: the codebook's first)
     seeds: list[NonNegativeInt] = field(default_factory=lambda: [0])   # training seeds: each student is trained once per seed
-    train_sizes: list[Annotated[int, Field(ge=2)]|None]|Literal["auto"] = "auto"   # None: all training texts; "auto": a learning curve (`learning_curve_sizes`)
+    train_sizes: list[Annotated[int, Field(ge=2)]|None]|Literal["auto"] = "auto"   # training set sizes, null for all training texts (e.g. [200, 1000, null]); "auto": a learning curve (`learning_curve_sizes`)
     folds: NonNegativeInt = 0                   # k >= 2: cross-fitting over the pool; 0: one split with `test_fraction`
     test_fraction: float = 0.3                  # share of labelled texts held out (when folds = 0)
     split_seed: NonNegativeInt = 0              # seed of the split or folds
@@ -155,8 +155,7 @@ class ExperimentConfig:
                                               "remove it", FutureWarning, stacklevel=3)
         check_fields(self, where)
         if sum(k in self.data for k in ("dataset", "file", "frame")) != 1: raise ConfigError(f"{where}: data needs exactly one of 'dataset', 'file' or 'frame'")
-        if not isinstance(self.name, str) or not re.fullmatch(r"[\w.-]+", self.name) or set(self.name) == {"."}:
-            raise ConfigError(f"{where}: name {self.name!r} must be a plain folder name (letters, digits, '_', '-', '.'): it names runs/<name>")
+        self._check_name(where)
         if self.conditions is None: self.conditions = ["human", "llm", "llm_direct"] if self.llm else ["human"]
         if not self.llm:   # a run on human labels alone: the student's learning curve and scores, no LLM
             needing = [c for c in self.conditions if c != "human"] + (["estimates"] if self.estimates else [])
@@ -178,6 +177,14 @@ class ExperimentConfig:
             except TypeError as error: raise ConfigError(f"{where}: llm.decoding: {error}") from None
             except ConfigError as error: raise ConfigError(f"{where}: llm.{error}") from None
 
+    def _check_name(self, where:str):
+        "A name that names runs/<name> is a plain folder name; with `output` set, any one line of text (it titles the report)."
+        if not isinstance(self.name, str) or not self.name.strip() or any(not c.isprintable() for c in self.name):
+            raise ConfigError(f"{where}: name {self.name!r} must be one line of text: it titles the run's report")
+        if self.output is None and (not re.fullmatch(r"[\w.-]+", self.name) or set(self.name) == {"."}):
+            raise ConfigError(f"{where}: name {self.name!r} must be a plain folder name (letters, digits, '_', '-', '.'): it names runs/<name>; "
+                              "or set output (--output), the folder to write to, and the name may be any text")
+
     def _check_design(self):
         "The design checked as a whole, before anything is labelled or trained: each seed, size and condition once; a full-size run."
         where = self.source
@@ -188,7 +195,7 @@ class ExperimentConfig:
         if self.train_sizes != "auto":
             if None not in self.train_sizes:
                 raise ConfigError(f"{where}: train_sizes {self.train_sizes} has no null (all training texts): the comparison, the baselines and the kept student "
-                                  f"are at full size; add null, e.g. {[*self.train_sizes, None]}")
+                                  f"are at full size; add null, e.g. [{', '.join([*map(str, self.train_sizes), 'null'])}]")
             self.train_sizes = sorted(s for s in self.train_sizes if s is not None) + [None]
         if self.data.get("unlabelled") and not self.llm:
             raise ConfigError(f"{where}: data.unlabelled needs an llm section: the LLM labels the texts no human coded")
@@ -254,6 +261,7 @@ bootstrap: 1000
 
 # %% ../nbs/07_design.ipynb #2af66a5b
 def load_experiment(path:str|Path, # the experiment's YAML file
+                    output:str|Path|None=None,  # the output folder, in place of the file's (`run --output`)
                    ) -> ExperimentConfig:
     "Read an experiment from YAML, naming the file and key of any problem."
     path = Path(path)
@@ -270,7 +278,7 @@ def load_experiment(path:str|Path, # the experiment's YAML file
             values["data"][key] = str(path.parent / values["data"][key])
     if isinstance(values.get("codebook"), str) and (path.parent / values["codebook"]).is_file():   # so is a codebook file
         values["codebook"] = str(path.parent / values["codebook"])
-    return ExperimentConfig(**values, source=str(path))
+    return ExperimentConfig(**{**values, **({"output": str(output)} if output else {})}, source=str(path))
 
 # %% ../nbs/07_design.ipynb #8dfc9c95
 SECTIONS = {"data": DataSection, "llm": LLMSection, "student": StudentSection, "estimates": EstimatesSection, "deferral": DeferralSection}   # an experiment file's sections

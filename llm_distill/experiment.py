@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .core import ConfigError, DataError, environment_info, redact, stable_hash
-from .boundary import claim_folder, clear_folder, seal_folder, text_fingerprints
+from .core import ConfigError, DataError, environment_info, redact, stable_hash, text_fingerprints
+from .folders import claim_folder, clear_folder, seal_folder
 from .folders import RUN_FOLDER, STUDENT_FOLDER, user_files
 from .data import Codebook, Corpus
 from .llm import Cache

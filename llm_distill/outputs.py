@@ -12,12 +12,12 @@ from typing import Iterator, Sequence
 import pandas as pd
 
 from .core import ConfigError
-from .boundary import FORMATS, LABEL_COLUMNS, spelled_empty_sets
+from .boundary import EMPTY_SET, EMPTY_SET_WRITTEN, FORMATS
 from .folders import check_output, claim_file, written_file
 
 # %% auto #0
-__all__ = ['ANNOTATIONS', 'PREDICTIONS', 'ESTIMATES', 'PREDICTION_FORMATS', 'output_format', 'writable_output', 'write_table',
-           'prediction_format', 'table_writer']
+__all__ = ['ANNOTATIONS', 'PREDICTIONS', 'ESTIMATES', 'PREDICTION_FORMATS', 'LABEL_COLUMNS', 'output_format', 'writable_output',
+           'spelled_empty_sets', 'write_table', 'prediction_format', 'table_writer']
 
 # %% ../nbs/01f_outputs.ipynb #8cafb104
 ANNOTATIONS, PREDICTIONS, ESTIMATES = "annotations", "predictions", "estimates"   # what an output file holds: `label`'s, `predict`'s, `estimate`'s
@@ -46,6 +46,16 @@ def writable_output(destination:str|Path,                                    # w
     "The destination as a `Path` once it can be written: an extension of `formats`, and no file of the user's (or of another kind) there."
     output_format(destination, formats, kind)
     return claim_file(destination, force=force, kind=kind)
+
+# %% ../nbs/01f_outputs.ipynb #3993d4db
+LABEL_COLUMNS = ("label", "human_label", "predicted")   # the columns of the package's tables that hold labels
+
+def spelled_empty_sets(frame:pd.DataFrame,                      # a table of the package's
+                       label_columns:Sequence[str]=LABEL_COLUMNS,  # where `''` is the empty label set
+                      ) -> pd.DataFrame:
+    "`frame` with each empty label set in its label columns spelled `(none)`, as every file the package writes spells it."
+    return frame.assign(**{c: frame[c].map(lambda v: EMPTY_SET_WRITTEN if isinstance(v, str) and v == EMPTY_SET else v)
+                           for c in label_columns if c in frame.columns})
 
 # %% ../nbs/01f_outputs.ipynb #a9a6250a
 def write_table(frame:pd.DataFrame,             # the table

@@ -16,11 +16,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .boundary import (id_column_of, plain_id, read_table, spelled_empty_sets, table_chunks, table_format, table_rows,
-                                  text_fingerprints)
-from .outputs import PREDICTION_FORMATS, PREDICTIONS, table_writer, writable_output
-from .core import DataError, file_sha256, precision_of, stable_hash, json_text
-from .corpus import missing_column
+from .boundary import id_column_of, missing_column, plain_id, read_table, table_chunks, table_format, table_rows
+from .outputs import PREDICTION_FORMATS, PREDICTIONS, spelled_empty_sets, table_writer, writable_output
+from .core import DataError, file_sha256, precision_of, stable_hash, json_text, text_fingerprints
 from .folders import OWNED_MARKER, atomic_path, check_output, claim_folder, clear_folder, is_ours, seal_folder, user_files
 
 # %% auto #0
@@ -239,10 +237,26 @@ def _resumed(student, chunks, label, source:Path, destination:Path, bar, argumen
     except DataError:   # the source is at fault (or its reading was interrupted): finished parts are kept, a changed source starts over
         if parts is not None and not parts.done: parts.discard()
         raise
+    except KeyboardInterrupt:   # stopped by hand: say what is kept and how to go on
+        if parts is not None and parts.done:
+            tqdm.write(f"stopped: {sum(parts.done.values())} rows classified are kept in {parts.folder}; run the same command again to continue", file=sys.stderr)
+        raise
     finally:
         if parts is not None: parts.release()   # however it ends (Ctrl-C too): a rerun in the same kernel may take the folder
     if parts is not None and not offset: parts.discard()   # a file of no rows: nothing to keep
     return offset
+
+def _started_over(chunks, label, source:Path, destination:Path, bar, force:bool=False) -> int:
+    "Label every chunk straight into the output, then remove an earlier run's parts; refused at once while another run is writing them."
+    parts = _Parts(destination)
+    parts.hold()   # a resumable run writing this output now: its folder is neither cleared nor raced
+    try:
+        with table_writer(destination, [source], force=force, kind=PREDICTIONS) as writer:
+            rows = _streamed(chunks, label, writer, bar)
+            if not rows: raise DataError(f"{source.name} has no rows")
+        parts.discard()   # started over: an earlier run's parts are no longer to be resumed
+    finally: parts.release()
+    return rows
 
 def _start_bar(bar, done:int, folder:Path):
     "Start the progress bar at the rows an earlier run already classified, saying so."
@@ -284,11 +298,7 @@ def predict_file(student,                      # a student (any recipe's, or one
             arguments = dict(text_column=text_column, id_column=id_column, chunk_rows=chunk_rows, batch_size=batch_size,
                              format=format, sep=sep, encoding=encoding, deferral=_deferral_key(deferral), precision=precision_of(student))
             rows = _resumed(student, chunks, label, source, destination, bar, arguments, force)
-        else:
-            with table_writer(destination, [source], force=force, kind=PREDICTIONS) as writer:
-                rows = _streamed(chunks, label, writer, bar)
-                if not rows: raise DataError(f"{source.name} has no rows")
-            _Parts(destination).discard()   # started over: an earlier run's parts are no longer to be resumed
+        else: rows = _started_over(chunks, label, source, destination, bar, force)
         if not rows: raise DataError(f"{source.name} has no rows")
     finally: bar.close()
     ids.warn_repeats(source, read)

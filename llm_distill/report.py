@@ -97,7 +97,9 @@ def plot_training_curves(result:ExperimentResult, # from `run_experiment` with f
         if "validation_macro_f1" in cell["history"][0]:
             ax.plot(epochs, [h["validation_macro_f1"] for h in cell["history"]], marker="s", linestyle="--", color=line.get_color(),
                     label=f"{name}: validation macro-F1")
-    ax.set_xlabel("epoch"); ax.set_ylabel("loss / macro-F1"); ax.legend(fontsize="x-small")
+    ax.set_xlabel("epoch"); ax.set_ylabel("loss / macro-F1")
+    if ax.get_legend_handles_labels()[0]: ax.legend(fontsize="x-small")
+    else: ax.text(0.5, 0.5, "no fine-tuned student in this run: no training curves", ha="center", va="center", transform=ax.transAxes)
     return ax
 
 # %% ../nbs/08_report.ipynb #40e08cc9

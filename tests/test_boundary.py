@@ -115,6 +115,18 @@ def test_json_lines_ids_are_read_as_written(tmp_path):
     assert frame["n"].tolist()[:3] == [1.5, [1, 2.0], {"k": 3}] and type(frame["n"][1][0]) is int
 
 
+def test_json_lines_true_and_false_ids_are_spelled_as_json_writes_them(tmp_path):
+    "An id `true` came back as `True` (Python's spelling), so it joined no label keyed `true`; a list or an object as an id is refused, naming its line."
+    import pytest
+    from llm_distill.boundary import read_table
+    from llm_distill.core import DataError
+    (tmp_path / "x.jsonl").write_text('{"id": true, "text": "a"}\n{"id": false, "text": "b"}\n{"id": "True", "text": "c"}\n')
+    assert read_table(tmp_path / "x.jsonl")["id"].tolist() == ["true", "false", "True"]
+    (tmp_path / "y.jsonl").write_text('{"id": "a", "text": "a"}\n\n{"id": [1, 2], "text": "b"}\n')
+    with pytest.raises(DataError, match=r"y.jsonl: line 3: id 'id' is a JSON array; an id is a string or a number"): read_table(tmp_path / "y.jsonl")
+    assert read_table(tmp_path / "y.jsonl", ids=())["id"].tolist()[1] == [1, 2]   # not an id column: kept as the list it is
+
+
 def test_a_python_list_pandas_wrote_to_a_csv_is_a_label_set_and_is_never_run(tmp_path):
     "`['Security']` is what pandas writes for a list: it was refused as an unknown label; it is read as a literal, and code in its place is refused, not run."
     import pandas as pd
@@ -311,8 +323,9 @@ def test_train_names_every_row_it_leaves_out(tmp_path, capsys):
     assert "1 row(s) of the file left out with an empty or missing text" in said, said
 
 
-def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_path):
-    "Two runs writing one output would mix and delete each other's parts; the second is refused, the first finishes whole, and the next run is free."
+@pytest.mark.parametrize("second_resumes", [True, False])
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_path, second_resumes):
+    "Two runs writing one output would mix and delete each other's parts (a run told not to resume cleared them); the second is refused, the first finishes whole, and the next run is free."
     import pandas as pd
     from llm_distill.core import DataError
     from llm_distill.predict import parts_folder, predict_file
@@ -325,7 +338,7 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_pat
         def predict_proba(self, texts, batch_size=64):
             Meanwhile.calls += 1
             if Meanwhile.calls == 3:
-                with pytest.raises(DataError) as error: predict_file(student, source, destination, chunk_rows=20, progress=False)
+                with pytest.raises(DataError) as error: predict_file(student, source, destination, chunk_rows=20, progress=False, resume=second_resumes)
                 refused.append(str(error.value))
             return student.predict_proba(texts, batch_size)
     predict_file(Meanwhile(), source, destination, chunk_rows=20, progress=False)
@@ -348,3 +361,25 @@ def test_labels_for_only_some_texts_are_refused_with_what_to_do(tmp_path, capsys
     said = capsys.readouterr().err
     assert "40 text id(s) of posts.csv have no row in" in said and "40 of its ids are not in posts.csv, e.g. ['0', '1'" in said, said
     assert "written another way?" in said and "label the others" in said and not (tmp_path / "student").exists(), said
+
+
+def test_a_labels_file_missing_a_column_says_it_as_every_reader_does(tmp_path):
+    "read_labels said 'missing column(s)' with no nearest name and no separator hint; it says what make_corpus and predict_file say."
+    import pandas as pd, pytest
+    from llm_distill.boundary import read_labels
+    from llm_distill.core import DataError
+    pd.DataFrame({"id": ["a"], "Label": ["x"]}).to_csv(tmp_path / "h.csv", index=False)
+    with pytest.raises(DataError, match=r"h.csv: label column 'label' not found; columns are \['id', 'Label'\]; did you mean 'Label'\?$"):
+        read_labels(tmp_path / "h.csv", ["x", "y"])
+    (tmp_path / "s.csv").write_text("id;label\na;x\n")
+    with pytest.raises(DataError, match=r"s.csv: id column 'id' not found; .*set the sep option \(--sep ';'\)\)"): read_labels(tmp_path / "s.csv", ["x"])
+
+
+def test_a_label_the_codebook_lacks_is_named_by_its_row_counted_from_0(tmp_path):
+    "'at row 1' read as the file's first data line or its second; the message says rows are counted from 0, as the other readers' do."
+    import pandas as pd
+    from llm_distill.boundary import read_labels
+    from llm_distill.core import LabelError
+    pd.DataFrame({"id": ["a", "b"], "label": ["x", "z"]}).to_csv(tmp_path / "h.csv", index=False)
+    with pytest.raises(LabelError, match=r"h.csv: column 'label' has label\(s\) \['z'\] not in codebook 'labels' at row 1 \(id 'b'\), counted from 0;"):
+        read_labels(tmp_path / "h.csv", ["x", "y"])

@@ -30,6 +30,8 @@ def tiny(tmp_path, **changes):
     ({"seeds": [-1]}, "seeds.0: input should be greater than or equal to 0, got -1"),
     ({"seeds": 5}, "seeds: input should be a valid list, got 5"),
     ({"train_sizes": [1]}, "train_sizes.0: input should be greater than or equal to 2, got 1"),
+    ({"train_sizes": "none"}, "train_sizes: input should be a valid list, got 'none'; train_sizes: training set sizes, null for all training texts (e.g. [200, 1000, null])"),
+    ({"train_sizes": [100, 200]}, "add null, e.g. [100, 200, null]"),   # YAML's word: [100, 200, None] is refused there
     ({"bootstrap": -5}, "bootstrap: input should be greater than or equal to 10, got -5"),
     ({"folds": 1}, "folds must be 0 (one split) or >= 2"),
     ({"llm": {"backend": "claude", "model": "x"}}, "llm.backend must be one of ['batch', 'openai', 'replay', 'transformers'], not 'claude'"),
@@ -269,3 +271,17 @@ def test_the_kept_student_is_kept_anew_when_the_seed_or_scores_change(tmp_path):
     scores = f"| {row['macro_f1']:.3f} | [{row['macro_f1_low']:.3f}, {row['macro_f1_high']:.3f}] |"
     assert scores in (second.output_dir / "student" / "README.md").read_text(), scores   # the card gives this run's scores
     assert card != (second.output_dir / "student" / "README.md").read_text()
+
+
+def test_a_run_written_to_a_named_folder_may_have_any_name(tmp_path):
+    "`run exp.yaml --output folder` refused a name with spaces although the name names no folder then; without an output it still must be a folder name."
+    from llm_distill.cli import main
+    config = tmp_path / "exp.yaml"
+    config.write_text("name: Incivility, first try (June)\ndata: {dataset: theocharis-incivility, limit: 60}\nseeds: [0]\nbootstrap: 50\n"
+                      "student: {recipe: tfidf}\ntrain_sizes: [null]\n")
+    with pytest.raises(ConfigError, match=r"must be a plain folder name .*or set output \(--output\)"): load_experiment(config)
+    assert load_experiment(config, output=tmp_path / "run").output == str(tmp_path / "run")
+    assert main(["plan", str(config), "--output", str(tmp_path / "run")]) == 0
+    assert main(["run", str(config), "--output", str(tmp_path / "run"), "--quiet"]) == 0
+    assert "# Incivility, first try \\(June\\): a student" in (tmp_path / "run" / "report.md").read_text()   # as inert Markdown writes it
+    with pytest.raises(ConfigError, match="must be one line of text"): tiny(tmp_path, name="two\nlines")

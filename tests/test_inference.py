@@ -130,7 +130,7 @@ def test_estimate_reads_the_columns_a_user_named_and_says_why_an_id_has_no_machi
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "named.csv"), pd.read_csv(tmp_path / "plain.csv"))   # the same numbers
     capsys.readouterr()
     assert main(["estimate", str(tmp_path / "machine.csv"), "--human", str(tmp_path / "coders.csv"), *codebook]) == 2
-    assert "missing column(s) ['id', 'label']" in capsys.readouterr().err
+    assert "machine.csv: id column 'id' not found; columns are ['doc', 'predicted']" in capsys.readouterr().err   # as every reader says it
     pd.DataFrame({"id": [str(int(ids[i])) for i in coded], "label": [truth[i] for i in coded]}).to_csv(tmp_path / "unpadded.csv", index=False)
     assert main(["estimate", str(tmp_path / "a.csv"), "--human", str(tmp_path / "unpadded.csv"), *codebook]) == 2
     err = capsys.readouterr().err

@@ -323,8 +323,8 @@ def test_an_output_name_it_cannot_write_is_refused_before_anything_is_classified
     assert calls == []   # not one text classified (not even the fingerprint's two)
 
 
-def test_a_stopped_run_continued_in_another_precision_is_refused_naming_both(corpus, tmp_path):
-    "A run's parts made by the student in one form, continued in another: refused, naming both precisions, until told to start over."
+def test_a_stopped_run_continued_in_another_precision_is_refused_naming_both(corpus, tmp_path, capsys):
+    "A run stopped by hand says what it kept and how to go on; its parts, continued by the student in another form: refused, naming both precisions, until told to start over."
     folder, _ = corpus
     student, calls = load_student(folder / "student"), []
     predict_proba = student.predict_proba
@@ -335,6 +335,7 @@ def test_a_stopped_run_continued_in_another_precision_is_refused_naming_both(cor
     student.predict_proba = stopping
     with pytest.raises(KeyboardInterrupt): predict_file(student, folder / "comments.parquet", tmp_path / "out.parquet", chunk_rows=1000, progress=False)
     assert parts_folder(tmp_path / "out.parquet").is_dir()
+    assert f"stopped: 1000 rows classified are kept in {parts_folder(tmp_path / 'out.parquet')}; run the same command again to continue" in capsys.readouterr().err
     other = load_student(folder / "student")
     other.name = "int8"   # as an int8 form of it would be named
     with pytest.raises(DataError, match=r"1000 rows of a stopped run .* another student, precision \('fp32', now 'int8'\); rerun as it was to continue it, or pass resume=False"):

@@ -109,3 +109,16 @@ def test_model_card_is_inert(hostile_run, tmp_path):
         assert [a["href"] for tag, a in page.tags if tag == "a"] == ["https://github.com/llm-distill/llm_distill"]
         assert not [h for h in page.headings if h.strip().startswith("Owned")]
     assert loaded.data.to_dict()["model-index"][0]["name"] == name and "license" not in loaded.data.to_dict()   # a quoted value, not keys
+
+
+def test_training_curves_of_a_run_without_fine_tuning_say_so_without_a_warning():
+    "A run with no fine-tuned student drew empty axes and matplotlib's 'No artists with labels' warning; the axes say why they are empty."
+    import warnings
+    from types import SimpleNamespace
+    from llm_distill.report import plot_training_curves
+    result = SimpleNamespace(config=SimpleNamespace(seeds=[0]), methods={"train_sizes": [None]},
+                             cells=[{"seed": 0, "size": None, "condition": "human", "fold": 0, "history": None}])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = plot_training_curves(result)
+    assert ax.get_legend() is None and [t.get_text() for t in ax.texts] == ["no fine-tuned student in this run: no training curves"]
