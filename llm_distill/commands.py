@@ -159,9 +159,8 @@ def command_train(arguments, # parsed `train` arguments
 
 def _train_and_save(arguments):
     "`train`'s work, in the folder it has claimed."
-    from llm_distill.folders import clear_folder, is_ours, seal_folder, user_files
-    from llm_distill.folders import STUDENT_FOLDER, edited_files
-    from llm_distill.export import has_transformers_form, save_transformers, student_card
+    from llm_distill.folders import student_folder
+    from llm_distill.export import student_card
     from llm_distill.core import text_fingerprints
     from llm_distill.selection import train_student
     corpus = _corpus(arguments)
@@ -183,11 +182,19 @@ def _train_and_save(arguments):
     student.metadata["training_texts"] = text_fingerprints(texts)   # so `predict` can mark the texts it was trained on
     deferring = _record_deferral_curve(student, texts, [labels[i] for i in keep]) if arguments.annotations else ""
     card = student_card(student, teacher=source, task=corpus.codebook.task, data_hash=corpus.data_hash(), name=Path(arguments.output).name)
-    edited = edited_files(arguments.output)   # only with --force: replaced now, so the package's again
-    before = (clear_folder(arguments.output, "--output") if is_ours(arguments.output) else user_files(arguments.output)) - edited   # the last student's files go (a stale int8 network with them); the user's stay
-    if has_transformers_form(student): save_transformers(student, arguments.output, card); kept = "transformers format, with a model card"
+    with student_folder(arguments.output, arguments.force):   # the last student's files go (a stale int8 network with them); the user's stay
+        kept = _keep(student, card, texts, arguments)
+    history = (getattr(student, "student", None) and student.student.metadata.get("history")) or []
+    best = max((h.get("validation_macro_f1", float("nan")) for h in history), default=None)
+    held_out = f"; best validation macro-F1 {best:.3f}" if best is not None and best == best else ""
+    return f"trained on {texts_of(len(keep))}: {student.metadata.get('why')}{held_out}\nsaved to {arguments.output} ({kept}){deferring}"
+
+def _keep(student, card, texts:list, arguments) -> str:
+    "Save the trained student, its card and (with --int8) its quicker forms into the claimed folder; what was kept, said."
+    from llm_distill.export import has_transformers_form, save_transformers
+    if has_transformers_form(student): save_transformers(student, arguments.output, card, force=arguments.force); kept = "transformers format, with a model card"
     else:
-        student.save(arguments.output); card.save(Path(arguments.output) / "README.md")
+        student.save(arguments.output, force=arguments.force); card.save(Path(arguments.output) / "README.md")
         kept = f"its own format (a {student.name} student has no transformers form), with a model card"
         if arguments.int8: kept += "; no int8 network: --int8 needs a student with a transformers form (embed, setfit, finetune)"
     if arguments.int8 and has_transformers_form(student):
@@ -198,11 +205,7 @@ def _train_and_save(arguments):
         kept += (f"; int8 network agrees with fp32 on {record['agreement']:.1%} of the training texts, checked near the boundary on "
                  f"{record['checked']['agreement']:.1%} of held-out ones ({record['checked']['rescored']:.1%} re-scored)"
                  + (f", bf16 on {bf16['agreement']:.1%}" if bf16 else "") + f"; on CPU --precision auto predicts in {auto_precision(record, bf16=bf16)}")
-    seal_folder(arguments.output, STUDENT_FOLDER, before=before, kind=STUDENT_FOLDER)
-    history = (getattr(student, "student", None) and student.student.metadata.get("history")) or []
-    best = max((h.get("validation_macro_f1", float("nan")) for h in history), default=None)
-    held_out = f"; best validation macro-F1 {best:.3f}" if best is not None and best == best else ""
-    return f"trained on {texts_of(len(keep))}: {student.metadata.get('why')}{held_out}\nsaved to {arguments.output} ({kept}){deferring}"
+    return kept
 
 # %% ../nbs/09a_commands.ipynb #769f9640
 def _deferral(arguments, student):

@@ -18,13 +18,12 @@ import pandas as pd
 import yaml
 
 from .core import ConfigError, DataError, environment_info, redact, stable_hash, text_fingerprints
-from .folders import claim_folder, clear_folder, seal_folder
-from .folders import RUN_FOLDER, STUDENT_FOLDER, user_files
+from .folders import RUN_FOLDER, claim_folder, seal_folder, student_folder, user_files
 from .data import Codebook, Corpus
 from .llm import Cache
 from .annotate import annotate, label_distribution, prepare_requests, summarise
 from .targets import target_matrix
-from .export import save_transformers, student_card
+from .export import has_transformers_form, save_transformers, student_card
 from .encoder import SentenceEncoder
 from .students import RECIPES, EmbeddingRecipe
 from .selection import train_student
@@ -382,13 +381,10 @@ def keep_student(config:ExperimentConfig,  # the experiment
     design = f"{config.folds}-fold cross-fitting" if config.folds else "one held-out split"
     card = student_card(student, metrics, f"{int(row['n_test'])} human-labelled texts of {corpus.name} ({design}; students trained as this one "
                         "was, on the other texts' LLM labels)", teacher=teacher, task=codebook.task, data_hash=corpus.data_hash(), name=f"{config.name} student")
-    what = "the kept student's folder"
-    claim_folder(folder, what, kind=STUDENT_FOLDER)   # first: a file of ours the user edited since (a model card) is refused, not removed
-    users = clear_folder(folder, what)   # only the files llm_distill wrote are removed; any the user added stay
-    try: save_transformers(student, folder, card)
-    except ConfigError:   # TF-IDF: no transformers form
-        student.save(folder); card.save(folder / "README.md")
-    return seal_folder(folder, what, before=users, kind=STUDENT_FOLDER)
+    with student_folder(folder) as folder:   # a file of ours the user edited since (a model card) is refused; only the files llm_distill wrote are removed
+        if has_transformers_form(student): save_transformers(student, folder, card)
+        else: student.save(folder); card.save(folder / "README.md")   # TF-IDF: no transformers form
+    return folder
 
 # %% ../nbs/07b_experiment.ipynb #f1f4f25f
 @dataclass

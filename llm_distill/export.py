@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from .core import ConfigError, environment_info, file_sha256, inert_markdown, quiet_transformers, json_text
-from .folders import readable_weights
+from .folders import readable_weights, student_folder
 from .finetune import Student
 from .networks import MeanPooledClassifier
 import llm_distill.pooled as pooled
@@ -199,12 +199,17 @@ REMOTE_CODE = "modeling_llm_distill"   # the module a kept student's folder carr
 def save_transformers(student:Recipe|Student,  # a fitted student with a transformers form (`to_transformers`)
                       path:str|Path,           # the folder to write
                       card=None,               # a `ModelCard` (default: `student_card(student)`)
+                      force:bool=False,        # write into a non-empty folder of the user's (a file of theirs it would replace is still refused)
                      ) -> Path:
     "Write the student in `save_pretrained` format with its tokenizer, `llm_distill.json` and a model card (README.md)."
     quantized = (getattr(getattr(student, "student", student), "metadata", None) or {}).get("quantized")
     if quantized: raise ConfigError(f"this student computes in {quantized}: save the full-precision student (`load_student`), and make the quicker forms from it")
     model, tokenizer = to_transformers(student)
-    path = Path(path); path.mkdir(parents=True, exist_ok=True)
+    with student_folder(path, force) as path: _write_transformers(student, model, tokenizer, path, card)
+    return path
+
+def _write_transformers(student, model, tokenizer, path:Path, card):
+    "`save_pretrained` files, the architecture's code where it is ours, `llm_distill.json` and the model card, in a folder claimed for them."
     remote = isinstance(model, PooledClassifier)   # the architecture's code goes with it: the folder alone loads, with trust_remote_code
     if remote: model.config.auto_map = {"AutoConfig": f"{REMOTE_CODE}.PooledClassifierConfig",
                                         "AutoModelForSequenceClassification": f"{REMOTE_CODE}.PooledClassifier"}

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from .codebook import Codebook
 from .core import announce_duration, check_fields, ConfigError, LabelError, DEFAULT_ENCODER, environment_info, quiet_transformers, resolve_encoder, stable_hash, json_text
-from .folders import readable_weights
+from .folders import readable_weights, student_folder
 from .networks import MeanPooledClassifier, check_student_folder, encoder_pooling
 from .targets import aligned, check_texts, labels_from_probabilities, texts_of, training_targets
 
@@ -161,13 +161,18 @@ class Student:
         return Student(model, self.tokenizer, self.label_names, self.multi_label, dict(self.metadata, quantized="int8"), self.max_length)
 
     def save(self,
-             path:str|Path,  # the folder to write
+             path:str|Path,      # the folder to write: new, empty, or a student folder llm_distill wrote (`folders.student_folder`)
+             force:bool=False,   # write into a non-empty folder of the user's (a file of theirs it would replace is still refused)
             ) -> Path:
         "Save weights (safetensors), tokenizer and metadata to a folder: the labels in the model's config, and every file but the weights fingerprinted."
-        from llm_distill.core import file_sha256
         if self.metadata.get("quantized"): raise ConfigError("save the full-precision student; quantise again after loading")
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
+        with student_folder(path, force) as path: return self.write(path)
+
+    def write(self,
+              path:Path,   # a folder already claimed for it (`folders.student_folder`)
+             ) -> Path:
+        "Write the student's files into `path`, as `save` does within its claim on the folder."
+        from llm_distill.core import file_sha256
         config = self.model.encoder.config if isinstance(self.model, MeanPooledClassifier) else self.model.config
         config.id2label, config.label2id = dict(enumerate(self.label_names)), {n: i for i, n in enumerate(self.label_names)}   # beside the weights
         config.problem_type = "multi_label_classification" if self.multi_label else "single_label_classification"

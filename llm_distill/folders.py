@@ -17,7 +17,8 @@ from .core import CACHE_FILE, ConfigError, file_sha256
 # %% auto #0
 __all__ = ['OWNED_MARKER', 'STUDENT_FOLDER', 'VALIDATION_FOLDER', 'RUN_FOLDER', 'same_path', 'check_output', 'plain_permissions',
            'readable_weights', 'atomic_path', 'is_ours', 'claim_folder', 'package_writes', 'seal_folder', 'user_files',
-           'edited_files', 'clear_folder', 'claimed_folder', 'file_record', 'is_our_file', 'claim_file', 'written_file']
+           'edited_files', 'clear_folder', 'claimed_folder', 'student_folder', 'file_record', 'is_our_file',
+           'claim_file', 'written_file']
 
 # %% ../nbs/01b_folders.ipynb #2f4945c5
 def same_path(a:str|Path, # one path
@@ -208,6 +209,18 @@ def claimed_folder(folder:str|Path,   # the folder a command writes into
             (folder / OWNED_MARKER).unlink()
             if not existed: folder.rmdir()
         raise
+
+# %% ../nbs/01b_folders.ipynb #e4dc5b28
+@contextlib.contextmanager
+def student_folder(folder:str|Path,   # where a student is saved
+                   force:bool=False,  # write into a non-empty folder llm_distill did not write (a file of the user's it would replace is still refused)
+                  ) -> Iterator[Path]:
+    "The block a student is saved in: a user's folder refused, an earlier student's files of ours removed (the user's kept), what it wrote listed when it ends."
+    with claimed_folder(folder, "student folder", force=force, kind=STUDENT_FOLDER) as folder:
+        edited = edited_files(folder)   # only with force: replaced now, so the package's again
+        before = (clear_folder(folder, "student folder") if is_ours(folder) else user_files(folder)) - edited
+        yield folder
+        seal_folder(folder, "student folder", before=before, kind=STUDENT_FOLDER)
 
 # %% ../nbs/01b_folders.ipynb #6f06bace
 def file_record(path:str|Path, # a file the package writes where the user said

@@ -5,6 +5,7 @@
 # %% ../nbs/10_inference.ipynb #a7530f0a
 from __future__ import annotations
 
+import difflib
 import warnings
 
 from typing import Sequence
@@ -13,9 +14,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .core import ConfigError, DataError
+from .core import ConfigError, DataError, LabelError
 from .codebook import LABEL_SEPARATOR, Codebook, label_key
-from .boundary import as_codebook, labels_as_names, paired_by_index
+from .boundary import as_codebook, label_if_known, labels_as_names, paired_by_index
 
 with warnings.catch_warnings():   # ppi_py calls warnings.simplefilter("ignore") when imported: every warning of the session would go silent
     import ppi_py
@@ -57,17 +58,46 @@ def share_labels(machine:Sequence,                   # machine labels of every t
     codebook = labels if isinstance(labels, Codebook) else codebook
     names = codebook.label_names if labels is codebook else [str(n) for n in labels]
     if codebook is not None:
-        names = labels_as_names(names, as_codebook(codebook.label_names) if codebook.multi_label else codebook,
-                                f"the labels to estimate ({names})")   # a name in any spelling, or a code; refuses one the codebook lacks
-        return labels_as_names(machine, codebook, "machine labels"), labels_as_names(human, codebook, "human labels"), names
+        return labels_as_names(machine, codebook, "machine labels"), labels_as_names(human, codebook, "human labels"), _names_in(names, codebook)
+    names = list(dict.fromkeys(names))
     machine, human = _in_one_form(list(machine), names), _in_one_form(list(human), names)
+    _one_vocabulary(machine, human)
     seen = {p for v in machine + human if isinstance(v, str) for p in v.split(LABEL_SEPARATOR)}
     nowhere = [n for n in names if n not in seen]
     if nowhere: raise DataError(f"label(s) {nowhere} occur in no machine or human label (labels seen: {sorted(seen)[:10]}); check the spelling, "
                                 "or pass the codebook so that a label no text has is estimated as such")
     return machine, human, names
 
+def _names_in(names:list[str], codebook:Codebook) -> list[str]:
+    "The labels to estimate as the codebook names them (any spelling, or a code), each once; `LabelError` for one it lacks."
+    known = as_codebook(codebook.label_names) if codebook.multi_label else codebook   # a label, never a set of them
+    unknown = [n for n in names if label_if_known(n, known) is None]
+    if unknown: raise LabelError(f"label(s) to estimate {unknown} are not in codebook {codebook.task!r}"
+                                 + "".join(f" (did you mean {near!r}?)" for near in difflib.get_close_matches(unknown[0], codebook.label_names, n=1))
+                                 + f"; its labels are {codebook.label_names}")
+    return list(dict.fromkeys(label_if_known(n, known) for n in names))
+
+def _one_vocabulary(machine:list, human:list):
+    "Without a codebook, both sides must be label names, and the same ones: codes (1/0) or another wording would count as no label at all."
+    for side, values in (("machine", machine), ("human", human)):
+        other = [v for v in values if not isinstance(v, str) and pd.notna(v)]
+        if other: raise DataError(f"{side} labels include values that are not label names, e.g. {other[0]!r}: codes are read only through a "
+                                  "codebook; pass codebook= (--codebook), or write the labels' names")
+    parts = lambda values: {p for v in values if isinstance(v, str) and v for p in v.split(LABEL_SEPARATOR)}
+    if parts(machine) and parts(human) and not parts(machine) & parts(human):
+        raise DataError(f"the human labels ({sorted(parts(human))[:5]}) share no label with the machine labels ({sorted(parts(machine))[:5]}): "
+                        "they are written in two vocabularies; write both alike, or pass the codebook that reads both")
+
 # %% ../nbs/10_inference.ipynb #50a57ac4
+def _by_text(values, machine, what:str):
+    "`values` (groups, probabilities, covariates, an outcome) in the machine labels' order: pandas objects by index where the machine labels are a Series, else by position."
+    if not (isinstance(machine, pd.Series) and isinstance(values, (pd.Series, pd.DataFrame))) or values.index.equals(machine.index): return values
+    if not values.index.is_unique: raise DataError(f"the {what}' index repeats {values.index[values.index.duplicated()][0]!r}: each text must appear once in it")
+    if set(values.index) != set(machine.index):
+        only = sorted(map(str, set(values.index) ^ set(machine.index)))
+        raise DataError(f"the {what} and the machine labels are indexed by different texts (e.g. {only[:3]} is in one only); give both the same index")
+    return values.reindex(machine.index)   # the machine labels' order, which the human labels are put in too (`paired_by_index`)
+
 def _check_inputs(machine, human, probabilities, min_human:int=MIN_HUMAN):
     "Machine labels, human labels and the coded mask as arrays; errors name the rows."
     machine, human = paired_by_index(machine, human)
@@ -126,13 +156,14 @@ def estimate_shares(machine:Sequence,                 # machine labels (LLM or s
                    ) -> pd.DataFrame:
     "The share of each label (per group) by prediction-powered inference, beside the human-only and naive estimates."
     if not 0 < level < 1: raise ConfigError(f"level (--level) must be in (0, 1), got {level}: 0.95 for a 95% interval")
+    groups, probabilities = _by_text(groups, machine, "groups"), _by_text(probabilities, machine, "probabilities")   # a Series: by its index
     machine, human = paired_by_index(machine, human)   # two Series: matched by index
     machine, human, names = share_labels(machine, human, labels, codebook)
     machine, human, coded, probabilities = _check_inputs(machine, human, probabilities, min_human)
     keys = np.zeros(len(machine), dtype=object) if groups is None else np.asarray(list(groups), dtype=object)
     if len(keys) != len(machine): raise DataError(f"groups ({len(keys)}) and machine labels ({len(machine)}) must cover the same texts")
     no_group = [i for i, k in enumerate(keys) if k is None or (isinstance(k, float) and np.isnan(k)) or (isinstance(k, str) and not k.strip())]
-    if no_group: raise DataError(f"{len(no_group)} text(s) have no group (rows {no_group[:5]}): give every text its group, or leave those texts out")
+    if no_group: raise DataError(f"{len(no_group)} text(s) have no group (rows {no_group[:5]}, counted from 0): give every text its group, or leave those texts out")
     small = {g: int(coded[keys == g].sum()) for g in pd.unique(keys) if coded[keys == g].sum() < min_human}
     if small:   # every such group at once, so one fix (merge them, code more) answers the whole error
         raise DataError(f"{len(small)} group(s) have fewer than {min_human} human-coded texts (min_human, --min-human): "
@@ -160,9 +191,12 @@ def estimate_regression(machine:Sequence,             # machine labels of every 
                         covariates:pd.DataFrame,      # one row per text; an intercept is added
                         kind:str="logistic",          # "logistic" (log-odds) or "ols" (linear probability)
                         level:float=0.95,             # confidence level
+                        codebook:Codebook|None=None,  # read both sides and `label` through it (codes, spellings)
                        ) -> pd.DataFrame:
     "Coefficients of a regression of `label` on `covariates` by prediction-powered inference, beside human-only and naive."
     if kind not in _PPI_REGRESSIONS: raise ConfigError(f"kind must be one of {sorted(_PPI_REGRESSIONS)}, not {kind!r}")
+    covariates = _by_text(covariates, machine, "covariates")
+    machine, human, (label,) = share_labels(*paired_by_index(machine, human), [label], codebook)
     machine, human, coded, _ = _check_inputs(machine, human, None)
     if len(covariates) != len(machine): raise DataError(f"covariates have {len(covariates)} rows for {len(machine)} texts")
     X = np.column_stack([np.ones(len(machine)), covariates.to_numpy(dtype=float)])
@@ -199,8 +233,11 @@ def estimate_outcome_on_label(outcome:Sequence[float],      # the outcome, known
                               label:str,                    # the label whose effect is estimated (1 where present)
                               covariates:pd.DataFrame|None=None,  # more regressors, known for every text
                               level:float=0.95,             # confidence level
+                              codebook:Codebook|None=None,  # read both sides and `label` through it (codes, spellings)
                              ) -> pd.DataFrame:
     "Least-squares coefficients of an outcome on a machine-predicted label (and covariates): PPI beside human-only and naive."
+    outcome, covariates = _by_text(outcome, machine, "outcome"), _by_text(covariates, machine, "covariates")
+    machine, human, (label,) = share_labels(*paired_by_index(machine, human), [label], codebook)
     machine, human, coded, _ = _check_inputs(machine, human, None)
     y = np.asarray(outcome, dtype=float)
     if len(y) != len(machine) or not np.isfinite(y).all(): raise DataError(f"outcome must be a finite number for each of the {len(machine)} texts")
@@ -256,20 +293,22 @@ def plan_human_sample(pilot_machine:Sequence,   # machine labels of the pilot te
                       cost_human:float=1.0,     # cost of one human label
                       cost_machine:float=0.01,  # cost of one machine label
                       level:float=0.95,         # confidence level
+                      codebook:Codebook|None=None,  # read both sides and `label` through it (codes, spellings)
                      ) -> dict:
     "Human and machine labels needed for a share within `half_width` (or the best a `budget` buys), by PPI and by human coding alone."
+    pilot_machine, pilot_human = paired_by_index(pilot_machine, pilot_human)
+    if len(pilot_machine) != len(pilot_human) or len(pilot_human) < 10:
+        raise DataError(f"the pilot needs at least 10 texts with both labels, got {min(len(pilot_machine), len(pilot_human))}")
+    pilot_machine, pilot_human, (label,) = share_labels(pilot_machine, pilot_human, [label], codebook)
     y, yhat = indicator(pilot_human, label), indicator(pilot_machine, label)
-    if len(y) != len(yhat) or len(y) < 10: raise DataError(f"the pilot needs at least 10 texts with both labels, got {min(len(y), len(yhat))}")
     if (half_width is None) == (budget is None): raise ConfigError("give exactly one of half_width (a target precision) or budget")
     if half_width is not None and not 0 < half_width < 0.5: raise ConfigError(f"half_width must be in (0, 0.5), got {half_width}")
     if budget is not None and not budget > cost_human: raise ConfigError(f"budget must buy at least one human label ({cost_human}), got {budget}")
     share, z = min(max(y.mean(), 0.05), 0.95), stats.norm.ppf(1 - (1 - level) / 2)   # a pilot of all-0 or all-1 still plans for some spread
-    if budget is None:
-        human_only = int(np.ceil(z ** 2 * share * (1 - share) / half_width ** 2))
-        plan = ppi_py.ppi_mean_power(y, yhat, cost_human, cost_machine, effective_n=human_only)
-    else:
-        plan = ppi_py.ppi_mean_power(y, yhat, cost_human, cost_machine, budget=budget)
-        human_only = int(budget // cost_human)
+    human_only = int(np.ceil(z ** 2 * share * (1 - share) / half_width ** 2)) if budget is None else int(budget // cost_human)
+    if y.std() == 0 or yhat.std() == 0:   # labels that do not vary in the pilot: no correlation to learn from, so plan for human coding alone
+        plan = dict(n=human_only, N=0, cost=human_only * cost_human, effective_n=human_only, ppi_corr=0.0)
+    else: plan = ppi_py.ppi_mean_power(y, yhat, cost_human, cost_machine, **({"effective_n": human_only} if budget is None else {"budget": budget}))
     achieved = float(z * np.sqrt(share * (1 - share) / plan["effective_n"]))
     return dict(label=label, level=level, half_width=half_width if half_width is not None else achieved, n_human=int(plan["n"]),
                 n_machine=int(plan["N"]), cost=float(plan["cost"]), n_human_only=human_only, cost_human_only=human_only * cost_human,

@@ -22,7 +22,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.multiclass import OneVsRestClassifier
 
 from .core import DEFAULT_ENCODER, ConfigError, announce_duration, file_sha256, quiet_transformers, resolve_encoder, stable_hash, json_text
-from .folders import readable_weights
+from .folders import readable_weights, student_folder
 from .encoder import SentenceEncoder
 from .finetune import Student, TrainingConfig, fit
 from .networks import TOKENIZER_FILES, read_student_meta
@@ -95,15 +95,16 @@ class Recipe:
         return aligned(self.labels_from(self.predict_proba(texts), threshold), texts)
 
     def save(self,
-             path:str|Path,  # the folder to write
+             path:str|Path,      # the folder to write: new, empty, or a student folder llm_distill wrote (`folders.student_folder`)
+             force:bool=False,   # write into a non-empty folder of the user's (a file of theirs it would replace is still refused)
             ) -> Path:
         "Save the fitted student to a folder (no pickle: safetensors, skops and JSON); the head keeps its labels' fingerprint."
         quantized = (getattr(getattr(self, "student", None), "metadata", None) or {}).get("quantized")
         if quantized: raise ConfigError(f"this student computes in {quantized}: save the full-precision student; quantise again after loading")   # before any folder is made
-        path = Path(path); path.mkdir(parents=True, exist_ok=True)
-        meta = {**(self._save(path) or {}), **self.metadata, "recipe": self.name, "label_names": self.label_names,
-                "multi_label": self.multi_label, "seed": self.seed, "checkpoint": self.checkpoint, "settings": self.settings}
-        (path / "llm_distill.json").write_text(json_text(meta))
+        with student_folder(path, force) as path:
+            meta = {**(self._save(path) or {}), **self.metadata, "recipe": self.name, "label_names": self.label_names,
+                    "multi_label": self.multi_label, "seed": self.seed, "checkpoint": self.checkpoint, "settings": self.settings}
+            (path / "llm_distill.json").write_text(json_text(meta))
         return path
 
     def __repr__(self):
@@ -449,7 +450,7 @@ class FinetuneRecipe(Recipe):
         return self
 
     def predict_proba(self, texts, batch_size:int=64): return self.student.predict_proba(list(texts), batch_size)
-    def _save(self, path): return json.loads(self.student.save(path).joinpath("llm_distill.json").read_text())   # pooling, length, files
+    def _save(self, path): return json.loads(self.student.write(path).joinpath("llm_distill.json").read_text())   # pooling, length, files (the folder already claimed)
     def _load(self, path): self.student = Student.load(path)
 
     @classmethod

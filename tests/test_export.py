@@ -203,3 +203,28 @@ def test_a_collaborator_loads_the_folder_without_llm_distill(tmp_path):
     expected = student.predict_proba(probe)
     assert np.allclose([[row[n] for n in student.label_names] for row in scores], expected, atol=1e-5)
     assert "trust_remote_code=True" in (folder / "README.md").read_text()
+
+
+@pytest.mark.parametrize("save", ["recipe", "transformers", "network"])
+def test_saving_a_student_from_python_never_writes_over_a_users_folder(tmp_path, save):
+    "Recipe.save, Student.save and save_transformers wrote over a user's README.md and config.json (train --output refused the folder); they refuse it too."
+    from llm_distill.core import ConfigError
+    from llm_distill.export import save_transformers
+    from llm_distill.selection import train_student
+    from llm_distill.students import load_student
+    texts, labels = ["calm words here", "rude words here", "calm again", "rude again"] * 5, ["civil", "uncivil", "civil", "uncivil"] * 5
+    if save == "network":   # a fine-tuned network (`finetune.Student`), one quick epoch
+        from llm_distill.finetune import TrainingConfig, fit
+        student = fit(texts, labels, config=TrainingConfig(epochs=1, max_length=16, batch_size=16, validation_fraction=0.0))
+    else: student = train_student(texts, labels, recipe="tfidf" if save == "recipe" else "embed")
+    write = {"recipe": lambda path, **o: student.save(path, **o), "transformers": lambda path, **o: save_transformers(student, path, **o),
+             "network": lambda path, **o: student.save(path, **o)}[save]
+    theirs = tmp_path / "thesis"
+    theirs.mkdir(); (theirs / "README.md").write_text("MY THESIS NOTES"); (theirs / "config.json").write_text('{"my": 1}'); (theirs / "llm_distill.json").write_text("{}")
+    with pytest.raises(ConfigError, match="is a folder llm_distill did not write and it is not empty"): write(theirs)
+    with pytest.raises(ConfigError, match="holds file\\(s\\) of yours that llm_distill would write over"): write(theirs, force=True)
+    assert (theirs / "README.md").read_text() == "MY THESIS NOTES" and (theirs / "config.json").read_text() == '{"my": 1}'
+    kept = write(tmp_path / "student")
+    (kept / "notes.txt").write_text("mine")
+    write(kept)   # a student of ours saved again: replaced, the user's file kept
+    assert (kept / "notes.txt").read_text() == "mine" and list(load_student(kept).predict(texts[:4])) == list(student.predict(texts[:4]))

@@ -240,3 +240,61 @@ def test_estimate_groups_are_read_as_written_and_trained_on_counts_coded_texts(t
     capsys.readouterr()
     assert main(["estimate", str(tmp_path / "pred.csv"), "--human", str(tmp_path / "all.csv"), "--output", str(tmp_path / "e2.csv"), *codebook]) == 2
     assert "100 human-coded text(s) were in the student's training set" in capsys.readouterr().err
+
+
+def _planted_series(seed=0, n=600, coded=200):
+    "Machine and human labels as Series indexed by text id (human missing where not coded), and a party per text."
+    rng = np.random.default_rng(seed)
+    truth, machine = planted(rng, n)
+    ids = [f"{i:03d}" for i in range(n)]
+    party = pd.Series(np.where(rng.random(n) < 0.5, "D", "R"), index=ids)
+    human = pd.Series([t if i in set(rng.choice(n, coded, replace=False)) else None for i, t in enumerate(truth)], index=ids, dtype=object)
+    return pd.Series(machine, index=ids), human, party
+
+
+def test_groups_covariates_and_outcomes_given_as_series_are_matched_by_their_index():
+    "groups= and covariates= in another row order were read by position: party R got 32 human-coded texts instead of 36, silently."
+    from llm_distill.inference import estimate_outcome_on_label
+    machine, human, party = _planted_series()
+    shuffled = party.sample(frac=1, random_state=0)
+    assert not shuffled.index.equals(party.index)
+    pd.testing.assert_frame_equal(estimate_shares(machine, human, ["yes"], groups=shuffled), estimate_shares(machine, human, ["yes"], groups=party))
+    X = pd.DataFrame({"R": (party == "R").astype(float)})
+    pd.testing.assert_frame_equal(estimate_regression(machine, human, "yes", X.iloc[::-1], kind="ols"), estimate_regression(machine, human, "yes", X, kind="ols"))
+    outcome = pd.Series(np.random.default_rng(1).normal(size=len(machine)), index=machine.index)
+    pd.testing.assert_frame_equal(estimate_outcome_on_label(outcome.iloc[::-1], machine, human, "yes"), estimate_outcome_on_label(outcome, machine, human, "yes"))
+    with pytest.raises(DataError, match="groups and the machine labels are indexed by different texts"):
+        estimate_shares(machine, human, ["yes"], groups=party.iloc[1:])
+
+
+def test_regressions_read_labels_as_the_shares_do():
+    "estimate_regression took human labels spelled 'YES' (or coded 1/0) as no label at all: coefficients of 0 with intervals [0, 0], or NaN."
+    from llm_distill.boundary import as_codebook
+    from llm_distill.codebook import Codebook
+    from llm_distill.inference import estimate_outcome_on_label
+    machine, human, party = _planted_series(seed=2)
+    X = pd.DataFrame({"R": (party == "R").astype(float)})
+    expected = estimate_regression(machine, human, "yes", X, kind="ols")
+    coded = Codebook("yes or no", (dict(name="yes", code=1), dict(name="no", code=0)), require_definitions=False)
+    for other_human, label, codebook in ((human.str.upper(), "yes", None), (human, "Yes", None), (human.map({"yes": 1, "no": 0}), "yes", coded)):
+        pd.testing.assert_frame_equal(estimate_regression(machine, other_human, label, X, kind="ols", codebook=codebook), expected)
+    outcome = np.random.default_rng(3).normal(size=len(machine))
+    pd.testing.assert_frame_equal(estimate_outcome_on_label(outcome, machine, human.str.upper(), "yes"), estimate_outcome_on_label(outcome, machine, human, "yes"))
+    with pytest.raises(DataError, match="not label names, e.g. 1.*pass codebook="): estimate_regression(machine, human.map({"yes": 1, "no": 0}), "yes", X)
+
+
+def test_human_labels_in_another_vocabulary_are_refused_not_counted_as_no_label():
+    "Without a codebook, human labels 1/0 or 'uncivil'/'civil' beside machine 'yes'/'no' gave a share of 0.00 [0, 0.03] and a note."
+    machine, human, _ = _planted_series(seed=4)
+    with pytest.raises(DataError, match="human labels include values that are not label names"): estimate_shares(machine, human.map({"yes": 1, "no": 0}), ["yes"])
+    with pytest.raises(DataError, match=r"the human labels \(\['negative', 'positive'\]\) share no label with the machine labels \(\['no', 'yes'\]\)"):
+        estimate_shares(machine, human.map({"yes": "positive", "no": "negative"}), ["yes"])
+
+
+def test_a_pilot_whose_labels_do_not_vary_is_planned_for_human_coding_alone():
+    "A pilot of one machine label (or human labels spelled another way) crashed inside ppi_py ('cannot convert float NaN to integer')."
+    plan = plan_human_sample(["yes"] * 20 + ["no"] * 20, ["no"] * 40, "yes", half_width=0.05)
+    assert plan["n_machine"] == 0 and plan["n_human"] == plan["n_human_only"] and plan["ppi_correlation"] == 0
+    spelled = plan_human_sample(["yes"] * 20 + ["no"] * 20, ["YES"] * 20 + ["no"] * 20, "yes", half_width=0.05)
+    assert spelled == plan_human_sample(["yes"] * 20 + ["no"] * 20, ["yes"] * 20 + ["no"] * 20, "yes", half_width=0.05)
+    assert plan_human_sample(["yes"] * 40, ["yes"] * 20 + ["no"] * 20, "yes", budget=200)["n_machine"] == 0
