@@ -481,17 +481,17 @@ def read_labels(path:str|Path,                    # a table with an id column an
                 format:str|None=None,             # as in `read_table`
                 sep:str|None=None,                # as in `read_table`
                 encoding:str="utf-8",             # as in `read_table`
+                advice:str="",                    # said after a missing column of `columns` or `as_written` (how to add it)
                ) -> pd.DataFrame:
     "A labels file as a DataFrame (id as text, label as the codebook's name, `columns`), each id once."
-    path = Path(path)
-    frame = read_table(path, format=format, sep=sep, encoding=encoding, ids=[id, *as_written])
+    path, frame = Path(path), read_table(path, format=format, sep=sep, encoding=encoding, ids=[id, *as_written])
     for role, column in (("id", id), ("label", label), *(("", c) for c in (*columns, *as_written))):
-        if column not in frame.columns: raise missing_column(str(path), column, frame.columns, role)
+        if column not in frame.columns: raise missing_column(str(path), column, frame.columns, role, advice if not role else "")
     ids = frame[id].tolist()
     if None in ids: raise DataError(f"{path}: column {id!r} is empty at {_where_rows([i for i, v in enumerate(ids) if v is None], None)}")
     first = {}
     for row, value in enumerate(ids):
-        if value in first: raise DataError(f"{path}: rows {first[value]} and {row} both have id {value!r}; each text must appear once")
+        if value in first: raise DataError(f"{path}: rows {first[value]} and {row} (counted from 0) both have id {value!r}; each text must appear once")
         first[value] = row
     out = pd.DataFrame({"id": pd.Series(ids, dtype=object),
                         "label": pd.Series(labels_as_names(frame[label], codebook, f"{path}: column {label!r}", ids), dtype=object)})

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from .core import ConfigError, DataError, default_cache_path, find_data_dir, precision_of
+from .core import ConfigError, DataError, LabelError, default_cache_path, find_data_dir, precision_of
 
 # %% auto #0
 __all__ = ['FEW_SHOT_STATUS', 'command_label', 'command_validate', 'command_train', 'command_predict', 'command_estimate',
@@ -176,9 +176,10 @@ def _train_and_save(arguments):
     print(f"training on {texts_of(len(keep))} of {corpus.name} ({how})" + (f"; {texts_of(dropped)} without a label left out{blank_sets}" if dropped else "")
           + (f"; {empty} row(s) of the file left out with an empty or missing text" if empty else ""), file=sys.stderr, flush=True)
     texts = [corpus.texts[i] for i in keep]
-    student = train_student(texts, [labels[i] for i in keep], corpus.codebook, recipe=arguments.recipe,
-                            settings={"finetune": finetune}, seed=arguments.seed, checkpoint=arguments.checkpoint, label_source=source,
-                            progress=not arguments.quiet)
+    try: student = train_student(texts, [labels[i] for i in keep], corpus.codebook, recipe=arguments.recipe,
+                                 settings={"finetune": finetune}, seed=arguments.seed, checkpoint=arguments.checkpoint, label_source=source,
+                                 progress=not arguments.quiet)
+    except LabelError as error: raise LabelError(f"{arguments.annotations or arguments.file or arguments.dataset}: {error}") from None   # which file's labels
     student.metadata["training_texts"] = text_fingerprints(texts)   # so `predict` can mark the texts it was trained on
     deferring = _record_deferral_curve(student, texts, [labels[i] for i in keep]) if arguments.annotations else ""
     card = student_card(student, teacher=source, task=corpus.codebook.task, data_hash=corpus.data_hash(), name=Path(arguments.output).name)
@@ -326,7 +327,8 @@ def command_estimate(arguments, # parsed `estimate` arguments
     extra, as_written = [c for c in (arguments.probability_column,) if c], [arguments.group] if arguments.group else []   # a group's name as written: `01` is not `1`
     table_options = dict(format=arguments.format, sep=arguments.sep, encoding=arguments.encoding)
     # ids as written, labels through the codebook (an empty label set `''`, a text not coded None), each id once
-    machine = read_labels(arguments.annotations, codebook, arguments.id, arguments.label, columns=extra, as_written=as_written, **table_options)
+    machine = read_labels(arguments.annotations, codebook, arguments.id, arguments.label, columns=extra, as_written=as_written, **table_options,
+                          advice="; label and predict write ids and labels only: join the column onto their output by id first (pandas merge)")
     human = read_labels(arguments.human, codebook, arguments.human_id or arguments.id, arguments.human_label or arguments.label,
                         **table_options).set_index("id")["label"]
     _refuse_strangers(arguments, human.index, machine["id"])
@@ -337,8 +339,8 @@ def command_estimate(arguments, # parsed `estimate` arguments
                                  f"{seen[:5]}): its labels of them are not independent of their human labels, so PPI's interval would not hold; "
                                  "train the student without the human-coded sample (or use the LLM's labels)")
     table = estimate_shares(machine["label"].tolist(), [human.get(i) for i in machine["id"]], arguments.labels or codebook, codebook=codebook,
-                            groups=machine[arguments.group].tolist() if arguments.group else None, min_human=arguments.min_human,
-                            probabilities=machine[arguments.probability_column].to_numpy(float) if arguments.probability_column else None,
+                            groups=_every_row(machine, arguments.group, arguments.annotations), min_human=arguments.min_human,
+                            probabilities=_every_row(machine, arguments.probability_column, arguments.annotations, numbers=True),
                             level=arguments.level)
     write_table(table, output, [arguments.annotations, arguments.human], force=arguments.force, kind=ESTIMATES)
     notes = sorted({n for n in table["note"] if n})
@@ -346,6 +348,20 @@ def command_estimate(arguments, # parsed `estimate` arguments
         notes.append(f"{uncoded} row(s) of {Path(arguments.human).name} have no label: counted as texts nobody coded"
                      + (" (write (none) or [] where no label applies)" if codebook.multi_label else ""))
     return "\n".join([table.drop(columns="note").to_markdown(index=False, floatfmt=".3f"), *(f"note: {n}" for n in notes), f"wrote {output}"])
+
+def _every_row(machine:pd.DataFrame, column:str|None, path, numbers:bool=False):
+    "A column of the annotations file with a value on every row (a number, for `numbers`); `DataError` naming the file, column, rows and ids."
+    import numpy as np, pandas as pd
+    if column is None: return None
+    values = machine[column]
+    parsed = pd.to_numeric(values, errors="coerce") if numbers else values
+    bad = np.flatnonzero((parsed.isna() | (values.astype(str).str.strip() == "")).to_numpy())
+    if not len(bad): return parsed.to_numpy(float) if numbers else values.tolist()
+    shown = ", ".join(f"row {r} (id {machine['id'].iloc[r]!r}" + (f", {values.iloc[r]!r})" if numbers and pd.notna(values.iloc[r]) else ")") for r in bad[:5])
+    more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+    raise DataError(f"{path}: column {column!r} has " + ("no number" if numbers else "no value") + f" at {shown}{more}, counted from 0; "
+                    + ("give each text the probability it was drawn with, a number in (0, 1] written with a decimal point" if numbers
+                       else "give every text its group, or leave those rows out"))
 
 # %% ../nbs/09a_commands.ipynb #17798d41
 def command_plan(arguments, # parsed `plan` arguments

@@ -56,7 +56,8 @@ def _what_changed(old:dict, new:dict) -> str:
     "What differs between an earlier run's manifest and this run's: the source, the student, or which arguments (then and now)."
     new = json.loads(json_text(new))   # as the earlier one was written
     before = old.get("arguments") or {}
-    changed = [name for name in ("source", "student") if old.get(name) != new[name]]
+    changed = [name for name in ("source", "student") if old.get(name) != new[name]
+               and not (name == "student" and before.get("precision") != new["arguments"].get("precision"))]   # another precision is the same student, in another form
     changed += [f"{name} ({before.get(name)!r}, now {value!r})" for name, value in new["arguments"].items() if before.get(name) != value]
     return ", ".join(changed) or "manifest"
 

@@ -188,7 +188,9 @@ def train_student(texts:Sequence[str],                   # training texts
                  ) -> Recipe:
     "Choose a recipe by cross-validation on the training labels, fit it on all of them, and record why."
     texts, codebook, multi_label, names, targets = training_targets(texts, labels, label_names, soft_labels, multi_label)
-    if not multi_label and len(np.unique(targets.argmax(1))) < 2: raise LabelError("the training labels have one class only: nothing to learn")
+    if not multi_label and len(np.unique(targets.argmax(1))) < 2:
+        raise LabelError(f"the training labels have one class only (all {len(texts)} are {names[int(targets.argmax(1)[0])]!r}): nothing to learn; "
+                         f"a student needs texts of at least two of the labels {list(names)}")
     weights = None if confidence is None else np.nan_to_num(np.asarray(confidence, dtype=np.float32), nan=0.0)
     candidates = tuple(candidates or default_candidates()) if recipe == "auto" else (recipe,)
     unknown = [c for c in candidates if c not in RECIPES]

@@ -298,3 +298,36 @@ def test_a_pilot_whose_labels_do_not_vary_is_planned_for_human_coding_alone():
     spelled = plan_human_sample(["yes"] * 20 + ["no"] * 20, ["YES"] * 20 + ["no"] * 20, "yes", half_width=0.05)
     assert spelled == plan_human_sample(["yes"] * 20 + ["no"] * 20, ["yes"] * 20 + ["no"] * 20, "yes", half_width=0.05)
     assert plan_human_sample(["yes"] * 40, ["yes"] * 20 + ["no"] * 20, "yes", budget=200)["n_machine"] == 0
+
+
+def test_estimate_names_the_row_and_id_of_a_missing_group_or_probability(tmp_path, capsys):
+    "A probability of 'high' was a float() traceback, a blank one 'probabilities must give each text's inclusion probability'; a blank group named no file."
+    from llm_distill.cli import main
+    rng = np.random.default_rng(3)
+    truth, machine = planted(rng, n=200)
+    coded = sorted(rng.choice(200, 60, replace=False))
+    ids = [f"t{i:03d}" for i in range(200)]
+    frame = pd.DataFrame({"id": ids, "label": machine, "party": ["D", "R"] * 100, "p": ["0.3"] * 200})
+    frame.loc[5, "p"], frame.loc[9, "p"], frame.loc[7, "party"] = "high", None, None
+    frame.to_csv(tmp_path / "a.csv", index=False)
+    pd.DataFrame({"id": [ids[i] for i in coded], "label": [truth[i] for i in coded]}).to_csv(tmp_path / "h.csv", index=False)
+    (tmp_path / "yes-no.yaml").write_text("task: yes or no\nrequire_definitions: false\nlabels: [{name: 'yes', code: 1}, {name: 'no', code: 0}]\n")
+    run = lambda *options: main(["estimate", str(tmp_path / "a.csv"), "--human", str(tmp_path / "h.csv"), "--codebook", str(tmp_path / "yes-no.yaml"),
+                                 "--labels", "yes", *options])
+    assert run("--probability-column", "p") == 2
+    assert "a.csv: column 'p' has no number at row 5 (id 't005', 'high'), row 9 (id 't009'), counted from 0; give each text the probability" in capsys.readouterr().err
+    assert run("--group", "party") == 2
+    assert "a.csv: column 'party' has no value at row 7 (id 't007'), counted from 0; give every text its group" in capsys.readouterr().err
+    assert run("--group", "region") == 2
+    assert "column 'region' not found; columns are ['id', 'label', 'party', 'p']" in (said := capsys.readouterr().err) and "join the column onto their output by id" in said
+    assert run("--labels", "yes", "YES", "1", "--output", str(tmp_path / "e.csv")) == 0
+    assert pd.read_csv(tmp_path / "e.csv")["label"].tolist() == ["yes"] * 3   # one label asked for twice: its rows once
+
+
+def test_training_on_one_class_says_which_file_and_label(tmp_path, capsys):
+    from llm_distill.cli import main
+    pd.DataFrame({"id": range(30), "text": [f"text number {i}" for i in range(30)], "label": ["yes"] * 30}).to_csv(tmp_path / "coded.csv", index=False)
+    (tmp_path / "yes-no.yaml").write_text("task: yes or no\nrequire_definitions: false\nlabels: [{name: 'yes', code: 1}, {name: 'no', code: 0}]\n")
+    assert main(["train", "--file", str(tmp_path / "coded.csv"), "--label", "label", "--codebook", str(tmp_path / "yes-no.yaml"), "--recipe", "tfidf",
+                 "--output", str(tmp_path / "student")]) == 2
+    assert "coded.csv: the training labels have one class only (all 30 are 'yes'): nothing to learn; a student needs texts of at least two of the labels ['yes', 'no']" in capsys.readouterr().err

@@ -338,7 +338,7 @@ def test_a_stopped_run_continued_in_another_precision_is_refused_naming_both(cor
     assert f"stopped: 1000 rows classified are kept in {parts_folder(tmp_path / 'out.parquet')}; run the same command again to continue" in capsys.readouterr().err
     other = load_student(folder / "student")
     other.name = "int8"   # as an int8 form of it would be named
-    with pytest.raises(DataError, match=r"1000 rows of a stopped run .* another student, precision \('fp32', now 'int8'\); rerun as it was to continue it, or pass resume=False"):
+    with pytest.raises(DataError, match=r"1000 rows of a stopped run .* another precision \('fp32', now 'int8'\); rerun as it was to continue it, or pass resume=False"):
         predict_file(other, folder / "comments.parquet", tmp_path / "out.parquet", chunk_rows=1000, progress=False)
     predict_file(other, folder / "comments.parquet", tmp_path / "out.parquet", chunk_rows=1000, progress=False, resume=False)   # told to start over: it does
 

@@ -374,3 +374,48 @@ def test_a_report_edited_in_a_run_folder_is_never_written_over(toy, tmp_path):
     with pytest.raises(ConfigError, match="did not write"): write_report(result, tmp_path / "mine")   # a report into a user's folder: refused
     assert (tmp_path / "mine" / "report.md").read_text() == "my own report"
     assert write_report(result, tmp_path / "elsewhere").is_file()            # a new folder: the package's, sealed
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(order=st.permutations(range(300)), data=st.data())
+def test_estimates_do_not_depend_on_the_row_order_of_series_inputs(order, data):
+    "Groups, covariates and outcomes as Series in any row order (and labels in any spelling) give the estimates of the aligned inputs."
+    from llm_distill.inference import estimate_outcome_on_label, estimate_regression
+    rng = np.random.default_rng(len(order))
+    ids = [f"{i:04d}" for i in range(300)]
+    truth = np.where(rng.random(300) < 0.4, "toxic", "non-toxic")
+    machine = pd.Series(np.where(rng.random(300) < 0.85, truth, np.where(truth == "toxic", "non-toxic", "toxic")), index=ids)
+    human = pd.Series([t if i % 3 == 0 else None for i, t in enumerate(truth)], index=ids, dtype=object)
+    groups = pd.Series(np.where(rng.random(300) < 0.5, "a", "b"), index=ids)
+    covariates = pd.DataFrame({"x": rng.normal(size=300)}, index=ids)
+    outcome = pd.Series(rng.normal(size=300), index=ids)
+    spelled = pd.Series([None if h is None else spelling(data.draw, h) for h in human], index=ids, dtype=object)
+    shuffled = lambda values: values.iloc[list(order)]
+    pd.testing.assert_frame_equal(estimate_shares(machine, shuffled(spelled), TOXICITY, groups=shuffled(groups)),
+                                  estimate_shares(machine, human, TOXICITY, groups=groups))
+    pd.testing.assert_frame_equal(estimate_regression(machine, shuffled(spelled), "Toxic", shuffled(covariates), kind="ols", codebook=TOXICITY),
+                                  estimate_regression(machine, human, "toxic", covariates, kind="ols"))
+    pd.testing.assert_frame_equal(estimate_outcome_on_label(shuffled(outcome), machine, shuffled(spelled), "toxic", codebook=TOXICITY),
+                                  estimate_outcome_on_label(outcome, machine, human, "toxic"))
+
+
+@settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(st.sampled_from(["README.md", "config.json", "llm_distill.json", "notes.txt", "head.skops", "vocab.txt", "data.csv"]),
+                      min_size=1, max_size=4, unique=True), contents=st.binary(min_size=0, max_size=50))
+def test_saving_a_student_never_changes_a_file_of_the_users(tmp_path_factory, names, contents):
+    "Whatever a user's folder holds, saving a student into it (with force or without) leaves every one of their files as it was."
+    from llm_distill.core import ConfigError
+    student = _tfidf_toy_student()
+    folder = tmp_path_factory.mktemp("theirs")
+    for name in names: (folder / name).write_bytes(contents)
+    for force in (False, True):
+        with contextlib.suppress(ConfigError): student.save(folder, force=force)
+    assert all((folder / name).read_bytes() == contents for name in names)
+
+
+_TOY = {}
+def _tfidf_toy_student():
+    "A tfidf student of eight texts, made once."
+    from llm_distill.selection import train_student
+    if "student" not in _TOY: _TOY["student"] = train_student(["calm words", "rude words", "calm again", "rude again"] * 2, ["a", "b"] * 4, recipe="tfidf")
+    return _TOY["student"]
