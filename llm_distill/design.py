@@ -10,7 +10,7 @@ import re
 import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Sequence
 
 import pandas as pd
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt
@@ -27,9 +27,10 @@ from .validate import MIN_RESAMPLES
 
 # %% auto #0
 __all__ = ['BASELINES', 'MIN_LABELLED_SHARE', 'LEARNING_CURVE', 'COSTLY_RECIPES', 'BASELINE_SETTINGS', 'CONDITIONS',
-           'CONDITION_NAMES', 'LLM_KEYS', 'DATA_KEYS', 'STUDENT_KEYS', 'ESTIMATE_KEYS', 'DEFERRAL_KEYS', 'DEMO_CONFIG',
-           'SECTIONS', 'DataSection', 'LLMSection', 'StudentSection', 'EstimatesSection', 'DeferralSection',
-           'ExperimentConfig', 'load_experiment', 'settings_table', 'settings_reference']
+           'CONDITION_NAMES', 'TRAINED_ON', 'LLM_KEYS', 'DATA_KEYS', 'STUDENT_KEYS', 'ESTIMATE_KEYS', 'DEFERRAL_KEYS',
+           'DEMO_CONFIG', 'SECTIONS', 'trained_sentence', 'DataSection', 'LLMSection', 'StudentSection',
+           'EstimatesSection', 'DeferralSection', 'ExperimentConfig', 'load_experiment', 'settings_table',
+           'settings_reference']
 
 # %% ../nbs/07_design.ipynb #fa18d6be
 BASELINES = ("baseline_tfidf", "baseline_embed")   # scored beside every student on LLM labels: its floor
@@ -41,6 +42,19 @@ CONDITIONS = ("human", "llm", "llm_soft", "llm_direct", "human+llm", "llm_deferr
 CONDITION_NAMES = {"human": "student, human labels", "llm": "student, LLM labels", "llm_soft": "student, LLM soft labels",
                    "llm_direct": "LLM itself", "human+llm": "student, human + LLM labels", "llm_deferred": "student, LLM on its least confident texts",
                    "baseline_tfidf": "baseline: TF-IDF + LR, LLM labels", "baseline_embed": "baseline: embeddings + LR, LLM labels"}
+
+# %% ../nbs/07_design.ipynb #e8202589
+TRAINED_ON = {"llm": "the LLM's labels", "llm_soft": "the LLM's label probabilities", "human+llm": "human and LLM labels together",
+              "llm_deferred": "the LLM's labels, sending the texts it was least sure of to the LLM", "human": "the human labels"}   # what each student condition learns from
+
+def trained_sentence(conditions:Sequence[str], # the conditions of a run (`ExperimentConfig.conditions`)
+                     held_out:str,             # the texts every condition is scored on, as the sentence names them
+                    ) -> str:
+    "One sentence of a methods paragraph: the students trained (on what) and the LLM's own labels, scored on the held-out texts."
+    trained, scored = [TRAINED_ON[c] for c in TRAINED_ON if c in conditions], ", and the LLM's own labels," if "llm_direct" in conditions else ""
+    if not trained: return f"We scored the LLM's own labels on {held_out}."
+    return (f"Following Pangakis and Wolken (2024), we trained a student classifier on {trained[0]}" + "".join(f", the same student on {t}" for t in trained[1:])
+            + f", and scored {'it' if len(trained) == 1 else 'each'}{scored} on the same {held_out}.")
 
 # %% ../nbs/07_design.ipynb #b921658b
 class DataSection(TypedDict, total=False):

@@ -97,8 +97,8 @@ def claim_folder(folder:str|Path,   # the folder a command writes into
                           + remedy)
     held = _marker(folder).get("kind") if folder.is_dir() and is_ours(folder) else None
     if kind and held and held != kind and not force:   # `train --output` a validation's folder would remove the report
-        raise ConfigError(f"{what} {folder} holds {held} llm_distill wrote, not {kind}; writing there would remove it: choose another folder, "
-                          "or pass --force (force=True in Python) to write into it")
+        raise ConfigError(f"{what} {folder} holds {held} llm_distill wrote, not {kind}; writing there would mix the two: choose another folder, "
+                          "or pass --force (force=True in Python) to write into it (its files are kept)")
     edited = sorted(name for name in edited_files(folder) if package_writes(name))
     if edited and not force:   # files the package wrote and the user changed since (a hand-edited README.md): theirs now
         raise ConfigError(f"{what} {folder} holds file(s) llm_distill wrote that were changed since: {edited[:5]}; they are yours now and a rerun "
@@ -217,8 +217,11 @@ def student_folder(folder:str|Path,   # where a student is saved
                   ) -> Iterator[Path]:
     "The block a student is saved in: a user's folder refused, an earlier student's files of ours removed (the user's kept), what it wrote listed when it ends."
     with claimed_folder(folder, "student folder", force=force, kind=STUDENT_FOLDER) as folder:
-        edited = edited_files(folder)   # only with force: replaced now, so the package's again
-        before = (clear_folder(folder, "student folder") if is_ours(folder) else user_files(folder)) - edited
+        if not is_ours(folder): before = user_files(folder)   # a user's folder, with force: every file of theirs kept
+        elif _marker(folder).get("kind") not in (None, STUDENT_FOLDER): before = _files_in(folder)   # another command's, with force: its results kept, never the student's to remove
+        else:
+            edited = edited_files(folder)   # only with force: replaced now, so the package's again
+            before = clear_folder(folder, "student folder") - edited   # an earlier student's files go; the user's stay
         yield folder
         seal_folder(folder, "student folder", before=before, kind=STUDENT_FOLDER)
 

@@ -98,6 +98,12 @@ def _by_text(values, machine, what:str):
         raise DataError(f"the {what} and the machine labels are indexed by different texts (e.g. {only[:3]} is in one only); give both the same index")
     return values.reindex(machine.index)   # the machine labels' order, which the human labels are put in too (`paired_by_index`)
 
+def _paired(machine, human) -> tuple[list, list]:
+    "Both as lists in one order (`paired_by_index`); a Series of the coded texts' human labels alone is every text's, missing where none was coded."
+    if isinstance(machine, pd.Series) and isinstance(human, pd.Series) and machine.index.is_unique and human.index.is_unique \
+            and set(human.index) < set(machine.index): human = human.reindex(machine.index)
+    return paired_by_index(machine, human)
+
 def _check_inputs(machine, human, probabilities, min_human:int=MIN_HUMAN):
     "Machine labels, human labels and the coded mask as arrays; errors name the rows."
     machine, human = paired_by_index(machine, human)
@@ -157,7 +163,7 @@ def estimate_shares(machine:Sequence,                 # machine labels (LLM or s
     "The share of each label (per group) by prediction-powered inference, beside the human-only and naive estimates."
     if not 0 < level < 1: raise ConfigError(f"level (--level) must be in (0, 1), got {level}: 0.95 for a 95% interval")
     groups, probabilities = _by_text(groups, machine, "groups"), _by_text(probabilities, machine, "probabilities")   # a Series: by its index
-    machine, human = paired_by_index(machine, human)   # two Series: matched by index
+    machine, human = _paired(machine, human)   # two Series: matched by index
     machine, human, names = share_labels(machine, human, labels, codebook)
     machine, human, coded, probabilities = _check_inputs(machine, human, probabilities, min_human)
     keys = np.zeros(len(machine), dtype=object) if groups is None else np.asarray(list(groups), dtype=object)
@@ -196,7 +202,7 @@ def estimate_regression(machine:Sequence,             # machine labels of every 
     "Coefficients of a regression of `label` on `covariates` by prediction-powered inference, beside human-only and naive."
     if kind not in _PPI_REGRESSIONS: raise ConfigError(f"kind must be one of {sorted(_PPI_REGRESSIONS)}, not {kind!r}")
     covariates = _by_text(covariates, machine, "covariates")
-    machine, human, (label,) = share_labels(*paired_by_index(machine, human), [label], codebook)
+    machine, human, (label,) = share_labels(*_paired(machine, human), [label], codebook)
     machine, human, coded, _ = _check_inputs(machine, human, None)
     if len(covariates) != len(machine): raise DataError(f"covariates have {len(covariates)} rows for {len(machine)} texts")
     X = np.column_stack([np.ones(len(machine)), covariates.to_numpy(dtype=float)])
@@ -237,7 +243,7 @@ def estimate_outcome_on_label(outcome:Sequence[float],      # the outcome, known
                              ) -> pd.DataFrame:
     "Least-squares coefficients of an outcome on a machine-predicted label (and covariates): PPI beside human-only and naive."
     outcome, covariates = _by_text(outcome, machine, "outcome"), _by_text(covariates, machine, "covariates")
-    machine, human, (label,) = share_labels(*paired_by_index(machine, human), [label], codebook)
+    machine, human, (label,) = share_labels(*_paired(machine, human), [label], codebook)
     machine, human, coded, _ = _check_inputs(machine, human, None)
     y = np.asarray(outcome, dtype=float)
     if len(y) != len(machine) or not np.isfinite(y).all(): raise DataError(f"outcome must be a finite number for each of the {len(machine)} texts")

@@ -51,8 +51,9 @@ def load_experiment_data(config:ExperimentConfig, # the experiment
         else:
             path = Path(data["file"])
             if not path.exists(): raise ConfigError(f"{config.source}: data.file {path} does not exist")
+            group = (config.estimates or {}).get("group")   # a group's name as written, as `estimate --group` reads it: `01` is not `1`
             frame = read_table(path, format=data.get("format"), sep=data.get("sep"), encoding=data.get("encoding", "utf-8"), sheet_name=data.get("sheet", 0),
-                               ids=[data.get("id") or "id"])
+                               ids=[data.get("id") or "id", *([group] if group else [])])
             name, files = path.name, [path]
         corpus = make_corpus(frame, text=data.get("text", "text"), id=data.get("id"), label=data.get("label"), coders=data.get("coders", ()),
                              codebook=codebook, name=name, files=files, duplicate_ids=data.get("duplicate_ids", "raise"))

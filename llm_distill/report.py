@@ -20,7 +20,7 @@ import pandas as pd
 from .core import DEFAULT_ENCODER, ConfigError, inert_markdown, plain_text
 from .validate import plot_confusion
 from .experiment import ExperimentResult, size_text
-from .design import CONDITION_NAMES
+from .design import CONDITION_NAMES, trained_sentence
 from .students import RECIPES
 from .folders import RUN_FOLDER, claim_folder, same_path, seal_folder, user_files
 
@@ -328,8 +328,7 @@ def methods_paragraph(result:ExperimentResult, # from `run_experiment`
     design = f"{m['split']['folds']}-fold cross-fitting" if m["split"]["folds"] > 1 else "one held-out split"
     held_out = f"{m['split']['test_texts']:,} held-out human-labelled texts ({design}, so every text is scored once by a student that never saw it)"
     parts = [f"We used {m['data']['texts']:,} human-labelled texts of {_md(m['data']['name'])}."]
-    if m["llm"]: parts += [_llm_sentence(result), f"Following Pangakis and Wolken (2024), we trained a student classifier on the LLM's labels and "
-                           f"the same student on the human labels, and scored both, and the LLM's own labels, on the same {held_out}."]
+    if m["llm"]: parts += [_llm_sentence(result), trained_sentence(config.conditions, held_out)]
     else: parts.append(f"We trained a student classifier on the human labels and scored it on {held_out}; no LLM labels were used.")
     extra, budget = m["split"].get("unlabelled_texts", 0), m["split"].get("human_train_size")
     if extra: parts.append(f"The LLM also labelled {extra:,} texts no human had coded; the students on LLM labels and the baselines trained on "
@@ -480,7 +479,9 @@ def write_report(result:ExperimentResult,       # from `run_experiment`
     result.comparisons.to_csv(folder / "comparisons.csv", index=False)
     figures, summary = _figures(result, folder, results), _summary(results)
     estimates = _estimates_section(result.estimates, folder) if result.estimates is not None else ""
-    title = "students trained on LLM labels vs human labels" if result.config.llm else "a student trained on human labels alone"
+    conditions = set(result.config.conditions)
+    title = ("students trained on LLM labels vs human labels" if {"llm", "human"} <= conditions else "a student trained on human labels alone"
+             if not result.config.llm else "the LLM's labels and what was trained on them, against human labels")
     markdown = "\n".join([f"# {_md(result.config.name)}: {title}\n", _headline(summary, result) + "\n",
                           "## Results on held-out human labels\n", _results_table(summary, result) + "\n",
                           "Every condition is scored on the same held-out human-labelled texts; intervals are percentile bootstrap "

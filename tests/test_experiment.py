@@ -285,3 +285,28 @@ def test_a_run_written_to_a_named_folder_may_have_any_name(tmp_path):
     assert main(["run", str(config), "--output", str(tmp_path / "run"), "--quiet"]) == 0
     assert "# Incivility, first try \\(June\\): a student" in (tmp_path / "run" / "report.md").read_text()   # as inert Markdown writes it
     with pytest.raises(ConfigError, match="must be one line of text"): tiny(tmp_path, name="two\nlines")
+
+
+def test_an_experiments_estimates_keep_groups_as_written(tmp_path):
+    "estimates.group read the file with types inferred: groups '01' and '1' became one group 1 of every text, silently."
+    from llm_distill.data import load_dataset
+    data = load_dataset("textclass-toxicity").data.iloc[:240]
+    frame = pd.DataFrame({"id": data["id"], "text": data["text"], "human": data["human_label"], "gpt4": data["llm_gpt-4-0613"],
+                          "grp": ["01", "01", "1"] * 80})
+    frame.to_csv(tmp_path / "posts.csv", index=False)
+    (tmp_path / "exp.yaml").write_text("name: groups\ndata: {file: posts.csv, text: text, id: id, label: human}\ncodebook: textclass-toxicity\n"
+                                       "llm: {backend: replay, model: gpt-4-0613, column: gpt4}\nstudent: {recipe: tfidf}\ntrain_sizes: [null]\n"
+                                       "bootstrap: 50\nestimates: {group: grp, human_sample: 180}\n")
+    assert main(["run", str(tmp_path / "exp.yaml"), "--output", str(tmp_path / "run"), "--quiet"]) == 0
+    estimates = pd.read_csv(tmp_path / "run" / "estimates.csv", dtype={"group": str})
+    assert estimates.groupby("group")["n_texts"].first().to_dict() == {"01": 160, "1": 80}
+
+
+def test_the_report_of_a_run_without_human_students_does_not_describe_one(tmp_path):
+    "A run of [llm, llm_direct] said 'we trained ... the same student on the human labels, and scored both', and its title said 'vs human labels'."
+    (tmp_path / "exp.yaml").write_text("name: llm only\ndata: {dataset: textclass-toxicity, limit: 120}\nllm: {backend: replay, model: gpt-4-0613, "
+                                       "column: llm_gpt-4-0613}\nstudent: {recipe: tfidf}\ntrain_sizes: [null]\nbootstrap: 50\nconditions: [llm, llm_direct]\n")
+    assert main(["run", str(tmp_path / "exp.yaml"), "--output", str(tmp_path / "run"), "--quiet"]) == 0
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "human labels, and scored" not in report and "vs human labels" not in report.splitlines()[0]
+    assert "we trained a student classifier on the LLM's labels, and scored it, and the LLM's own labels, on the same" in report

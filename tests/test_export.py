@@ -228,3 +228,18 @@ def test_saving_a_student_from_python_never_writes_over_a_users_folder(tmp_path,
     (kept / "notes.txt").write_text("mine")
     write(kept)   # a student of ours saved again: replaced, the user's file kept
     assert (kept / "notes.txt").read_text() == "mine" and list(load_student(kept).predict(texts[:4])) == list(student.predict(texts[:4]))
+
+
+def test_saving_a_student_with_force_into_another_commands_folder_keeps_its_results(tmp_path):
+    "train --force (or save(force=True)) into a run's folder deleted its report.md, results.csv and figures; they are kept, and never listed as the student's."
+    from llm_distill.core import ConfigError
+    from llm_distill.folders import RUN_FOLDER, claimed_folder, seal_folder, user_files
+    with claimed_folder(tmp_path / "run", kind=RUN_FOLDER) as run:
+        (run / "report.md").write_text("# results"); (run / "results.csv").write_text("a,b\n1,2\n"); seal_folder(run, kind=RUN_FOLDER)
+    student = train_student(["calm words", "rude words", "calm again", "rude again"] * 3, ["a", "b"] * 6, recipe="tfidf")
+    with pytest.raises(ConfigError, match="holds an experiment run llm_distill wrote, not a student; writing there would mix the two"): student.save(run)
+    student.save(run, force=True)
+    assert (run / "report.md").read_text() == "# results" and (run / "results.csv").exists()
+    assert {"report.md", "results.csv"} <= user_files(run)   # kept as files the student's saves never remove
+    student.save(run)   # saved again: a student's folder now; the run's files still kept
+    assert (run / "report.md").read_text() == "# results" and load_student(run).predict(["calm words"]) == student.predict(["calm words"])

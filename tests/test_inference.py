@@ -331,3 +331,13 @@ def test_training_on_one_class_says_which_file_and_label(tmp_path, capsys):
     assert main(["train", "--file", str(tmp_path / "coded.csv"), "--label", "label", "--codebook", str(tmp_path / "yes-no.yaml"), "--recipe", "tfidf",
                  "--output", str(tmp_path / "student")]) == 2
     assert "coded.csv: the training labels have one class only (all 30 are 'yes'): nothing to learn; a student needs texts of at least two of the labels ['yes', 'no']" in capsys.readouterr().err
+
+
+def test_human_labels_of_the_coded_texts_alone_are_read_as_every_texts():
+    "A Series of the coded texts' labels (human.dropna()) was refused as 'pandas Series of different texts'; it is what it says: the others are uncoded."
+    machine, human, party = _planted_series(seed=5)
+    pd.testing.assert_frame_equal(estimate_shares(machine, human.dropna(), ["yes"], groups=party), estimate_shares(machine, human, ["yes"], groups=party))
+    X = pd.DataFrame({"R": (party == "R").astype(float)})
+    pd.testing.assert_frame_equal(estimate_regression(machine, human.dropna(), "yes", X, kind="ols"), estimate_regression(machine, human, "yes", X, kind="ols"))
+    stranger = pd.concat([human.dropna(), pd.Series(["yes"], index=["9999"])])
+    with pytest.raises(DataError, match="Series of different texts"): estimate_shares(machine, stranger, ["yes"])   # a text the machine never labelled
