@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -49,7 +50,10 @@ def _human_labels(corpus, command:str, annotations:bool=False):
 def _labels_by_id(path:str, corpus) -> "pd.DataFrame":
     "An annotations or predictions file read through the boundary, one row per text of `corpus`, in its order (ids matched as written)."
     from llm_distill.boundary import id_text, read_labels
-    frame = read_labels(path, corpus.codebook).set_index("id")
+    try: frame = read_labels(path, corpus.codebook).set_index("id")
+    except DataError as error:   # the file's own column names: say which two it must have
+        if not re.search(r": (id|label) column '(id|label)' not found", str(error)): raise
+        raise DataError(f"{error}; an annotations file has the columns id and label, as `label` and `predict` write them: rename yours to those") from None
     ids = [id_text(i) for i in corpus.ids]
     missing, known = [i for i in ids if i not in frame.index], set(ids)
     strangers = [i for i in frame.index if i not in known]

@@ -383,3 +383,17 @@ def test_a_label_the_codebook_lacks_is_named_by_its_row_counted_from_0(tmp_path)
     pd.DataFrame({"id": ["a", "b"], "label": ["x", "z"]}).to_csv(tmp_path / "h.csv", index=False)
     with pytest.raises(LabelError, match=r"h.csv: column 'label' has label\(s\) \['z'\] not in codebook 'labels' at row 1 \(id 'b'\), counted from 0;"):
         read_labels(tmp_path / "h.csv", ["x", "y"])
+
+
+def test_an_annotations_file_with_its_own_column_names_is_told_the_two_it_needs(tmp_path, capsys):
+    "validate said 'id column 'id' not found' for an annotations file with 'doc id' (and --id names the human file's column): now it says to rename."
+    import pandas as pd
+    from llm_distill.cli import main
+    (tmp_path / "codebook.yaml").write_text("task: t\nrequire_definitions: false\nlabels:\n  - {name: calm}\n  - {name: rude}\n")
+    pd.DataFrame({"id": ["1", "2"], "text": ["a", "b"], "label": ["calm", "rude"]}).to_csv(tmp_path / "human.csv", index=False)
+    pd.DataFrame({"doc id": ["1", "2"], "prediction": ["calm", "rude"]}).to_csv(tmp_path / "ann.csv", index=False)
+    assert main(["validate", "--file", str(tmp_path / "human.csv"), "--codebook", str(tmp_path / "codebook.yaml"), "--label", "label",
+                 str(tmp_path / "ann.csv"), "--output", str(tmp_path / "report")]) == 2
+    said = capsys.readouterr().err
+    assert "ann.csv: id column 'id' not found; columns are ['doc id', 'prediction']" in said
+    assert "an annotations file has the columns id and label, as `label` and `predict` write them: rename yours to those" in said
