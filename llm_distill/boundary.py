@@ -481,12 +481,12 @@ def read_labels(path:str|Path,                    # a table with an id column an
                 format:str|None=None,             # as in `read_table`
                 sep:str|None=None,                # as in `read_table`
                 encoding:str="utf-8",             # as in `read_table`
-                advice:str="",                    # said after a missing column of `columns` or `as_written` (how to add it)
+                advice:str="",                    # said after the message for a missing column (what this file must hold)
                ) -> pd.DataFrame:
     "A labels file as a DataFrame (id as text, label as the codebook's name, `columns`), each id once."
     path, frame = Path(path), read_table(path, format=format, sep=sep, encoding=encoding, ids=[id, *as_written])
     for role, column in (("id", id), ("label", label), *(("", c) for c in (*columns, *as_written))):
-        if column not in frame.columns: raise missing_column(str(path), column, frame.columns, role, advice if not role else "")
+        if column not in frame.columns: raise missing_column(str(path), column, frame.columns, role, advice)
     ids = frame[id].tolist()
     if None in ids: raise DataError(f"{path}: column {id!r} is empty at {_where_rows([i for i, v in enumerate(ids) if v is None], None)}")
     first = {}

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -50,10 +49,8 @@ def _human_labels(corpus, command:str, annotations:bool=False):
 def _labels_by_id(path:str, corpus) -> "pd.DataFrame":
     "An annotations or predictions file read through the boundary, one row per text of `corpus`, in its order (ids matched as written)."
     from llm_distill.boundary import id_text, read_labels
-    try: frame = read_labels(path, corpus.codebook).set_index("id")
-    except DataError as error:   # the file's own column names: say which two it must have
-        if not re.search(r": (id|label) column '(id|label)' not found", str(error)): raise
-        raise DataError(f"{error}; an annotations file has the columns id and label, as `label` and `predict` write them: rename yours to those") from None
+    frame = read_labels(path, corpus.codebook, advice="; an annotations file has the columns id and label, as `label` and `predict` write "
+                        "them: rename yours to those").set_index("id")
     ids = [id_text(i) for i in corpus.ids]
     missing, known = [i for i in ids if i not in frame.index], set(ids)
     strangers = [i for i in frame.index if i not in known]
@@ -332,7 +329,8 @@ def command_estimate(arguments, # parsed `estimate` arguments
     table_options = dict(format=arguments.format, sep=arguments.sep, encoding=arguments.encoding)
     # ids as written, labels through the codebook (an empty label set `''`, a text not coded None), each id once
     machine = read_labels(arguments.annotations, codebook, arguments.id, arguments.label, columns=extra, as_written=as_written, **table_options,
-                          advice="; label and predict write ids and labels only: join the column onto their output by id first (pandas merge)")
+                          advice="; name its id and label columns with --id and --label; label and predict write ids and labels only, so join "
+                                 "a group or probability column onto their output by id first (pandas merge)")
     human = read_labels(arguments.human, codebook, arguments.human_id or arguments.id, arguments.human_label or arguments.label,
                         **table_options).set_index("id")["label"]
     _refuse_strangers(arguments, human.index, machine["id"])

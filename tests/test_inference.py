@@ -130,7 +130,7 @@ def test_estimate_reads_the_columns_a_user_named_and_says_why_an_id_has_no_machi
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "named.csv"), pd.read_csv(tmp_path / "plain.csv"))   # the same numbers
     capsys.readouterr()
     assert main(["estimate", str(tmp_path / "machine.csv"), "--human", str(tmp_path / "coders.csv"), *codebook]) == 2
-    assert "machine.csv: id column 'id' not found; columns are ['doc', 'predicted']" in capsys.readouterr().err   # as every reader says it
+    assert "machine.csv: id column 'id' not found; columns are ['doc', 'predicted']; name its id and label columns with --id and --label" in capsys.readouterr().err
     pd.DataFrame({"id": [str(int(ids[i])) for i in coded], "label": [truth[i] for i in coded]}).to_csv(tmp_path / "unpadded.csv", index=False)
     assert main(["estimate", str(tmp_path / "a.csv"), "--human", str(tmp_path / "unpadded.csv"), *codebook]) == 2
     err = capsys.readouterr().err
@@ -319,7 +319,7 @@ def test_estimate_names_the_row_and_id_of_a_missing_group_or_probability(tmp_pat
     assert run("--group", "party") == 2
     assert "a.csv: column 'party' has no value at row 7 (id 't007'), counted from 0; give every text its group" in capsys.readouterr().err
     assert run("--group", "region") == 2
-    assert "column 'region' not found; columns are ['id', 'label', 'party', 'p']" in (said := capsys.readouterr().err) and "join the column onto their output by id" in said
+    assert "column 'region' not found; columns are ['id', 'label', 'party', 'p']" in (said := capsys.readouterr().err) and "join a group or probability column onto their output by id" in said
     assert run("--labels", "yes", "YES", "1", "--output", str(tmp_path / "e.csv")) == 0
     assert pd.read_csv(tmp_path / "e.csv")["label"].tolist() == ["yes"] * 3   # one label asked for twice: its rows once
 
