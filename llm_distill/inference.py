@@ -302,7 +302,10 @@ def plan_human_sample(pilot_machine:Sequence,   # machine labels of the pilot te
                       codebook:Codebook|None=None,  # read both sides and `label` through it (codes, spellings)
                      ) -> dict:
     "Human and machine labels needed for a share within `half_width` (or the best a `budget` buys), by PPI and by human coding alone."
-    pilot_machine, pilot_human = paired_by_index(pilot_machine, pilot_human)
+    pilot_machine, pilot_human = _paired(pilot_machine, pilot_human)
+    if len(pilot_machine) == len(pilot_human):   # the pilot is the texts a human coded: an uncoded one is no "label absent"
+        coded = coded_mask(pilot_human)
+        pilot_machine, pilot_human = [m for m, c in zip(pilot_machine, coded) if c], [h for h, c in zip(pilot_human, coded) if c]
     if len(pilot_machine) != len(pilot_human) or len(pilot_human) < 10:
         raise DataError(f"the pilot needs at least 10 texts with both labels, got {min(len(pilot_machine), len(pilot_human))}")
     pilot_machine, pilot_human, (label,) = share_labels(pilot_machine, pilot_human, [label], codebook)

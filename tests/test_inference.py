@@ -341,3 +341,13 @@ def test_human_labels_of_the_coded_texts_alone_are_read_as_every_texts():
     pd.testing.assert_frame_equal(estimate_regression(machine, human.dropna(), "yes", X, kind="ols"), estimate_regression(machine, human, "yes", X, kind="ols"))
     stranger = pd.concat([human.dropna(), pd.Series(["yes"], index=["9999"])])
     with pytest.raises(DataError, match="Series of different texts"): estimate_shares(machine, stranger, ["yes"])   # a text the machine never labelled
+
+
+def test_a_pilot_with_uncoded_texts_is_planned_from_the_coded_ones():
+    "plan_human_sample counted a missing human label as the label absent (p 0.16 for 0.32: 207 texts planned for 335); the coded texts alone count."
+    machine, human, _ = _planted_series(seed=6, n=200, coded=100)
+    coded = human.notna()
+    expected = plan_human_sample(machine[coded], human[coded], "yes", half_width=0.05)
+    assert plan_human_sample(machine, human, "yes", half_width=0.05) == expected
+    assert plan_human_sample(machine, human.dropna(), "yes", half_width=0.05) == expected
+    assert plan_human_sample(machine.tolist(), human.tolist(), "yes", half_width=0.05) == expected
