@@ -357,11 +357,12 @@ def _every_row(machine:pd.DataFrame, column:str|None, path, numbers:bool=False):
     if column is None: return None
     values = machine[column]
     parsed = pd.to_numeric(values, errors="coerce") if numbers else values
-    bad = np.flatnonzero((parsed.isna() | (values.astype(str).str.strip() == "")).to_numpy())
+    outside = ~((parsed > 0) & (parsed <= 1)) if numbers else False   # a probability of 0 or 2 is no inclusion probability
+    bad = np.flatnonzero((parsed.isna() | (values.astype(str).str.strip() == "") | outside).to_numpy())
     if not len(bad): return parsed.to_numpy(float) if numbers else values.tolist()
     shown = ", ".join(f"row {r} (id {machine['id'].iloc[r]!r}" + (f", {values.iloc[r]!r})" if numbers and pd.notna(values.iloc[r]) else ")") for r in bad[:5])
     more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-    raise DataError(f"{path}: column {column!r} has " + ("no number" if numbers else "no value") + f" at {shown}{more}, counted from 0; "
+    raise DataError(f"{path}: column {column!r} has " + ("no number in (0, 1]" if numbers else "no value") + f" at {shown}{more}, counted from 0; "
                     + ("give each text the probability it was drawn with, a number in (0, 1] written with a decimal point" if numbers
                        else "give every text its group, or leave those rows out"))
 

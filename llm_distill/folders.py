@@ -92,6 +92,10 @@ def claim_folder(folder:str|Path,   # the folder a command writes into
     "Create `folder` (or adopt it when empty or ours, of its kind) and mark it as the package's; `ConfigError` for a user's non-empty folder."
     folder = Path(folder)
     if folder.exists() and not folder.is_dir(): raise ConfigError(f"{what} {folder} is a file, not a folder")
+    clash = sorted(name for name in user_files(folder) if package_writes(name)) if folder.is_dir() and not is_ours(folder) else []
+    if clash:   # even with force (so force is not offered): writing would replace the user's file
+        raise ConfigError(f"{what} {folder} is a folder llm_distill did not write, holding file(s) of yours that llm_distill would write over: "
+                          f"{clash[:5]}; move them, or choose another folder")
     if folder.exists() and any(folder.iterdir()) and not is_ours(folder) and not force:
         raise ConfigError(f"{what} {folder} is a folder llm_distill did not write and it is not empty ({', '.join(sorted(p.name for p in folder.iterdir())[:5])}); "
                           + remedy)
@@ -103,9 +107,6 @@ def claim_folder(folder:str|Path,   # the folder a command writes into
     if edited and not force:   # files the package wrote and the user changed since (a hand-edited README.md): theirs now
         raise ConfigError(f"{what} {folder} holds file(s) llm_distill wrote that were changed since: {edited[:5]}; they are yours now and a rerun "
                           "would write over them: move them, or pass --force (force=True in Python) to replace them")
-    clash = sorted(name for name in user_files(folder) if package_writes(name)) if folder.is_dir() and not is_ours(folder) else []
-    if clash:   # even with force: writing would replace the user's file
-        raise ConfigError(f"{what} {folder} holds file(s) of yours that llm_distill would write over: {clash[:5]}; move them, or choose another folder")
     try: folder.mkdir(parents=True, exist_ok=True)
     except OSError as error: raise ConfigError(f"cannot create {what} {folder}: {error.strerror}") from None
     if not is_ours(folder) and not any(folder.iterdir()): _write_marker(folder, what, [], kind)

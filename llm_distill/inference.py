@@ -117,8 +117,11 @@ def _check_inputs(machine, human, probabilities, min_human:int=MIN_HUMAN):
     machine = [m if isinstance(m, str) else None for m in machine]
     if probabilities is not None:
         probabilities = np.asarray(probabilities, dtype=float)
-        if probabilities.shape != (len(machine),) or not ((probabilities > 0).all() and (probabilities <= 1).all()):
-            raise DataError("probabilities must give each text's inclusion probability in (0, 1], one per text (a text that could never be coded breaks the estimate)")
+        if probabilities.shape != (len(machine),):
+            raise DataError(f"probabilities must give each text's inclusion probability, one per text: {len(probabilities)} for {len(machine)} texts")
+        if len(outside := np.flatnonzero(~((probabilities > 0) & (probabilities <= 1)))):
+            raise DataError(f"each text's inclusion probability must be in (0, 1] (a text that could never be coded breaks the estimate): text {outside[0]} (counted from 0) has "
+                            f"{probabilities[outside[0]]}" + (f", and {len(outside) - 1} more" if len(outside) > 1 else ""))
         expected, spread = probabilities.sum(), np.sqrt((probabilities * (1 - probabilities)).sum())
         if abs(coded.sum() - expected) > 4 * spread + 2:   # the draw these probabilities describe would give about `expected` coded texts
             raise DataError(f"the inclusion probabilities sum to {expected:.0f} expected human-coded texts, but {int(coded.sum())} are coded: "

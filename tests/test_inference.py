@@ -301,21 +301,21 @@ def test_a_pilot_whose_labels_do_not_vary_is_planned_for_human_coding_alone():
 
 
 def test_estimate_names_the_row_and_id_of_a_missing_group_or_probability(tmp_path, capsys):
-    "A probability of 'high' was a float() traceback, a blank one 'probabilities must give each text's inclusion probability'; a blank group named no file."
+    "A probability of 'high' was a float() traceback, a blank one (or 0, inf) 'probabilities must give each text's inclusion probability'; a blank group named no file."
     from llm_distill.cli import main
     rng = np.random.default_rng(3)
     truth, machine = planted(rng, n=200)
     coded = sorted(rng.choice(200, 60, replace=False))
     ids = [f"t{i:03d}" for i in range(200)]
     frame = pd.DataFrame({"id": ids, "label": machine, "party": ["D", "R"] * 100, "p": ["0.3"] * 200})
-    frame.loc[5, "p"], frame.loc[9, "p"], frame.loc[7, "party"] = "high", None, None
+    frame.loc[5, "p"], frame.loc[9, "p"], frame.loc[7, "party"], frame.loc[11, "p"], frame.loc[12, "p"] = "high", None, None, "0", "inf"
     frame.to_csv(tmp_path / "a.csv", index=False)
     pd.DataFrame({"id": [ids[i] for i in coded], "label": [truth[i] for i in coded]}).to_csv(tmp_path / "h.csv", index=False)
     (tmp_path / "yes-no.yaml").write_text("task: yes or no\nrequire_definitions: false\nlabels: [{name: 'yes', code: 1}, {name: 'no', code: 0}]\n")
     run = lambda *options: main(["estimate", str(tmp_path / "a.csv"), "--human", str(tmp_path / "h.csv"), "--codebook", str(tmp_path / "yes-no.yaml"),
                                  "--labels", "yes", *options])
     assert run("--probability-column", "p") == 2
-    assert "a.csv: column 'p' has no number at row 5 (id 't005', 'high'), row 9 (id 't009'), counted from 0; give each text the probability" in capsys.readouterr().err
+    assert "a.csv: column 'p' has no number in (0, 1] at row 5 (id 't005', 'high'), row 9 (id 't009'), row 11 (id 't011', '0'), row 12 (id 't012', 'inf'), counted from 0; give each text the probability" in capsys.readouterr().err
     assert run("--group", "party") == 2
     assert "a.csv: column 'party' has no value at row 7 (id 't007'), counted from 0; give every text its group" in capsys.readouterr().err
     assert run("--group", "region") == 2
@@ -351,3 +351,16 @@ def test_a_pilot_with_uncoded_texts_is_planned_from_the_coded_ones():
     assert plan_human_sample(machine, human, "yes", half_width=0.05) == expected
     assert plan_human_sample(machine, human.dropna(), "yes", half_width=0.05) == expected
     assert plan_human_sample(machine.tolist(), human.tolist(), "yes", half_width=0.05) == expected
+
+
+def test_a_probability_outside_zero_one_is_named_by_its_position():
+    "A probability of 0 (or NaN) among 200 was refused without saying which text had it."
+    rng = np.random.default_rng(4)
+    truth, machine = planted(rng, n=200)
+    human = [t if i % 4 == 0 else None for i, t in enumerate(truth)]
+    probabilities = np.full(200, 0.25)
+    probabilities[[17, 40]] = [0.0, np.nan]
+    with pytest.raises(DataError, match=r"text 17 \(counted from 0\) has 0.0, and 1 more"):
+        estimate_shares(machine, human, ["yes"], probabilities=probabilities)
+    with pytest.raises(DataError, match="3 for 200 texts"):
+        estimate_shares(machine, human, ["yes"], probabilities=[0.5] * 3)
