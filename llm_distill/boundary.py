@@ -50,8 +50,7 @@ def id_column_of(columns:Sequence[str],   # the table's columns
                  id_column:str|None=None, # the id column the user named, if any
                 ) -> str|None:
     "The table's id column: `id_column` when named, else its `id` column when it has one, else None (ids are row numbers)."
-    if id_column: return id_column
-    return "id" if "id" in list(columns) else None
+    return id_column or ("id" if "id" in list(columns) else None)
 
 # %% ../nbs/01a_boundary.ipynb #33604044
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -152,10 +151,8 @@ def _header(path:Path, sep:str, encoding:str, quoting:int) -> list[str]:
 
 def _refuse_duplicate_columns(path:Path, names:Sequence) -> None:
     "Raise `DataError` naming a column name that occurs twice (pandas would read the second as `name.1`)."
-    seen = {}
-    for position, name in enumerate(names):
-        if name in seen: raise DataError(f"{path}: columns {seen[name] + 1} and {position + 1} are both named {name!r}; rename one")
-        seen[name] = position
+    if len(repeated := np.flatnonzero(pd.Index(list(names), dtype=object).duplicated())):
+        second = int(repeated[0]); raise DataError(f"{path}: columns {list(names).index(names[second]) + 1} and {second + 1} are both named {names[second]!r}; rename one")
 
 def _with_text_ids(dtype, ids:Sequence[str]):
     "`dtype` for pandas' readers with each id column read as text, as written (`007` stays `007`, in a CSV and in an Excel text cell)."
@@ -465,13 +462,18 @@ def missing_column(where:str,          # the file or table, as the message names
                   ) -> DataError:
     "The error for a column a table lacks: its columns, the separator a table read as one column looks split by, and the nearest name."
     names, hint = [str(c) for c in columns], ""
-    seen = next((s for s in ";\t|," if len(names) == 1 and s in names[0]), None)
-    if seen: hint = f" (the file was read as a single column; its header looks separated by {seen!r}: set the sep option (--sep {seen!r}))"
+    if seen := next((s for s in ";\t|," if len(names) == 1 and s in names[0]), None): hint = f" (the file was read as a single column; its header looks separated by {seen!r}: set the sep option (--sep {seen!r}))"
     close = difflib.get_close_matches(str(column), names, n=1)
     hint += f"; did you mean {close[0]!r}?" if close else ""
     return DataError(f"{where}: {role + ' ' if role else ''}column {column!r} not found; columns are {names[:20]}{hint}{advice}")
 
 # %% ../nbs/01a_boundary.ipynb #aa24b1d1
+def _labels_separator(path:Path, format:str|None, sep:str|None, encoding:str, needed:Sequence[str]) -> str|None:
+    "The separator under which a CSV's header names the `needed` columns: `sep` where it does (or the file is no CSV), else the first that does."
+    with contextlib.suppress(Exception):   # a file that cannot be read is reported by `read_table`
+        return (table_format(path, format) in ("csv", "tsv") and next((s for s in (sep, ",", ";", "\t", "|") if s and set(needed) <= set(_header(path, _separator(s, "csv"), encoding, csv.QUOTE_MINIMAL))), None)) or sep
+    return sep
+
 def read_labels(path:str|Path,                    # a table with an id column and a label column
                 codebook:Codebook|Sequence[str],  # the codebook the labels belong to
                 id:str="id",                      # the id column
@@ -484,15 +486,13 @@ def read_labels(path:str|Path,                    # a table with an id column an
                 advice:str="",                    # said after the message for a missing column (what this file must hold)
                ) -> pd.DataFrame:
     "A labels file as a DataFrame (id as text, label as the codebook's name, `columns`), each id once."
-    path, frame = Path(path), read_table(path, format=format, sep=sep, encoding=encoding, ids=[id, *as_written])
+    path = Path(path)   # read with the separator its header names the id and label columns by (--sep may be meant for another file)
+    frame = read_table(path, format=format, sep=_labels_separator(path, format, sep, encoding, (id, label)), encoding=encoding, ids=[id, *as_written])
     for role, column in (("id", id), ("label", label), *(("", c) for c in (*columns, *as_written))):
         if column not in frame.columns: raise missing_column(str(path), column, frame.columns, role, advice)
-    ids = frame[id].tolist()
-    if None in ids: raise DataError(f"{path}: column {id!r} is empty at {_where_rows([i for i, v in enumerate(ids) if v is None], None)}")
-    first = {}
-    for row, value in enumerate(ids):
-        if value in first: raise DataError(f"{path}: rows {first[value]} and {row} (counted from 0) both have id {value!r}; each text must appear once")
-        first[value] = row
+    if None in (ids := frame[id].tolist()): raise DataError(f"{path}: column {id!r} is empty at {_where_rows([i for i, v in enumerate(ids) if v is None], None)}")
+    if len(repeated := np.flatnonzero(pd.Index(ids, dtype=object).duplicated())):
+        row = int(repeated[0]); raise DataError(f"{path}: rows {ids.index(ids[row])} and {row} (counted from 0) both have id {ids[row]!r}; each text must appear once")
     out = pd.DataFrame({"id": pd.Series(ids, dtype=object),
                         "label": pd.Series(labels_as_names(frame[label], codebook, f"{path}: column {label!r}", ids), dtype=object)})
     for column in frame.columns:   # every other column, as read

@@ -21,7 +21,7 @@ __all__ = ['FEW_SHOT_STATUS', 'command_label', 'command_validate', 'command_trai
 # %% ../nbs/09a_commands.ipynb #5103a883
 def _corpus(arguments):
     "The corpus a command's data arguments name, read through the boundary (ids as written, labels through the codebook)."
-    from llm_distill.boundary import id_column_of, read_table
+    from llm_distill.boundary import id_column_of, plain_id, read_table
     from llm_distill.data import load_codebook, load_dataset, make_corpus
     from llm_distill.inputs import sample_ids
     if bool(arguments.dataset) == bool(arguments.file): raise ConfigError("give exactly one of --dataset or --file")
@@ -37,6 +37,9 @@ def _corpus(arguments):
         chosen = set(sample_ids(corpus, arguments.limit, 0, getattr(corpus.codebook, "multi_label", False)))
         corpus = corpus.subset([i for i in corpus.ids if i in chosen])
     if corpus.codebook is None: raise ConfigError(f"{corpus.name} has no codebook; pass --codebook")
+    if len(empty := corpus.issues[corpus.issues["action"] == "dropped"]):   # never a text, so never labelled, validated or trained on: said by every command
+        print(f"note: {len(empty)} row(s) of {corpus.name} left out with an empty or missing text (ids {[plain_id(i) for i in empty['id'].head(5)]}"
+              + (f" and {len(empty) - 5} more" if len(empty) > 5 else "") + ")", file=sys.stderr, flush=True)
     return corpus
 
 def _human_labels(corpus, command:str, annotations:bool=False):
@@ -173,9 +176,8 @@ def _train_and_save(arguments):
     dropped = len(labels) - len(keep)
     blank_sets = " (a blank cell is a text not coded; write (none) or [] where no label applies)" if dropped and corpus.codebook.multi_label else ""
     texts_of = lambda n: f"{n} text" + ("" if n == 1 else "s")
-    empty = int((corpus.issues["action"] == "dropped").sum())   # rows with no text: never a text, so never among the labelled ones either
-    print(f"training on {texts_of(len(keep))} of {corpus.name} ({how})" + (f"; {texts_of(dropped)} without a label left out{blank_sets}" if dropped else "")
-          + (f"; {empty} row(s) of the file left out with an empty or missing text" if empty else ""), file=sys.stderr, flush=True)
+    print(f"training on {texts_of(len(keep))} of {corpus.name} ({how})" + (f"; {texts_of(dropped)} without a label left out{blank_sets}" if dropped else ""),
+          file=sys.stderr, flush=True)
     texts = [corpus.texts[i] for i in keep]
     try: student = train_student(texts, [labels[i] for i in keep], corpus.codebook, recipe=arguments.recipe,
                                  settings={"finetune": finetune}, seed=arguments.seed, checkpoint=arguments.checkpoint, label_source=source,

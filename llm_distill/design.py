@@ -116,6 +116,7 @@ class EstimatesSection(TypedDict, total=False):
     labels: list[str]                    # the labels whose shares are estimated (default: all)
     group: str                           # a data column: shares within each group
     human_sample: PositiveInt            # use a random subset of this many human labels (to try the method on fully coded data)
+    min_human: PositiveInt               # fewest human-coded texts per group an interval is given for (default 30)
     level: Annotated[float, Field(gt=0, lt=1)]   # confidence level (default 0.95)
 
 # %% ../nbs/07_design.ipynb #3ab77166

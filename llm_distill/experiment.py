@@ -27,7 +27,7 @@ from .export import has_transformers_form, save_transformers, student_card
 from .encoder import SentenceEncoder
 from .students import RECIPES, EmbeddingRecipe
 from .selection import train_student
-from .inference import estimate_shares
+from .inference import MIN_HUMAN, estimate_shares
 from .defer import choose_deferral, defer_labels, deferral_curve, text_confidence
 from .validate import compare_sources, validate
 from .design import BASELINES, BASELINE_SETTINGS, CONDITION_NAMES, ExperimentConfig, MIN_LABELLED_SHARE, load_experiment
@@ -457,7 +457,23 @@ def check_estimates(config:ExperimentConfig, # an experiment with an `estimates`
     if not spec.get("human_sample") and corpus.data["human_label"].notna().all():
         raise ConfigError(f"{config.source}: every text of {corpus.name} is human-coded, so the estimates would be the human shares and PPI "
                           f"has nothing to correct; set estimates.human_sample to a number of texts (e.g. 200) to try it on a random human subset")
+    coded, least = pd.Series([h is not None for h in _estimate_human(config, corpus)]), spec.get("min_human", MIN_HUMAN)
+    counts = coded.groupby(corpus.data[spec["group"]].astype(str).to_numpy()).sum() if spec.get("group") else pd.Series({"all texts": coded.sum()})
+    if len(small := counts[counts < least]):   # found now, before the comparison runs, not after it
+        raise ConfigError(f"{config.source}: estimates need at least {least} human-coded texts per group (estimates.min_human); "
+                          + ", ".join(f"{g!r} has {n}" for g, n in small.head(10).items()) + (f" and {len(small) - 10} more" if len(small) > 10 else "")
+                          + ": code more texts, merge small groups, or set estimates.min_human lower (at least 30 is advised)")
     return names
+
+def _estimate_human(config:ExperimentConfig, # an experiment with an `estimates` section
+                   corpus:Corpus,           # every text of its data
+                  ) -> list:
+    "Each text's human label for the estimates, None where not coded (or not in the `human_sample` drawn with the split seed)."
+    human = corpus.data["human_label"].where(corpus.data["human_label"].notna(), None).tolist()
+    if not config.estimates.get("human_sample"): return human
+    coded = [i for i, h in enumerate(human) if h is not None]
+    keep = set(np.random.default_rng(config.split_seed).choice(coded, min(config.estimates["human_sample"], len(coded)), replace=False).tolist())
+    return [h if i in keep else None for i, h in enumerate(human)]
 
 # %% ../nbs/07b_experiment.ipynb #92c32e47
 def run_estimates(config:ExperimentConfig,  # an experiment with an `estimates` section
@@ -475,11 +491,6 @@ def run_estimates(config:ExperimentConfig,  # an experiment with an `estimates` 
     # every text stays, its human label with it: a text the LLM left unlabelled has the machine value "no label" (dropping it would
     # drop its human label too, and the human sample would no longer be a random sample)
     frame = corpus.data.assign(machine=[l if isinstance(l, str) else None for l in annotations["label"]])
-    human = frame["human_label"].where(frame["human_label"].notna(), None).tolist()
-    if spec.get("human_sample"):
-        coded = [i for i, h in enumerate(human) if h is not None]
-        keep = set(np.random.default_rng(config.split_seed).choice(coded, min(spec["human_sample"], len(coded)), replace=False).tolist())
-        human = [h if i in keep else None for i, h in enumerate(human)]
-    table = estimate_shares(frame["machine"].tolist(), human, names, groups=frame[spec["group"]].tolist() if spec.get("group") else None,
-                            level=spec.get("level", 0.95), codebook=codebook)
+    table = estimate_shares(frame["machine"].tolist(), _estimate_human(config, corpus), names, codebook=codebook, level=spec.get("level", 0.95),
+                            groups=frame[spec["group"]].tolist() if spec.get("group") else None, min_human=spec.get("min_human", MIN_HUMAN))
     return table.assign(texts_unlabelled_by_llm=int((~labelled).sum()))

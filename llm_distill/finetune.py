@@ -24,6 +24,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 from tqdm import tqdm
 
+from .boundary import paired_by_index
 from .codebook import Codebook
 from .core import announce_duration, check_fields, ConfigError, LabelError, DEFAULT_ENCODER, environment_info, quiet_transformers, resolve_encoder, stable_hash, json_text
 from .folders import readable_weights, student_folder
@@ -420,6 +421,7 @@ def fit(texts:Sequence[str],                    # training texts
         progress:bool=False,                    # progress bar per epoch
        ) -> Student:
     "Fine-tune `checkpoint` on the labels; returns the `Student` at its best validation epoch."
+    if confidence is not None: confidence = paired_by_index(texts, confidence)[1]   # a Series: matched to the texts by index
     texts, codebook, multi_label, names, targets = training_targets(texts, labels, label_names, soft_labels, multi_label)
     texts, targets, weights = _weighted_rows(texts, targets, confidence, config)
     hard = targets.argmax(1)

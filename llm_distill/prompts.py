@@ -26,9 +26,9 @@ from .core import DataError, ConfigError, resolve_encoder, stable_hash
 from .data import LABEL_SEPARATOR, Codebook, Corpus, check_no_leak, label_key
 
 # %% auto #0
-__all__ = ['DEFAULT_SYSTEM', 'DEFAULT_USER', 'MAX_RENDERED_CHARS', 'PARSE_STATUSES', 'PromptTemplate', 'template_variables',
-           'Example', 'answer_text', 'build_messages', 'fixed_examples', 'stratified_examples', 'NearestExamples',
-           'ParsedLabel', 'parse_label', 'encoding_for', 'count_tokens', 'check_prompt_size']
+__all__ = ['DEFAULT_SYSTEM', 'DEFAULT_USER', 'MAX_RENDERED_CHARS', 'PARSE_STATUSES', 'NO_LABEL_ANSWERS', 'PromptTemplate',
+           'template_variables', 'Example', 'answer_text', 'build_messages', 'fixed_examples', 'stratified_examples',
+           'NearestExamples', 'ParsedLabel', 'parse_label', 'encoding_for', 'count_tokens', 'check_prompt_size']
 
 # %% ../nbs/02_prompts.ipynb #2874941a
 DEFAULT_SYSTEM = """You are an expert research assistant coding texts for a social science study.
@@ -43,9 +43,9 @@ Labels:
 {% endfor %}{% for example in label.negative_examples %}   Not {{ label.name }}: "{{ example }}"
 {% endfor %}{% endfor %}
 {% if answer_format == "json" -%}
-Answer with a JSON object and nothing else: {"{{ 'labels' if codebook.multi_label else 'label' }}": {{ '[...]' if codebook.multi_label else '"..."' }}}, using label names exactly as written above.
+Answer with a JSON object and nothing else: {"{{ 'labels' if codebook.multi_label else 'label' }}": {{ '[...]' if codebook.multi_label else '"..."' }}}, using label names exactly as written above{{ ' ([] when no label applies)' if codebook.multi_label }}.
 {%- elif codebook.multi_label -%}
-Answer with every label that applies, separated by " | ", using label names exactly as written above, and nothing else.
+Answer with every label that applies, separated by " | ", using label names exactly as written above, or (none) when no label applies, and nothing else.
 {%- else -%}
 Answer with exactly one label name, as written above, and nothing else.
 {%- endif %}"""
@@ -360,6 +360,13 @@ def _split_set(answer:str, codebook:Codebook) -> list[str]:
     separators = "|;\n" + ("" if any("," in label.name for label in codebook.labels) else ",")
     return re.split(r"\s*[" + re.escape(separators) + r"]\s*", answer)
 
+NO_LABEL_ANSWERS = {"[]", "(none)", "none", "none of them", "none of these", "none of the above", "no label", "no labels", "no label applies",
+                    "no labels apply", "not applicable", "n/a"}   # a label-set answer saying no label applies (unless a label is named so)
+
+def _says_no_label(answer:str) -> bool:
+    "Whether a label-set answer says that no label applies (`(none)`, `None.`, `No label applies`)."
+    return answer.strip().strip(".!\"'`*").strip().casefold() in NO_LABEL_ANSWERS
+
 def _json_payload(answer:str):
     "The JSON value in `answer` (plain or in a Markdown code fence), or raise ValueError."
     fenced = re.fullmatch(r"\s*```(?:json)?\s*(.*?)\s*```\s*", answer, re.S)
@@ -388,10 +395,12 @@ def parse_label(answer:str|None,          # the LLM's raw answer
         if not codebook.multi_label and len(parts) != 1: return ParsedLabel(None, "unparsed", f"expected one label: {value!r}")
     else:
         parts = _split_set(stripped, codebook) if codebook.multi_label else [stripped]
-    if codebook.multi_label and (parts == [] or (len(parts) == 1 and str(parts[0]).strip().casefold() in ("[]", "(none)", "none of them"))):
-        return ParsedLabel("", "ok")   # "no label applies": the empty set is an answer, not a failure
     labels = [_match_one(str(part), codebook, numbered) for part in parts if str(part).strip()]
-    if not labels or None in labels: return ParsedLabel(None, "unparsed", f"names no label of {codebook.label_names}: {stripped[:200]}")
+    if codebook.multi_label and (parts == [] or (len(parts) == 1 and labels == [None] and _says_no_label(str(parts[0])))):
+        return ParsedLabel("", "ok")   # "no label applies": the empty set is an answer, not a failure
+    if not labels or None in labels:
+        return ParsedLabel(None, "unparsed", (f"is not labels of {codebook.label_names} separated by ' | '" if codebook.multi_label
+                                              else f"names no label of {codebook.label_names}") + f": {stripped[:200]}")
     if codebook.multi_label: return ParsedLabel(LABEL_SEPARATOR.join(l for l in codebook.label_names if l in labels), "ok")
     return ParsedLabel(labels[0], "ok")
 

@@ -15,6 +15,7 @@ from sklearn.metrics import cohen_kappa_score, f1_score
 from sklearn.model_selection import StratifiedKFold, KFold
 from tqdm.auto import tqdm
 
+from .boundary import paired_by_index
 from .codebook import Codebook
 from .core import ConfigError, LabelError, environment_info
 from .encoder import SentenceEncoder
@@ -187,6 +188,7 @@ def train_student(texts:Sequence[str],                   # training texts
                   progress:bool=False,                   # progress bars: embedding the texts, the recipe choice
                  ) -> Recipe:
     "Choose a recipe by cross-validation on the training labels, fit it on all of them, and record why."
+    if confidence is not None: confidence = paired_by_index(texts, confidence)[1]   # a Series: matched to the texts by index
     texts, codebook, multi_label, names, targets = training_targets(texts, labels, label_names, soft_labels, multi_label)
     if not multi_label and len(np.unique(targets.argmax(1))) < 2:
         raise LabelError(f"the training labels have one class only (all {len(texts)} are {names[int(targets.argmax(1)[0])]!r}): nothing to learn; "

@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from .boundary import labels_as_names, paired_by_index
 from .codebook import Codebook
 from .core import ConfigError, DataError, LabelError
 
@@ -59,9 +60,10 @@ def training_targets(texts:Sequence[str],                          # training te
                      multi_label:bool|None=None,                   # default: the codebook's setting, else False
                     ) -> tuple[list[str], Codebook|None, bool, list[str], np.ndarray]:
     "Checked texts, the codebook (if given), multi-label flag, label names and the texts x labels target matrix."
-    texts = check_texts(texts)
     if (labels is None) == (soft_labels is None): raise ConfigError("give exactly one of labels or soft_labels")
     codebook = label_names if isinstance(label_names, Codebook) else None
+    if labels is not None: texts, labels = _paired_labels(texts, labels, codebook)
+    texts = check_texts(texts)
     multi_label = codebook.multi_label if multi_label is None and codebook else bool(multi_label)
     names = codebook.label_names if codebook else list(label_names) if label_names is not None else \
         sorted({n for l in labels for n in str(l).split("|") if n} if multi_label else {str(l) for l in labels})
@@ -69,6 +71,12 @@ def training_targets(texts:Sequence[str],                          # training te
     targets = target_matrix(labels, soft_labels, names, multi_label)
     if len(targets) != len(texts): raise LabelError(f"{len(texts)} texts but {len(targets)} soft label rows")
     return texts, codebook, multi_label, names, targets
+
+def _paired_labels(texts, labels, codebook:Codebook|None) -> tuple[list, list]:
+    "Texts and hard labels in one order (two pandas Series: matched by index, as `validate` pairs them), the labels read through the codebook."
+    ids = list(texts.index) if isinstance(texts, pd.Series) and isinstance(labels, pd.Series) else None
+    texts, labels = paired_by_index(texts, labels)
+    return texts, labels if codebook is None else labels_as_names(labels, codebook, "training data", ids)   # codes, spellings, `(none)`
 
 # %% ../nbs/06_targets.ipynb #4427bd78
 def labels_from_probabilities(probabilities:np.ndarray,           # texts x labels

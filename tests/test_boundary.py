@@ -320,7 +320,21 @@ def test_train_names_every_row_it_leaves_out(tmp_path, capsys):
                  "--recipe", "tfidf", "--output", str(tmp_path / "student")]) == 0
     said = capsys.readouterr().err
     assert "training on 58 texts of coded.csv" in said and "1 text without a label left out" in said, said
-    assert "1 row(s) of the file left out with an empty or missing text" in said, said
+    assert "note: 1 row(s) of coded.csv left out with an empty or missing text (ids ['3'])" in said, said
+
+
+def test_label_and_validate_say_which_rows_they_leave_out_for_an_empty_text(tmp_path, capsys):
+    "label printed '58 of 58 texts labelled' and validate n=58 for a file of 60 rows, two with no text: nothing said which rows were left out."
+    from llm_distill.cli import main
+    rows = [(f"{i:04d}", f"text {i}" if i not in (5, 7) else ("" if i == 5 else "   "), "toxic" if i % 2 else "non-toxic") for i in range(60)]
+    (tmp_path / "d.csv").write_text("id,text,label,llm\n" + "".join(f"{i},{t},{l},{l}\n" for i, t, l in rows))
+    data = ["--file", str(tmp_path / "d.csv"), "--label", "label", "--codebook", "textclass-toxicity"]
+    assert main(["label", *data, "--backend", "replay", "--column", "llm", "--model", "m", "--cache", str(tmp_path / "c.sqlite"),
+                 "--output", str(tmp_path / "a.csv"), "-q"]) == 0
+    said = capsys.readouterr().err
+    assert "note: 2 row(s) of d.csv left out with an empty or missing text (ids ['0005', '0007'])" in said, said
+    assert main(["validate", *data, str(tmp_path / "a.csv"), "--output", str(tmp_path / "v"), "-q"]) == 0
+    assert "note: 2 row(s) of d.csv left out with an empty or missing text (ids ['0005', '0007'])" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("second_resumes", [True, False])
@@ -372,7 +386,7 @@ def test_a_labels_file_missing_a_column_says_it_as_every_reader_does(tmp_path):
     with pytest.raises(DataError, match=r"h.csv: label column 'label' not found; columns are \['id', 'Label'\]; did you mean 'Label'\?$"):
         read_labels(tmp_path / "h.csv", ["x", "y"])
     (tmp_path / "s.csv").write_text("id;label\na;x\n")
-    with pytest.raises(DataError, match=r"s.csv: id column 'id' not found; .*set the sep option \(--sep ';'\)\)"): read_labels(tmp_path / "s.csv", ["x"])
+    assert read_labels(tmp_path / "s.csv", ["x", "y"])["label"].tolist() == ["x"]   # its header names id and label split by ';': read so
 
 
 def test_a_label_the_codebook_lacks_is_named_by_its_row_counted_from_0(tmp_path):
@@ -397,3 +411,27 @@ def test_an_annotations_file_with_its_own_column_names_is_told_the_two_it_needs(
     said = capsys.readouterr().err
     assert "ann.csv: id column 'id' not found; columns are ['doc id', 'prediction']" in said
     assert "an annotations file has the columns id and label, as `label` and `predict` write them: rename yours to those" in said
+
+
+def test_a_labels_file_with_another_separator_is_read_by_the_one_its_header_shows(tmp_path, capsys):
+    "validate/train --annotations had no --sep (it applies to --file) and estimate's --sep to both files: a ';' labels file could not be read, its advice (--sep ';') did not work."
+    import pandas as pd
+    from llm_distill.boundary import as_codebook, read_labels
+    from llm_distill.cli import main
+    from llm_distill.core import DataError
+    codebook = as_codebook(["yes", "no"])
+    (tmp_path / "semi.csv").write_text("id;label;note\n007;yes;a, b\n8;no;c\n")
+    (tmp_path / "comma.csv").write_text("id,label\n007,yes\n8,no\n")
+    expected = read_labels(tmp_path / "comma.csv", codebook)
+    assert read_labels(tmp_path / "semi.csv", codebook)[["id", "label"]].equals(expected)
+    assert read_labels(tmp_path / "comma.csv", codebook, sep=";").equals(expected)   # --sep ';' meant for the other file
+    assert read_labels(tmp_path / "semi.csv", codebook)["note"].tolist() == ["a, b", "c"]
+    rows = [(f"t{i:03d}", "yes" if i % 3 else "no") for i in range(120)]
+    (tmp_path / "machine.csv").write_text("id,label\n" + "".join(f"{i},{l}\n" for i, l in rows))
+    (tmp_path / "human.csv").write_text("id;label\n" + "".join(f"{i};{l}\n" for i, l in rows[::2]))
+    (tmp_path / "yes-no.yaml").write_text("task: yes or no\nrequire_definitions: false\nlabels: [{name: 'yes'}, {name: 'no'}]\n")
+    assert main(["estimate", str(tmp_path / "machine.csv"), "--human", str(tmp_path / "human.csv"), "--codebook", str(tmp_path / "yes-no.yaml"),
+                 "--sep", ";", "--output", str(tmp_path / "e.csv")]) == 0, capsys.readouterr().err
+    assert pd.read_csv(tmp_path / "e.csv").query("method == 'ppi'").set_index("label").loc["yes", "n_human"] == 60
+    (tmp_path / "one.csv").write_text("id label\n1 yes\n")   # no separator its header shows: the error as before
+    with pytest.raises(DataError, match="column 'id' not found"): read_labels(tmp_path / "one.csv", codebook)

@@ -310,3 +310,24 @@ def test_the_report_of_a_run_without_human_students_does_not_describe_one(tmp_pa
     report = (tmp_path / "run" / "report.md").read_text()
     assert "human labels, and scored" not in report and "vs human labels" not in report.splitlines()[0]
     assert "we trained a student classifier on the LLM's labels, and scored it, and the LLM's own labels, on the same" in report
+
+
+def test_an_experiments_estimates_refuse_a_small_group_before_the_comparison_and_take_min_human(tmp_path, capsys):
+    "A group of 26 human-coded texts failed after the whole comparison had run, advising min_human (--min-human), which the estimates section refused."
+    from llm_distill.data import load_dataset
+    data = load_dataset("textclass-toxicity").data.iloc[:240]
+    pd.DataFrame({"id": data["id"], "text": data["text"], "human": data["human_label"], "gpt4": data["llm_gpt-4-0613"],
+                  "grp": ["a", "a", "b"] * 80}).to_csv(tmp_path / "posts.csv", index=False)
+    write = lambda estimates: (tmp_path / "exp.yaml").write_text(
+        "name: groups\ndata: {file: posts.csv, text: text, id: id, label: human}\ncodebook: textclass-toxicity\n"
+        "llm: {backend: replay, model: gpt-4-0613, column: gpt4}\nstudent: {recipe: tfidf}\ntrain_sizes: [null]\n"
+        f"bootstrap: 50\nestimates: {estimates}\n")
+    write("{group: grp, human_sample: 60}")
+    assert main(["run", str(tmp_path / "exp.yaml"), "--output", str(tmp_path / "run"), "--quiet"]) == 2
+    said = capsys.readouterr().err
+    assert "at least 30 human-coded texts per group (estimates.min_human)" in said and "'b' has " in said and "--min-human" not in said
+    assert not (tmp_path / "run" / "results.csv").exists()   # refused before anything was trained
+    write("{group: grp, human_sample: 60, min_human: 10}")
+    assert main(["run", str(tmp_path / "exp.yaml"), "--output", str(tmp_path / "run"), "--quiet"]) == 0
+    estimates = pd.read_csv(tmp_path / "run" / "estimates.csv")
+    assert estimates.groupby("group")["n_human"].first().sum() == 60 and estimates.groupby("group")["n_human"].first().min() < 30

@@ -36,7 +36,7 @@ def test_bad_inputs_named(tweets):
     texts, labels = data["text"].tolist()[:30], data["human_label"].tolist()[:30]
     with pytest.raises(DataError, match="text of row 2 is empty"):
         fit(texts[:2] + ["  "] + texts[3:], labels, codebook, config=FAST)
-    with pytest.raises(LabelError, match="label 'rude' of row 4"):
+    with pytest.raises(LabelError, match=r"training data has label\(s\) \['rude'\] not in codebook 'theocharis-incivility' at row 4, counted from 0"):
         fit(texts, labels[:4] + ["rude"] + labels[5:], codebook, config=FAST)
     with pytest.raises(LabelError, match="label of row 0 is missing"):
         fit(texts, [None] + labels[1:], codebook, config=FAST)

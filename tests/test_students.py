@@ -202,3 +202,27 @@ def test_a_tampered_tfidf_student_names_the_file(tmp_path, tweets):
     (folder / "llm_distill.json").write_text('{"recipe": "tfidf", "label_na')
     with pytest.raises(ConfigError, match=r"student/llm_distill\.json: not valid JSON \(truncated\?\)"):
         load_student(folder)
+
+
+def test_training_pairs_pandas_texts_and_labels_by_index_and_reads_labels_through_the_codebook():
+    "train_student paired two Series by position: labels shuffled against their texts trained a student on scrambled pairs (in-sample F1 0.43, not 0.89); `(none)` and codes were refused."
+    import pandas as pd
+    from llm_distill.codebook import codebook_from_dict
+    rude, calm = ["you idiot", "shut up fool", "stupid clown", "you moron"], ["thank you", "lovely day", "kind words", "well said"]
+    texts = pd.Series(rude * 3 + calm * 3, index=[f"p{i:02d}" for i in range(24)])
+    labels = pd.Series(["rude"] * 12 + ["calm"] * 12, index=texts.index)
+    shuffled = labels.sample(frac=1, random_state=0)
+    assert list(shuffled.index) != list(labels.index)
+    aligned, scrambled = (train_student(texts, l, ["calm", "rude"], recipe="tfidf") for l in (labels, shuffled))
+    assert scrambled.predict(texts.tolist()) == aligned.predict(texts.tolist()) == labels.tolist()
+    weights = pd.Series(np.r_[np.ones(12), np.full(12, 0.5)], index=texts.index)
+    weighted = train_student(texts, shuffled, ["calm", "rude"], recipe="tfidf", confidence=weights.sample(frac=1, random_state=1))
+    assert np.allclose(weighted.predict_proba(texts.tolist()), train_student(texts, labels, ["calm", "rude"], recipe="tfidf", confidence=weights).predict_proba(texts.tolist()))
+    with pytest.raises(Exception, match="different texts"): train_student(texts, labels.rename(lambda i: i + "x"), ["calm", "rude"], recipe="tfidf")
+    frames = codebook_from_dict({"task": "frames", "multi_label": True, "require_definitions": False,
+                                 "labels": [{"name": "rude", "code": 1}, {"name": "calm", "code": 2}]})
+    sets = pd.Series(["1"] * 6 + ["(none)"] * 6 + ["calm"] * 6 + ["[]"] * 6, index=texts.index)   # codes, the empty set as label writes it
+    student = train_student(texts, sets, frames, recipe="tfidf")
+    assert student.metadata["train_examples"] == 24 and set(student.predict(texts.tolist())) <= {"rude", "calm", ""}
+    with pytest.raises(LabelError, match=r"training data has label\(s\) \['angry'\] not in codebook 'frames' at row 3 \(id 'p03'\)"):
+        train_student(texts, sets.where(sets.index != "p03", "angry"), frames, recipe="tfidf")
