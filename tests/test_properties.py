@@ -419,3 +419,23 @@ def _tfidf_toy_student():
     from llm_distill.selection import train_student
     if "student" not in _TOY: _TOY["student"] = train_student(["calm words", "rude words", "calm again", "rude again"] * 2, ["a", "b"] * 4, recipe="tfidf")
     return _TOY["student"]
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(order=st.permutations(range(60)), data=st.data())
+def test_a_student_does_not_depend_on_the_row_order_or_spelling_of_series_labels(order, data):
+    "Training labels (and confidence) as Series in any row order, spelled any way or as codes, train the student of the aligned inputs."
+    from llm_distill.selection import train_student
+    rng = np.random.default_rng(len(order))
+    ids = [f"{i:03d}" for i in range(60)]
+    words = {"toxic": ["idiot", "stupid", "hate", "moron"], "non-toxic": ["thanks", "lovely", "agree", "kind"]}
+    truth = np.where(rng.random(60) < 0.5, "toxic", "non-toxic")
+    texts = pd.Series([" ".join(rng.choice(words[t], 3)) + f" post {i}" for i, t in enumerate(truth)], index=ids)
+    labels = pd.Series(truth, index=ids, dtype=object)
+    confidence = pd.Series(rng.uniform(0.5, 1, 60), index=ids)
+    codes = {"toxic": 1, "non-toxic": 0}
+    written = pd.Series([data.draw(st.sampled_from([spelling(data.draw, t), codes[t], str(codes[t])])) for t in truth], index=ids, dtype=object)
+    shuffled = lambda values: values.iloc[list(order)]
+    fitted = train_student(texts, shuffled(written), TOXICITY, recipe="tfidf", confidence=shuffled(confidence))
+    aligned = train_student(texts, labels, TOXICITY, recipe="tfidf", confidence=confidence)
+    np.testing.assert_allclose(fitted.predict_proba(texts.tolist()), aligned.predict_proba(texts.tolist()))
