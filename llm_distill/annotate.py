@@ -29,7 +29,7 @@ from .llm import Decoding, Request, asyncio_run, with_defaults
 
 # %% auto #0
 __all__ = ['ANNOTATION_COLUMNS', 'LabellingJob', 'replayed_samples', 'prepare_requests', 'Plan', 'plan', 'RateLimiter',
-           'RunStats', 'claim_owner', 'annotate', 'summarise', 'label_distribution']
+           'RunStats', 'claim_owner', 'annotate', 'summarise', 'usage_text', 'label_distribution']
 
 # %% ../nbs/04_annotate.ipynb #919d5f29
 @dataclass
@@ -419,6 +419,14 @@ def summarise(annotations:pd.DataFrame, # `annotate`'s table
                 prompt_tokens=int(annotations["prompt_tokens"].sum()), completion_tokens=int(annotations["completion_tokens"].sum()),
                 cost=float(annotations["cost"].sum(min_count=1)) if annotations["cost"].notna().any() else math.nan,
                 calls_this_run=annotations.attrs.get("run", {}).get("calls"), retries=annotations.attrs.get("run", {}).get("retries"))
+
+# %% ../nbs/04_annotate.ipynb #fea09eeb
+def usage_text(summary:dict, # from `summarise` (`calls_this_run` may be replaced by the cache ledger's count)
+              ) -> str:
+    "Tokens, cost and calls of a labelling run, as a report's appendix states them."
+    cost = f"{summary['cost']:.4f} USD" if summary["cost"] == summary["cost"] else "unknown (no price for this model)"
+    return (f"tokens: {summary['prompt_tokens']:,} prompt, {summary['completion_tokens']:,} completion; cost: {cost}; "
+            f"calls made in this run: {summary['calls_this_run']}")
 
 # %% ../nbs/04_annotate.ipynb #c39928df
 def label_distribution(annotations:pd.DataFrame,   # from `annotate`

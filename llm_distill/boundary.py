@@ -252,8 +252,7 @@ def _opened(path:str|Path, format:str|None) -> tuple[Path, str]:
 
 def _ids_as_text(frame:pd.DataFrame, ids:Sequence[str]) -> pd.DataFrame:
     "The frame with each column of `ids` that it has as text (`id_text`)."
-    for column in ids:
-        if column in frame.columns: frame[column] = frame[column].map(id_text).astype(object)
+    for column in (c for c in ids if c in frame.columns): frame[column] = frame[column].map(id_text).astype(object)
     return frame
 
 # %% ../nbs/01a_boundary.ipynb #a03191be
@@ -440,12 +439,13 @@ def label_if_known(value,                           # one label as found: a name
 def paired_by_index(first:Sequence,   # labels of some texts (a pandas Series: its index names the texts)
                     second:Sequence,  # labels of the same texts
                    ) -> tuple[list, list]:
-    "Both as lists in one order: two pandas Series are matched by their index (`DataError` when the indexes differ), anything else by position."
+    "Both as lists in one order: two pandas Series (or one-column DataFrames) are matched by their index (`DataError` when the indexes differ), anything else by position."
+    first, second = (v.iloc[:, 0] if isinstance(v, pd.DataFrame) and v.shape[1] == 1 else v for v in (first, second))   # `df[["label"]]`: its column
+    if any(isinstance(v, pd.DataFrame) for v in (first, second)): raise DataError("labels are one column (a Series or a list), not a DataFrame of several columns")
     if isinstance(first, pd.Series) and isinstance(second, pd.Series) and not first.index.equals(second.index):
-        for which, series in (("first", first), ("second", second)):
-            if not series.index.is_unique:
-                raise DataError(f"the {which} labels' index repeats {series.index[series.index.duplicated()][0]!r}: pandas Series are paired text by text "
-                                "through their index, so each text must appear once in it")
+        if repeated := [(which, s.index[s.index.duplicated()][0]) for which, s in (("first", first), ("second", second)) if not s.index.is_unique]:
+            raise DataError(f"the {repeated[0][0]} labels' index repeats {repeated[0][1]!r}: pandas Series are paired text by text "
+                            "through their index, so each text must appear once in it")
         if set(first.index) != set(second.index):
             only = sorted(map(str, set(first.index) ^ set(second.index)))
             raise DataError(f"the two sets of labels are pandas Series of different texts (e.g. index {only[:3]} is in one only); "

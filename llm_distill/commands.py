@@ -385,8 +385,22 @@ def command_plan(arguments, # parsed `plan` arguments
                           unlabelled=unlabelled)
     cache_file = config.cache_file
     job = prepare_requests(setup["pool"], codebook, setup["backend"], **setup["requests"])
-    text = str(plan(job, Cache(cache_file) if cache_file.exists() else None))
+    cache = Cache(cache_file) if cache_file.exists() else None
+    text = str(plan(job, cache)) + (_estimates_price(config, codebook, setup, job, cache) if config.estimates else "")
     return text + (_deferral_price(config, plan(job)) if "llm_deferred" in config.conditions else "")
+
+def _estimates_price(config, codebook, setup:dict, job, cache) -> str:
+    "The `plan` line for an `estimates` section: every text of the data is labelled for it, a request the comparison makes asked once."
+    from dataclasses import replace
+    from llm_distill.annotate import plan, prepare_requests
+    from llm_distill.inputs import load_experiment_data, make_backend
+    every = load_experiment_data(config, labelled_only=False)[0]
+    full = prepare_requests(every, codebook, make_backend(config.llm, every, codebook, config.source), **{**setup["requests"], "test_ids": ()})
+    asked = {key for keys in job.keys for key in keys}
+    new = [i for i, keys in enumerate(full.keys) if not set(keys) <= asked]
+    extra = replace(full, ids=[full.ids[i] for i in new], requests=[full.requests[i] for i in new], keys=[full.keys[i] for i in new],
+                    too_long={i: why for i, why in full.too_long.items() if i in {full.ids[j] for j in new}})
+    return f"\nestimates (every text of the data, {len(full.ids) - len(new)} of them asked above): {plan(extra, cache)}"
 
 # %% ../nbs/09a_commands.ipynb #83a2c54e
 def _deferral_price(config, full) -> str:

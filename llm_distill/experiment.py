@@ -438,6 +438,7 @@ def run_experiment(config:ExperimentConfig|str|Path,  # the experiment, or its Y
     kept = keep_student(config, everything, codebook, pool.ids, llm_labels, results, stable_hash([base, llm_hash, sizes]), encoder) if "llm" in conditions else None
     methods = _methods(config, corpus, codebook, sizes, reserved, folds, extra_ids, labelling, plan, kept, cells, notes, started)
     estimates = run_estimates(config, labelling["requests"], progress) if config.estimates else None
+    if estimates is not None: methods["llm"]["estimates"] = estimates.attrs["labelling"]   # its calls, tokens and cost, beside the comparison's
     seal_folder(out, "the output folder", before=users, kind=RUN_FOLDER)   # its files with their SHA-256: one edited by hand is the user's
     return ExperimentResult(config, results, reports, comparisons, annotations, llm_report, cells, methods, out, estimates)
 
@@ -493,4 +494,6 @@ def run_estimates(config:ExperimentConfig,  # an experiment with an `estimates` 
     frame = corpus.data.assign(machine=[l if isinstance(l, str) else None for l in annotations["label"]])
     table = estimate_shares(frame["machine"].tolist(), _estimate_human(config, corpus), names, codebook=codebook, level=spec.get("level", 0.95),
                             groups=frame[spec["group"]].tolist() if spec.get("group") else None, min_human=spec.get("min_human", MIN_HUMAN))
-    return table.assign(texts_unlabelled_by_llm=int((~labelled).sum()))
+    table = table.assign(texts_unlabelled_by_llm=int((~labelled).sum()))
+    table.attrs["labelling"] = dict(summarise(annotations), calls_this_run=len(Cache(config.cache_file).ledger(f"{config.name}-estimates")))
+    return table

@@ -29,7 +29,7 @@ from .codebook import Codebook
 from .core import announce_duration, check_fields, ConfigError, LabelError, DEFAULT_ENCODER, environment_info, quiet_transformers, resolve_encoder, stable_hash, json_text
 from .folders import readable_weights, student_folder
 from .networks import MeanPooledClassifier, check_student_folder, encoder_pooling
-from .targets import aligned, check_texts, labels_from_probabilities, texts_of, training_targets
+from .targets import aligned, check_texts, labels_from_probabilities, texts_of, training_targets, check_confidence
 
 # %% auto #0
 __all__ = ['TrainingConfig', 'length_grouped_batches', 'token_batches', 'Student', 'fit']
@@ -268,8 +268,7 @@ def _weighted_rows(texts:list, targets:np.ndarray, confidence, config:TrainingCo
     "The texts, targets and per-text weights left after `min_confidence`, weighted by confidence when asked."
     weights = np.ones(len(texts), dtype=np.float32)
     if confidence is None: return texts, targets, weights
-    confidence = np.asarray(confidence, dtype=np.float32)
-    if len(confidence) != len(texts): raise LabelError(f"{len(texts)} texts but {len(confidence)} confidence values")
+    confidence = check_confidence(confidence, len(texts))
     if config.confidence_weighting: weights = np.nan_to_num(confidence, nan=0.0)
     keep = np.ones(len(texts), bool) if config.min_confidence is None else np.nan_to_num(confidence, nan=0.0) >= config.min_confidence
     texts, targets, weights = [t for t, k in zip(texts, keep) if k], targets[keep], weights[keep]

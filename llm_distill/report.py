@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .core import DEFAULT_ENCODER, ConfigError, inert_markdown, plain_text
+from .annotate import usage_text
 from .validate import plot_confusion
 from .experiment import ExperimentResult, size_text
 from .design import CONDITION_NAMES, trained_sentence
@@ -393,6 +394,7 @@ def _llm_appendix(result:ExperimentResult) -> str:
     summary = llm["summary"]
     statuses = ", ".join(f"{k}: {v}" for k, v in summary["statuses"].items())
     prompt = "\n\n".join(f"[{message['role']}]\n{message['content']}" for message in llm["example_prompt"])
+    estimates = f"\n- estimates, every text of the data labelled for them: {e['texts']} texts; {usage_text(e)}" if (e := llm.get("estimates")) else ""
     prompt_title = ("Example prompt: what llm_distill would send for the first text. The replayed labels were NOT produced by it; "
                     "see their source for the prompt that was." if result.config.llm["backend"] == "replay" else "Example prompt (first text):")
     return f"""
@@ -401,7 +403,7 @@ def _llm_appendix(result:ExperimentResult) -> str:
 - decoding: {_md(json.dumps({k: v for k, v in llm['decoding'].items() if v not in (None, False)}))}
 - prompt hash: {_code(llm['prompt_hash'])}
 - parse outcomes: {_md(statuses)}; texts without a label: {summary['texts'] - summary['labelled']} of {summary['texts']} ({(summary['texts'] - summary['labelled']) / summary['texts']:.1%})
-- tokens: {summary['prompt_tokens']:,} prompt, {summary['completion_tokens']:,} completion; cost: {_fmt(summary['cost'], 4) if summary['cost'] == summary['cost'] else 'unknown (no price for this model)'} USD; calls made in this run: {llm['calls_this_run']}
+- {usage_text({**summary, 'calls_this_run': llm['calls_this_run']})}{estimates}
 
 {prompt_title}
 {_fenced(prompt, 'text')}

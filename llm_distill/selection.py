@@ -20,7 +20,7 @@ from .codebook import Codebook
 from .core import ConfigError, LabelError, environment_info
 from .encoder import SentenceEncoder
 from .students import RECIPES, Recipe, make_recipe
-from .targets import check_texts, training_targets
+from .targets import check_texts, training_targets, check_confidence
 
 # %% auto #0
 __all__ = ['HOLDOUT_ABOVE', 'DEFAULT_CANDIDATES', 'GPU_CANDIDATES', 'CHANCE_KAPPA', 'best_thresholds', 'training_f1',
@@ -193,7 +193,7 @@ def train_student(texts:Sequence[str],                   # training texts
     if not multi_label and len(np.unique(targets.argmax(1))) < 2:
         raise LabelError(f"the training labels have one class only (all {len(texts)} are {names[int(targets.argmax(1)[0])]!r}): nothing to learn; "
                          f"a student needs texts of at least two of the labels {list(names)}")
-    weights = None if confidence is None else np.nan_to_num(np.asarray(confidence, dtype=np.float32), nan=0.0)
+    weights = check_confidence(confidence, len(texts))
     candidates = tuple(candidates or default_candidates()) if recipe == "auto" else (recipe,)
     unknown = [c for c in candidates if c not in RECIPES]
     if unknown: raise ConfigError(f"unknown recipe(s) {unknown}; known: {sorted(RECIPES)}")

@@ -16,8 +16,8 @@ from .codebook import Codebook
 from .core import ConfigError, DataError, LabelError
 
 # %% auto #0
-__all__ = ['check_texts', 'target_matrix', 'training_targets', 'labels_from_probabilities', 'label_margins', 'aligned',
-           'texts_of']
+__all__ = ['check_texts', 'target_matrix', 'training_targets', 'check_confidence', 'labels_from_probabilities', 'label_margins',
+           'aligned', 'texts_of']
 
 # %% ../nbs/06_targets.ipynb #d399934f
 def check_texts(texts:Sequence[str]  # the texts a student trains on or answers
@@ -77,6 +77,20 @@ def _paired_labels(texts, labels, codebook:Codebook|None) -> tuple[list, list]:
     ids = list(texts.index) if isinstance(texts, pd.Series) and isinstance(labels, pd.Series) else None
     texts, labels = paired_by_index(texts, labels)
     return texts, labels if codebook is None else labels_as_names(labels, codebook, "training data", ids)   # codes, spellings, `(none)`
+
+# %% ../nbs/06_targets.ipynb #e66d4930
+def check_confidence(confidence:Sequence[float]|None,  # per-text confidence or weight, or None
+                     texts:int,                        # how many training texts there are
+                    ) -> np.ndarray|None:
+    "Per-text weights as float32, one per text, each a finite number of at least 0; `LabelError` naming the first row that is not."
+    if confidence is None: return None
+    try: values = np.asarray(list(confidence), dtype=np.float32)
+    except (TypeError, ValueError) as error: raise LabelError(f"confidence must be numbers, one per text ({error})") from None
+    if values.shape != (texts,): raise LabelError(f"{texts} texts but {len(values)} confidence values")
+    if len(bad := np.flatnonzero(~(np.isfinite(values) & (values >= 0)))):
+        raise LabelError(f"confidence of row {bad[0]} (counted from 0) is {values[bad[0]]}" + (f", and {len(bad) - 1} more" if len(bad) > 1 else "")
+                         + "; a text's confidence is a number of at least 0 (0 leaves the text out)")
+    return values
 
 # %% ../nbs/06_targets.ipynb #4427bd78
 def labels_from_probabilities(probabilities:np.ndarray,           # texts x labels

@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -331,3 +332,24 @@ def test_an_experiments_estimates_refuse_a_small_group_before_the_comparison_and
     assert main(["run", str(tmp_path / "exp.yaml"), "--output", str(tmp_path / "run"), "--quiet"]) == 0
     estimates = pd.read_csv(tmp_path / "run" / "estimates.csv")
     assert estimates.groupby("group")["n_human"].first().sum() == 60 and estimates.groupby("group")["n_human"].first().min() < 30
+
+
+def test_plan_prices_the_estimates_labelling_and_the_report_counts_its_calls(tmp_path, capsys):
+    "With an estimates section, plan priced 184 of the 300 calls run made (the texts nobody coded were missing) and the report said 'calls made: 184'."
+    from llm_distill.data import load_dataset
+    from llm_distill.llm import Cache
+    data = load_dataset("textclass-toxicity").data.iloc[:240]
+    pd.DataFrame({"id": data["id"], "text": data["text"], "human": data["human_label"].where(np.arange(240) % 3 != 0),   # 80 texts nobody coded
+                  "gpt4": data["llm_gpt-4-0613"]}).to_csv(tmp_path / "posts.csv", index=False)
+    (tmp_path / "exp.yaml").write_text("name: priced\ndata: {file: posts.csv, text: text, id: id, label: human}\ncodebook: textclass-toxicity\n"
+                                       "llm: {backend: replay, model: gpt-4-0613, column: gpt4}\nstudent: {recipe: tfidf}\ntrain_sizes: [null]\n"
+                                       "bootstrap: 50\nestimates: {level: 0.9}\n")
+    assert main(["plan", str(tmp_path / "exp.yaml"), "--output", str(tmp_path / "run")]) == 0
+    said = capsys.readouterr().out
+    assert "160 texts, 160 samples, 0 cached; 160 calls to make" in said, said
+    assert "estimates (every text of the data, 160 of them asked above): replay:gpt4 gpt-4-0613: 80 texts, 80 samples, 0 cached; 80 calls" in said, said
+    assert main(["run", str(tmp_path / "exp.yaml"), "--output", str(tmp_path / "run"), "--quiet"]) == 0
+    assert len(Cache(tmp_path / "run" / "llm_cache.sqlite").ledger()) == 240   # what plan said: 160 + 80
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "calls made in this run: 160" in report and "estimates, every text of the data labelled for them: 240 texts; tokens:" in report
+    assert report.count("calls made in this run: 80") == 1

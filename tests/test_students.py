@@ -226,3 +226,15 @@ def test_training_pairs_pandas_texts_and_labels_by_index_and_reads_labels_throug
     assert student.metadata["train_examples"] == 24 and set(student.predict(texts.tolist())) <= {"rude", "calm", ""}
     with pytest.raises(LabelError, match=r"training data has label\(s\) \['angry'\] not in codebook 'frames' at row 3 \(id 'p03'\)"):
         train_student(texts, sets.where(sets.index != "p03", "angry"), frames, recipe="tfidf")
+
+
+def test_a_negative_or_missing_confidence_is_refused_by_its_row():
+    "Confidence -1 on 100 texts was accepted (the student then agreed with its own labels on 0.62 of them); NaN silently became weight 0."
+    texts, labels = ["calm words", "rude words", "calm again", "rude again"] * 5, ["a", "b"] * 10
+    for bad, said in ((-1.0, "is -1.0"), (float("nan"), "is nan"), (float("inf"), "is inf")):
+        confidence = [1.0] * 20
+        confidence[7] = bad
+        with pytest.raises(LabelError, match=rf"confidence of row 7 \(counted from 0\) {said}; a text's confidence is a number of at least 0"):
+            train_student(texts, labels, ["a", "b"], recipe="tfidf", confidence=confidence)
+    with pytest.raises(LabelError, match="20 texts but 19 confidence values"): train_student(texts, labels, ["a", "b"], recipe="tfidf", confidence=[1.0] * 19)
+    assert train_student(texts, labels, ["a", "b"], recipe="tfidf", confidence=[0.0] + [1.0] * 19).predict(["rude words"]) == ["b"]

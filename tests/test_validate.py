@@ -294,3 +294,16 @@ def test_a_label_in_neither_source_has_no_scores_rather_than_zero():
     sets = Codebook("t", codebook.labels, require_definitions=False, multi_label=True)
     report = validate(["offensive", "neither|offensive"] * 10, ["offensive", "neither"] * 10, sets, n_resamples=50)
     assert report.per_class.set_index("label").loc["hate", ["precision", "recall", "f1"]].isna().all()
+
+
+def test_a_one_column_dataframe_is_its_column_and_a_wider_one_is_refused():
+    "validate(df[['human_label']], predictions) said '1 human labels but 300 predictions': it counted the DataFrame's columns."
+    import pandas as pd
+    from llm_distill.core import DataError
+    from llm_distill.boundary import as_codebook
+    from llm_distill.validate import validate
+    labels = as_codebook(["a", "b"])
+    frame = pd.DataFrame({"human": ["a", "b", "a", "b"] * 10, "llm": ["a", "b", "b", "b"] * 10, "other": "x"}, index=[f"t{i}" for i in range(40)])
+    shuffled = frame["llm"].sample(frac=1, random_state=0)
+    assert validate(frame[["human"]], shuffled, labels, n_resamples=20).value("macro_f1") == validate(frame["human"], frame["llm"], labels, n_resamples=20).value("macro_f1")
+    with pytest.raises(DataError, match="not a DataFrame of several columns"): validate(frame[["human", "other"]], frame["llm"], labels)
