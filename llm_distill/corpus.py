@@ -148,7 +148,7 @@ def _corpus_columns(frame:pd.DataFrame, text:str, id:str|None, label:str|None, c
 
 # %% ../nbs/01c_corpus.ipynb #54b84143
 def _id_issues(data:pd.DataFrame, id:str|None, duplicate_ids:str, name:str) -> list[tuple]:
-    "Refuse missing ids, and repeated ids unless `duplicate_ids` is 'suffix': then rename the repeats `id#2`, `id#3` in `data`, recorded."
+    "Refuse missing ids, and repeated ids unless `duplicate_ids` is 'suffix': then rename the repeats `id#2`, `id#3` (the next suffix no row already has) in `data`, recorded."
     duplicated_ids = data["id"].duplicated(keep=False) & data["id"].notna()
     if data["id"].isna().any():
         empty = [int(i) for i in data.index[data["id"].isna()]]
@@ -158,11 +158,13 @@ def _id_issues(data:pd.DataFrame, id:str|None, duplicate_ids:str, name:str) -> l
     if duplicate_ids == "raise":
         raise DataError(f"{name}: id column {id!r} has duplicate ids at {_rows(data, duplicated_ids)}; ids must be unique "
                         f"(or set the duplicate_ids option, --duplicate-ids on the command line, to 'suffix' to keep them as id#2, id#3, recorded in issues)")
-    occurrence = data.groupby("id").cumcount() + 1
-    repeats = occurrence > 1
-    issues = [(i, f"{data.at[i, 'id']}#{occurrence[i]}", "id", f"duplicate of id {plain_id(data.at[i, 'id'])!r}", "kept, renamed")
-              for i in data.index[repeats]]
-    data["id"] = data["id"].astype(str).where(~repeats, data["id"].astype(str) + "#" + occurrence.astype(str))
+    occurrence, renamed, taken = data.groupby("id").cumcount() + 1, {}, set(data["id"].astype(str))
+    for i in data.index[occurrence > 1]:   # a new id no row has: with `x#2` already in the file, the second `x` is `x#3`
+        number = occurrence[i]
+        while f"{data.at[i, 'id']}#{number}" in taken: number += 1
+        renamed[i] = f"{data.at[i, 'id']}#{number}"; taken.add(renamed[i])
+    issues = [(i, new_id, "id", f"duplicate of id {plain_id(data.at[i, 'id'])!r}", "kept, renamed") for i, new_id in renamed.items()]
+    data["id"] = data["id"].astype(str).where(~data.index.isin(list(renamed)), pd.Series(renamed, dtype=object))
     return issues
 
 def _label_issues(data:pd.DataFrame, tie:pd.Series, label_sets:bool) -> list[tuple]:

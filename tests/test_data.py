@@ -192,6 +192,12 @@ def test_duplicate_ids_name_the_rows():
         make_corpus(table(id=[1, 2, 1]), id="id")
 
 
+def test_suffixed_duplicate_ids_never_take_an_id_already_in_the_file():
+    corpus = make_corpus(pd.DataFrame({"id": ["x", "x", "x#2", "y", "x"], "text": list("abcde")}), id="id", duplicate_ids="suffix")
+    assert corpus.ids == ["x", "x#3", "x#2", "y", "x#4"]   # unique: one annotation for `x#2` pairs with one text
+    assert corpus.issues[["id", "problem"]].values.tolist() == [["x#3", "duplicate of id 'x'"], ["x#4", "duplicate of id 'x'"]]
+
+
 def test_missing_id():
     with pytest.raises(DataError, match=r"is empty at row\(s\) \[1\] \(counted from 0\)"):
         make_corpus(table(id=[1, None, 3]), id="id")

@@ -64,6 +64,18 @@ def test_ids_round_trip_exactly_through_compressed_text_tables(tmp_path, ids, su
     assert [i for chunk in table_chunks(packed, chunk_rows=5) for i in chunk["id"]] == ids
 
 
+@seed(0)
+@SETTINGS
+@given(ids=st.lists(st.sampled_from(["x", "x#2", "x#3", "7", "7#2", "07"]), min_size=1, max_size=10))
+def test_suffixed_duplicate_ids_are_unique_and_keep_every_first_id(ids):
+    "`duplicate_ids='suffix'` renames repeats to ids no row has, so no annotation can pair with two texts; first occurrences keep theirs."
+    corpus = make_corpus(pd.DataFrame({"id": ids, "text": [f"text {n}" for n in range(len(ids))]}), id="id", duplicate_ids="suffix")
+    assert len(set(corpus.ids)) == len(ids)
+    first = ~pd.Series(ids).duplicated()
+    assert [i for i, keep in zip(corpus.ids, first) if keep] == [i for i, keep in zip(ids, first) if keep]
+    assert sorted(corpus.issues["id"]) == sorted(i for i, keep in zip(corpus.ids, first) if not keep)
+
+
 json_numbers = st.lists(st.from_regex(r"-?(0|[1-9][0-9]{0,8})(\.[0-9]{1,3})?([eE][+-]?[0-9]{1,2})?", fullmatch=True), min_size=1, max_size=12, unique=True)
 
 
