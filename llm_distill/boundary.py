@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .core import ConfigError, DataError, LabelError
-from .codebook import LABEL_SEPARATOR, Codebook, code_key, label_for, label_key
+from .codebook import EMPTY_SET_SPELLINGS, LABEL_SEPARATOR, Codebook, code_key, label_for, label_key
 
 # %% auto #0
 __all__ = ['FORMATS', 'TEXT_FORMATS', 'COMPRESSIONS', 'EMPTY_SET', 'EMPTY_SET_WRITTEN', 'id_text', 'plain_id', 'id_column_of',
@@ -338,13 +338,12 @@ def table_rows(path:str|Path,          # a table file
 # %% ../nbs/01a_boundary.ipynb #c13c9a97
 EMPTY_SET = ""                         # the empty label set ("no label applies"): a value, not a missing label
 EMPTY_SET_WRITTEN = "(none)"           # how files the package writes spell the empty label set
-_EMPTY_SET_SPELLINGS = {"[]", "(none)", "{}", "none()"}
 
 def _label_set_parts(value) -> list|None:
     "The parts of a label-set value (a list, a JSON or Python list, names joined by `|`); [] for the empty set."
     if isinstance(value, (list, tuple, np.ndarray)): return list(value)
     text = str(value).strip()
-    if text.casefold() in _EMPTY_SET_SPELLINGS: return []
+    if text.casefold() in EMPTY_SET_SPELLINGS: return []
     if text.startswith("["):
         with contextlib.suppress(json.JSONDecodeError):
             parsed = json.loads(text)

@@ -18,8 +18,9 @@ import yaml
 from .core import CodebookError, ConfigError, read_yaml, stable_hash
 
 # %% auto #0
-__all__ = ['LABEL_SEPARATOR', 'CODEBOOK_KEYS', 'LABEL_KEYS', 'CODEBOOK_DIR', 'Label', 'code_key', 'label_key', 'Codebook',
-           'codebook_from_dict', 'list_codebooks', 'load_codebook', 'save_codebook', 'label_for']
+__all__ = ['LABEL_SEPARATOR', 'EMPTY_SET_SPELLINGS', 'CODEBOOK_KEYS', 'LABEL_KEYS', 'CODEBOOK_DIR', 'Label', 'code_key',
+           'label_key', 'Codebook', 'codebook_from_dict', 'list_codebooks', 'load_codebook', 'save_codebook',
+           'label_for']
 
 # %% ../nbs/01_codebook.ipynb #b80fe3d4
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ def label_key(value, # a label name or an LLM's answer
 
 # %% ../nbs/01_codebook.ipynb #6fecfa0e
 LABEL_SEPARATOR = "|"   # joins the labels of a label set in one cell
+EMPTY_SET_SPELLINGS = {"[]", "(none)", "{}", "none()"}   # a label-set cell written so is the empty set (no label applies), so no label of a set is named so
 CODEBOOK_KEYS = ("task", "instructions", "labels", "multi_label", "ordinal", "require_definitions", "source", "version")
 LABEL_KEYS = tuple(f.name for f in fields(Label))
 
@@ -92,6 +94,8 @@ class Codebook:
             seen_codes[code] = i
             if self.multi_label and LABEL_SEPARATOR in label.name:
                 raise CodebookError(f"labels[{i}].name: {label.name!r} contains {LABEL_SEPARATOR!r}, which joins the labels of a set; rename it")
+            if self.multi_label and label.name.strip().casefold() in EMPTY_SET_SPELLINGS:
+                raise CodebookError(f"labels[{i}].name: {label.name!r} is how a file writes the empty label set (no label applies); rename it")
             if self.require_definitions and not str(label.definition).strip():
                 raise CodebookError(f"labels[{i}].definition: label {label.name!r} has no definition (set require_definitions: false to allow)")
         self._check_names_are_not_codes()

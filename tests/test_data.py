@@ -40,6 +40,8 @@ CODEBOOK_CASES = [
     ("label without name", {"task": "t", "labels": [{"definition": "x"}, {"name": "b", "definition": "y"}]}, "labels[0].name: missing"),
     ("one label in a single-label task", {"task": "t", "labels": [{"name": "a", "definition": "x"}]}, "at least 2 labels"),
     ("empty task name", {"task": " ", "labels": [{"name": "a", "definition": "x"}, {"name": "b", "definition": "y"}]}, "task"),
+    ("a label set's label named as the empty set", {"task": "t", "multi_label": True, "labels": [{"name": "a", "definition": "x"}, {"name": "(None)", "definition": "y"}]},
+     "labels[1].name: '(None)' is how a file writes the empty label set"),
 ]
 
 

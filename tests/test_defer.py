@@ -97,6 +97,10 @@ def test_the_deferring_student_is_the_llm_student_with_the_llm_on_the_texts_it_s
     assert deferred["predictions"] == [l if s else o for o, l, s in zip(student["predictions"], llm["predictions"], sent)]
     assert deferred["deferral"]["grid"]["1.0"]["predictions"] == llm["predictions"]
     assert deferred["deferral"]["grid"]["0.0"]["predictions"] == student["predictions"]
+    from llm_distill.report import write_report
+    headline = write_report(result).read_text(encoding="utf-8").split("\n## ")[0]
+    assert f"Sending its least confident texts to the LLM ({100 * np.mean(sent):.0f}% of them" in headline   # the share it sent, not "-%"
+    assert "Against its teacher (student minus LLM)" in headline and "(the `llm_deferred` condition)" not in headline   # deferral is not advised: it ran
 
 
 @pytest.fixture(scope="module")
