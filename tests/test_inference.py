@@ -82,6 +82,24 @@ def test_machine_gaps_keep_their_human_labels_and_degenerate_cases_say_so():
         estimate_regression(["yes", "no"], ["yes", "no"], "yes", pd.DataFrame({"x": [1, 2]}), kind="probit")
 
 
+def test_regression_covariates_that_are_not_numbers_or_are_missing_are_refused_by_name():
+    from llm_distill.core import DataError
+    from llm_distill.inference import estimate_outcome_on_label
+    rng = np.random.default_rng(3)
+    machine = list(rng.choice(["yes", "no"], 200))
+    human = [m if i < 80 else None for i, m in enumerate(machine)]
+    party = pd.DataFrame({"party": rng.choice(["A", "B"], 200)})
+    with pytest.raises(DataError, match=r"covariate 'party' is not numbers .*pd.get_dummies\(covariates, columns=\['party'\]"):
+        estimate_regression(machine, human, "yes", party, kind="ols")
+    with pytest.raises(DataError, match=r"covariate 'party' is not numbers"):
+        estimate_outcome_on_label(rng.normal(size=200), machine, human, "yes", party)
+    age = pd.DataFrame({"age": rng.normal(40, 10, 200)}).assign(age=lambda d: d["age"].where(~d.index.isin([7, 9])))
+    with pytest.raises(DataError, match=r"covariate 'age' is missing or infinite at 2 text\(s\) \(index \[7, 9\]\)"):
+        estimate_regression(machine, human, "yes", age, kind="logistic")
+    coded = pd.get_dummies(party, columns=["party"], drop_first=True, dtype=float)   # what the message says to do works
+    assert estimate_regression(machine, human, "yes", coded, kind="ols")["term"].unique().tolist() == ["intercept", "party_B"]
+
+
 def test_command_line_estimate(tmp_path, capsys):
     from llm_distill.cli import main
     rng = np.random.default_rng(5)
