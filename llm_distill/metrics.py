@@ -108,7 +108,8 @@ def compare_labels(truth:Sequence,                 # human (reference) labels
     if positive is None and len(label_set) == 2:
         positive = label_set[0] if codebook is not None else next((l for l in ("1", "True", "yes") if l in label_set), label_set[-1])
         notes.append(f"positive class: {positive!r}")
-    if truth_s.nunique() < 2: notes.append("the human labels contain a single class: kappa and alpha are undefined (NaN)")
+    if truth_s.nunique() < 2: notes.append("the human labels contain a single class: kappa and alpha are left undefined (NaN): against one class they are 0 "
+                                          "(scikit-learn's value) or 0/0 whatever the predictions, so they say nothing of agreement")
     codes = {label: i for i, label in enumerate(label_set)}
     return LabelPair(truth_s.map(codes).to_numpy(dtype=int), pred_s.map(codes).fillna(len(label_set)).to_numpy(dtype=int),
                      list(label_set), ordinal, positive, notes, index)
