@@ -37,9 +37,7 @@ def _corpus(arguments):
         chosen = set(sample_ids(corpus, arguments.limit, 0, getattr(corpus.codebook, "multi_label", False)))
         corpus = corpus.subset([i for i in corpus.ids if i in chosen])
     if corpus.codebook is None: raise ConfigError(f"{corpus.name} has no codebook; pass --codebook")
-    if len(empty := corpus.issues[corpus.issues["action"] == "dropped"]):   # never a text, so never labelled, validated or trained on: said by every command
-        print(f"note: {len(empty)} row(s) of {corpus.name} left out with an empty or missing text (ids {[plain_id(i) for i in empty['id'].head(5)]}"
-              + (f" and {len(empty) - 5} more" if len(empty) > 5 else "") + ")", file=sys.stderr, flush=True)
+    if note := corpus.left_out(): print(f"note: {note}", file=sys.stderr, flush=True)   # never a text, so never labelled, validated or trained on: said by every command
     return corpus
 
 def _human_labels(corpus, command:str, annotations:bool=False):
@@ -429,6 +427,7 @@ def command_run(arguments,   # parsed `run` arguments
     path = write_report(result)
     summary = result.summary()
     lines = [f"{row.condition:>14}: macro-F1 {row.macro_f1:.3f} ({int(row.n_train)} training labels)" for row in summary.itertuples()]
+    if left_out := result.methods["data"].get("left_out"): lines.append(f"note: {left_out}")
     return "\n".join(lines + [f"report: {path} (and report.html, results.csv, figures) in {time.monotonic() - started:.0f} s"])
 
 # %% ../nbs/09a_commands.ipynb #f477f09b

@@ -53,6 +53,14 @@ class Corpus:
         frame = self.data.set_index("id", drop=False).loc[list(ids)].reset_index(drop=True)
         return Corpus(frame, self.name, self.codebook, self.coder_columns, self.issues, self.files)
 
+    def left_out(self) -> str:
+        "What the rows dropped when the corpus was made were and which they are, said as every command and report says it; '' where none was."
+        dropped = self.issues[self.issues["action"] == "dropped"]
+        if not len(dropped): return ""
+        more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
+        return (f"{len(dropped)} row(s) of {self.name} left out ({'; '.join(dict.fromkeys(dropped['problem']))}): "
+                f"ids {[plain_id(i) for i in dropped['id'].head(5)]}{more}")
+
     def data_hash(self) -> str:
         "Stable hash of the ids, texts and human labels."
         columns = [c for c in ("id", "text", "human_label") if c in self.data]

@@ -248,7 +248,7 @@ def _methods(config, corpus, codebook, sizes, reserved, folds, extra_ids, labell
     "What the report's methods section says: the config, codebook, data, split, LLM, student, deferral and timings."
     methods = dict(config=config.to_dict(), codebook=dict(task=codebook.task, hash=codebook.hash, text=yaml.safe_dump(codebook_dict(codebook), sort_keys=False, allow_unicode=True)),
                    data=dict(name=corpus.name, texts=len(corpus), data_hash=corpus.data_hash(), files=[str(f) for f in corpus.files],
-                             label_counts=corpus.data["human_label"].value_counts().to_dict()),
+                             label_counts=corpus.data["human_label"].value_counts().to_dict(), left_out=corpus.left_out()),
                    train_sizes=sizes, split=dict(folds=config.folds or 1, few_shot_ids=[str(i) for i in reserved], test_texts=sum(len(t) for _, _, t in folds),
                               unlabelled_texts=len(extra_ids), human_train_size=config.human_train_size),
                    llm=_llm_record(config, labelling, codebook) if labelling else None,

@@ -328,7 +328,7 @@ def methods_paragraph(result:ExperimentResult, # from `run_experiment`
     recipe = _recipe_choice(m["student"])
     design = f"{m['split']['folds']}-fold cross-fitting" if m["split"]["folds"] > 1 else "one held-out split"
     held_out = f"{m['split']['test_texts']:,} held-out human-labelled texts ({design}, so every text is scored once by a student that never saw it)"
-    parts = [f"We used {m['data']['texts']:,} human-labelled texts of {_md(m['data']['name'])}."]
+    parts = [f"We used {m['data']['texts']:,} human-labelled texts of {_md(m['data']['name'])}" + (f" ({_md(m['data']['left_out'])})." if m["data"].get("left_out") else ".")]
     if m["llm"]: parts += [_llm_sentence(result), trained_sentence(config.conditions, held_out)]
     else: parts.append(f"We trained a student classifier on the human labels and scored it on {held_out}; no LLM labels were used.")
     extra, budget = m["split"].get("unlabelled_texts", 0), m["split"].get("human_train_size")
@@ -366,7 +366,7 @@ def _methods(result:ExperimentResult) -> str:
     return f"""## Methods appendix
 
 ### Data
-- dataset: {_md(m['data']['name'])} ({m['data']['texts']} human-labelled texts; data hash {_code(m['data']['data_hash'])})
+- dataset: {_md(m['data']['name'])} ({m['data']['texts']} human-labelled texts; data hash {_code(m['data']['data_hash'])}){'; ' + _md(m['data']['left_out']) if m['data'].get('left_out') else ''}
 - human label counts: {_md(m['data']['label_counts'])}
 - held-out design: {'%d-fold cross-fitting' % m['split']['folds'] if m['split']['folds'] > 1 else 'one split'}; {m['split']['test_texts']} test texts scored in every condition; few-shot examples reserved outside all folds: {len(m['split']['few_shot_ids'])}
 

@@ -320,7 +320,7 @@ def test_train_names_every_row_it_leaves_out(tmp_path, capsys):
                  "--recipe", "tfidf", "--output", str(tmp_path / "student")]) == 0
     said = capsys.readouterr().err
     assert "training on 58 texts of coded.csv" in said and "1 text without a label left out" in said, said
-    assert "note: 1 row(s) of coded.csv left out with an empty or missing text (ids ['3'])" in said, said
+    assert "note: 1 row(s) of coded.csv left out (missing text): ids ['3']" in said, said
 
 
 def test_label_and_validate_say_which_rows_they_leave_out_for_an_empty_text(tmp_path, capsys):
@@ -332,9 +332,9 @@ def test_label_and_validate_say_which_rows_they_leave_out_for_an_empty_text(tmp_
     assert main(["label", *data, "--backend", "replay", "--column", "llm", "--model", "m", "--cache", str(tmp_path / "c.sqlite"),
                  "--output", str(tmp_path / "a.csv"), "-q"]) == 0
     said = capsys.readouterr().err
-    assert "note: 2 row(s) of d.csv left out with an empty or missing text (ids ['0005', '0007'])" in said, said
+    assert "note: 2 row(s) of d.csv left out (missing text; empty or whitespace-only text): ids ['0005', '0007']" in said, said
     assert main(["validate", *data, str(tmp_path / "a.csv"), "--output", str(tmp_path / "v"), "-q"]) == 0
-    assert "note: 2 row(s) of d.csv left out with an empty or missing text (ids ['0005', '0007'])" in capsys.readouterr().err
+    assert "note: 2 row(s) of d.csv left out (missing text; empty or whitespace-only text): ids ['0005', '0007']" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("second_resumes", [True, False])

@@ -93,3 +93,23 @@ def test_an_experiment_on_a_notebook_dataframe(tmp_path):
     assert result.results.loc[0, "n_test"] == 120
     with pytest.raises(ConfigError, match="exactly one of 'dataset', 'file' or 'frame'"):
         ExperimentConfig(name="x", data={"frame": frame, "dataset": "textclass-toxicity"})
+
+
+def test_rows_left_out_for_an_empty_text_are_said_by_run_and_the_report(tmp_path):
+    "A row dropped when the corpus was made (an empty text) is named in `run`'s output, the methods paragraph and the report's Data section."
+    from types import SimpleNamespace
+    from llm_distill.commands import command_run
+    from llm_distill.report import methods_paragraph
+    corpus = load_dataset("textclass-toxicity")
+    frame = corpus.data[["id", "text", "human_label", "llm_gpt-4-0613"]].sample(120, random_state=0).astype({"id": str})
+    frame.iloc[3, frame.columns.get_loc("text")] = "   "
+    empty = frame.iloc[3]["id"]
+    config = ExperimentConfig(name="gaps", data={"frame": frame, "id": "id", "label": "human_label", "name": "my comments"}, codebook=corpus.codebook,
+                              llm={"backend": "replay", "model": "gpt-4-0613", "column": "llm_gpt-4-0613"}, conditions=["llm_direct"],
+                              folds=2, bootstrap=20, output=str(tmp_path / "run"))
+    said = command_run(SimpleNamespace(quiet=True), config)
+    note = f"1 row(s) of my comments left out (empty or whitespace-only text): ids [{empty!r}]"
+    assert f"note: {note}" in said
+    report = (tmp_path / "run" / "report.md").read_text(encoding="utf-8").replace("\\", "")   # names from the user are inert Markdown: \( \[ \-
+    assert f"We used 119 human-labelled texts of my comments ({note})." in report and f"human-labelled texts; data hash" in report
+    assert report.count(note) >= 2   # the methods paragraph and the Data section
