@@ -70,7 +70,7 @@ def read_student_meta(path:str|Path,  # a folder written by `Recipe.save`, `Stud
     "A saved student's llm_distill.json, refusing one that is missing, half-written or lacks the labels."
     path = Path(path)
     file = path / "llm_distill.json"
-    if not file.exists(): raise ConfigError(f"{path} is not a saved student ({'no llm_distill.json' if path.is_dir() else 'no such folder'})")
+    if not file.exists(): raise ConfigError(f"{path} is not a saved student ({'no llm_distill.json' if path.is_dir() else 'a file: give the folder the student was saved to' if path.exists() else 'no such folder'})")
     try: meta = json.loads(file.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError): meta = None   # a JSONDecodeError is a ValueError
     if not isinstance(meta, dict): raise ConfigError(f"{file}: not valid JSON (truncated?); restore it or re-save the student")

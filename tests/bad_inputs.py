@@ -77,6 +77,7 @@ def cases(folder):
         ("soft labels not a distribution", lambda: fit(["a", "b"], soft_labels=np.array([[0.9, 0.9], [0.5, 0.5]]), label_names=codebook),
          ["row 0"]),
         ("loading a folder that is not a student", lambda: Student.load(folder), ["llm_distill.json"]),
+        ("a student given as a file", lambda: Student.load(_csv(folder, "posts.csv", "id,text\n1,a\n")), ["posts.csv is not a saved student", "a file: give the folder"]),
         ("predicting a missing file", lambda: predict_file(None, folder / "none.csv", folder / "out.csv"), ["none.csv"]),
         ("validate: lengths differ", lambda: validate(["toxic", "toxic"], ["toxic"], codebook), ["2", "1"]),
         ("validate: test set of one class (a documented, reported outcome)", lambda: _one_class(validate, codebook), ["one class"]),

@@ -335,6 +335,8 @@ def test_label_and_validate_say_which_rows_they_leave_out_for_an_empty_text(tmp_
     assert "note: 2 row(s) of d.csv left out (missing text; empty or whitespace-only text): ids ['0005', '0007']" in said, said
     assert main(["validate", *data, str(tmp_path / "a.csv"), "--output", str(tmp_path / "v"), "-q"]) == 0
     assert "note: 2 row(s) of d.csv left out (missing text; empty or whitespace-only text): ids ['0005', '0007']" in capsys.readouterr().err
+    assert main(["validate", *data, str(tmp_path / "a.csv"), "--output", str(tmp_path / "v2"), "--limit", "1000", "-q"]) == 0
+    assert "note: --limit 1000 is more than the 58 texts of d.csv: all are used" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("second_resumes", [True, False])
