@@ -150,7 +150,7 @@ class ExperimentConfig:
     output: str|Path|None = None                # output folder (relative to the working directory); default runs/<name>
     data_dir: str|Path|None = None              # data directory for registry datasets
     estimates: EstimatesSection = field(default_factory=dict)  # shares with valid intervals over every text (`inference`); empty: none
-    human_train_size: PositiveInt|None = None   # the human-label student's budget: at most this many human labels per fold (the paper: 250 or 1,000)
+    human_train_size: PositiveInt|None = None   # the human-label student's budget: at most this many human labels per fold (the paper: 250 or 1,000); human+llm's human labels too
     deferral: DeferralSection = field(default_factory=dict)   # the `llm_deferred` condition's rule: {share} or {target, max_share}; default {target: 0.95, max_share: 0.3}
     source: str = "python"                      # the file the config came from, for messages
 

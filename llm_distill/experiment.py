@@ -47,7 +47,7 @@ def _train_rows(condition, train_ids, llm_labels, llm_soft, human, size, seed, e
     if size is not None and size < len(ids): ids = [ids[i] for i in sorted(rng.choice(len(ids), size, replace=False))]
     if condition == "human": return ids, [human[i] for i in ids], None
     if condition == "human+llm":
-        half = set(ids[i] for i in rng.choice(len(ids), len(ids) // 2, replace=False))
+        half = set(ids[i] for i in rng.choice(len(ids), min(len(ids) // 2, human_budget or len(ids)), replace=False))   # human labels within the budget
         rows = [(i, human[i] if i in half else llm_labels.get(i)) for i in ids]
         rows = [(i, l) for i, l in rows if l is not None]
         return [i for i, _ in rows], [l for _, l in rows], None
@@ -250,7 +250,7 @@ def _methods(config, corpus, codebook, sizes, reserved, folds, extra_ids, labell
                    data=dict(name=corpus.name, texts=len(corpus), data_hash=corpus.data_hash(), files=[str(f) for f in corpus.files],
                              label_counts=corpus.data["human_label"].value_counts().to_dict(), left_out=corpus.left_out()),
                    train_sizes=sizes, split=dict(folds=config.folds or 1, few_shot_ids=[str(i) for i in reserved], test_texts=sum(len(t) for _, _, t in folds),
-                              unlabelled_texts=len(extra_ids), human_train_size=config.human_train_size),
+                              unlabelled_texts=len(extra_ids), unlabelled_usable=sum(bool(labelling and labelling["hard"].get(i)) for i in extra_ids), human_train_size=config.human_train_size),
                    llm=_llm_record(config, labelling, codebook) if labelling else None,
                    student=dict(plan, kept=str(kept) if kept else None, why={c["condition"]: c["why"] for c in sorted(cells, key=lambda c: -c["fold"]) if c.get("why")}),
                    notes=notes, versions=environment_info(),
@@ -286,7 +286,8 @@ def _score(config, corpus, codebook, cells, annotations, full):
                          recipe=_recipes_text(group), flags="; ".join(_cell_flags(group, predicted)),
                          seconds=float(sum(c["seconds"] for c in group)),
                          deferred_share=float(np.mean([s for c in group for s in c["deferral"]["sent"]])) if condition == "llm_deferred" else np.nan))
-    results = pd.DataFrame(rows).sort_values(["size", "condition", "seed"], na_position="last", key=lambda s: s.astype(str)).reset_index(drop=True)
+    results = pd.DataFrame(rows).sort_values(["size", "condition", "seed"], na_position="last",
+                                             key=lambda s: pd.to_numeric(s) if s.name == "size" else s.astype(str)).reset_index(drop=True)   # 50 before 100
     results["size"] = results["size"].astype(float)   # NaN: all training texts
     comparisons = []
     first_seed = config.seeds[0]

@@ -332,10 +332,10 @@ def methods_paragraph(result:ExperimentResult, # from `run_experiment`
     if m["llm"]: parts += [_llm_sentence(result), trained_sentence(config.conditions, held_out)]
     else: parts.append(f"We trained a student classifier on the human labels and scored it on {held_out}; no LLM labels were used.")
     extra, budget = m["split"].get("unlabelled_texts", 0), m["split"].get("human_train_size")
-    if extra: parts.append(f"The LLM also labelled {extra:,} texts no human had coded; the students on LLM labels and the baselines trained on "
+    if extra: parts.append(f"The LLM also gave a usable label to {m['split'].get('unlabelled_usable', extra):,} of {extra:,} texts no human had coded; the students on LLM labels and the baselines trained on "
                            "them as well as on their fold's texts, the student on human labels on its fold's human labels only"
                            + (f" (at most {budget:,} of them)." if budget else "."))
-    elif budget: parts.append(f"The student on human labels trained on at most {budget:,} human labels per fold.")
+    elif budget: parts.append(f"The student on human labels{' (and the one on human and LLM labels)' if 'human+llm' in config.conditions else ''} trained on at most {budget:,} human labels per fold.")
     pretrained = any(getattr(RECIPES.get(c), "pretrained", True) for c in m["student"]["candidates"])   # a TF-IDF student has no encoder to name
     encoder = f" (encoder {_md(config.student.get('checkpoint') or DEFAULT_ENCODER)})" if pretrained else ""
     parts.append(f"The student{encoder} was {recipe}.")

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from llm_distill.cli import main
-from llm_distill.core import ConfigError
+from llm_distill.core import ConfigError, DataError
 from llm_distill.experiment import run_experiment
 from llm_distill.design import ExperimentConfig, load_experiment
 from llm_distill.inputs import experiment_folds, load_experiment_data
@@ -212,9 +212,37 @@ def test_texts_no_human_coded_train_the_llm_students_only(tmp_path):
     assert (rows["n_test"] == 60).all()                                                           # always the held-out human labels
     assert result.methods["split"]["unlabelled_texts"] == 60
     from llm_distill.report import methods_paragraph
-    assert "also labelled 60 texts no human had coded" in methods_paragraph(result)
+    assert "also gave a usable label to 60 of 60 texts no human had coded" in methods_paragraph(result)
     from llm_distill.students import load_student
     assert (tmp_path / "run" / "student" / "llm_distill.json").exists()   # the kept student, trained on every LLM label
+
+
+def test_the_methods_paragraph_counts_only_the_uncoded_texts_the_llm_gave_a_label(tmp_path):
+    "20 of the 60 uncoded texts have no LLM label: the paragraph says 40 of 60, and the LLM student trains on those 40 beside its fold."
+    path = _uncoded_file(tmp_path)
+    frame = pd.read_csv(path, dtype=str)
+    frame.loc[100:, "llm"] = None
+    frame.to_csv(path, index=False)
+    config = ExperimentConfig("uncoded", {"file": str(path), "id": "id", "label": "label", "unlabelled": True}, {"backend": "replay", "model": "m",
+                              "column": "llm"}, codebook="textclass-toxicity", folds=3, train_sizes=[9, 10, None], bootstrap=20, student={"recipe": "tfidf"},
+                              conditions=["llm"], output=str(tmp_path / "run"))
+    result = run_experiment(config, progress=False)
+    assert result.results["size"].fillna(-1).drop_duplicates().tolist() == [9, 10, -1]   # in number order ("10" sorted before "9"), all texts last
+    assert result.results[result.results["size"].isna()].set_index("condition").at["llm", "n_train"] == 40 + 40
+    from llm_distill.report import methods_paragraph
+    assert "also gave a usable label to 40 of 60 texts no human had coded" in methods_paragraph(result)
+
+
+def test_the_human_budget_caps_the_human_labels_of_human_plus_llm_too():
+    "human_train_size 30 of 147 training texts: human+llm took half of them (73) as human labels; the comparison is at equal human budget only with the cap."
+    from llm_distill.experiment import _train_rows
+    ids = [f"t{i}" for i in range(147)]
+    human, llm = {i: "H" for i in ids}, {i: "L" for i in ids}
+    _, labels, _ = _train_rows("human+llm", ids, llm, None, human, None, 0, human_budget=30)
+    assert (labels.count("H"), labels.count("L")) == (30, 117)
+    _, labels, _ = _train_rows("human+llm", ids, llm, None, human, None, 0)
+    assert labels.count("H") == 73   # no budget: half of each
+    assert _train_rows("human", ids, llm, None, human, None, 0, human_budget=30)[1] == ["H"] * 30
 
 
 def test_withheld_human_labels_and_an_unlabelled_file(tmp_path):
@@ -230,6 +258,10 @@ def test_withheld_human_labels_and_an_unlabelled_file(tmp_path):
     assert uncoded.ids == ["x1", "x2"] and len(coded) == 60
     with pytest.raises(ConfigError, match="needs an llm section"):
         ExperimentConfig("h", {"file": str(path), "label": "label", "unlabelled": True}, codebook="textclass-toxicity")
+    pd.DataFrame({"id": ["x1"], "text": ["more text"]}).to_csv(tmp_path / "bare.csv", index=False)   # no LLM labels to replay: refused, not "empty"
+    config = ExperimentConfig(data={"file": str(path), "id": "id", "label": "label", "unlabelled": {"file": str(tmp_path / "bare.csv"), "id": "id"}}, **base)
+    with pytest.raises(DataError, match=r"bare.csv: the LLM's labels column 'llm' \(llm.column\) is not a column of this data.unlabelled file"):
+        load_unlabelled(config, *load_experiment_data(config))
     pd.DataFrame({"id": ["p001"], "text": ["clash"], "llm": ["toxic"]}).to_csv(tmp_path / "clash.csv", index=False)
     config = ExperimentConfig(data={"file": str(path), "id": "id", "label": "label", "unlabelled": {"file": str(tmp_path / "clash.csv"), "id": "id"}}, **base)
     with pytest.raises(Exception, match="also human-labelled"):
