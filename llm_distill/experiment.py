@@ -19,7 +19,7 @@ import yaml
 
 from .core import ConfigError, DataError, environment_info, redact, stable_hash, text_fingerprints
 from .folders import RUN_FOLDER, claim_folder, seal_folder, student_folder, user_files
-from .data import Codebook, Corpus
+from .data import Codebook, Corpus, label_for
 from .llm import Cache
 from .annotate import annotate, label_distribution, prepare_requests, summarise
 from .targets import target_matrix
@@ -450,15 +450,15 @@ def check_estimates(config:ExperimentConfig, # an experiment with an `estimates`
                    ) -> list[str]:
     "The labels an `estimates` section names, checked against the codebook and the data (before anything is labelled)."
     spec = config.estimates
-    names = list(spec.get("labels") or codebook.label_names)
-    unknown = [n for n in names if n not in codebook.label_names]
-    if unknown: raise ConfigError(f"{config.source}: estimates.labels {unknown} are not labels of {codebook.task!r}: {codebook.label_names}")
-    if spec.get("group") and spec["group"] not in corpus.data:
-        raise ConfigError(f"{config.source}: estimates.group {spec['group']!r} is not a column of {corpus.name} "
-                          f"(columns: {[c for c in corpus.data.columns if c not in ('id', 'text')][:12]})")
+    names = [label_for(codebook, n) or n for n in spec.get("labels") or codebook.label_names]   # names or codes, in any spelling, as everywhere
+    if unknown := [n for n in names if n not in codebook.label_names]: raise ConfigError(f"{config.source}: estimates.labels {unknown} are not labels of {codebook.task!r}: {codebook.label_names}")
+    if spec.get("group") and spec["group"] not in corpus.data: raise ConfigError(f"{config.source}: estimates.group {spec['group']!r} is not a column of {corpus.name} "
+                                                                                f"(columns: {[c for c in corpus.data.columns if c not in ('id', 'text', 'human_label')][:12]})")
+    if spec.get("group") and len(blank := corpus.data.loc[corpus.data[spec["group"]].map(lambda v: pd.isna(v) or not str(v).strip()), "id"]):   # now, not after labelling
+        raise DataError(f"{corpus.name}: estimates.group column {spec['group']!r} has no value for {len(blank)} text(s) (ids {blank.head(5).tolist()}): give every text its group, or leave those texts out")
     if not spec.get("human_sample") and corpus.data["human_label"].notna().all():
-        raise ConfigError(f"{config.source}: every text of {corpus.name} is human-coded, so the estimates would be the human shares and PPI "
-                          f"has nothing to correct; set estimates.human_sample to a number of texts (e.g. 200) to try it on a random human subset")
+        raise ConfigError(f"{config.source}: every text of {corpus.name} is human-coded, so the estimates would be the human shares and PPI has nothing to correct; "
+                          "set estimates.human_sample to a number of texts (e.g. 200) to try it on a random human subset (texts of a data.unlabelled file are not estimated over)")
     coded, least = pd.Series([h is not None for h in _estimate_human(config, corpus)]), spec.get("min_human", MIN_HUMAN)
     counts = coded.groupby(corpus.data[spec["group"]].astype(str).to_numpy()).sum() if spec.get("group") else pd.Series({"all texts": coded.sum()})
     if len(small := counts[counts < least]):   # found now, before the comparison runs, not after it

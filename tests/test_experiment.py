@@ -366,6 +366,29 @@ def test_an_experiments_estimates_refuse_a_small_group_before_the_comparison_and
     assert estimates.groupby("group")["n_human"].first().sum() == 60 and estimates.groupby("group")["n_human"].first().min() < 30
 
 
+def test_an_experiments_estimates_refuse_a_missing_group_before_labelling_and_read_labels_through_the_codebook(tmp_path, capsys):
+    "A blank group failed after every LLM call and cell, naming rows shifted by dropped texts; estimates.labels refused a code ('1') and 'Toxic'."
+    from llm_distill.data import load_dataset
+    data = load_dataset("textclass-toxicity").data.iloc[:240]
+    frame = pd.DataFrame({"id": [f"p{i:03d}" for i in range(240)], "text": data["text"].tolist(), "human": data["human_label"].tolist(),
+                          "gpt4": data["llm_gpt-4-0613"].tolist(), "grp": ["a", "b"] * 120})
+    frame.loc[[3, 5], "text"], frame.loc[[225, 230], "grp"] = "", None
+    frame.to_csv(tmp_path / "posts.csv", index=False)
+    write = lambda estimates: (tmp_path / "exp.yaml").write_text(
+        "name: groups\ndata: {file: posts.csv, text: text, id: id, label: human}\ncodebook: textclass-toxicity\n"
+        "llm: {backend: replay, model: gpt-4-0613, column: gpt4}\nstudent: {recipe: tfidf}\ntrain_sizes: [null]\n"
+        f"bootstrap: 50\nconditions: [llm_direct]\nestimates: {estimates}\n")
+    write("{group: grp, human_sample: 120, min_human: 10}")
+    assert main(["run", str(tmp_path / "exp.yaml"), "--output", str(tmp_path / "run"), "--quiet"]) == 2
+    assert "estimates.group column 'grp' has no value for 2 text(s) (ids ['p225', 'p230'])" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "llm_cache.sqlite").exists() and not any((tmp_path / "run").glob("cells/*"))   # refused before any call or cell
+    frame.loc[[225, 230], "grp"] = "a"
+    frame.to_csv(tmp_path / "posts.csv", index=False)
+    write("{human_sample: 120, labels: [Toxic, '1']}")   # a name in another case and a code: the codebook's toxic and its code 1
+    assert main(["run", str(tmp_path / "exp.yaml"), "--output", str(tmp_path / "run2"), "--quiet"]) == 0, capsys.readouterr().err
+    assert set(pd.read_csv(tmp_path / "run2" / "estimates.csv")["label"]) <= set(load_dataset("textclass-toxicity").codebook.label_names)
+
+
 def test_plan_prices_the_estimates_labelling_and_the_report_counts_its_calls(tmp_path, capsys):
     "With an estimates section, plan priced 184 of the 300 calls run made (the texts nobody coded were missing) and the report said 'calls made: 184'."
     from llm_distill.data import load_dataset
