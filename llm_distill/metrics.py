@@ -107,7 +107,7 @@ def compare_labels(truth:Sequence,                 # human (reference) labels
     positive = positive_label
     if positive is None and len(label_set) == 2:
         positive = label_set[0] if codebook is not None else next((l for l in ("1", "True", "yes") if l in label_set), label_set[-1])
-        notes.append(f"positive class: {positive!r}")
+    if positive is not None: notes.append(f"positive class: {positive!r}")   # chosen or set: the positive_* scores say of which class
     if truth_s.nunique() < 2: notes.append("the human labels contain a single class: kappa and alpha are left undefined (NaN): against one class they are 0 "
                                           "(scikit-learn's value) or 0/0 whatever the predictions, so they say nothing of agreement")
     codes = {label: i for i, label in enumerate(label_set)}

@@ -41,6 +41,7 @@ def test_the_positive_class_is_named(tmp_path):
     per_class = report.per_class.set_index("label")
     assert report.value("positive_f1") == pytest.approx(per_class.at["non-toxic", "f1"])
     assert report.value("positive_f1") != pytest.approx(per_class.at["toxic", "f1"])
+    assert "positive class: 'non-toxic'" in report.notes   # set, not only chosen: the report says which class positive_* scores
     with pytest.raises(ConfigError, match="positive_label 'toxik' must be one of the two labels"):
         load_experiment_data(ExperimentConfig(**base, positive_label="toxik"))
 
