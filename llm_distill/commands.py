@@ -427,7 +427,7 @@ def command_run(arguments,   # parsed `run` arguments
     result = run_experiment(config, progress=not arguments.quiet, force=getattr(arguments, "force", False))
     path = write_report(result)
     summary = result.summary()
-    lines = [f"{row.condition:>14}: macro-F1 {row.macro_f1:.3f} ({int(row.n_train)} training labels)" for row in summary.itertuples()]
+    lines = [f"{row.condition:>14}: macro-F1 {row.macro_f1:.3f} ({round(row.n_train)} training labels)" for row in summary.itertuples()]
     if left_out := result.methods["data"].get("left_out"): lines.append(f"note: {left_out}")
     return "\n".join(lines + [f"report: {path} (and report.html, results.csv, figures) in {time.monotonic() - started:.0f} s"])
 
