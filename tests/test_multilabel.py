@@ -108,3 +108,18 @@ def test_replayed_label_sets_of_codes_score_as_the_same_sets_of_names(tmp_path, 
         scores[spelled] = pd.read_csv(tmp_path / f"{spelled}-validation" / "validation.csv")
     assert (scores["coded"]["value"] < 1).any()                         # the stand-in teacher disagrees on some sets
     pd.testing.assert_frame_equal(scores["coded"], scores["named"])      # the same sets, spelled as codes or as names: the same numbers
+
+
+def test_label_set_cross_validation_scores_thresholds_on_texts_that_did_not_choose_them():
+    "cv_macro_f1 of a label-set candidate was scored with thresholds tuned on the very out-of-fold texts it scored: flattering, most of all on noise."
+    import numpy as np
+    from llm_distill.selection import best_thresholds, cross_fitted_f1, cross_validate_recipes, training_f1
+    rng = np.random.default_rng(1)
+    words = np.array(["tax", "vote", "war", "rain", "film", "bread", "train", "song"])
+    texts = [" ".join(rng.choice(words, 6)) for _ in range(240)]
+    targets = (rng.uniform(size=(240, 3)) < 0.35).astype(float)   # labels unrelated to the words: no recipe can learn them
+    table, result = cross_validate_recipes(texts, targets, ["a", "b", "c"], multi_label=True, candidates=("tfidf",))
+    held, probabilities = result["held"], result["tfidf"]["probabilities"]
+    reported = table.set_index("recipe").at["tfidf", "cv_macro_f1"]
+    assert reported == cross_fitted_f1(targets[held], probabilities)
+    assert reported < training_f1(targets[held], probabilities, True, best_thresholds(targets[held], probabilities))
