@@ -33,8 +33,8 @@ def _corpus(arguments):
         frame = read_table(arguments.file, format=arguments.format, sep=arguments.sep, encoding=arguments.encoding, ids=as_written)
         corpus = make_corpus(frame, text=arguments.text, id=id_column_of(frame.columns, arguments.id), label=arguments.label, codebook=codebook,
                              name=Path(arguments.file).name, files=[Path(arguments.file)], duplicate_ids=arguments.duplicate_ids)
-    if arguments.limit is not None and arguments.limit > len(corpus): print(f"note: --limit {arguments.limit} is more than the {len(corpus)} texts of {corpus.name}: all are used", file=sys.stderr)
     if arguments.limit is not None:   # the same seeded, stratified sample as an experiment's data.limit, in the file's order
+        if arguments.limit > len(corpus): print(f"note: --limit {arguments.limit} is more than the {len(corpus)} texts of {corpus.name}: all are used", file=sys.stderr)
         chosen = set(sample_ids(corpus, arguments.limit, 0, getattr(corpus.codebook, "multi_label", False)))
         corpus = corpus.subset([i for i in corpus.ids if i in chosen])
     if corpus.codebook is None: raise ConfigError(f"{corpus.name} has no codebook; pass --codebook")

@@ -54,7 +54,7 @@ class Corpus:
         return Corpus(frame, self.name, self.codebook, self.coder_columns, self.issues, self.files)
 
     def left_out(self) -> str:
-        "What the rows dropped when the corpus was made were and which they are, said as every command and report says it; '' where none was."
+        "Which rows were dropped when the corpus was made, and why, in the words every command and report uses; '' where none was."
         dropped = self.issues[self.issues["action"] == "dropped"]
         if not len(dropped): return ""
         more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""

@@ -450,7 +450,7 @@ def check_estimates(config:ExperimentConfig, # an experiment with an `estimates`
                    ) -> list[str]:
     "The labels an `estimates` section names, checked against the codebook and the data (before anything is labelled)."
     spec = config.estimates
-    names = [label_for(codebook, n) or n for n in spec.get("labels") or codebook.label_names]   # names or codes, in any spelling, as everywhere
+    names = list(dict.fromkeys(label_for(codebook, n) or n for n in spec.get("labels") or codebook.label_names))   # names or codes, any spelling, each once
     if unknown := [n for n in names if n not in codebook.label_names]: raise ConfigError(f"{config.source}: estimates.labels {unknown} are not labels of {codebook.task!r}: {codebook.label_names}")
     if spec.get("group") and spec["group"] not in corpus.data: raise ConfigError(f"{config.source}: estimates.group {spec['group']!r} is not a column of {corpus.name} "
                                                                                 f"(columns: {[c for c in corpus.data.columns if c not in ('id', 'text', 'human_label')][:12]})")

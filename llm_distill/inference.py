@@ -98,8 +98,8 @@ def _by_text(values, machine, what:str):
         raise DataError(f"the {what} and the machine labels are indexed by different texts (e.g. {only[:3]} is in one only); give both the same index")
     return values.reindex(machine.index)   # the machine labels' order, which the human labels are put in too (`paired_by_index`)
 
-def _covariate_matrix(covariates, texts:int) -> np.ndarray:
-    "The covariates as a float matrix, one row per text; a column that is not numbers, or a missing or infinite value, refused by name and row."
+def _covariate_frame(covariates, texts:int) -> pd.DataFrame:
+    "The covariates as a table, one row per text; a column that is not numbers, or a missing or infinite value, refused by name and row."
     covariates = pd.DataFrame(covariates)   # a Series is one column, an array columns 0, 1, ...
     if len(covariates) != texts: raise DataError(f"covariates have {len(covariates)} rows for {texts} texts")
     for column in covariates:
@@ -110,7 +110,7 @@ def _covariate_matrix(covariates, texts:int) -> np.ndarray:
         bad = ~np.isfinite(values.to_numpy(dtype=float))
         if bad.any(): raise DataError(f"covariate {str(column)!r} is missing or infinite at {bad.sum()} text(s) (index {list(values.index[bad][:5])}); "
                                       "a regression needs a value for every text: drop or fill them first")
-    return covariates.to_numpy(dtype=float)
+    return covariates
 
 def _paired(machine, human) -> tuple[list, list]:
     "Both as lists in one order (`paired_by_index`); a Series of the coded texts' human labels alone is every text's, missing where none was coded."
@@ -221,8 +221,9 @@ def estimate_regression(machine:Sequence,             # machine labels of every 
     covariates = _by_text(covariates, machine, "covariates")
     machine, human, (label,) = share_labels(*_paired(machine, human), [label], codebook)
     machine, human, coded, _ = _check_inputs(machine, human, None)
-    X = np.column_stack([np.ones(len(machine)), _covariate_matrix(covariates, len(machine))])
-    names = ["intercept", *map(str, pd.DataFrame(covariates).columns)]
+    covariates = _covariate_frame(covariates, len(machine))
+    X = np.column_stack([np.ones(len(machine)), covariates.to_numpy(dtype=float)])
+    names = ["intercept", *map(str, covariates.columns)]
     y, yhat = indicator([h for h, c in zip(human, coded) if c], label), indicator(machine, label)
     ppi_ci, classical_ci = _PPI_REGRESSIONS[kind]
     alpha, rows, estimates = 1 - level, [], {}
@@ -263,10 +264,11 @@ def estimate_outcome_on_label(outcome:Sequence[float],      # the outcome, known
     machine, human, coded, _ = _check_inputs(machine, human, None)
     y = np.asarray(outcome, dtype=float)
     if len(y) != len(machine) or not np.isfinite(y).all(): raise DataError(f"outcome must be a finite number for each of the {len(machine)} texts")
-    extra = np.empty((len(y), 0)) if covariates is None else _covariate_matrix(covariates, len(y))
+    covariates = None if covariates is None else _covariate_frame(covariates, len(y))
+    extra = np.empty((len(y), 0)) if covariates is None else covariates.to_numpy(dtype=float)
     design = lambda labels, rows: np.column_stack([np.ones(len(labels)), indicator(labels, label), extra[rows]])
     X_hat_all, X_human = design(machine, slice(None)), design([h for h, c in zip(human, coded) if c], coded)
-    names = ["intercept", label, *([] if covariates is None else map(str, pd.DataFrame(covariates).columns))]
+    names = ["intercept", label, *([] if covariates is None else map(str, covariates.columns))]
     theta, covariance = _normal_equations_ppi(X_hat_all, y, X_human, coded)
     z, rows = stats.norm.ppf(1 - (1 - level) / 2), []
     spread = z * np.sqrt(np.diag(covariance))

@@ -104,7 +104,8 @@ def load_unlabelled(config:ExperimentConfig, # the experiment (its data.unlabell
         path = Path(spec["file"])
         if not path.is_absolute() and Path(where).is_file(): path = Path(where).parent / path   # beside the experiment file, as data.file
         frame = read_table(path, format=spec.get("format"), sep=spec.get("sep"), encoding=spec.get("encoding", "utf-8"), ids=[spec.get("id") or "id"])
-        replayed = (config.llm or {}).get("column") if (config.llm or {}).get("backend") == "replay" and "batch_file" not in config.llm else None
+        llm = config.llm or {}
+        replayed = llm.get("column") if llm.get("backend") == "replay" and "batch_file" not in llm else None   # a replayed column: the file must hold it
         if replayed is not None and replayed not in frame.columns:   # else every one of its texts is silently "empty"
             raise DataError(f"{path}: the LLM's labels column {replayed!r} (llm.column) is not a column of this data.unlabelled file, so none of its "
                             f"texts would have an LLM label; add the column, or leave data.unlabelled out (its columns: {[str(c) for c in frame.columns][:12]})")

@@ -181,8 +181,7 @@ def _summary(results:pd.DataFrame) -> pd.DataFrame:
     return results.groupby(["condition", "size"], dropna=False, sort=False).agg(
         seeds=("seed", "nunique"), n_train=("n_train", "mean"), n_test=("n_test", "first"), macro_f1=("macro_f1", "mean"),
         macro_f1_low=("macro_f1_low", "mean"), macro_f1_high=("macro_f1_high", "mean"), accuracy=("accuracy", "mean"),
-        unlabelled=("unlabelled", "max"), recipe=("recipe", "first"), flags=("flags", "first"),
-        **({"deferred_share": ("deferred_share", "mean")} if "deferred_share" in results else {})).reset_index()   # the deferring student's share
+        unlabelled=("unlabelled", "max"), recipe=("recipe", "first"), flags=("flags", "first"), deferred_share=("deferred_share", "mean")).reset_index()
 
 def _results_table(summary:pd.DataFrame, result:ExperimentResult) -> str:
     "The main table, in plain names."
@@ -204,7 +203,7 @@ def _teacher_gap(full:pd.Series, rows:pd.DataFrame, result:ExperimentResult) -> 
         gap = found.iloc[0]
         said.append(f"Against its teacher (student minus LLM): {_fmt(gap['difference'])} {_interval(gap['ci_low'], gap['ci_high'])} (paired, same texts).")
     if "llm_deferred" in full.index:
-        said.append(f"Sending its least confident texts to the LLM ({_fmt(100 * rows.get('deferred_share', {}).get('llm_deferred', np.nan), 0)}% of them, the threshold chosen on training labels) "
+        said.append(f"Sending its least confident texts to the LLM ({_fmt(100 * rows.at['llm_deferred', 'deferred_share'], 0)}% of them, the threshold chosen on training labels) "
                     f"it reached {_fmt(full['llm_deferred'])}.")
     if full["llm_direct"] > 0 and full["llm"] / full["llm_direct"] < GAP_ADVICE:
         defer = "" if "llm_deferred" in full.index else "deferring the least confident texts to the LLM (the `llm_deferred` condition), "

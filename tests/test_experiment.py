@@ -320,6 +320,14 @@ def test_a_run_written_to_a_named_folder_may_have_any_name(tmp_path):
     with pytest.raises(ConfigError, match="must be one line of text"): tiny(tmp_path, name="two\nlines")
 
 
+def _estimates_experiment(tmp_path, estimates, more=""):
+    "An experiment file beside posts.csv (columns id, text, human, gpt4 and a group), replaying GPT-4's labels with a TF-IDF student."
+    (tmp_path / "exp.yaml").write_text("name: groups\ndata: {file: posts.csv, text: text, id: id, label: human}\ncodebook: textclass-toxicity\n"
+                                       "llm: {backend: replay, model: gpt-4-0613, column: gpt4}\nstudent: {recipe: tfidf}\ntrain_sizes: [null]\n"
+                                       f"bootstrap: 50\n{more}estimates: {estimates}\n")
+    return tmp_path / "exp.yaml"
+
+
 def test_an_experiments_estimates_keep_groups_as_written(tmp_path):
     "estimates.group read the file with types inferred: groups '01' and '1' became one group 1 of every text, silently."
     from llm_distill.data import load_dataset
@@ -327,9 +335,7 @@ def test_an_experiments_estimates_keep_groups_as_written(tmp_path):
     frame = pd.DataFrame({"id": data["id"], "text": data["text"], "human": data["human_label"], "gpt4": data["llm_gpt-4-0613"],
                           "grp": ["01", "01", "1"] * 80})
     frame.to_csv(tmp_path / "posts.csv", index=False)
-    (tmp_path / "exp.yaml").write_text("name: groups\ndata: {file: posts.csv, text: text, id: id, label: human}\ncodebook: textclass-toxicity\n"
-                                       "llm: {backend: replay, model: gpt-4-0613, column: gpt4}\nstudent: {recipe: tfidf}\ntrain_sizes: [null]\n"
-                                       "bootstrap: 50\nestimates: {group: grp, human_sample: 180}\n")
+    _estimates_experiment(tmp_path, "{group: grp, human_sample: 180}")
     assert main(["run", str(tmp_path / "exp.yaml"), "--output", str(tmp_path / "run"), "--quiet"]) == 0
     estimates = pd.read_csv(tmp_path / "run" / "estimates.csv", dtype={"group": str})
     assert estimates.groupby("group")["n_texts"].first().to_dict() == {"01": 160, "1": 80}
@@ -351,16 +357,12 @@ def test_an_experiments_estimates_refuse_a_small_group_before_the_comparison_and
     data = load_dataset("textclass-toxicity").data.iloc[:240]
     pd.DataFrame({"id": data["id"], "text": data["text"], "human": data["human_label"], "gpt4": data["llm_gpt-4-0613"],
                   "grp": ["a", "a", "b"] * 80}).to_csv(tmp_path / "posts.csv", index=False)
-    write = lambda estimates: (tmp_path / "exp.yaml").write_text(
-        "name: groups\ndata: {file: posts.csv, text: text, id: id, label: human}\ncodebook: textclass-toxicity\n"
-        "llm: {backend: replay, model: gpt-4-0613, column: gpt4}\nstudent: {recipe: tfidf}\ntrain_sizes: [null]\n"
-        f"bootstrap: 50\nestimates: {estimates}\n")
-    write("{group: grp, human_sample: 60}")
+    _estimates_experiment(tmp_path, "{group: grp, human_sample: 60}")
     assert main(["run", str(tmp_path / "exp.yaml"), "--output", str(tmp_path / "run"), "--quiet"]) == 2
     said = capsys.readouterr().err
     assert "at least 30 human-coded texts per group (estimates.min_human)" in said and "'b' has " in said and "--min-human" not in said
     assert not (tmp_path / "run" / "results.csv").exists()   # refused before anything was trained
-    write("{group: grp, human_sample: 60, min_human: 10}")
+    _estimates_experiment(tmp_path, "{group: grp, human_sample: 60, min_human: 10}")
     assert main(["run", str(tmp_path / "exp.yaml"), "--output", str(tmp_path / "run"), "--quiet"]) == 0
     estimates = pd.read_csv(tmp_path / "run" / "estimates.csv")
     assert estimates.groupby("group")["n_human"].first().sum() == 60 and estimates.groupby("group")["n_human"].first().min() < 30
@@ -374,19 +376,16 @@ def test_an_experiments_estimates_refuse_a_missing_group_before_labelling_and_re
                           "gpt4": data["llm_gpt-4-0613"].tolist(), "grp": ["a", "b"] * 120})
     frame.loc[[3, 5], "text"], frame.loc[[225, 230], "grp"] = "", None
     frame.to_csv(tmp_path / "posts.csv", index=False)
-    write = lambda estimates: (tmp_path / "exp.yaml").write_text(
-        "name: groups\ndata: {file: posts.csv, text: text, id: id, label: human}\ncodebook: textclass-toxicity\n"
-        "llm: {backend: replay, model: gpt-4-0613, column: gpt4}\nstudent: {recipe: tfidf}\ntrain_sizes: [null]\n"
-        f"bootstrap: 50\nconditions: [llm_direct]\nestimates: {estimates}\n")
-    write("{group: grp, human_sample: 120, min_human: 10}")
+    _estimates_experiment(tmp_path, "{group: grp, human_sample: 120, min_human: 10}", more="conditions: [llm_direct]\n")
     assert main(["run", str(tmp_path / "exp.yaml"), "--output", str(tmp_path / "run"), "--quiet"]) == 2
     assert "estimates.group column 'grp' has no value for 2 text(s) (ids ['p225', 'p230'])" in capsys.readouterr().err
     assert not (tmp_path / "run" / "llm_cache.sqlite").exists() and not any((tmp_path / "run").glob("cells/*"))   # refused before any call or cell
     frame.loc[[225, 230], "grp"] = "a"
     frame.to_csv(tmp_path / "posts.csv", index=False)
-    write("{human_sample: 120, labels: [Toxic, '1']}")   # a name in another case and a code: the codebook's toxic and its code 1
+    _estimates_experiment(tmp_path, "{human_sample: 120, labels: [Toxic, '1']}", more="conditions: [llm_direct]\n")   # a name in another case and a code: the codebook's toxic and its code 1
     assert main(["run", str(tmp_path / "exp.yaml"), "--output", str(tmp_path / "run2"), "--quiet"]) == 0, capsys.readouterr().err
-    assert set(pd.read_csv(tmp_path / "run2" / "estimates.csv")["label"]) <= set(load_dataset("textclass-toxicity").codebook.label_names)
+    estimates = pd.read_csv(tmp_path / "run2" / "estimates.csv")
+    assert estimates["label"].tolist() == ["toxic"] * estimates["method"].nunique() == ["toxic"] * 3   # both name toxic: estimated once
 
 
 def test_plan_prices_the_estimates_labelling_and_the_report_counts_its_calls(tmp_path, capsys):
