@@ -94,7 +94,7 @@ class Codebook:
             seen_codes[code] = i
             if self.multi_label and LABEL_SEPARATOR in label.name:
                 raise CodebookError(f"labels[{i}].name: {label.name!r} contains {LABEL_SEPARATOR!r}, which joins the labels of a set; rename it")
-            if self.multi_label and label.name.strip().casefold() in EMPTY_SET_SPELLINGS:
+            if self.multi_label and "".join(label_key(label.name).split()) in EMPTY_SET_SPELLINGS:   # as names are matched: `(None).`, `[ ]` too
                 raise CodebookError(f"labels[{i}].name: {label.name!r} is how a file writes the empty label set (no label applies); rename it")
             if self.require_definitions and not str(label.definition).strip():
                 raise CodebookError(f"labels[{i}].definition: label {label.name!r} has no definition (set require_definitions: false to allow)")

@@ -13,6 +13,7 @@ import pandas as pd
 from .core import ConfigError, DataError, LabelError, LeakError
 from .codebook import label_for
 from .data import Codebook, Corpus, check_no_leak, cross_fit_folds, frame_from, load_codebook, load_dataset, make_corpus, make_split, read_table
+from .boundary import id_column_of
 from .prompts import stratified_examples
 from .llm import BACKENDS, Decoding
 from .design import COSTLY_RECIPES, ExperimentConfig, LEARNING_CURVE
@@ -109,7 +110,8 @@ def load_unlabelled(config:ExperimentConfig, # the experiment (its data.unlabell
         if replayed is not None and replayed not in frame.columns:   # else every one of its texts is silently "empty"
             raise DataError(f"{path}: the LLM's labels column {replayed!r} (llm.column) is not a column of this data.unlabelled file, so none of its "
                             f"texts would have an LLM label; add the column, or leave data.unlabelled out (its columns: {[str(c) for c in frame.columns][:12]})")
-        extra = make_corpus(frame, text=spec.get("text", "text"), id=spec.get("id"), codebook=codebook, name=path.name, files=[path])
+        extra = make_corpus(frame, text=spec.get("text", "text"), id=id_column_of(frame.columns, spec.get("id")), codebook=codebook, name=path.name,
+                            files=[path], duplicate_ids=config.data.get("duplicate_ids", "raise"))   # as data.file is read: its id column, the same option
     extra = Corpus(extra.data.drop(columns=["human_label"], errors="ignore"), extra.name, codebook, (), extra.issues, extra.files)
     if not len(extra): raise DataError(f"{where}: data.unlabelled: {corpus.name} has no text without a human label")
     joined(corpus, extra)   # ids unique across both

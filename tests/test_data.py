@@ -42,6 +42,8 @@ CODEBOOK_CASES = [
     ("empty task name", {"task": " ", "labels": [{"name": "a", "definition": "x"}, {"name": "b", "definition": "y"}]}, "task"),
     ("a label set's label named as the empty set", {"task": "t", "multi_label": True, "labels": [{"name": "a", "definition": "x"}, {"name": "(None)", "definition": "y"}]},
      "labels[1].name: '(None)' is how a file writes the empty label set"),
+    ("a label set's label named as the empty set in another spelling", {"task": "t", "multi_label": True, "labels": [{"name": "a", "definition": "x"}, {"name": "'[ ]'.", "definition": "y"}]},
+     "is how a file writes the empty label set"),   # matched as names are (label_key): an answer "[]" would mean both
 ]
 
 

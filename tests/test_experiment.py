@@ -262,6 +262,12 @@ def test_withheld_human_labels_and_an_unlabelled_file(tmp_path):
     config = ExperimentConfig(data={"file": str(path), "id": "id", "label": "label", "unlabelled": {"file": str(tmp_path / "bare.csv"), "id": "id"}}, **base)
     with pytest.raises(DataError, match=r"bare.csv: the LLM's labels column 'llm' \(llm.column\) is not a column of this data.unlabelled file"):
         load_unlabelled(config, *load_experiment_data(config))
+    pd.DataFrame({"id": ["x1", "x1"], "text": ["more text", "again"], "llm": ["toxic", "toxic"]}).to_csv(tmp_path / "twice.csv", index=False)
+    config = ExperimentConfig(data={"file": str(path), "id": "id", "label": "label", "unlabelled": {"file": str(tmp_path / "twice.csv")}}, **base)
+    with pytest.raises(DataError, match=r"twice.csv: id column 'id' has duplicate ids"):   # its id column read as data.file's is, with no id: given
+        load_unlabelled(config, *load_experiment_data(config))
+    config = ExperimentConfig(data={"file": str(path), "id": "id", "label": "label", "duplicate_ids": "suffix", "unlabelled": {"file": str(tmp_path / "twice.csv")}}, **base)
+    assert load_unlabelled(config, *load_experiment_data(config))[1].ids == ["x1", "x1#2"]   # data.duplicate_ids applies to it too
     pd.DataFrame({"id": ["p001"], "text": ["clash"], "llm": ["toxic"]}).to_csv(tmp_path / "clash.csv", index=False)
     config = ExperimentConfig(data={"file": str(path), "id": "id", "label": "label", "unlabelled": {"file": str(tmp_path / "clash.csv"), "id": "id"}}, **base)
     with pytest.raises(Exception, match="also human-labelled"):
